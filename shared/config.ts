@@ -1,0 +1,323 @@
+/**
+ * Configuration: every `AUTH_*` setting is parsed and validated here, once, at start-up.
+ *
+ * A missing or malformed setting fails closed with one message naming every problem (oauth2-proxy style):
+ * there is no default that opens a hole (e.g. a multi-tenant authority without a tenant allow-list).
+ */
+import { ConfigError } from './errors';
+
+/** Every setting this service reads. Infra (Bicep) and `local.settings.sample.json` are checked against it. */
+export const SETTINGS = [
+  'AUTH_CLIENT_ID',
+  'AUTH_TENANT_ID',
+  'AUTH_AUTHORITY',
+  'AUTH_PROTOCOL',
+  'AUTH_REDIRECT_URI',
+  'AUTH_SCOPES',
+  'AUTH_CLIENT_SECRET',
+  'AUTH_KEY_VAULT_URL',
+  'AUTH_CLIENT_SECRET_NAME',
+  'AUTH_CLIENT_CERTIFICATE_NAME',
+  'AUTH_CREDENTIAL',
+  'AUTH_MANAGED_IDENTITY_CLIENT_ID',
+  'AUTH_STORAGE_CONNECTION_STRING',
+  'AUTH_STORAGE_ACCOUNT_URL',
+  'AUTH_ALLOWED_RETURN_ORIGINS',
+  'AUTH_NATIVE_REDIRECT_URIS',
+  'AUTH_ALLOWED_TENANTS',
+  'AUTH_POST_LOGOUT_REDIRECT_URI',
+  'AUTH_SESSION_IDLE_MINUTES',
+  'AUTH_SESSION_ABSOLUTE_HOURS',
+] as const;
+
+export type SettingName = (typeof SETTINGS)[number];
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export type CredentialConfig =
+  | { kind: 'secret'; source: 'setting'; clientSecret: string }
+  | { kind: 'secret'; source: 'key-vault'; keyVaultUrl: string; secretName: string }
+  | { kind: 'certificate'; keyVaultUrl: string; certificateName: string }
+  | { kind: 'managed-identity'; managedIdentityClientId?: string };
+
+export type StorageConfig = { connectionString: string } | { accountUrl: string };
+
+export interface AuthConfig {
+  clientId: string;
+  protocol: 'entra' | 'oidc';
+  /** Authority URL without a trailing slash. */
+  authority: string;
+  /** True when AUTH_AUTHORITY was given: MSAL must then trust its host without Entra instance discovery. */
+  authorityIsCustom: boolean;
+  /** The OpenID Provider discovery document URL for this authority and protocol. */
+  discoveryUrl: string;
+  redirectUri: string;
+  /** Origin of the redirect URI: this service's own public origin. */
+  publicOrigin: string;
+  /** Scopes asked for at sign-in besides `openid profile offline_access`. */
+  scopes: readonly string[];
+  credential: CredentialConfig;
+  storage: StorageConfig;
+  allowedReturnOrigins: readonly string[];
+  nativeRedirectUris: readonly string[];
+  /** Tenant ids accepted in ID tokens; undefined only for the generic OIDC protocol (no `tid`). */
+  allowedTenants: readonly string[] | undefined;
+  /** Where the provider sends the user after sign-out when the caller names no target (relative or allowed). */
+  postLogoutRedirectUri: string;
+  session: { idleSeconds: number; absoluteSeconds: number };
+}
+
+export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'] as const;
+const MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TENANT = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9][a-z0-9.-]{0,252}[a-z0-9])$/i;
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/; // RFC 6749 §3.3 scope-token
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname);
+}
+
+/** Parses the environment. Throws ConfigError naming every problem. Pure: pass any record. */
+export function parseConfig(env: Environment): AuthConfig {
+  const problems: string[] = [];
+  const get = (name: SettingName): string | undefined => {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+  };
+  const require = (name: SettingName, why = 'is required'): string => {
+    const value = get(name);
+    if (value === undefined) problems.push(`${name} ${why}`);
+    return value ?? '';
+  };
+
+  const clientId = require('AUTH_CLIENT_ID');
+
+  const protocolRaw = get('AUTH_PROTOCOL') ?? 'entra';
+  const protocol = protocolRaw === 'entra' || protocolRaw === 'oidc' ? protocolRaw : 'entra';
+  if (protocolRaw !== protocol) problems.push(`AUTH_PROTOCOL must be "entra" or "oidc", not "${protocolRaw}"`);
+
+  // Authority: explicit URL, or derived from the tenant for Entra.
+  const tenantId = get('AUTH_TENANT_ID');
+  if (tenantId !== undefined && !TENANT.test(tenantId)) {
+    problems.push('AUTH_TENANT_ID must be a tenant GUID, a verified domain, or common/organizations/consumers');
+  }
+  let authority = '';
+  const authorityRaw = get('AUTH_AUTHORITY');
+  if (authorityRaw !== undefined) {
+    const url = parseUrl(authorityRaw);
+    if (!url || url.protocol !== 'https:' || url.search || url.hash || url.username || url.password) {
+      problems.push('AUTH_AUTHORITY must be an https URL without query, fragment or credentials');
+    } else {
+      authority = url.href.replace(/\/+$/, '');
+    }
+  } else if (protocol === 'oidc') {
+    problems.push('AUTH_AUTHORITY is required when AUTH_PROTOCOL is "oidc" (the issuer URL)');
+  } else if (tenantId === undefined) {
+    problems.push('AUTH_TENANT_ID or AUTH_AUTHORITY is required');
+  } else {
+    authority = `https://login.microsoftonline.com/${tenantId}`;
+  }
+  const discoveryUrl = authority
+    ? protocol === 'entra'
+      ? `${authority}/v2.0/.well-known/openid-configuration`
+      : `${authority}/.well-known/openid-configuration`
+    : '';
+
+  // Tenant allow-list: explicit, or the single configured tenant. A multi-tenant authority needs a list.
+  let allowedTenants: string[] | undefined;
+  const tenantsRaw = get('AUTH_ALLOWED_TENANTS');
+  if (tenantsRaw !== undefined) {
+    allowedTenants = splitList(tenantsRaw).map((t) => t.toLowerCase());
+    const bad = allowedTenants.filter((t) => !GUID.test(t));
+    if (bad.length) problems.push(`AUTH_ALLOWED_TENANTS must hold tenant GUIDs; not: ${bad.join(', ')}`);
+  } else if (protocol === 'entra') {
+    const authorityTenant = authority ? new URL(authority).pathname.split('/').filter(Boolean)[0] : undefined;
+    const single = tenantId ?? authorityTenant;
+    if (single && GUID.test(single)) {
+      allowedTenants = [single.toLowerCase()];
+    } else if (authority) {
+      problems.push(
+        'AUTH_ALLOWED_TENANTS is required when the authority is multi-tenant or named by domain ' +
+          `(${single && MULTI_TENANT.has(single.toLowerCase()) ? single : 'no tenant GUID in it'})`,
+      );
+    }
+  }
+
+  // Redirect URI: never derived from the Host header.
+  let redirectUri = '';
+  let publicOrigin = '';
+  const redirectRaw = require('AUTH_REDIRECT_URI');
+  if (redirectRaw) {
+    const url = parseUrl(redirectRaw);
+    if (!url || !isSecureWebUrl(url) || url.hash || url.search) {
+      problems.push('AUTH_REDIRECT_URI must be an absolute https URL (http only on loopback), with no query or fragment');
+    } else {
+      redirectUri = url.href;
+      publicOrigin = url.origin;
+    }
+  }
+
+  const scopesRaw = get('AUTH_SCOPES');
+  const scopes = scopesRaw !== undefined ? scopesRaw.split(/\s+/) : protocol === 'entra' ? ['User.Read'] : [];
+  const badScopes = scopes.filter((s) => !SCOPE_TOKEN.test(s));
+  if (badScopes.length) problems.push(`AUTH_SCOPES has invalid scope tokens: ${badScopes.join(', ')}`);
+  const userScopes = scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s));
+
+  const credential = parseCredential(get, problems);
+  const storage = parseStorage(get, problems);
+
+  const allowedReturnOrigins = splitList(get('AUTH_ALLOWED_RETURN_ORIGINS') ?? '');
+  for (const origin of allowedReturnOrigins) {
+    const url = parseUrl(origin);
+    if (!url || !isSecureWebUrl(url) || url.origin !== origin) {
+      problems.push(`AUTH_ALLOWED_RETURN_ORIGINS entry "${origin}" must be an exact origin like https://app.example.com`);
+    }
+  }
+
+  const nativeRedirectUris = splitList(get('AUTH_NATIVE_REDIRECT_URIS') ?? '');
+  for (const uri of nativeRedirectUris) {
+    const why = nativeRedirectProblem(uri);
+    if (why) problems.push(`AUTH_NATIVE_REDIRECT_URIS entry "${uri}" ${why}`);
+  }
+
+  const postLogoutRedirectUri = get('AUTH_POST_LOGOUT_REDIRECT_URI') ?? '/';
+  if (!isAllowedRedirectSetting(postLogoutRedirectUri, allowedReturnOrigins, publicOrigin)) {
+    problems.push('AUTH_POST_LOGOUT_REDIRECT_URI must be a relative path or a URL on an allowed return origin');
+  }
+
+  const idleMinutes = parseInteger(get('AUTH_SESSION_IDLE_MINUTES'), 480, 5, 60 * 24 * 30, 'AUTH_SESSION_IDLE_MINUTES', problems);
+  const absoluteHours = parseInteger(get('AUTH_SESSION_ABSOLUTE_HOURS'), 24, 1, 24 * 90, 'AUTH_SESSION_ABSOLUTE_HOURS', problems);
+
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    clientId,
+    protocol,
+    authority,
+    authorityIsCustom: authorityRaw !== undefined,
+    discoveryUrl,
+    redirectUri,
+    publicOrigin,
+    scopes: userScopes,
+    credential,
+    storage,
+    allowedReturnOrigins,
+    nativeRedirectUris,
+    allowedTenants,
+    postLogoutRedirectUri,
+    session: { idleSeconds: idleMinutes * 60, absoluteSeconds: absoluteHours * 3600 },
+  };
+}
+
+function parseCredential(get: (name: SettingName) => string | undefined, problems: string[]): CredentialConfig {
+  const kind = get('AUTH_CREDENTIAL') ?? 'secret';
+  const keyVaultUrl = get('AUTH_KEY_VAULT_URL');
+  if (keyVaultUrl !== undefined) {
+    const url = parseUrl(keyVaultUrl);
+    if (!url || url.protocol !== 'https:' || url.search || url.hash) problems.push('AUTH_KEY_VAULT_URL must be an https URL');
+  }
+  switch (kind) {
+    case 'secret': {
+      const clientSecret = get('AUTH_CLIENT_SECRET');
+      if (clientSecret !== undefined && keyVaultUrl !== undefined) {
+        problems.push('set AUTH_CLIENT_SECRET or AUTH_KEY_VAULT_URL, not both (which secret wins would be a guess)');
+      }
+      if (keyVaultUrl !== undefined) {
+        return { kind, source: 'key-vault', keyVaultUrl, secretName: get('AUTH_CLIENT_SECRET_NAME') ?? 'auth-client-secret' };
+      }
+      if (clientSecret === undefined) {
+        problems.push('AUTH_CLIENT_SECRET or AUTH_KEY_VAULT_URL is required when AUTH_CREDENTIAL is "secret"');
+      }
+      return { kind, source: 'setting', clientSecret: clientSecret ?? '' };
+    }
+    case 'certificate':
+      if (keyVaultUrl === undefined) problems.push('AUTH_KEY_VAULT_URL is required when AUTH_CREDENTIAL is "certificate"');
+      return { kind, keyVaultUrl: keyVaultUrl ?? '', certificateName: get('AUTH_CLIENT_CERTIFICATE_NAME') ?? 'auth-client-certificate' };
+    case 'managed-identity':
+      return { kind, managedIdentityClientId: get('AUTH_MANAGED_IDENTITY_CLIENT_ID') };
+    default:
+      problems.push(`AUTH_CREDENTIAL must be "secret", "certificate" or "managed-identity", not "${kind}"`);
+      return { kind: 'secret', source: 'setting', clientSecret: '' };
+  }
+}
+
+function parseStorage(get: (name: SettingName) => string | undefined, problems: string[]): StorageConfig {
+  const connectionString = get('AUTH_STORAGE_CONNECTION_STRING');
+  const accountUrl = get('AUTH_STORAGE_ACCOUNT_URL');
+  if (connectionString !== undefined && accountUrl !== undefined) {
+    problems.push('set AUTH_STORAGE_CONNECTION_STRING or AUTH_STORAGE_ACCOUNT_URL, not both');
+  }
+  if (accountUrl !== undefined) {
+    const url = parseUrl(accountUrl);
+    if (!url || !isSecureWebUrl(url)) problems.push('AUTH_STORAGE_ACCOUNT_URL must be an https URL');
+    return { accountUrl };
+  }
+  if (connectionString === undefined) {
+    problems.push('AUTH_STORAGE_CONNECTION_STRING or AUTH_STORAGE_ACCOUNT_URL is required');
+  }
+  return { connectionString: connectionString ?? '' };
+}
+
+/**
+ * RFC 8252 rules for native redirect URIs: claimed https links, private-use schemes in reverse-DNS form
+ * (§7.1), and loopback IP literals (§7.3). `localhost` is refused (§8.3).
+ */
+export function nativeRedirectProblem(uri: string): string | undefined {
+  const url = parseUrl(uri);
+  if (!url || url.hash) return 'must be an absolute URI without a fragment';
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme === 'https') return undefined;
+  if (scheme === 'http') {
+    if (url.hostname === '127.0.0.1' || url.hostname === '[::1]') return undefined;
+    return 'may use http only on the loopback IP literals 127.0.0.1 or [::1] (not localhost, RFC 8252 §8.3)';
+  }
+  if (!scheme.includes('.')) return 'must use a reverse-DNS private-use scheme such as com.example.app (RFC 8252 §7.1)';
+  return undefined;
+}
+
+function isAllowedRedirectSetting(value: string, origins: readonly string[], publicOrigin: string): boolean {
+  if (value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\')) return true;
+  const url = parseUrl(value);
+  return !!url && (origins.includes(url.origin) || url.origin === publicOrigin);
+}
+
+function isSecureWebUrl(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+}
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
+function parseInteger(raw: string | undefined, fallback: number, min: number, max: number, name: string, problems: string[]): number {
+  if (raw === undefined) return fallback;
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be a whole number from ${min} to ${max}`);
+    return fallback;
+  }
+  return value;
+}
+
+let cached: AuthConfig | undefined;
+
+/** The process's configuration, parsed from `process.env` on first use and kept. */
+export function getConfig(): AuthConfig {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/** For tests and the local host: forget the parsed configuration so the next call re-reads the environment. */
+export function resetConfigForTests(): void {
+  cached = undefined;
+}

@@ -1,0 +1,74 @@
+/**
+ * Coded errors, in the style of panva's oauth4webapi: one small class, a stable `code`, the HTTP status it maps
+ * to, and the underlying failure kept as `cause` (never shown to the caller, never logged with secrets).
+ *
+ * The codes are part of the public contract: clients branch on them. Add codes; do not rename them.
+ */
+
+/** Every stable error code, with the status it answers and the one-line text shown to the caller. */
+export const ERROR_CODES = {
+  invalid_request: [400, 'The request is malformed.'],
+  invalid_parameter: [400, 'A parameter has a value that is not allowed.'],
+  method_not_allowed: [405, 'This method is not allowed here.'],
+  unsupported_media_type: [415, 'This content type is not accepted here.'],
+  request_too_large: [413, 'The request is too large.'],
+  invalid_return_url: [400, 'The return URL is not allowed.'],
+  state_missing: [400, 'The sign-in response has no state.'],
+  state_malformed: [400, 'The sign-in state is malformed.'],
+  state_unknown: [400, 'This sign-in is unknown or was already completed. Start again.'],
+  state_mismatch: [400, 'This sign-in was not started in this browser. Start again.'],
+  state_expired: [400, 'This sign-in took too long. Start again.'],
+  provider_error: [400, 'The identity provider did not complete the sign-in.'],
+  invalid_grant: [400, 'The identity provider rejected the sign-in code. Start again.'],
+  id_token_invalid: [502, 'The identity provider returned an ID token that failed validation.'],
+  session_required: [401, 'Sign-in required.'],
+  session_expired: [401, 'The session has expired. Sign in again.'],
+  interaction_required: [401, 'The identity provider requires the user to sign in again.'],
+  csrf_required: [403, 'This request needs the X-CSRF: 1 header.'],
+  scope_not_allowed: [400, 'A requested scope is not in the allowed list.'],
+  upstream_unavailable: [502, 'The identity provider is unavailable.'],
+  upstream_timeout: [504, 'The identity provider did not answer in time.'],
+  storage_unavailable: [503, 'Storage is unavailable. Try again shortly.'],
+  credential_unavailable: [503, 'The client credential is unavailable. Try again shortly.'],
+  configuration_invalid: [503, 'The service is not configured correctly.'],
+  internal_error: [500, 'Unexpected error.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface AuthErrorOptions {
+  cause?: unknown;
+  /** For 503s: how long the caller should wait (RFC 9110 §10.2.3). */
+  retryAfterSeconds?: number;
+  /** Detail for the logs only: must never carry a code, token, state, secret or cookie value. */
+  logDetail?: string;
+}
+
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  readonly status: number;
+  readonly retryAfterSeconds?: number;
+  readonly logDetail?: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    options: AuthErrorOptions = {},
+  ) {
+    super(ERROR_CODES[code][1], { cause: options.cause });
+    this.status = ERROR_CODES[code][0];
+    this.retryAfterSeconds = options.retryAfterSeconds ?? (this.status === 503 ? 5 : undefined);
+    this.logDetail = options.logDetail;
+  }
+}
+
+export function isAuthError(value: unknown, code?: ErrorCode): value is AuthError {
+  return value instanceof AuthError && (code === undefined || value.code === code);
+}
+
+/** Thrown once at start-up with every configuration problem found, so one fix-and-retry is enough. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n - ${problems.join('\n - ')}`);
+  }
+}

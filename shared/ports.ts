@@ -1,0 +1,114 @@
+/**
+ * The small interfaces between the pure flow (`shared/core/`) and the outside world (`shared/adapters/`).
+ * Each has one contract test suite in `test/_support/` that every implementation must pass.
+ */
+
+/** Milliseconds since the epoch. Injected so tests can move time. */
+export interface Clock {
+  now(): number;
+}
+
+/** Structured log sink. Messages and properties must never carry codes, tokens, state, secrets or cookies. */
+export interface Logger {
+  info(message: string, properties?: Record<string, unknown>): void;
+  warn(message: string, properties?: Record<string, unknown>): void;
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+/**
+ * One row of `AuthState` or `AuthSessions`. `data` is sealed (encrypted) by the core before it gets here, so a
+ * store only ever sees ciphertext, key hashes and expiry times.
+ *
+ * `partitionKey` is the expiry-time bucket (see `core/keys.ts`), so purging expired rows reads only the
+ * partitions that have expired, not the whole table.
+ */
+export interface StoredRow {
+  partitionKey: string;
+  rowKey: string;
+  /** Absolute expiry, ms since the epoch. */
+  expiresAt: number;
+  data: string;
+}
+
+export interface StoredRowWithEtag extends StoredRow {
+  etag: string;
+}
+
+/** A table of sealed rows. Every method throws AuthError('storage_unavailable') on a storage fault. */
+export interface RowStore {
+  /** Inserts a new row; fails if the key exists. */
+  insert(row: StoredRow): Promise<void>;
+  get(partitionKey: string, rowKey: string): Promise<StoredRowWithEtag | undefined>;
+  /** Replaces the row if its etag still matches. Returns false when another writer got there first. */
+  replace(row: StoredRow, etag: string): Promise<false | string>;
+  /**
+   * Deletes the row only if its etag still matches: the single-use primitive. Returns true for the one caller
+   * that deleted it; false when it was already gone or changed (404 and 412 both mean "already used").
+   */
+  consume(partitionKey: string, rowKey: string, etag: string): Promise<boolean>;
+  /** Deletes the row whatever its etag; a missing row is not an error. */
+  delete(partitionKey: string, rowKey: string): Promise<void>;
+  /** Deletes every row whose partition key sorts before `partitionKey`. Returns how many were deleted. */
+  purgePartitionsBefore(partitionKey: string): Promise<number>;
+}
+
+/** The provider's OpenID configuration (OpenID Connect Discovery 1.0 §3), the fields this service uses. */
+export interface ProviderMetadata {
+  issuer: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  jwks_uri: string;
+  end_session_endpoint?: string;
+}
+
+export interface ProviderMetadataSource {
+  /** Throws AuthError('upstream_unavailable' | 'upstream_timeout') when the provider cannot be reached. */
+  get(): Promise<ProviderMetadata>;
+}
+
+/** The client credential MSAL presents at the token endpoint. */
+export type ClientCredential =
+  | { kind: 'secret'; clientSecret: string }
+  | { kind: 'certificate'; thumbprintSha256: string; privateKey: string; x5c?: string }
+  | { kind: 'assertion'; getAssertion: () => Promise<string> };
+
+export interface ClientCredentialProvider {
+  /** The current credential. Throws AuthError('credential_unavailable') when none can be had. */
+  get(): Promise<ClientCredential>;
+  /**
+   * The provider rejected `rejected` with `invalid_client` (a rotated or expired secret). Fetch a fresh
+   * credential once; resolve true when the current credential now differs, so the caller may retry once.
+   */
+  renewAfterRejection(rejected: ClientCredential): Promise<boolean>;
+}
+
+/** One session's serialized MSAL token cache, loaded and saved by the cache plugin around each call. */
+export interface TokenCacheBox {
+  serialized: string | undefined;
+  changed: boolean;
+}
+
+export interface CodeRedemption {
+  code: string;
+  codeVerifier: string;
+  redirectUri: string;
+  scopes: readonly string[];
+}
+
+export interface RedeemedTokens {
+  idToken: string;
+  /** MSAL's account key, used to find this session's account in its own cache partition. */
+  homeAccountId: string;
+}
+
+export interface AccessToken {
+  accessToken: string;
+  expiresOn: number;
+  scopes: readonly string[];
+}
+
+/** The token endpoint, through MSAL. Each call sees only the one session's cache partition in `cache`. */
+export interface TokenClient {
+  redeemCode(request: CodeRedemption, cache: TokenCacheBox): Promise<RedeemedTokens>;
+  acquireSilent(request: { homeAccountId: string; scopes: readonly string[] }, cache: TokenCacheBox): Promise<AccessToken>;
+}
