@@ -109,6 +109,11 @@ export interface AccessToken {
 
 /** The token endpoint, through MSAL. Each call sees only the one session's cache partition in `cache`. */
 export interface TokenClient {
+  /**
+   * Makes sure a client credential is at hand before a single-use sign-in state is consumed, so that a Key
+   * Vault outage answers 503 and leaves the user's sign-in retryable. Throws AuthError('credential_unavailable').
+   */
+  prepare(): Promise<void>;
   redeemCode(request: CodeRedemption, cache: TokenCacheBox): Promise<RedeemedTokens>;
   acquireSilent(request: { homeAccountId: string; scopes: readonly string[] }, cache: TokenCacheBox): Promise<AccessToken>;
 }

@@ -1,0 +1,36 @@
+import { app, type HttpHandler } from '@azure/functions';
+import { completeSignIn } from '../shared/core/flow';
+import { expiredHostCookie, hostCookie } from '../shared/http/cookies';
+import { endpoint, type ServicesProvider } from '../shared/http/endpoint';
+import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
+import { redirectResponse } from '../shared/http/responses';
+import { getServices } from '../shared/services';
+
+/**
+ * GET /auth/callback: the redirect URI registered with the provider. Redeems the code and starts a session, or
+ * sends a provider error (e.g. the user cancelled) back to the app as `auth_error`. `error_description` is
+ * never shown or logged: it is the provider's (or an attacker's) free text.
+ */
+export function createCallbackHandler(services: ServicesProvider): HttpHandler {
+  return endpoint({ name: 'callback', methods: ['GET'], kind: 'page' }, services, async (request, deps) => {
+    const result = await completeSignIn(
+      { code: request.query('code'), state: request.query('state'), error: request.query('error'), cookies: request.cookies },
+      deps,
+    );
+    const cleared = result.clearCookies.map(expiredHostCookie);
+    if (result.kind === 'provider-error') {
+      return redirectResponse(withQuery(result.returnTo, deps.config.publicOrigin, 'auth_error', result.error), cleared);
+    }
+    return redirectResponse(result.returnTo, [...cleared, hostCookie(result.session)]);
+  });
+}
+
+/** Adds one query parameter to a relative or absolute URL, keeping a relative one relative. */
+function withQuery(target: string, base: string, name: string, value: string): string {
+  const url = new URL(target, base);
+  url.searchParams.set(name, value);
+  return target.startsWith('/') ? `${url.pathname}${url.search}${url.hash}` : url.href;
+}
+
+failFastOnBadConfiguration();
+app.http('callback', { methods: [...ANY_METHOD], route: 'auth/callback', authLevel: 'anonymous', handler: createCallbackHandler(getServices) });

@@ -1,0 +1,17 @@
+import { app, type HttpHandler } from '@azure/functions';
+import { readSession, SESSION_COOKIE } from '../shared/core/flow';
+import { endpoint, type ServicesProvider } from '../shared/http/endpoint';
+import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
+import { jsonResponse } from '../shared/http/responses';
+import { getServices } from '../shared/services';
+
+/** GET /auth/me: the signed-in user's profile claims and session expiry. Never a token. */
+export function createMeHandler(services: ServicesProvider): HttpHandler {
+  return endpoint({ name: 'me', methods: ['GET'], kind: 'json' }, services, async (request, deps) => {
+    const session = await readSession(request.cookies[SESSION_COOKIE], deps);
+    return jsonResponse(200, session);
+  });
+}
+
+failFastOnBadConfiguration();
+app.http('me', { methods: [...ANY_METHOD], route: 'auth/me', authLevel: 'anonymous', handler: createMeHandler(getServices) });

@@ -1,0 +1,40 @@
+import { app, type HttpHandler } from '@azure/functions';
+import { refreshAccessToken, SESSION_COOKIE } from '../shared/core/flow';
+import { AuthError } from '../shared/errors';
+import { endpoint, type ParsedRequest, type ServicesProvider } from '../shared/http/endpoint';
+import { ANY_METHOD, failFastOnBadConfiguration, requireCsrfHeader } from '../shared/http/registration';
+import { jsonResponse } from '../shared/http/responses';
+import { getServices } from '../shared/services';
+
+/**
+ * POST /auth/refresh: a fresh access token for the session's user (from the session's own MSAL cache, using
+ * the Entra refresh token server-side). The refresh token itself never leaves the server.
+ */
+export function createRefreshHandler(services: ServicesProvider): HttpHandler {
+  return endpoint({ name: 'refresh', methods: ['POST'], kind: 'json', bodyTypes: ['application/json'] }, services, async (request, deps) => {
+    requireCsrfHeader(request);
+    const token = await refreshAccessToken(request.cookies[SESSION_COOKIE], requestedScopes(request), deps);
+    return jsonResponse(200, token);
+  });
+}
+
+/** Optional JSON body `{ "scopes": ["..."] }`; anything else is a 400. */
+function requestedScopes(request: ParsedRequest): string[] | undefined {
+  if (!request.body) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(request.body);
+  } catch {
+    throw new AuthError('invalid_request', { logDetail: 'body is not JSON' });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new AuthError('invalid_request', { logDetail: 'body is not an object' });
+  const scopes = (parsed as { scopes?: unknown }).scopes;
+  if (scopes === undefined) return undefined;
+  if (!Array.isArray(scopes) || scopes.length === 0 || scopes.length > 20 || !scopes.every((s) => typeof s === 'string' && s.length <= 256)) {
+    throw new AuthError('invalid_request', { logDetail: 'scopes must be a non-empty array of strings' });
+  }
+  return scopes as string[];
+}
+
+failFastOnBadConfiguration();
+app.http('refresh', { methods: [...ANY_METHOD], route: 'auth/refresh', authLevel: 'anonymous', handler: createRefreshHandler(getServices) });

@@ -1,0 +1,180 @@
+/**
+ * RowStore on Azure Table Storage (`@azure/data-tables`): Azurite locally, a storage account in Azure.
+ *
+ * - Single use is a conditional delete with the row's etag; 404 and 412 both mean "someone else got it"
+ *   (Azurite answers the losing concurrent delete with 404, Azure with 412).
+ * - Every call is bounded in time and retried briefly, so a storage outage answers 503 in seconds, not minutes.
+ * - Tables are created on first "table not found", not on every cold start: one fewer transaction per sign-in.
+ * - Sealed data is split over several string properties: Table Storage caps one property at 64 KiB.
+ */
+import { RestError, TableClient, type TableEntityResult } from '@azure/data-tables';
+import type { StorageConfig } from '../config';
+import { AuthError } from '../errors';
+import type { RowStore, StoredRow, StoredRowWithEtag } from '../ports';
+
+/** Characters per property: 32K UTF-16 code units is the Table Storage limit; stay below it. */
+const CHUNK = 30_000;
+/** At most this many chunks (~900 KB, under the 1 MiB entity limit). */
+const MAX_CHUNKS = 30;
+const CALL_TIMEOUT_MS = 5_000;
+
+type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number } & Record<string, unknown>;
+
+export interface TableStoreOptions {
+  /** Token credential for `AUTH_STORAGE_ACCOUNT_URL` (managed identity); loaded lazily by the caller. */
+  credential?: import('@azure/core-auth').TokenCredential;
+  timeoutMs?: number;
+}
+
+export function createTableClient(storage: StorageConfig, tableName: string, options: TableStoreOptions = {}): TableClient {
+  const clientOptions = {
+    retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1_000 },
+  };
+  if ('connectionString' in storage) {
+    const local = /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(storage.connectionString);
+    return TableClient.fromConnectionString(storage.connectionString, tableName, { ...clientOptions, allowInsecureConnection: local });
+  }
+  if (!options.credential) throw new Error('AUTH_STORAGE_ACCOUNT_URL needs a token credential');
+  return new TableClient(storage.accountUrl, tableName, options.credential, clientOptions);
+}
+
+export function createTableRowStore(client: TableClient, options: TableStoreOptions = {}): RowStore {
+  const timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
+  let tableReady: Promise<void> | undefined;
+
+  /** Runs one storage call; creates the table once if it does not exist yet, then retries the call. */
+  async function call<T>(operation: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await operation(AbortSignal.timeout(timeoutMs));
+    } catch (error) {
+      if (!isTableNotFound(error)) throw error;
+      tableReady ??= client.createTable({ abortSignal: AbortSignal.timeout(timeoutMs) }).catch((cause: unknown) => {
+        tableReady = undefined;
+        throw cause;
+      });
+      await tableReady;
+      return operation(AbortSignal.timeout(timeoutMs));
+    }
+  }
+
+  return {
+    async insert(row) {
+      await guard(() => call((abortSignal) => client.createEntity(toEntity(row), { abortSignal })));
+    },
+
+    async get(partitionKey, rowKey) {
+      return guard(async () => {
+        try {
+          const entity = await call((abortSignal) => client.getEntity<Entity>(partitionKey, rowKey, { abortSignal }));
+          return fromEntity(entity);
+        } catch (error) {
+          if (statusOf(error) === 404) return undefined;
+          throw error;
+        }
+      });
+    },
+
+    async replace(row, etag) {
+      return guard(async () => {
+        try {
+          const result = await call((abortSignal) => client.updateEntity(toEntity(row), 'Replace', { etag, abortSignal }));
+          return result.etag ?? '';
+        } catch (error) {
+          const status = statusOf(error);
+          if (status === 412 || status === 404) return false;
+          throw error;
+        }
+      });
+    },
+
+    async consume(partitionKey, rowKey, etag) {
+      return guard(async () => {
+        try {
+          await call((abortSignal) => client.deleteEntity(partitionKey, rowKey, { etag, abortSignal }));
+          return true;
+        } catch (error) {
+          const status = statusOf(error);
+          if (status === 412 || status === 404) return false;
+          throw error;
+        }
+      });
+    },
+
+    async delete(partitionKey, rowKey) {
+      await guard(async () => {
+        try {
+          await call((abortSignal) => client.deleteEntity(partitionKey, rowKey, { abortSignal }));
+        } catch (error) {
+          if (statusOf(error) !== 404) throw error;
+        }
+      });
+    },
+
+    async purgePartitionsBefore(partitionKey) {
+      return guard(async () => {
+        let deleted = 0;
+        try {
+          // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
+          const rows = client.listEntities<Entity>({
+            queryOptions: { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey'] },
+            abortSignal: AbortSignal.timeout(timeoutMs * 12),
+          });
+          for await (const row of rows) {
+            try {
+              await client.deleteEntity(row.partitionKey, row.rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
+              deleted++;
+            } catch (error) {
+              if (statusOf(error) !== 404) throw error;
+            }
+          }
+        } catch (error) {
+          if (!isTableNotFound(error)) throw error;
+        }
+        return deleted;
+      });
+    },
+  };
+}
+
+function toEntity(row: StoredRow): Entity {
+  const chunkCount = Math.max(1, Math.ceil(row.data.length / CHUNK));
+  if (chunkCount > MAX_CHUNKS) throw new AuthError('request_too_large', { logDetail: `row data ${row.data.length} chars` });
+  const entity: Entity = { partitionKey: row.partitionKey, rowKey: row.rowKey, expiresAt: row.expiresAt, chunks: chunkCount };
+  for (let i = 0; i < chunkCount; i++) entity[`d${i}`] = row.data.slice(i * CHUNK, (i + 1) * CHUNK);
+  return entity;
+}
+
+function fromEntity(entity: TableEntityResult<Entity>): StoredRowWithEtag {
+  let data = '';
+  for (let i = 0; i < Number(entity.chunks); i++) data += String(entity[`d${i}`] ?? '');
+  return {
+    partitionKey: entity.partitionKey,
+    rowKey: entity.rowKey,
+    expiresAt: Number(entity.expiresAt),
+    data,
+    etag: entity.etag,
+  };
+}
+
+function statusOf(error: unknown): number | undefined {
+  return error instanceof RestError ? error.statusCode : undefined;
+}
+
+function isTableNotFound(error: unknown): boolean {
+  return error instanceof RestError && error.statusCode === 404 && /TableNotFound/i.test(String(error.code ?? error.message));
+}
+
+/** Maps anything that is not an answer from storage (refused, timed out, 5xx) to a 503 the caller can retry. */
+async function guard<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof AuthError) throw error;
+    const status = statusOf(error);
+    throw new AuthError('storage_unavailable', {
+      cause: error,
+      retryAfterSeconds: 5,
+      logDetail: `table storage ${status ?? (error instanceof Error ? error.name : 'error')}`,
+    });
+  }
+}

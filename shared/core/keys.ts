@@ -1,0 +1,89 @@
+/**
+ * The shapes of the secrets this service hands out, and the storage keys derived from them.
+ *
+ * - A sign-in `state` is `<partition>.<43 base64url chars>` (256 random bits).
+ * - A session token (cookie value, native app token) is `<partition>.<id>.<secret>`.
+ *
+ * The partition is the hour in which the row expires, so the purge job deletes whole expired partitions and
+ * its cost grows with the expired rows, not the table. Row keys are hashes: the raw state or session token is
+ * never stored, so a copy of the tables alone gives no one a usable state or session.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { AuthError } from '../errors';
+
+export type RandomBytes = (size: number) => Uint8Array;
+
+const HOUR_MS = 3_600_000;
+const PARTITION = /^\d{10}$/;
+const B64URL_43 = /^[A-Za-z0-9_-]{43}$/;
+const B64URL_22 = /^[A-Za-z0-9_-]{22}$/;
+
+export function base64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64url');
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** The partition a row expiring at `expiresAt` lives in: the whole hour number, zero-padded to sort as text. */
+export function expiryPartition(expiresAt: number): string {
+  return String(Math.floor(expiresAt / HOUR_MS)).padStart(10, '0');
+}
+
+/** Every partition before this one holds only expired rows. */
+export function firstLivePartition(now: number): string {
+  return expiryPartition(now);
+}
+
+export interface RowRef {
+  partitionKey: string;
+  rowKey: string;
+}
+
+export function newStateToken(random: RandomBytes, expiresAt: number): string {
+  return `${expiryPartition(expiresAt)}.${base64url(random(32))}`;
+}
+
+/** Checks the state's format before any storage call; a malformed state never reaches Table Storage. */
+export function stateRowRef(state: string): RowRef {
+  const [partitionKey, secret, extra] = state.split('.');
+  if (extra !== undefined || !partitionKey || !PARTITION.test(partitionKey) || !secret || !B64URL_43.test(secret)) {
+    throw new AuthError('state_malformed');
+  }
+  return { partitionKey, rowKey: sha256Hex(`state:${state}`) };
+}
+
+/** Name of the transaction cookie for one sign-in: one per sign-in, so two tabs can sign in at once. */
+export function transactionCookieName(stateRowKey: string): string {
+  return `__Host-signin-${stateRowKey.slice(0, 16)}`;
+}
+
+export function newSessionToken(random: RandomBytes, expiresAt: number): string {
+  return `${expiryPartition(expiresAt)}.${base64url(random(16))}.${base64url(random(32))}`;
+}
+
+export interface SessionRef extends RowRef {
+  /** The part of the token that only the holder knows: the session's encryption key is derived from it. */
+  secret: string;
+}
+
+/** Parses a session token; anything not of the exact shape is simply "no session". */
+export function sessionRowRef(token: string): SessionRef | undefined {
+  const [partitionKey, id, secret, extra] = token.split('.');
+  if (extra !== undefined || !partitionKey || !PARTITION.test(partitionKey) || !id || !B64URL_22.test(id)) return undefined;
+  if (!secret || !B64URL_43.test(secret)) return undefined;
+  return { partitionKey, rowKey: sha256Hex(`session:${id}`), secret };
+}
+
+/** Hash of the per-browser binding secret kept in the transaction cookie. */
+export function bindingHash(binding: string): string {
+  return sha256Hex(`binding:${binding}`);
+}
+
+/** Constant-time comparison of two hex digests of equal length. */
+export function sameDigest(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'hex');
+  const right = Buffer.from(b, 'hex');
+  return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
+}

@@ -1,0 +1,124 @@
+/**
+ * The one wrapper every HTTP function goes through: method and size checks, request parsing with duplicates
+ * refused, the coded-error mapping (never a 500 with a stack), and one log line per request that names the
+ * function, status, error code and duration — never the URL, a header, a cookie or a body.
+ */
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { FlowDeps } from '../core/flow';
+import { AuthError, ConfigError } from '../errors';
+import type { Logger } from '../ports';
+import { parseCookieHeader } from './cookies';
+import { errorPageResponse, problemResponse } from './responses';
+
+/** Input bounds (design §7): oversized input is refused with a 4xx before any work. */
+export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 8192, bodyBytes: 16_384 } as const;
+
+export interface EndpointSpec {
+  name: string;
+  methods: readonly string[];
+  /** `page` endpoints are browser navigations: errors are an HTML page; `json` endpoints answer problem+json. */
+  kind: 'json' | 'page';
+  /** Content types a body may have (POST); a body of another type is 415. */
+  bodyTypes?: readonly string[];
+}
+
+export interface ParsedRequest {
+  method: string;
+  url: URL;
+  /** A query parameter; present twice is a 400, not "the first one wins". */
+  query(name: string): string | undefined;
+  header(name: string): string | undefined;
+  cookies: Readonly<Record<string, string | undefined>>;
+  /** The body as text (bounded), or '' when there is none. */
+  body: string;
+  contentType: string | undefined;
+}
+
+export type EndpointLogic = (request: ParsedRequest, deps: FlowDeps) => Promise<HttpResponseInit>;
+
+/** The services an endpoint runs with; a function so configuration is parsed on first request, not on import. */
+export type ServicesProvider = () => FlowDeps;
+
+export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: EndpointLogic): HttpHandler {
+  const allow = spec.methods.join(', ');
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const started = performance.now();
+    const logger = invocationLogger(context);
+    let response: HttpResponseInit;
+    let code: string | undefined;
+    try {
+      const parsed = await parseRequest(request, spec);
+      const deps = { ...services(), logger };
+      response = await logic(parsed, deps);
+    } catch (error) {
+      const authError = toAuthError(error, logger);
+      code = authError.code;
+      if (authError.status >= 500) {
+        logger.warn(`${spec.name} failed`, { code, detail: authError.logDetail, cause: describeCause(authError.cause) });
+      }
+      const allowHeader = authError.code === 'method_not_allowed' ? allow : undefined;
+      response = spec.kind === 'page' ? errorPageResponse(authError, [], allowHeader) : problemResponse(authError, [], allowHeader);
+    }
+    logger.info(`${spec.name} ${response.status ?? 200}`, { code, ms: Math.round(performance.now() - started) });
+    return response;
+  };
+}
+
+async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<ParsedRequest> {
+  if (!spec.methods.includes(request.method)) throw new AuthError('method_not_allowed');
+  const url = new URL(request.url);
+  if (Buffer.byteLength(url.search) > LIMITS.queryBytes) throw new AuthError('request_too_large', { logDetail: 'query' });
+  const cookieHeader = request.headers.get('cookie');
+  if (cookieHeader && Buffer.byteLength(cookieHeader) > LIMITS.cookieHeaderBytes) throw new AuthError('request_too_large', { logDetail: 'cookie header' });
+
+  const declaredLength = Number(request.headers.get('content-length') ?? 0);
+  if (declaredLength > LIMITS.bodyBytes) throw new AuthError('request_too_large', { logDetail: 'body' });
+  const body = request.body ? await request.text() : '';
+  if (Buffer.byteLength(body) > LIMITS.bodyBytes) throw new AuthError('request_too_large', { logDetail: 'body' });
+  const contentType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() || undefined;
+  if (body.length > 0 && !(spec.bodyTypes ?? []).includes(contentType ?? '')) throw new AuthError('unsupported_media_type');
+
+  return {
+    method: request.method,
+    url,
+    query(name) {
+      const values = url.searchParams.getAll(name);
+      if (values.length > 1) throw new AuthError('invalid_request', { logDetail: `duplicate ${name}` });
+      return values[0];
+    },
+    header: (name) => request.headers.get(name) ?? undefined,
+    cookies: parseCookieHeader(cookieHeader),
+    body,
+    contentType,
+  };
+}
+
+function toAuthError(error: unknown, logger: Logger): AuthError {
+  if (error instanceof AuthError) return error;
+  if (error instanceof ConfigError) {
+    // Setting names and what is wrong with them; never their values' secrets (the parser does not echo them).
+    logger.error('configuration invalid', { problems: error.problems });
+    return new AuthError('configuration_invalid', { cause: error });
+  }
+  // A URIError from decoding, a TypeError from a malformed header: the request's fault, not ours.
+  if (error instanceof URIError) return new AuthError('invalid_request', { cause: error });
+  logger.error('unexpected error', { cause: describeCause(error) });
+  return new AuthError('internal_error', { cause: error });
+}
+
+/** The error's class and code only: SDK messages may quote URLs, and URLs here may hold codes or state. */
+function describeCause(cause: unknown): string | undefined {
+  if (!(cause instanceof Error)) return cause === undefined ? undefined : typeof cause;
+  const code = (cause as { code?: unknown; errorCode?: unknown; statusCode?: unknown });
+  return [cause.name, code.errorCode ?? code.code, code.statusCode].filter((v) => v !== undefined).join(' ');
+}
+
+function invocationLogger(context: InvocationContext): Logger {
+  const format = (message: string, properties?: Record<string, unknown>) =>
+    properties ? `${message} ${JSON.stringify(properties)}` : message;
+  return {
+    info: (message, properties) => context.log(format(message, properties)),
+    warn: (message, properties) => context.warn(format(message, properties)),
+    error: (message, properties) => context.error(format(message, properties)),
+  };
+}

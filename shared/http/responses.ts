@@ -1,0 +1,61 @@
+/**
+ * Response shapes. JSON endpoints answer errors as RFC 9457 problem+json with a stable `code`; browser
+ * navigations (login, callback) answer a small static HTML page. Neither ever carries a stack, a secret, or
+ * anything reflected from the request.
+ * @see https://www.rfc-editor.org/rfc/rfc9457
+ */
+import type { Cookie, HttpResponseInit } from '@azure/functions';
+import type { AuthError } from '../errors';
+
+/** On every response: nothing here may be cached, sniffed, framed, or leak the URL (which may hold a code). */
+const BASE_HEADERS: Record<string, string> = {
+  'Cache-Control': 'no-store',
+  Pragma: 'no-cache',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+const PAGE_HEADERS: Record<string, string> = {
+  ...BASE_HEADERS,
+  'Content-Type': 'text/html; charset=utf-8',
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'X-Frame-Options': 'DENY',
+};
+
+function errorHeaders(error: AuthError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
+  if (error.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="auth"';
+  return headers;
+}
+
+export function jsonResponse(status: number, body: unknown, cookies: Cookie[] = []): HttpResponseInit {
+  return { status, headers: { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(body), cookies };
+}
+
+export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?: string): HttpResponseInit {
+  const headers: Record<string, string> = { ...BASE_HEADERS, 'Content-Type': 'application/problem+json; charset=utf-8', ...errorHeaders(error) };
+  if (allow) headers.Allow = allow;
+  return {
+    status: error.status,
+    headers,
+    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code }),
+    cookies,
+  };
+}
+
+export function redirectResponse(location: string, cookies: Cookie[] = []): HttpResponseInit {
+  return { status: 302, headers: { ...BASE_HEADERS, Location: location }, cookies };
+}
+
+/** A static page: the text comes from the error table, never from the request. */
+export function errorPageResponse(error: AuthError, cookies: Cookie[] = [], allow?: string): HttpResponseInit {
+  const headers = { ...PAGE_HEADERS, ...errorHeaders(error) };
+  if (allow) headers.Allow = allow;
+  const body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Sign-in problem</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1b1b1b}code{background:#f3f3f3;padding:.1rem .3rem}</style>
+</head><body><h1>Sign-in problem</h1><p>${error.message}</p><p>Error code: <code>${error.code}</code></p></body></html>`;
+  return { status: error.status, headers, body, cookies };
+}

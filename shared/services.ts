@@ -1,0 +1,99 @@
+/**
+ * Composition root: builds the process's services from the configuration once, on first use.
+ *
+ * Everything heavy is lazy: the MSAL token client and the client credential (and with it any Key Vault or
+ * identity SDK) load on the first callback or refresh, never for /auth/login.
+ */
+import { randomBytes } from 'node:crypto';
+import type { JWTVerifyGetKey } from 'jose';
+import { getConfig, type AuthConfig } from './config';
+import type { FlowDeps } from './core/flow';
+import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenClient } from './ports';
+
+export const STATE_TABLE = 'AuthState';
+export const SESSION_TABLE = 'AuthSessions';
+
+export const systemClock: Clock = { now: () => Date.now() };
+export const secureRandom = (size: number): Uint8Array => randomBytes(size);
+
+/** Logs through the console: the Functions host forwards it to Application Insights. */
+export const consoleLogger: Logger = {
+  info: (message, properties) => console.info(message, properties ? JSON.stringify(properties) : ''),
+  warn: (message, properties) => console.warn(message, properties ? JSON.stringify(properties) : ''),
+  error: (message, properties) => console.error(message, properties ? JSON.stringify(properties) : ''),
+};
+
+export interface ServiceOverrides {
+  clock?: Clock;
+  random?: (size: number) => Uint8Array;
+  logger?: Logger;
+  states?: RowStore;
+  sessions?: RowStore;
+  metadata?: ProviderMetadataSource;
+  tokenClient?: () => Promise<TokenClient>;
+}
+
+export function createServices(config: AuthConfig, overrides: ServiceOverrides = {}): FlowDeps {
+  const clock = overrides.clock ?? systemClock;
+  const logger = overrides.logger ?? consoleLogger;
+
+  /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading keeps cold starts small */
+  const { createProviderMetadataSource, createSigningKeys } = require('./adapters/provider-metadata') as typeof import('./adapters/provider-metadata');
+  const metadata = overrides.metadata ?? createProviderMetadataSource(config.discoveryUrl, clock);
+
+  const [states, sessions] = overrides.states && overrides.sessions ? [overrides.states, overrides.sessions] : createStores(config);
+
+  let signingKeys: Promise<JWTVerifyGetKey> | undefined;
+  let tokenClient: Promise<TokenClient> | undefined;
+
+  return {
+    config,
+    clock,
+    random: overrides.random ?? secureRandom,
+    logger,
+    states,
+    sessions,
+    metadata,
+    idTokenKeys() {
+      signingKeys ??= metadata.get().then((m) => createSigningKeys(m.jwks_uri));
+      signingKeys.catch(() => (signingKeys = undefined));
+      return signingKeys;
+    },
+    tokenClient() {
+      if (overrides.tokenClient) return overrides.tokenClient();
+      tokenClient ??= Promise.resolve().then(() => {
+        const { createMsalTokenClient } = require('./adapters/msal-token-client') as typeof import('./adapters/msal-token-client');
+        const { createClientCredentialProvider } = require('./adapters/credential') as typeof import('./adapters/credential');
+        const credentials = createClientCredentialProvider(config.credential, { clientId: config.clientId, logger });
+        return createMsalTokenClient({ config, metadata, credentials, logger });
+      });
+      return tokenClient;
+    },
+  };
+}
+
+function createStores(config: AuthConfig): [RowStore, RowStore] {
+  const { createTableClient, createTableRowStore } = require('./adapters/table-store') as typeof import('./adapters/table-store');
+  let credential: import('@azure/core-auth').TokenCredential | undefined;
+  if ('accountUrl' in config.storage) {
+    // Managed identity in Azure; the developer's own sign-in when run locally against a real account.
+    const identity = require('@azure/identity') as typeof import('@azure/identity');
+    const clientId = config.credential.kind === 'managed-identity' ? config.credential.managedIdentityClientId : undefined;
+    credential = process.env.IDENTITY_ENDPOINT || process.env.MSI_ENDPOINT
+      ? new identity.ManagedIdentityCredential(clientId ? { clientId } : {})
+      : new identity.DefaultAzureCredential();
+  }
+  return [
+    createTableRowStore(createTableClient(config.storage, STATE_TABLE, { credential })),
+    createTableRowStore(createTableClient(config.storage, SESSION_TABLE, { credential })),
+  ];
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+let current: FlowDeps | undefined;
+
+/** The process's services, built from `process.env` on first use. Throws ConfigError when misconfigured. */
+export function getServices(): FlowDeps {
+  current ??= createServices(getConfig());
+  return current;
+}
