@@ -4,8 +4,8 @@
  *
  * The classic open-redirect bypasses are what this guards: `//evil`, `/\evil`, `https:evil`, `/%2F%2Fevil`,
  * `/%5Cevil`, tab/newline/space variants (browsers strip them: `/\t/evil` is `//evil`), `javascript:`, userinfo
- * (`https://allowed@evil`). The check is on the raw value and on its percent-decoded form, because some front
- * ends and frameworks decode once more before they redirect.
+ * (`https://allowed@evil`). The check is on the raw value and on each percent-decoded form, because some front
+ * ends and frameworks decode again before they redirect.
  * @see https://cheatsheetseries.owasp.org/cheatsheets/Unvalidated_Redirects_and_Forwards_Cheat_Sheet.html
  */
 import { AuthError } from '../errors';
@@ -26,13 +26,11 @@ export function validateReturnUrl(raw: string, policy: ReturnUrlPolicy): string 
     throw new AuthError('invalid_return_url');
   };
   if (raw.length === 0 || raw.length > MAX_LENGTH) return reject();
-  const decoded = safeDecode(raw) ?? reject();
-  for (const form of [raw, decoded]) {
-    if (FORBIDDEN.test(form)) return reject();
-  }
+  const forms = decodedForms(raw) ?? reject();
+  if (forms.some((form) => FORBIDDEN.test(form))) return reject();
 
   if (raw.startsWith('/')) {
-    if (!SAFE_RELATIVE.test(raw) || !SAFE_RELATIVE.test(decoded)) return reject();
+    if (!forms.every((form) => SAFE_RELATIVE.test(form))) return reject();
     // Belt and braces: whatever a URL parser makes of it must stay on our own origin.
     const resolved = new URL(raw, policy.publicOrigin);
     if (resolved.origin !== policy.publicOrigin) return reject();
@@ -53,10 +51,18 @@ export function validateReturnUrl(raw: string, policy: ReturnUrlPolicy): string 
   return url.href;
 }
 
-function safeDecode(value: string): string | undefined {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return undefined;
+/** The raw value and each percent-decoding of it until it stops changing (double and triple encoding). */
+function decodedForms(value: string): string[] | undefined {
+  const forms = [value];
+  for (let i = 0; i < 3; i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(forms[forms.length - 1]!);
+    } catch {
+      return undefined;
+    }
+    if (next === forms[forms.length - 1]) break;
+    forms.push(next);
   }
+  return forms;
 }
