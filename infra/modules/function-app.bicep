@@ -1,0 +1,146 @@
+// The sign-in Function App on Flex Consumption (FC1, Linux, Node 22) with a user-assigned managed identity.
+// Every connection is identity-based: no storage keys, no connection strings with keys, no listKeys().
+// App settings are written out one by one so that test/infra checks them against shared/config.ts SETTINGS.
+
+param name string
+param location string
+param tags object = {}
+param planName string
+@description('Resource id of the user-assigned managed identity the app runs as.')
+param identityResourceId string
+@description('Client id of that identity (AzureWebJobsStorage__clientId, App Insights, AUTH_MANAGED_IDENTITY_CLIENT_ID).')
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+@description('Browser origins allowed by CORS (with credentials) and as absolute returnTo targets.')
+param allowedOrigins array = []
+
+// ---- AUTH_* settings (the contract in shared/design.md section 4) ----
+param clientId string
+param tenantId string
+param authority string = ''
+param protocol string = 'entra'
+param redirectUri string
+param scopes string = 'User.Read'
+param keyVaultUrl string
+param clientSecretName string = 'auth-client-secret'
+param clientCertificateName string = 'auth-client-certificate'
+@allowed(['managed-identity', 'secret', 'certificate'])
+param credentialMode string
+param tableEndpoint string
+@description('Comma-separated, as in the AUTH_* contract.')
+param nativeRedirectUris string = ''
+@description('Comma-separated, as in the AUTH_* contract.')
+param allowedTenants string = ''
+param postLogoutRedirectUri string = '/'
+param sessionIdleMinutes int = 480
+param sessionAbsoluteHours int = 24
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// Flex Consumption plan (pinned AVM, as in the azd Functions TypeScript quickstart).
+module plan 'br/public:avm/res/web/serverfarm:0.1.1' = {
+  name: 'flexconsumptionplan'
+  params: {
+    name: planName
+    location: location
+    tags: tags
+    sku: {
+      name: 'FC1'
+      tier: 'FlexConsumption'
+    }
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityResourceId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.outputs.resourceId
+    httpsOnly: true
+    clientAffinityEnabled: false
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityResourceId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      cors: {
+        allowedOrigins: allowedOrigins
+        supportCredentials: true
+      }
+      appSettings: [
+        // Functions host storage, identity-based (no AccountKey anywhere).
+        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+        // Application Insights with Entra ingestion: the instrumentation key in the connection string
+        // is only an identifier because the component has disableLocalAuth = true.
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsights.properties.ConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD;ClientId=${identityClientId}' }
+        // The AUTH_* contract. Empty values mean "not set" to shared/config.ts.
+        { name: 'AUTH_CLIENT_ID', value: clientId }
+        { name: 'AUTH_TENANT_ID', value: tenantId }
+        { name: 'AUTH_AUTHORITY', value: authority }
+        { name: 'AUTH_PROTOCOL', value: protocol }
+        { name: 'AUTH_REDIRECT_URI', value: redirectUri }
+        { name: 'AUTH_SCOPES', value: scopes }
+        { name: 'AUTH_CREDENTIAL', value: credentialMode }
+        { name: 'AUTH_MANAGED_IDENTITY_CLIENT_ID', value: identityClientId }
+        { name: 'AUTH_KEY_VAULT_URL', value: keyVaultUrl }
+        { name: 'AUTH_CLIENT_SECRET_NAME', value: clientSecretName }
+        { name: 'AUTH_CLIENT_CERTIFICATE_NAME', value: clientCertificateName }
+        { name: 'AUTH_STORAGE_ACCOUNT_URL', value: tableEndpoint }
+        { name: 'AUTH_ALLOWED_RETURN_ORIGINS', value: join(allowedOrigins, ',') }
+        { name: 'AUTH_NATIVE_REDIRECT_URIS', value: nativeRedirectUris }
+        { name: 'AUTH_ALLOWED_TENANTS', value: allowedTenants }
+        { name: 'AUTH_POST_LOGOUT_REDIRECT_URI', value: postLogoutRedirectUri }
+        { name: 'AUTH_SESSION_IDLE_MINUTES', value: string(sessionIdleMinutes) }
+        { name: 'AUTH_SESSION_ABSOLUTE_HOURS', value: string(sessionAbsoluteHours) }
+      ]
+    }
+  }
+}
+
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName

@@ -1,0 +1,72 @@
+// Storage for the sign-in service: the AuthState / AuthSessions tables, the Functions host storage
+// (AzureWebJobsStorage, identity-based) and the Flex Consumption deployment container.
+// Shared-key (account key / SAS) access is disabled: every caller authenticates with Entra ID.
+
+@description('Storage account name (3-24 lowercase letters and digits).')
+param name string
+param location string
+param tags object = {}
+@description('Blob container that Flex Consumption deploys the app package from.')
+param deploymentContainerName string
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    allowSharedKeyAccess: false // no account keys, no SAS: Entra ID (managed identity) only
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// One row per sign-in in flight (single use, <= 10 min).
+resource authStateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: 'AuthState'
+}
+
+// One row per session (encrypted token cache partition).
+resource authSessionsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: 'AuthSessions'
+}
+
+output name string = storage.name
+output resourceId string = storage.id
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+// AUTH_STORAGE_ACCOUNT_URL: the Table endpoint, e.g. https://<account>.table.core.windows.net/
+output tableEndpoint string = storage.properties.primaryEndpoints.table
+output deploymentContainerName string = deploymentContainer.name
+output authStateTableName string = authStateTable.name
+output authSessionsTableName string = authSessionsTable.name
