@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SETTINGS } from '../../shared/config';
-import { type BicepFile, ROOT, descendants, loadInfra } from './_bicep';
+import { type BicepFile, ROOT, descendants, loadInfra, parseBicep } from './_bicep';
 import { appSettingGroups } from './_policy';
 
 /**
@@ -71,7 +71,6 @@ describe('AUTH_* settings: infra and local sample match shared/config.ts', () =>
 
 describe('the drift check can fail', () => {
   test('a setting missing from, or unknown to, the Bicep is reported', async () => {
-    const { parseBicep } = await import('./_bicep');
     const file = await parseBicep(
       "resource app 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'a'\n  properties: {\n    siteConfig: {\n      appSettings: [\n        { name: 'AUTH_CLIENT_ID', value: 'x' }\n        { name: 'AUTH_CLIENTID', value: 'typo' }\n      ]\n    }\n  }\n}\n",
       'drift.bicep',
