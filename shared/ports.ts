@@ -93,6 +93,8 @@ export interface CodeRedemption {
   codeVerifier: string;
   redirectUri: string;
   scopes: readonly string[];
+  /** The nonce sent at authorize: MSAL 7 refuses an ID token carrying a nonce it was not told to expect. */
+  nonce: string;
 }
 
 export interface RedeemedTokens {

@@ -31,6 +31,8 @@ export interface ServiceOverrides {
   sessions?: RowStore;
   metadata?: ProviderMetadataSource;
   tokenClient?: () => Promise<TokenClient>;
+  /** Deadline for each call to the identity provider (default 10 s; tests shorten it). */
+  providerTimeoutMs?: number;
 }
 
 export function createServices(config: AuthConfig, overrides: ServiceOverrides = {}): FlowDeps {
@@ -39,7 +41,7 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
 
   /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading keeps cold starts small */
   const { createProviderMetadataSource, createSigningKeys } = require('./adapters/provider-metadata') as typeof import('./adapters/provider-metadata');
-  const metadata = overrides.metadata ?? createProviderMetadataSource(config.discoveryUrl, clock);
+  const metadata = overrides.metadata ?? createProviderMetadataSource(config.discoveryUrl, clock, overrides.providerTimeoutMs);
 
   const [states, sessions] = overrides.states && overrides.sessions ? [overrides.states, overrides.sessions] : createStores(config);
 
@@ -55,7 +57,7 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
     sessions,
     metadata,
     idTokenKeys() {
-      signingKeys ??= metadata.get().then((m) => createSigningKeys(m.jwks_uri));
+      signingKeys ??= metadata.get().then((m) => createSigningKeys(m.jwks_uri, overrides.providerTimeoutMs));
       signingKeys.catch(() => (signingKeys = undefined));
       return signingKeys;
     },
@@ -65,7 +67,7 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
         const { createMsalTokenClient } = require('./adapters/msal-token-client') as typeof import('./adapters/msal-token-client');
         const { createClientCredentialProvider } = require('./adapters/credential') as typeof import('./adapters/credential');
         const credentials = createClientCredentialProvider(config.credential, { clientId: config.clientId, logger });
-        return createMsalTokenClient({ config, metadata, credentials, logger });
+        return createMsalTokenClient({ config, metadata, credentials, logger, timeoutMs: overrides.providerTimeoutMs });
       });
       return tokenClient;
     },

@@ -103,6 +103,7 @@ export function createMsalTokenClient(deps: MsalTokenClientDeps): TokenClient {
             code: request.code,
             codeVerifier: request.codeVerifier,
             redirectUri: request.redirectUri,
+            nonce: request.nonce,
             scopes: [...OIDC_SCOPES, ...request.scopes],
           });
           if (!result.idToken || !result.account) {
@@ -185,6 +186,8 @@ function translate(error: unknown, network: DeadlineNetworkClient): unknown {
     return new AuthError('upstream_unavailable', { cause: error, logDetail: `provider error ${code}` });
   }
   const code = (error as { errorCode?: unknown })?.errorCode;
+  // MSAL's own ID token checks (it checks the nonce too): the token is untrustworthy, as jose would find.
+  if (code === 'nonce_mismatch') return new AuthError('id_token_invalid', { cause: error, logDetail: 'ID token rejected: nonce mismatch (msal)' });
   return new AuthError('upstream_unavailable', { cause: error, logDetail: `msal ${typeof code === 'string' ? code : 'error'}` });
 }
 

@@ -224,7 +224,7 @@ export async function completeSignIn(input: CompleteSignInInput, deps: FlowDeps)
 
   const cache: TokenCacheBox = { serialized: undefined, changed: false };
   const redeemed = await tokens.redeemCode(
-    { code: input.code, codeVerifier: pending.verifier, redirectUri: deps.config.redirectUri, scopes: deps.config.scopes },
+    { code: input.code, codeVerifier: pending.verifier, redirectUri: deps.config.redirectUri, scopes: deps.config.scopes, nonce: pending.nonce },
     cache,
   );
   const metadata = await deps.metadata.get();

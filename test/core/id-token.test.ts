@@ -10,8 +10,9 @@ const ISSUER = `https://login.example/${TENANT}/v2.0`;
 const NOW = 1_800_000_000;
 
 let keys: JWTVerifyGetKey;
-let privateKey: CryptoKey;
-let foreignKey: CryptoKey;
+type Key = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+let privateKey: Key;
+let foreignKey: Key;
 
 before(async () => {
   const pair = await generateKeyPair('RS256');

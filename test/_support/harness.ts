@@ -1,0 +1,201 @@
+/**
+ * Integration harness: real Azurite, the Entra stand-in over HTTPS, and the real function handlers called with
+ * real `HttpRequest` / `InvocationContext` objects. A `TestBrowser` keeps a cookie jar like a browser would.
+ * Everything the functions log is captured so tests can prove no secret ever reached a log.
+ */
+import { HttpRequest, InvocationContext, type HttpHandler, type HttpResponseInit } from '@azure/functions';
+import { parseConfig, type AuthConfig, type Environment } from '../../shared/config';
+import type { FlowDeps } from '../../shared/core/flow';
+import type { Logger } from '../../shared/ports';
+import { createServices, type ServiceOverrides } from '../../shared/services';
+import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
+import { startEntraStandIn, type EntraStandIn, type EntraStandInOptions } from '../../dev/entra-standin';
+import { createCallbackHandler } from '../../functions/callback';
+import { createHealthHandler } from '../../functions/health';
+import { createLoginHandler } from '../../functions/login';
+import { createLogoutHandler } from '../../functions/logout';
+import { createMeHandler } from '../../functions/me';
+import { createRefreshHandler } from '../../functions/refresh';
+
+export const PUBLIC_ORIGIN = 'https://auth.contoso.example';
+export const REDIRECT_URI = `${PUBLIC_ORIGIN}/auth/callback`;
+export const APP_ORIGIN = 'https://app.contoso.example';
+export const CLIENT_ID = '11111111-2222-4333-8444-555555555555';
+export const CLIENT_SECRET = 'stand-in-client-secret-value-0123456789';
+
+export interface HarnessOptions {
+  protocol?: 'entra' | 'oidc';
+  env?: Record<string, string>;
+  standIn?: Partial<EntraStandInOptions>;
+  overrides?: ServiceOverrides;
+  /** Reuse an Azurite already started by the test file. */
+  azurite?: AzuriteInstance;
+}
+
+export interface Response {
+  status: number;
+  headers: Record<string, string>;
+  setCookies: { name: string; value: string; maxAge?: number; attributes: Record<string, unknown> }[];
+  body: string;
+  json(): any;
+}
+
+export class Harness {
+  readonly logs: string[] = [];
+  /** Every state, code, verifier, cookie value the tests saw: none may appear in the logs. */
+  readonly seenSecrets = new Set<string>();
+  clockOffsetMs = 0;
+  readonly handlers: Record<'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health', HttpHandler>;
+
+  private constructor(
+    readonly azurite: AzuriteInstance,
+    readonly standIn: EntraStandIn,
+    readonly config: AuthConfig,
+    readonly deps: FlowDeps,
+    private readonly ownsAzurite: boolean,
+  ) {
+    const services = () => this.deps;
+    this.handlers = {
+      login: createLoginHandler(services),
+      callback: createCallbackHandler(services),
+      me: createMeHandler(services),
+      refresh: createRefreshHandler(services),
+      logout: createLogoutHandler(services),
+      health: createHealthHandler(services),
+    };
+  }
+
+  static async start(options: HarnessOptions = {}): Promise<Harness> {
+    const azurite = options.azurite ?? (await startAzurite());
+    const standIn = await startEntraStandIn({
+      protocol: options.protocol ?? 'entra',
+      clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI], postLogoutRedirectUris: [`${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
+      ...options.standIn,
+    });
+    const env: Environment = {
+      AUTH_CLIENT_ID: CLIENT_ID,
+      AUTH_AUTHORITY: standIn.authority,
+      AUTH_PROTOCOL: options.protocol ?? 'entra',
+      AUTH_TENANT_ID: options.protocol === 'oidc' ? undefined : standIn.tenantId,
+      AUTH_REDIRECT_URI: REDIRECT_URI,
+      AUTH_CLIENT_SECRET: CLIENT_SECRET,
+      AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      AUTH_ALLOWED_RETURN_ORIGINS: APP_ORIGIN,
+      AUTH_SCOPES: options.protocol === 'oidc' ? 'api.read' : 'User.Read',
+      ...options.env,
+    };
+    const config = parseConfig(env);
+    let harness: Harness | undefined;
+    const logger: Logger = {
+      info: (m, p) => harness?.logs.push(`info ${m} ${JSON.stringify(p ?? {})}`),
+      warn: (m, p) => harness?.logs.push(`warn ${m} ${JSON.stringify(p ?? {})}`),
+      error: (m, p) => harness?.logs.push(`error ${m} ${JSON.stringify(p ?? {})}`),
+    };
+    const deps = createServices(config, { logger, clock: { now: () => Date.now() + (harness?.clockOffsetMs ?? 0) }, ...options.overrides });
+    harness = new Harness(azurite, standIn, config, deps, !options.azurite);
+    return harness;
+  }
+
+  async stop(): Promise<void> {
+    await this.standIn.stop();
+    if (this.ownsAzurite) await this.azurite.stop();
+  }
+
+  newBrowser(): TestBrowser {
+    return new TestBrowser(this);
+  }
+
+  async call(name: keyof Harness['handlers'], init: { method?: string; url: string; headers?: Record<string, string>; body?: string }): Promise<Response> {
+    const url = new URL(init.url, PUBLIC_ORIGIN).href;
+    const request = new HttpRequest({
+      method: init.method ?? 'GET',
+      url,
+      headers: init.headers ?? {},
+      body: init.body !== undefined ? { string: init.body } : undefined,
+    });
+    const context = new InvocationContext({
+      functionName: name,
+      invocationId: `test-${Math.random().toString(16).slice(2)}`,
+      logHandler: (level, ...args) => this.logs.push(`${level} ${args.map(String).join(' ')}`),
+    });
+    const result: HttpResponseInit = await this.handlers[name](request, context);
+    return toResponse(result);
+  }
+
+  /** Every log line, checked against every secret the run has seen or the stand-in issued. */
+  leakedSecrets(): string[] {
+    const secrets = [...this.seenSecrets, ...this.standIn.issuedSecrets()].filter((s) => s.length >= 8);
+    const text = this.logs.join('\n');
+    return secrets.filter((secret) => text.includes(secret));
+  }
+}
+
+function toResponse(result: HttpResponseInit): Response {
+  const headers: Record<string, string> = {};
+  const raw = result.headers ?? {};
+  const entries = raw instanceof Headers ? [...raw.entries()] : Array.isArray(raw) ? raw : Object.entries(raw);
+  for (const [name, value] of entries) headers[String(name).toLowerCase()] = String(value);
+  const body = typeof result.body === 'string' ? result.body : result.body === undefined || result.body === null ? '' : String(result.body);
+  return {
+    status: result.status ?? 200,
+    headers,
+    setCookies: (result.cookies ?? []).map((c) => ({ name: c.name, value: c.value, maxAge: c.maxAge, attributes: { ...c } })),
+    body,
+    json: () => JSON.parse(body),
+  };
+}
+
+/** A browser: a cookie jar, following the sign-in redirects through the stand-in's sign-in page. */
+export class TestBrowser {
+  readonly jar = new Map<string, string>();
+
+  constructor(private readonly harness: Harness) {}
+
+  cookieHeader(): string {
+    return [...this.jar].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  private absorb(response: Response): Response {
+    for (const cookie of response.setCookies) {
+      if (cookie.maxAge === 0) this.jar.delete(cookie.name);
+      else {
+        this.jar.set(cookie.name, cookie.value);
+        this.harness.seenSecrets.add(cookie.value);
+      }
+    }
+    return response;
+  }
+
+  async call(name: keyof Harness['handlers'], init: { method?: string; url: string; headers?: Record<string, string>; body?: string }): Promise<Response> {
+    const headers = { ...(this.jar.size ? { cookie: this.cookieHeader() } : {}), ...init.headers };
+    return this.absorb(await this.harness.call(name, { ...init, headers }));
+  }
+
+  /** GET /auth/login; returns the authorize URL the browser is sent to. */
+  async startSignIn(query = 'returnTo=%2Fapp'): Promise<{ response: Response; authorizeUrl: string; state: string }> {
+    const response = await this.call('login', { url: `/auth/login?${query}` });
+    const authorizeUrl = response.headers.location ?? '';
+    const state = authorizeUrl ? (new URL(authorizeUrl).searchParams.get('state') ?? '') : '';
+    if (state) this.harness.seenSecrets.add(state);
+    return { response, authorizeUrl, state };
+  }
+
+  /** The user signs in at the stand-in; returns the callback URL the provider redirects to. */
+  async signInAtProvider(authorizeUrl: string, username = this.harness.standIn.users[0]!.username, opts?: { cancel?: boolean }): Promise<string> {
+    const callbackUrl = await this.harness.standIn.signIn(authorizeUrl, username, opts);
+    const code = new URL(callbackUrl).searchParams.get('code');
+    if (code) this.harness.seenSecrets.add(code);
+    return callbackUrl;
+  }
+
+  async callback(callbackUrl: string): Promise<Response> {
+    const url = new URL(callbackUrl);
+    return this.call('callback', { url: `/auth/callback${url.search}` });
+  }
+
+  /** The whole web sign-in: login → provider → callback. */
+  async signIn(query?: string): Promise<Response> {
+    const { authorizeUrl } = await this.startSignIn(query);
+    return this.callback(await this.signInAtProvider(authorizeUrl));
+  }
+}
