@@ -57,6 +57,8 @@ export interface AuthConfig {
   scopes: readonly string[];
   credential: CredentialConfig;
   storage: StorageConfig;
+  /** Client id of the user-assigned managed identity the app runs as (Storage, Key Vault, federation). */
+  managedIdentityClientId: string | undefined;
   allowedReturnOrigins: readonly string[];
   nativeRedirectUris: readonly string[];
   /** Tenant ids accepted in ID tokens; undefined only for the generic OIDC protocol (no `tid`). */
@@ -200,6 +202,7 @@ export function parseConfig(env: Environment): AuthConfig {
     scopes: userScopes,
     credential,
     storage,
+    managedIdentityClientId: get('AUTH_MANAGED_IDENTITY_CLIENT_ID'),
     allowedReturnOrigins,
     nativeRedirectUris,
     allowedTenants,

@@ -80,7 +80,7 @@ function createStores(config: AuthConfig): [RowStore, RowStore] {
   if ('accountUrl' in config.storage) {
     // Managed identity in Azure; the developer's own sign-in when run locally against a real account.
     const identity = require('@azure/identity') as typeof import('@azure/identity');
-    const clientId = config.credential.kind === 'managed-identity' ? config.credential.managedIdentityClientId : undefined;
+    const clientId = config.managedIdentityClientId;
     credential = process.env.IDENTITY_ENDPOINT || process.env.MSI_ENDPOINT
       ? new identity.ManagedIdentityCredential(clientId ? { clientId } : {})
       : new identity.DefaultAzureCredential();
