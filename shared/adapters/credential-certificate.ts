@@ -71,13 +71,19 @@ function fromPkcs12(base64: string): { credential: CertificateCredential; facts:
   const forge = require('node-forge') as typeof import('node-forge');
   const compact = base64.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) throw new CertificateFormatError('the PKCS#12 value is not base64');
-  let p12: import('node-forge').pkcs12.Pkcs12Pfx;
-  try {
-    const der = forge.util.decode64(compact);
-    p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(der), false, '');
-  } catch {
-    throw new CertificateFormatError('the PKCS#12 value cannot be read (Key Vault exports it without a password)');
+  let p12: import('node-forge').pkcs12.Pkcs12Pfx | undefined;
+  const der = forge.util.decode64(compact);
+  // Key Vault exports with the empty password (MAC keyed with ""); other tools write a PFX with no password at
+  // all (MAC keyed with nothing). forge tells them apart only by trying.
+  for (const password of ['', null]) {
+    try {
+      p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(der), false, password as string);
+      break;
+    } catch {
+      // try the next form
+    }
   }
+  if (!p12) throw new CertificateFormatError('the PKCS#12 value cannot be read (a password-protected PFX is not supported)');
   const keyBags = [
     ...(p12.getBags({ bagType: forge.pki.oids.pkcs8ShroudedKeyBag! })[forge.pki.oids.pkcs8ShroudedKeyBag!] ?? []),
     ...(p12.getBags({ bagType: forge.pki.oids.keyBag! })[forge.pki.oids.keyBag!] ?? []),
