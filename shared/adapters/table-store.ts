@@ -48,9 +48,9 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
       return await operation(AbortSignal.timeout(timeoutMs));
     } catch (error) {
       if (!isTableNotFound(error)) throw error;
-      tableReady ??= client.createTable({ abortSignal: AbortSignal.timeout(timeoutMs) }).catch((cause: unknown) => {
+      // Concurrent callers share one creation; once settled, a table lost later (a wiped account) is created again.
+      tableReady ??= client.createTable({ abortSignal: AbortSignal.timeout(timeoutMs) }).finally(() => {
         tableReady = undefined;
-        throw cause;
       });
       await tableReady;
       return operation(AbortSignal.timeout(timeoutMs));

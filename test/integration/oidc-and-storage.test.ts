@@ -1,0 +1,145 @@
+/**
+ * The flow against a generic OpenID Provider (AUTH_PROTOCOL=oidc), storage outages, the purge timer, and a
+ * broken configuration answering fail-closed.
+ */
+import { InvocationContext } from '@azure/functions';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
+import { createHealthHandler } from '../../functions/health';
+import { createLoginHandler } from '../../functions/login';
+import { createPurgeHandler } from '../../functions/purge';
+import { parseConfig } from '../../shared/config';
+import { SESSION_COOKIE } from '../../shared/core/flow';
+import { HttpRequest } from '@azure/functions';
+import { Harness } from '../_support/harness';
+import { tableRows } from '../_support/tables';
+
+let azurite: AzuriteInstance;
+
+before(async () => {
+  azurite = await startAzurite();
+});
+after(async () => {
+  await azurite?.stop();
+});
+
+describe('generic OpenID Provider (AUTH_PROTOCOL=oidc)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await Harness.start({ azurite, protocol: 'oidc' });
+  });
+  after(() => h?.stop());
+
+  test('discovery at the issuer, different paths, no client_info and no tid: sign-in, me, refresh, logout', async () => {
+    const browser = h.newBrowser();
+    const { authorizeUrl } = await browser.startSignIn();
+    assert.ok(authorizeUrl.startsWith(`${h.standIn.frontChannelUrl}/oidc/`), authorizeUrl);
+    const done = await browser.callback(await browser.signInAtProvider(authorizeUrl));
+    assert.equal(done.status, 302, done.body);
+    const me = (await browser.call('me', { url: '/auth/me' })).json();
+    assert.equal(me.user.issuer, h.standIn.issuer);
+    assert.equal(me.user.id, h.standIn.users[0]!.sub);
+    assert.equal(me.user.tenantId, undefined);
+    const refreshed = await browser.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { 'x-csrf': '1' } });
+    assert.equal(refreshed.status, 200, refreshed.body);
+    h.seenSecrets.add(refreshed.json().access_token);
+    const logout = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } });
+    assert.ok(new URL(logout.json().logoutUrl).pathname.startsWith('/oidc/'));
+    assert.deepEqual(h.leakedSecrets(), []);
+  });
+});
+
+describe('storage outages', () => {
+  test('Azurite down → 503 storage_unavailable with Retry-After and nothing half-written; back up → sign-in works', async () => {
+    const own = await startAzurite();
+    const h = await Harness.start({ azurite: own });
+    try {
+      const browser = h.newBrowser();
+      const started = await browser.startSignIn();
+      const callbackUrl = await browser.signInAtProvider(started.authorizeUrl);
+      await own.stop();
+
+      const login = await h.newBrowser().startSignIn();
+      assert.equal(login.response.status, 503);
+      assert.ok(login.response.body.includes('storage_unavailable'));
+      assert.equal(login.response.headers['retry-after'], '5');
+      assert.equal(login.response.setCookies.length, 0, 'no transaction cookie for a sign-in that was not stored');
+
+      const redemptions = h.standIn.counters.codeRedemptions;
+      const callback = await browser.callback(callbackUrl);
+      assert.equal(callback.status, 503);
+      assert.equal(h.standIn.counters.codeRedemptions, redemptions, 'no code redeemed while storage is down');
+
+      const me = await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${'0'.repeat(10)}.${'A'.repeat(22)}.${'A'.repeat(43)}` } });
+      assert.equal(me.status, 503);
+      assert.equal(me.json().code, 'storage_unavailable');
+
+      const restarted = await startAzurite({ port: own.port });
+      try {
+        // In-memory Azurite lost everything: the interrupted sign-in is unknown; a new one works end to end.
+        assert.equal((await browser.callback(callbackUrl)).status, 400);
+        const fresh = h.newBrowser();
+        assert.equal((await fresh.signIn()).status, 302);
+        assert.equal((await fresh.call('me', { url: '/auth/me' })).status, 200);
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('purge', () => {
+  test('deletes expired states and sessions, keeps live ones', async () => {
+    const h = await Harness.start({ azurite });
+    try {
+      const live = h.newBrowser();
+      await live.signIn();
+      await h.newBrowser().startSignIn(); // a pending sign-in, live for ten minutes
+      const states = async () => (await tableRows(azurite.connectionString, 'AuthState')).length;
+      const sessions = async () => (await tableRows(azurite.connectionString, 'AuthSessions')).length;
+      const [statesBefore, sessionsBefore] = [await states(), await sessions()];
+      assert.ok(statesBefore >= 1 && sessionsBefore >= 1);
+
+      const context = () => new InvocationContext({ functionName: 'purge', logHandler: (_l, ...a) => h.logs.push(a.join(' ')) });
+      const timer = { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+      await createPurgeHandler(() => h.deps)(timer, context());
+      assert.equal(await states(), statesBefore, 'nothing expired yet');
+      assert.equal(await sessions(), sessionsBefore);
+
+      h.clockOffsetMs = 2 * 3600_000; // past every state's partition, not the sessions' (24 h)
+      await createPurgeHandler(() => h.deps)(timer, context());
+      assert.equal(await states(), 0);
+      assert.equal(await sessions(), sessionsBefore);
+
+      h.clockOffsetMs = (h.config.session.absoluteSeconds + 2 * 3600) * 1000;
+      await createPurgeHandler(() => h.deps)(timer, context());
+      assert.equal(await sessions(), 0);
+    } finally {
+      h.clockOffsetMs = 0;
+      await h.stop();
+    }
+  });
+});
+
+describe('configuration failures fail closed', () => {
+  test('a missing setting: every endpoint answers 503 configuration_invalid and the log names the setting', async () => {
+    const logs: string[] = [];
+    const services = () => {
+      parseConfig({ AUTH_TENANT_ID: 'organizations' }); // throws ConfigError naming every problem
+      throw new Error('unreachable');
+    };
+    for (const handler of [createLoginHandler(services), createHealthHandler(services)]) {
+      const response = await handler(
+        new HttpRequest({ method: 'GET', url: 'https://auth.contoso.example/auth/login' }),
+        new InvocationContext({ functionName: 'x', logHandler: (_level, ...args) => logs.push(args.join(' ')) }),
+      );
+      assert.equal(response.status, 503);
+      assert.ok(String(response.body).includes('configuration_invalid'));
+    }
+    const text = logs.join('\n');
+    for (const name of ['AUTH_CLIENT_ID', 'AUTH_REDIRECT_URI', 'AUTH_ALLOWED_TENANTS', 'AUTH_STORAGE_CONNECTION_STRING']) assert.ok(text.includes(name), name);
+  });
+});
