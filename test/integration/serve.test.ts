@@ -1,0 +1,130 @@
+/**
+ * `npm run serve` as a user runs it: a `local.settings.json` pointing at the Entra stand-in and Azurite, the
+ * project's local Functions host in its own process, and a plain HTTP client with a cookie jar signing in.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, test } from 'node:test';
+import { findFreePort, startAzurite, type AzuriteInstance } from '../../dev/azurite';
+import { startEntraStandIn, type EntraStandIn } from '../../dev/entra-standin';
+
+const ROOT = resolve(__dirname, '..', '..');
+const CLIENT_ID = '33333333-2222-4333-8444-555555555555';
+const SECRET = 'serve-test-client-secret-0123456789';
+
+let azurite: AzuriteInstance;
+let standIn: EntraStandIn;
+let host: ChildProcess;
+let origin: string;
+let workDir: string;
+const output: string[] = [];
+
+before(async () => {
+  azurite = await startAzurite();
+  const port = await findFreePort();
+  origin = `http://localhost:${port}`;
+  standIn = await startEntraStandIn({ clients: [{ clientId: CLIENT_ID, secrets: [SECRET], redirectUris: [`${origin}/auth/callback`] }] });
+
+  workDir = mkdtempSync(join(tmpdir(), 'serve-test-'));
+  copyFileSync(join(ROOT, 'host.json'), join(workDir, 'host.json'));
+  writeFileSync(
+    join(workDir, 'local.settings.json'),
+    JSON.stringify({
+      IsEncrypted: false,
+      Values: {
+        FUNCTIONS_WORKER_RUNTIME: 'node',
+        AUTH_CLIENT_ID: CLIENT_ID,
+        AUTH_AUTHORITY: standIn.authority,
+        AUTH_TENANT_ID: standIn.tenantId,
+        AUTH_REDIRECT_URI: `${origin}/auth/callback`,
+        AUTH_CLIENT_SECRET: SECRET,
+        AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      },
+      Host: { LocalHttpPort: port },
+    }),
+  );
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) if (name.startsWith('AUTH_') || name === 'PORT') delete env[name];
+  // The host runs in another folder: hand it the CA path and CA folder as absolute paths.
+  if (env.NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = resolve(env.NODE_EXTRA_CA_CERTS);
+  if (env.DEV_CA_DIR) env.DEV_CA_DIR = resolve(env.DEV_CA_DIR);
+  host = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, join(ROOT, 'dev', 'serve.ts')], {
+    cwd: workDir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  host.stdout!.on('data', (chunk) => output.push(String(chunk)));
+  host.stderr!.on('data', (chunk) => output.push(String(chunk)));
+  const deadline = Date.now() + 30_000;
+  while (!output.join('').includes('Functions listening on')) {
+    if (host.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start:\n${output.join('')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+
+after(async () => {
+  if (host && host.exitCode === null) {
+    const exited = new Promise((r) => host.once('exit', r));
+    host.kill('SIGTERM');
+    await exited;
+  }
+  await standIn?.stop();
+  await azurite?.stop();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+/** A minimal cookie jar over fetch: what any HTTP client with cookies does. */
+const jar = new Map<string, string>();
+async function http(path: string, init: RequestInit = {}): Promise<Response> {
+  const response = await fetch(new URL(path, origin), {
+    ...init,
+    redirect: 'manual',
+    headers: { ...(init.headers as Record<string, string>), cookie: [...jar].map(([n, v]) => `${n}=${v}`).join('; ') },
+  });
+  for (const line of response.headers.getSetCookie()) {
+    const [pair, ...attributes] = line.split(';');
+    const [name, value] = [pair!.slice(0, pair!.indexOf('=')).trim(), pair!.slice(pair!.indexOf('=') + 1).trim()];
+    if (attributes.some((a) => /^\s*max-age=0$/i.test(a)) || value === '') jar.delete(name);
+    else jar.set(name, value);
+  }
+  return response;
+}
+
+test('npm run serve: a plain HTTP client with a cookie jar signs in, reads /auth/me, refreshes and signs out', async () => {
+  const health = await http('/auth/health');
+  assert.equal(health.status, 200);
+
+  const login = await http('/auth/login?returnTo=%2Fauth%2Fme');
+  assert.equal(login.status, 302, output.join(''));
+  const authorizeUrl = login.headers.get('location')!;
+  assert.ok(authorizeUrl.startsWith(standIn.url));
+  assert.ok([...jar.keys()].some((name) => name.startsWith('__Host-signin-')));
+
+  const callbackUrl = new URL(await standIn.signIn(authorizeUrl, standIn.users[1]!.username));
+  assert.equal(callbackUrl.origin, origin);
+  const callback = await http(`${callbackUrl.pathname}${callbackUrl.search}`);
+  assert.equal(callback.status, 302, output.join(''));
+  assert.equal(callback.headers.get('location'), '/auth/me');
+  assert.ok(jar.has('__Host-session'));
+  assert.ok(![...jar.keys()].some((name) => name.startsWith('__Host-signin-')), 'transaction cookie cleared');
+
+  const me = await http('/auth/me');
+  assert.equal(me.status, 200);
+  assert.equal(((await me.json()) as { user: { username: string } }).user.username, standIn.users[1]!.username);
+
+  const refresh = await http('/auth/refresh', { method: 'POST', headers: { 'x-csrf': '1' } });
+  assert.equal(refresh.status, 200);
+  assert.equal(((await refresh.json()) as { token_type: string }).token_type, 'Bearer');
+
+  const logout = await http('/auth/logout', { method: 'POST', headers: { 'x-csrf': '1' } });
+  assert.equal(logout.status, 200);
+  assert.equal((await http('/auth/me')).status, 401);
+
+  const logged = output.join('');
+  const secrets = [...standIn.issuedSecrets(), new URL(authorizeUrl).searchParams.get('state')!, callbackUrl.searchParams.get('code')!, SECRET];
+  assert.deepEqual(secrets.filter((s) => s && logged.includes(s)), [], 'the host log holds no code, state, token or secret');
+});
