@@ -66,7 +66,13 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
       tokenClient ??= Promise.resolve().then(() => {
         const { createMsalTokenClient } = require('./adapters/msal-token-client') as typeof import('./adapters/msal-token-client');
         const { createClientCredentialProvider } = require('./adapters/credential') as typeof import('./adapters/credential');
-        const credentials = createClientCredentialProvider(config.credential, { clientId: config.clientId, logger });
+        const credentials = createClientCredentialProvider(config.credential, {
+          clientId: config.clientId,
+          logger,
+          clock,
+          // The app's user-assigned identity reads Key Vault too (secret and certificate modes), not only storage.
+          managedIdentityClientId: config.managedIdentityClientId,
+        });
         return createMsalTokenClient({ config, metadata, credentials, logger, timeoutMs: overrides.providerTimeoutMs });
       });
       return tokenClient;
