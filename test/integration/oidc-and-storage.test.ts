@@ -104,7 +104,7 @@ describe('purge', () => {
       assert.ok(statesBefore >= 1 && sessionsBefore >= 1);
 
       const context = () => new InvocationContext({ functionName: 'purge', logHandler: (_l, ...a) => h.logs.push(a.join(' ')) });
-      const timer = { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+      const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
       await createPurgeHandler(() => h.deps)(timer, context());
       assert.equal(await states(), statesBefore, 'nothing expired yet');
       assert.equal(await sessions(), sessionsBefore);
