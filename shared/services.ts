@@ -57,8 +57,14 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
     sessions,
     metadata,
     idTokenKeys() {
-      signingKeys ??= metadata.get().then((m) => createSigningKeys(m.jwks_uri, overrides.providerTimeoutMs));
-      signingKeys.catch(() => (signingKeys = undefined));
+      // Created once; a failed discovery is forgotten so the next callback tries again.
+      signingKeys ??= metadata
+        .get()
+        .then((m) => createSigningKeys(m.jwks_uri, overrides.providerTimeoutMs))
+        .catch((error: unknown) => {
+          signingKeys = undefined;
+          throw error;
+        });
       return signingKeys;
     },
     tokenClient() {
