@@ -1,0 +1,157 @@
+/**
+ * Shared by the bench and test/build: build the bundle (scripts/build.mjs) and the host launcher into a directory,
+ * start the built app in its own process, and drive a sign-in over HTTP like a browser (cookie jar, no redirects
+ * followed automatically).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import type { AzuriteInstance } from '../dev/azurite';
+import type { EntraStandIn } from '../dev/entra-standin';
+
+export const ROOT = resolve(__dirname, '..');
+export const PUBLIC_ORIGIN = 'https://auth.contoso.example';
+export const REDIRECT_URI = `${PUBLIC_ORIGIN}/auth/callback`;
+export const CLIENT_ID = '11111111-2222-4333-8444-555555555555';
+export const CLIENT_SECRET = 'bench-client-secret-value-0123456789abc';
+
+/** `npm run build` without the type-check, into `outDir` (main.js + vendor/). */
+export function buildBundle(outDir: string): void {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--out', outDir, '--no-typecheck', '--quiet'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}${r.stdout}`);
+}
+
+/** bench/launch-host.ts as one JS file (the local host is dev tooling, bundled so start-up pays no tsx). */
+export async function buildLauncher(outFile: string): Promise<void> {
+  await build({
+    entryPoints: [join(ROOT, 'bench/launch-host.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: outFile,
+    external: ['@azure/functions-core'],
+    logLevel: 'error',
+  });
+}
+
+export function appEnv(azurite: AzuriteInstance, standIn: EntraStandIn, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    AUTH_CLIENT_ID: CLIENT_ID,
+    AUTH_AUTHORITY: standIn.authority,
+    AUTH_PROTOCOL: 'entra',
+    AUTH_TENANT_ID: standIn.tenantId,
+    AUTH_REDIRECT_URI: REDIRECT_URI,
+    AUTH_CLIENT_SECRET: CLIENT_SECRET,
+    AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
+    AUTH_ALLOWED_RETURN_ORIGINS: 'https://app.contoso.example',
+    AUTH_SCOPES: 'User.Read',
+    ...extra,
+  };
+}
+
+export const standInClient = () => ({ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI] });
+
+export interface AppProcess {
+  url: string;
+  child: ChildProcess;
+  /** ms from spawn() to the READY line (parent clock). */
+  readyWallMs: number;
+  /** performance.now() in the child at READY (child clock, from its process start). */
+  readyChildMs: number;
+  functions: string[];
+  stderr(): string;
+  command<T>(name: 'usage' | 'modules'): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** Starts `node <launcher>` serving `<bundleDir>/main.js`; resolves on READY. */
+export function startApp(launcher: string, bundleDir: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<AppProcess> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...nodeArgs, launcher], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, BUNDLE_MAIN: join(bundleDir, 'main.js'), BUNDLE_APP_ROOT: ROOT },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let err = '';
+  let out = '';
+  const waiters = new Map<string, (value: unknown) => void>();
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-20000)));
+  return new Promise((resolvePromise, reject) => {
+    const exited = (code: number | null) => reject(new Error(`app exited (${code}) before READY: ${err}`));
+    child.once('exit', exited);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      let nl: number;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        const m = /^@@(\w+) (.*)$/.exec(line);
+        if (!m) continue;
+        if (m[1] === 'READY') {
+          const ready = JSON.parse(m[2]!) as { url: string; readyMs: number; functions: string[] };
+          child.off('exit', exited);
+          resolvePromise({
+            url: ready.url,
+            child,
+            readyWallMs: performance.now() - t0,
+            readyChildMs: ready.readyMs,
+            functions: ready.functions,
+            stderr: () => err,
+            command<T>(name: 'usage' | 'modules') {
+              return new Promise<T>((res) => {
+                waiters.set(name.toUpperCase(), res as (v: unknown) => void);
+                child.stdin!.write(`${name}\n`);
+              });
+            },
+            stop() {
+              return new Promise<void>((res) => {
+                if (child.exitCode !== null || child.signalCode !== null) return res();
+                const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+                child.once('exit', () => (clearTimeout(timer), res()));
+                child.stdin!.end('stop\n');
+              });
+            },
+          });
+        } else {
+          const w = waiters.get(m[1]!);
+          waiters.delete(m[1]!);
+          w?.(JSON.parse(m[2]!));
+        }
+      }
+    });
+  });
+}
+
+/** A browser for the app: a cookie jar and manual redirects. */
+export class Browser {
+  readonly jar = new Map<string, string>();
+  constructor(readonly appUrl: string) {}
+
+  async get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; location: string; body: string }> {
+    const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(new URL(path, this.appUrl), { redirect: 'manual', headers: { ...(cookie ? { cookie } : {}), ...headers } });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = c.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
+      if (expired) this.jar.delete(name);
+      else this.jar.set(name, pair!.slice(eq + 1).trim());
+    }
+    return { status: res.status, location: res.headers.get('location') ?? '', body: await res.text() };
+  }
+
+  /** GET /auth/login; returns the authorize URL. */
+  async login(): Promise<string> {
+    const r = await this.get('/auth/login?returnTo=%2Fapp');
+    if (r.status !== 302 || !r.location) throw new Error(`login answered ${r.status}: ${r.body.slice(0, 300)}`);
+    return r.location;
+  }
+
+  /** GET /auth/callback with the provider's query; expects the 302 back to the app with a session. */
+  async callback(callbackUrl: string): Promise<void> {
+    const r = await this.get(`/auth/callback${new URL(callbackUrl).search}`);
+    if (r.status !== 302 || !this.jar.has('__Host-session')) throw new Error(`callback answered ${r.status}: ${r.body.slice(0, 300)}`);
+  }
+}

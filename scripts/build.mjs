@@ -1,0 +1,89 @@
+// `npm run build`: type-check, then bundle the app the way the Functions host loads it.
+//
+// Layout (dist/):
+//   main.js            every functions/*.ts (package.json `main`), with our own code, @azure/functions, cookie and
+//                      jose inlined. Our lazy `require('./adapters/...')` calls stay lazy: esbuild wraps each lazily
+//                      required module in an init function that runs on the first require, not at load.
+//   vendor/<pkg>.js    each heavy SDK bundled on its own (@azure/data-tables, @azure/msal-node, @azure/identity,
+//                      @azure/keyvault-secrets, node-forge). main.js requires them by relative path from inside
+//                      those lazy init functions, so /auth/login never parses MSAL, Key Vault or identity code and
+//                      the callback loads MSAL once (one copy of @azure/msal-node 7; @azure/identity carries its
+//                      own MSAL 5 by its semver range, loaded only for managed identity / Key Vault).
+//   *.map              source maps (run with --enable-source-maps, as Functions does with languageWorkers:node:arguments).
+//
+// Usage: node scripts/build.mjs [--out DIR] [--no-typecheck] [--quiet]
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const outDir = resolve(root, args.includes('--out') ? args[args.indexOf('--out') + 1] : 'dist');
+const quiet = args.includes('--quiet');
+const log = (m) => quiet || console.log(m);
+
+/** Heavy packages bundled into their own files and required lazily from main.js. */
+export const VENDOR = ['@azure/data-tables', '@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets', 'node-forge'];
+const vendorFile = (pkg) => `${pkg.replace(/^@/, '').replace(/\//g, '-')}.js`;
+/** The worker injects it at run time; never bundled. */
+const RUNTIME = ['@azure/functions-core'];
+
+if (!args.includes('--no-typecheck')) {
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], { cwd: root, stdio: 'inherit' });
+  if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+}
+
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(join(outDir, 'vendor'), { recursive: true });
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'linked',
+  logLevel: quiet ? 'error' : 'warning',
+  metafile: true,
+};
+
+/** Rewrites a bare import of a vendored package to the sibling vendor file, kept as a runtime require. */
+const vendorRedirect = (fromDir) => ({
+  name: 'vendor-redirect',
+  setup(b) {
+    const filter = new RegExp(`^(${VENDOR.map((p) => p.replace(/[/.-]/g, '\\$&')).join('|')})$`);
+    b.onResolve({ filter }, (a) => {
+      const target = relative(fromDir, join(outDir, 'vendor', vendorFile(a.path))).replace(/\\/g, '/');
+      return { path: target.startsWith('.') ? target : `./${target}`, external: true };
+    });
+  },
+});
+
+const functions = readdirSync(join(root, 'functions')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
+const entry = functions.map((f) => `require('./functions/${f.replace(/\.ts$/, '')}');`).join('\n');
+
+const results = await Promise.all([
+  build({
+    ...common,
+    stdin: { contents: entry, resolveDir: root, sourcefile: 'main.entry.js', loader: 'js' },
+    outfile: join(outDir, 'main.js'),
+    external: RUNTIME,
+    plugins: [vendorRedirect(outDir)],
+  }),
+  ...VENDOR.map((pkg) =>
+    build({
+      ...common,
+      stdin: { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: root, sourcefile: `${pkg}.entry.js`, loader: 'js' },
+      outfile: join(outDir, 'vendor', vendorFile(pkg)),
+      external: RUNTIME,
+    }),
+  ),
+]);
+
+const files = [];
+const walk = (d) => readdirSync(d).forEach((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : f.endsWith('.js') && files.push(join(d, f))));
+walk(outDir);
+for (const f of files) log(`${relative(root, f).padEnd(44)} ${(statSync(f).size / 1024).toFixed(0).padStart(6)} KiB`);
