@@ -9,7 +9,8 @@
  * - With nothing cached, a failure answers `credential_unavailable` and starts a short cool-down, so an outage is
  *   not hammered by every sign-in (each would otherwise spend the whole retry budget on the vault again).
  * - `renewAfterRejection(rejected)` reads the source at most once per rejected value, however many callers
- *   report it: callers that saw the same rejection share the one read, and later ones are answered from memory.
+ *   report it: callers that saw the same rejection share the one read, and later ones are answered from memory
+ *   (for `rejectedRecheckMs`, 30 s by default; then one more read, so a value fixed in the vault is picked up).
  *
  * No SDK is imported here: the source is a function.
  */
@@ -31,6 +32,12 @@ export interface CredentialCacheOptions<T> {
   refreshAfterMs?: number;
   /** After a failed read with nothing cached, refuse new reads for this long (answers 503 at once). */
   failureCooldownMs: number;
+  /**
+   * After the source was read for a rejected value and still held it, do not read it again for that value for
+   * this long (default 30 s). After that, the next rejection reads once more: an operator who fixes a wrong value
+   * in the vault must not need a restart to have it picked up.
+   */
+  rejectedRecheckMs?: number;
 }
 
 export class CredentialCache<T> {
@@ -39,8 +46,11 @@ export class CredentialCache<T> {
   private lastFailure: { at: number; error: AuthError } | undefined;
   /** The rejected value whose renewal is running now, and its outcome. */
   private renewal: { rejected: T; result: Promise<boolean> } | undefined;
-  /** The last rejected value for which the source was read successfully: it is never read again for it. */
-  private renewedFor: T | undefined;
+  /**
+   * The last rejected value for which the source was read successfully, and when: it is not read again for it
+   * until `rejectedRecheckMs` has passed.
+   */
+  private renewedFor: { value: T; at: number } | undefined;
   /** Number of reads started, for tests and the cold-start note. */
   reads = 0;
 
@@ -70,12 +80,19 @@ export class CredentialCache<T> {
     // Someone already renewed past the rejected value: the caller should retry with the current one.
     if (current !== undefined && !isSame(current, rejected)) return true;
     if (this.renewal && isSame(this.renewal.rejected, rejected)) return this.renewal.result;
-    // The source was already asked once about this value and had nothing newer: asking again would only add
-    // vault reads while the identity provider keeps refusing the same credential.
-    if (this.renewedFor !== undefined && isSame(this.renewedFor, rejected)) return false;
+    // The source was already asked recently about this value and had nothing newer: asking again would only add
+    // vault reads while the identity provider keeps refusing the same credential. After `rejectedRecheckMs` it is
+    // asked once more, so a corrected value is picked up without a restart.
+    if (
+      this.renewedFor !== undefined &&
+      isSame(this.renewedFor.value, rejected) &&
+      this.options.clock.now() - this.renewedFor.at < (this.options.rejectedRecheckMs ?? 30_000)
+    ) {
+      return false;
+    }
 
     const result = this.read().then((fresh) => {
-      this.renewedFor = rejected;
+      this.renewedFor = { value: rejected, at: this.options.clock.now() };
       const changed = !isSame(fresh, rejected);
       if (!changed) {
         this.options.logger?.warn('client credential rejected by the identity provider and the source holds no newer one', {
