@@ -1,0 +1,200 @@
+/**
+ * `AUTH_CREDENTIAL=certificate` (Key Vault certificate as PEM and as PFX) and `AUTH_CREDENTIAL=managed-identity`
+ * (federated assertion from the managed identity, no secret anywhere), end to end through the real handlers,
+ * Azurite, the Entra stand-in, the Key Vault stand-in and the managed-identity stand-in with the real SDK clients.
+ *
+ * One managed-identity stand-in for the file, its env set before the first token request. A test that needs a
+ * cold managed-identity token cache uses a user-assigned client id no other test used.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import forge from 'node-forge';
+import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
+import type { StandInClient } from '../../dev/entra-standin';
+import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../dev/keyvault-standin';
+import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
+import { stateRowRef } from '../../shared/core/keys';
+import { APP_ORIGIN, CLIENT_ID, Harness, PUBLIC_ORIGIN, REDIRECT_URI } from '../_support/harness';
+import { tableRows } from '../_support/tables';
+
+const CERT_NAME = 'auth-client-certificate';
+const APP_IDENTITY = '55555555-5555-4555-8555-555555555555';
+
+let azurite: AzuriteInstance;
+let mi: ManagedIdentityStandIn;
+let vault: KeyVaultStandIn;
+const harnesses: Harness[] = [];
+/** Private key PEMs and vault values: none may reach a log. */
+const secretTexts = new Set<string>();
+
+interface TestCertificate {
+  certPem: string;
+  keyPem: string;
+  /** Base64 PKCS#12 as Key Vault serves it (empty password). */
+  pfxBase64: string;
+}
+
+function makeCertificate(commonName: string): TestCertificate {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const forgeKey = forge.pki.privateKeyFromPem(keyPem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600 * 1000);
+  const subject = [{ name: 'commonName', value: commonName }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.sign(forgeKey, forge.md.sha256.create());
+  const certPem = forge.pki.certificateToPem(cert);
+  const p12 = forge.pkcs12.toPkcs12Asn1(forgeKey, [cert], '', { algorithm: '3des' });
+  const pfxBase64 = forge.util.encode64(forge.asn1.toDer(p12).getBytes());
+  secretTexts.add(keyPem);
+  secretTexts.add(pfxBase64);
+  return { certPem, keyPem, pfxBase64 };
+}
+
+async function start(env: Record<string, string>, client: Partial<StandInClient>): Promise<Harness> {
+  const h = await Harness.start({
+    azurite,
+    env: { AUTH_CLIENT_SECRET: '', ...env },
+    standIn: {
+      clients: [{ clientId: CLIENT_ID, secrets: [], redirectUris: [REDIRECT_URI], postLogoutRedirectUris: [`${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`], ...client }],
+    },
+    overrides: { providerTimeoutMs: 5000 },
+  });
+  harnesses.push(h);
+  return h;
+}
+
+const certificateEnv = (): Record<string, string> => ({
+  AUTH_CREDENTIAL: 'certificate',
+  AUTH_KEY_VAULT_URL: vault.url,
+  AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY,
+});
+
+function assertNoLeaks(h: Harness): void {
+  assert.deepEqual(h.leakedSecrets(), []);
+  const text = h.logs.join('\n');
+  for (const value of secretTexts) {
+    assert.ok(!text.includes(value), 'no key or vault value in the logs');
+    // Any 64-character line of a key's base64 body (a partial dump would show one).
+    for (const line of value.split('\n').filter((l) => l.length === 64)) assert.ok(!text.includes(line), 'no key material in the logs');
+  }
+  assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(text), 'no JWT (assertion, bearer) in the logs');
+}
+
+before(async () => {
+  mi = await startManagedIdentityStandIn();
+  Object.assign(process.env, mi.env);
+  azurite = await startAzurite();
+  vault = await startKeyVaultStandIn({ trust: mi, allowedPrincipals: [mi.subjectFor(APP_IDENTITY)] });
+});
+
+after(async () => {
+  for (const h of harnesses) await h.stop();
+  await vault?.stop();
+  await azurite?.stop();
+  await mi?.stop();
+});
+
+describe('AUTH_CREDENTIAL=certificate', () => {
+  test('PEM certificate from the vault: signs in end to end with a client assertion (x5t#S256), one vault read', async () => {
+    const certificate = makeCertificate('entra-signin-pem');
+    vault.setSecret(CERT_NAME, `${certificate.keyPem}${certificate.certPem}`, 'application/x-pem-file');
+    const h = await start(certificateEnv(), { certificates: [certificate.certPem] });
+    const reads = vault.counters.secretReads;
+    assert.equal((await h.newBrowser().signIn()).status, 302);
+    assert.equal((await h.newBrowser().signIn()).status, 302);
+    assert.equal(vault.counters.secretReads - reads, 1);
+    assert.ok(h.logs.some((l) => l.includes('client credential loaded') && l.includes('thumbprintSha256')));
+    assertNoLeaks(h);
+  });
+
+  test('PFX certificate (application/x-pkcs12, as Key Vault serves it by default): signs in end to end', async () => {
+    const certificate = makeCertificate('entra-signin-pfx');
+    vault.setSecret(CERT_NAME, certificate.pfxBase64, 'application/x-pkcs12');
+    const h = await start(certificateEnv(), { certificates: [certificate.certPem] });
+    assert.equal((await h.newBrowser().signIn()).status, 302);
+    assertNoLeaks(h);
+  });
+
+  test('a certificate Entra does not know: 503 credential_unavailable, the reason logged, no key in the log', async () => {
+    const known = makeCertificate('entra-signin-known');
+    const unknown = makeCertificate('entra-signin-unknown');
+    vault.setSecret(CERT_NAME, `${unknown.keyPem}${unknown.certPem}`, 'application/x-pem-file');
+    const h = await start(certificateEnv(), { certificates: [known.certPem] });
+    const response = await h.newBrowser().signIn();
+    assert.equal(response.status, 503);
+    assert.ok(response.body.includes('credential_unavailable'));
+    assert.ok(h.logs.join('\n').includes('invalid_client'));
+    assertNoLeaks(h);
+  });
+
+  test('/auth/login makes no vault call in certificate mode', async () => {
+    const certificate = makeCertificate('entra-signin-login');
+    vault.setSecret(CERT_NAME, `${certificate.keyPem}${certificate.certPem}`, 'application/x-pem-file');
+    const h = await start(certificateEnv(), { certificates: [certificate.certPem] });
+    const requests = vault.counters.requests;
+    assert.equal((await h.newBrowser().startSignIn()).response.status, 302);
+    assert.equal(vault.counters.requests, requests);
+  });
+});
+
+describe('AUTH_CREDENTIAL=managed-identity (secretless)', () => {
+  const federatedFor = (clientId: string) => ({ issuer: mi.issuer, subject: mi.subjectFor(clientId), publicKeyPem: mi.publicKeyPem });
+
+  test('signs in end to end with a federated assertion from the managed identity; no vault, no secret', async () => {
+    const vaultRequests = vault.counters.requests;
+    const h = await start(
+      { AUTH_CREDENTIAL: 'managed-identity', AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY },
+      { federated: [federatedFor(APP_IDENTITY)] },
+    );
+    assert.equal((await h.newBrowser().signIn()).status, 302);
+    assert.equal((await h.newBrowser().signIn()).status, 302);
+    assert.equal(vault.counters.requests, vaultRequests, 'no Key Vault in this mode');
+    assert.ok(mi.requests.some((r) => r.resource === 'api://AzureADTokenExchange' && r.clientId === APP_IDENTITY));
+    assertNoLeaks(h);
+  });
+
+  test('a federated credential for another subject: 503 credential_unavailable with the reason logged', async () => {
+    const h = await start(
+      { AUTH_CREDENTIAL: 'managed-identity', AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY },
+      { federated: [{ ...federatedFor(APP_IDENTITY), subject: '99999999-9999-4999-8999-999999999999' }] },
+    );
+    const response = await h.newBrowser().signIn();
+    assert.equal(response.status, 503);
+    assert.ok(response.body.includes('credential_unavailable'));
+    assert.ok(h.logs.join('\n').includes('invalid_client'));
+    assertNoLeaks(h);
+  });
+
+  test('identity endpoint down with no token cached: 503 + Retry-After, state kept, no code redeemed; retry works', async () => {
+    const coldIdentity = '66666666-6666-4666-8666-666666666666'; // never asked for before: a cold token cache
+    const h = await start(
+      { AUTH_CREDENTIAL: 'managed-identity', AUTH_MANAGED_IDENTITY_CLIENT_ID: coldIdentity },
+      { federated: [federatedFor(coldIdentity)] },
+    );
+    const browser = h.newBrowser();
+    const { authorizeUrl, state } = await browser.startSignIn();
+    const callbackUrl = await browser.signInAtProvider(authorizeUrl);
+    const redemptions = h.standIn.counters.codeRedemptions;
+    mi.injectFault({ kind: 'status', status: 503 });
+    let failed;
+    try {
+      failed = await browser.callback(callbackUrl);
+    } finally {
+      mi.clearFaults();
+    }
+    assert.equal(failed.status, 503);
+    assert.ok(failed.body.includes('credential_unavailable'));
+    assert.match(failed.headers['retry-after'] ?? '', /^\d+$/);
+    assert.equal(h.standIn.counters.codeRedemptions, redemptions);
+    const rows = await tableRows(azurite.connectionString, 'AuthState');
+    assert.ok(rows.some((r) => r.rowKey === stateRowRef(state).rowKey), 'state row kept');
+    assert.equal((await browser.callback(callbackUrl)).status, 302);
+    assertNoLeaks(h);
+  });
+});
