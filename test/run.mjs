@@ -2,7 +2,7 @@
 // "N passed, N failed". The local stand-ins serve HTTPS from a CA made here, before any test process starts,
 // because Node reads NODE_EXTRA_CA_CERTS only at start-up.
 import { spawnSync, spawn } from 'node:child_process';
-import { readdirSync, statSync, mkdirSync } from 'node:fs';
+import { readdirSync, statSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -26,6 +26,22 @@ const files = findTests(join(root, 'test'))
   .map((f) => relative(root, f))
   .filter((f) => filter.length === 0 || filter.some((part) => f.includes(part)))
   .sort();
+
+// Browser tests drive Debian's chromium (playwright-core, never a browser download). Install it when missing
+// and we may (root); otherwise those tests fail loudly, they are never skipped.
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (files.some((f) => readFileSync(join(root, f), 'utf8').includes('_support/browser')) && !existsSync(chromiumPath)) {
+  if (process.getuid?.() === 0) {
+    process.stderr.write('chromium is missing: apt-get install -y chromium\n');
+    const installed = spawnSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq chromium >/dev/null'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (installed.status !== 0) process.stderr.write('apt-get could not install chromium: the browser tests will fail\n');
+  } else {
+    process.stderr.write(`chromium is missing at ${chromiumPath} and this is not root: install it (apt-get install chromium); the browser tests will fail\n`);
+  }
+}
 
 const child = spawn(
   process.execPath,
