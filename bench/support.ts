@@ -67,10 +67,15 @@ export interface AppProcess {
 
 /** Starts `node <launcher>` serving `<bundleDir>/main.js`; resolves on READY. */
 export function startApp(launcher: string, bundleDir: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<AppProcess> {
+  return startChild(launcher, { ...env, BUNDLE_MAIN: join(bundleDir, 'main.js'), BUNDLE_APP_ROOT: ROOT }, nodeArgs);
+}
+
+/** Starts `node <script>` that speaks the @@READY / stdin-command protocol of bench/launch-host.ts. */
+export function startChild(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<AppProcess> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, launcher], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     cwd: ROOT,
-    env: { ...process.env, ...env, BUNDLE_MAIN: join(bundleDir, 'main.js'), BUNDLE_APP_ROOT: ROOT },
+    env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let err = '';
@@ -128,9 +133,9 @@ export class Browser {
   readonly jar = new Map<string, string>();
   constructor(readonly appUrl: string) {}
 
-  async get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; location: string; body: string }> {
+  async get(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; location: string; body: string }> {
     const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(new URL(path, this.appUrl), { redirect: 'manual', headers: { ...(cookie ? { cookie } : {}), ...headers } });
+    const res = await fetch(new URL(path, this.appUrl), { method, redirect: 'manual', headers: { ...(cookie ? { cookie } : {}), ...headers } });
     for (const c of res.headers.getSetCookie()) {
       const [pair, ...attrs] = c.split(';');
       const eq = pair!.indexOf('=');
@@ -153,5 +158,11 @@ export class Browser {
   async callback(callbackUrl: string): Promise<void> {
     const r = await this.get(`/auth/callback${new URL(callbackUrl).search}`);
     if (r.status !== 302 || !this.jar.has('__Host-session')) throw new Error(`callback answered ${r.status}: ${r.body.slice(0, 300)}`);
+  }
+
+  /** POST /auth/refresh (X-CSRF: 1); expects a fresh access token. */
+  async refresh(): Promise<void> {
+    const r = await this.get('/auth/refresh', { 'x-csrf': '1' }, 'POST');
+    if (r.status !== 200 || !r.body.includes('access')) throw new Error(`refresh answered ${r.status}: ${r.body.slice(0, 300)}`);
   }
 }

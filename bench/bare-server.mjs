@@ -1,0 +1,49 @@
+// Baselines for the bench: a bare node:http server, no framework.
+//   BARE_MODE=plain   answers every request with a 302 (and one Set-Cookie), nothing else;
+//   BARE_MODE=insert  inserts one row into Azure Table Storage (@azure/data-tables, BARE_CONNECTION_STRING), then 302.
+// Speaks the bench protocol: prints `@@READY {"url":...}`; stdin "usage" → `@@USAGE {cpu, heap}`, "stop" → exit.
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+
+const mode = process.env.BARE_MODE ?? 'plain';
+let insert = async () => {};
+if (mode === 'insert') {
+  const { TableClient } = createRequire(import.meta.url)('@azure/data-tables');
+  const client = TableClient.fromConnectionString(process.env.BARE_CONNECTION_STRING, 'BenchBare', { allowInsecureConnection: true });
+  await client.createTable();
+  const partitionKey = new Date().toISOString().slice(0, 13);
+  // About the size of a sign-in state row: a random key and a sealed blob.
+  insert = () => client.createEntity({ partitionKey, rowKey: randomBytes(16).toString('hex'), data: randomBytes(300).toString('base64url'), expiresAt: Date.now() + 600000 });
+}
+
+const location = 'https://login.example/authorize?client_id=x&state=' + 'a'.repeat(43);
+const server = createServer((req, res) => {
+  insert().then(
+    () => {
+      res.writeHead(302, { location, 'set-cookie': `__Host-bench=${randomBytes(32).toString('base64url')}; Path=/; Secure; HttpOnly; SameSite=Lax`, 'cache-control': 'no-store' });
+      res.end();
+    },
+    (error) => {
+      res.writeHead(503);
+      res.end(String(error?.message ?? error));
+    },
+  );
+});
+server.keepAliveTimeout = 5000;
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`@@READY ${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}`, readyMs: performance.now(), functions: [] })}\n`);
+});
+let buffered = '';
+process.stdin.setEncoding('utf8').on('data', (d) => {
+  buffered += d;
+  let nl;
+  while ((nl = buffered.indexOf('\n')) >= 0) {
+    const command = buffered.slice(0, nl).trim();
+    buffered = buffered.slice(nl + 1);
+    if (command === 'usage') process.stdout.write(`@@USAGE ${JSON.stringify({ cpu: process.cpuUsage(), heap: process.memoryUsage().heapUsed })}\n`);
+    if (command === 'stop') server.close(() => process.exit(0)), server.closeAllConnections();
+  }
+});
+process.stdin.on('end', () => process.exit(0));

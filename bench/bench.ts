@@ -1,0 +1,451 @@
+/**
+ * The figures of `npm run bench` (entry: bench/run.ts, which sets up the dev CA first). See BENCHMARKS.md.
+ */
+import { spawn } from 'node:child_process';
+import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { cpus } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { build } from 'esbuild';
+import { startAzurite, type AzuriteInstance } from '../dev/azurite';
+import { startEntraStandIn, DEMO_PASSWORD, type EntraStandIn, type StandInUser } from '../dev/entra-standin';
+import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../dev/managed-identity-standin';
+import { startKeyVaultStandIn, type KeyVaultStandIn } from '../dev/keyvault-standin';
+import { appEnv, Browser, buildBundle, buildLauncher, CLIENT_SECRET, ROOT, standInClient, startApp, startChild, type AppProcess } from './support';
+
+const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
+const RPS_SECONDS = num('BENCH_RPS_SECONDS', 10);
+const CPU_REQUESTS = num('BENCH_CPU_REQUESTS', 3000);
+const USERS = num('BENCH_USERS', 5000);
+const USERS_FIRST = num('BENCH_USERS_FIRST', 1000);
+const SAMPLE = num('BENCH_SAMPLE', 100);
+const ONLY = (process.env['BENCH_ONLY'] ?? 'a,b,c,d').split(',').map((s) => s.trim());
+const CONNECTIONS = 10;
+const FILL_CONCURRENCY = 8;
+const APP_IDENTITY = '44444444-4444-4444-8444-444444444444';
+
+const BENCH_DIR = join(ROOT, '.local', 'bench');
+const DIST = join(BENCH_DIR, 'dist');
+const LAUNCHER = join(BENCH_DIR, 'launch-host.js');
+const BARE = join(ROOT, 'bench', 'bare-server.mjs');
+const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
+
+// ---------------------------------------------------------------------------------------------------------
+// Statistics and the table
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmt = (x: number, digits = 1) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(digits));
+const spread = (xs: number[], unit: string, digits = 1) =>
+  xs.length > 1 ? `${fmt(median(xs), digits)} ${unit} (${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)})` : `${fmt(xs[0] ?? NaN, digits)} ${unit}`;
+
+interface Row {
+  figure: string;
+  runs: string;
+  measured: string;
+  baseline: string;
+  ratio: number;
+  ratioText?: string;
+  goal: string;
+  met: boolean;
+}
+const rows: Row[] = [];
+const notes: string[] = [];
+const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+function printTable(): void {
+  const header = ['figure', 'runs', 'measured: median (min–max)', 'baseline: median (min–max)', 'ratio', 'goal', 'met'];
+  const body = rows.map((r) => [r.figure, r.runs, r.measured, r.baseline, r.ratioText ?? `${r.ratio.toFixed(2)}×`, r.goal, r.met ? 'yes' : 'NO']);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const b of body) console.log(line(b));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Processes and load
+
+function timeProcess(args: string[]): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise(performance.now() - t0) : reject(new Error(`${args.join(' ')} exited ${code}`))));
+  });
+}
+
+interface Cannon {
+  duration: number;
+  total: number;
+  ok3xx: number;
+  errors: number;
+  timeouts: number;
+  non3xx: number;
+}
+
+/** autocannon in its own process: `-d seconds` or `-a amount`. */
+function autocannon(url: string, opts: { seconds?: number; amount?: number }): Promise<Cannon> {
+  const args = [AUTOCANNON, '-j', '-c', String(CONNECTIONS), '-t', '10'];
+  if (opts.amount) args.push('-a', String(opts.amount));
+  else args.push('-d', String(opts.seconds ?? 10));
+  args.push(url);
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('exit', (code) => {
+      try {
+        const r = JSON.parse(out) as Record<string, any>;
+        const total = (r['1xx'] ?? 0) + (r['2xx'] ?? 0) + (r['3xx'] ?? 0) + (r['4xx'] ?? 0) + (r['5xx'] ?? 0);
+        resolvePromise({ duration: r['duration'], total, ok3xx: r['3xx'] ?? 0, errors: r['errors'] ?? 0, timeouts: r['timeouts'] ?? 0, non3xx: total - (r['3xx'] ?? 0) });
+      } catch {
+        reject(new Error(`autocannon exited ${code}: ${err.slice(-500)}`));
+      }
+    });
+  });
+}
+
+function checkCannon(what: string, r: Cannon): void {
+  const bad = r.errors + r.timeouts + r.non3xx;
+  if (r.ok3xx === 0 || bad > r.ok3xx * 0.01) throw new Error(`${what}: ${r.ok3xx} redirects, ${r.non3xx} other answers, ${r.errors} errors, ${r.timeouts} timeouts`);
+}
+
+interface Usage {
+  cpu: { user: number; system: number };
+  heap: number;
+}
+const cpuMs = (a: Usage, b: Usage) => (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000;
+
+/** A counting HTTP proxy in front of Azurite: every request is one Table transaction (no batches are used). */
+async function startTableProxy(azurite: AzuriteInstance): Promise<{ server: Server; port: number; count: () => number; byKind: Map<string, number> }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  let count = 0;
+  const byKind = new Map<string, number>();
+  const server = createServer((req, res) => {
+    count++;
+    const table = (req.url ?? '').split('?')[0]!.split('/')[2]?.replace(/\(.*$/, '') ?? '';
+    const kind = `${req.method} ${table}`;
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+    const upstream = httpRequest({ host: '127.0.0.1', port: azurite.port, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => (res.headersSent ? res.destroy() : (res.writeHead(502), res.end())));
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port, count: () => count, byKind };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+interface World {
+  azurite: AzuriteInstance;
+  standIn: EntraStandIn;
+  users: StandInUser[];
+  mi: ManagedIdentityStandIn;
+  vault: KeyVaultStandIn;
+}
+
+function makeUsers(n: number): StandInUser[] {
+  return Array.from({ length: n }, (_, i) => {
+    const oid = createHash('sha256').update(`bench-user-${i}`).digest('hex');
+    const guid = `${oid.slice(0, 8)}-${oid.slice(8, 12)}-4${oid.slice(13, 16)}-8${oid.slice(17, 20)}-${oid.slice(20, 32)}`;
+    return { username: `user${i}@contoso.example`, password: DEMO_PASSWORD, name: `Bench User ${i}`, oid: guid, sub: createHash('sha256').update(`sub:${guid}`).digest('base64url').slice(0, 43) };
+  });
+}
+
+async function signInOnce(world: World, appUrl: string, user: StandInUser): Promise<Browser> {
+  const browser = new Browser(appUrl);
+  const authorizeUrl = await browser.login();
+  await browser.callback(await world.standIn.signIn(authorizeUrl, user.username));
+  return browser;
+}
+
+// (a) Cold start ----------------------------------------------------------------------------------------
+
+async function coldStart(world: World): Promise<void> {
+  const env = appEnv(world.azurite, world.standIn);
+  const base: number[] = [];
+  const ready: number[] = [];
+  const login: number[] = [];
+  const callback: number[] = [];
+  const readyInChild: number[] = [];
+  let userIndex = world.users.length - 1;
+  for (let i = -1; i < COLD_RUNS; i++) {
+    const b = await timeProcess(['-e', '']);
+    const app = await startApp(LAUNCHER, DIST, env);
+    try {
+      const browser = new Browser(app.url);
+      const t1 = performance.now();
+      const authorizeUrl = await browser.login();
+      const tLogin = performance.now() - t1;
+      const callbackUrl = await world.standIn.signIn(authorizeUrl, world.users[userIndex--]!.username); // the provider's time, not ours
+      const t2 = performance.now();
+      await browser.callback(callbackUrl);
+      const tCallback = performance.now() - t2;
+      if (i < 0) continue; // warm-up: page cache, Azurite tables created
+      base.push(b);
+      ready.push(app.readyWallMs);
+      readyInChild.push(app.readyChildMs);
+      login.push(app.readyWallMs + tLogin);
+      callback.push(app.readyWallMs + tLogin + tCallback);
+    } finally {
+      await app.stop();
+    }
+  }
+  const baseline = spread(base, 'ms');
+  const runs = `${COLD_RUNS}+${COLD_RUNS}`;
+  const add = (figure: string, xs: number[], goal: number) =>
+    rows.push({ figure, runs, measured: spread(xs, 'ms'), baseline: `node -e "": ${baseline}`, ratio: median(xs) / median(base), goal: `≤ ${goal}×`, met: median(xs) / median(base) <= goal });
+  add('(a) cold start → handlers ready', ready, 1.35);
+  add('(a) cold start → first login answered', login, 1.8);
+  add('(a) cold start → first callback answered', callback, 2.5);
+  notes.push(`(a) ready as seen inside the app process (performance.now at listen): ${spread(readyInChild, 'ms')}; the provider's own sign-in page time is excluded from the callback figure.`);
+}
+
+// (b) Requests/s -----------------------------------------------------------------------------------------
+
+async function throughput(world: World): Promise<void> {
+  const bare = await startChild(BARE, { BARE_MODE: 'insert', BARE_CONNECTION_STRING: world.azurite.connectionString });
+  const app = await startApp(LAUNCHER, DIST, appEnv(world.azurite, world.standIn));
+  try {
+    const appUrl = `${app.url}/auth/login?returnTo=%2Fapp`;
+    // Warm-up: JIT, connection pools, Azurite's tables.
+    checkCannon('bare warm-up', await autocannon(bare.url, { seconds: 2 }));
+    checkCannon('login warm-up', await autocannon(appUrl, { seconds: 2 }));
+    const b = await autocannon(bare.url, { seconds: RPS_SECONDS });
+    checkCannon('bare insert + 302', b);
+    const a = await autocannon(appUrl, { seconds: RPS_SECONDS });
+    checkCannon('/auth/login', a);
+    const rpsA = a.ok3xx / a.duration;
+    const rpsB = b.ok3xx / b.duration;
+    rows.push({
+      figure: '(b) /auth/login req/s (host + Azurite)',
+      runs: `1×${RPS_SECONDS}s each`,
+      measured: `${fmt(rpsA)} req/s (${a.ok3xx} in ${a.duration}s)`,
+      baseline: `bare http + 1 insert + 302: ${fmt(rpsB)} req/s`,
+      ratio: rpsA / rpsB,
+      ratioText: `${((rpsA / rpsB) * 100).toFixed(0)}%`,
+      goal: '≥ 65%',
+      met: rpsA / rpsB >= 0.65,
+    });
+  } finally {
+    await Promise.all([bare.stop(), app.stop()]);
+  }
+}
+
+// (c) CPU per login, storage stubbed ---------------------------------------------------------------------
+
+async function cpuPerLogin(world: World): Promise<void> {
+  const bare = await startChild(BARE, { BARE_MODE: 'plain' });
+  const app = await startChild(LAUNCHER, { ...appEnv(world.azurite, world.standIn), BUNDLE_MAIN: join(DIST, 'login-memory.js'), BUNDLE_APP_ROOT: ROOT });
+  try {
+    const measure = async (p: AppProcess, url: string, what: string) => {
+      checkCannon(`${what} warm-up`, await autocannon(url, { amount: 1000 }));
+      const u0 = await p.command<Usage>('usage');
+      const r = await autocannon(url, { amount: CPU_REQUESTS });
+      const u1 = await p.command<Usage>('usage');
+      checkCannon(what, r);
+      return (cpuMs(u0, u1) * 1000) / r.total; // µs per request
+    };
+    const perBare: number[] = [];
+    const perLogin: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      perBare.push(await measure(bare, bare.url, 'bare 302'));
+      perLogin.push(await measure(app, `${app.url}/bench/login-memory?returnTo=%2Fapp`, 'login (memory store)'));
+    }
+    const ratio = median(perLogin) / median(perBare);
+    rows.push({
+      figure: '(c) CPU per login, storage stubbed',
+      runs: `3×${CPU_REQUESTS} req`,
+      measured: spread(perLogin, 'µs/req', 0),
+      baseline: `bare 302: ${spread(perBare, 'µs/req', 0)}`,
+      ratio,
+      goal: '≤ 2.5×',
+      met: ratio <= 2.5,
+    });
+  } finally {
+    await Promise.all([bare.stop(), app.stop()]);
+  }
+}
+
+// (d) + (e) Many users; Key Vault reads and Table transactions --------------------------------------------
+
+async function scale(world: World): Promise<void> {
+  const proxy = await startTableProxy(world.azurite);
+  const storage = world.azurite.connectionString.replace(`:${world.azurite.port}/`, `:${proxy.port}/`);
+  const env = appEnv(world.azurite, world.standIn, {
+    AUTH_CLIENT_SECRET: '',
+    AUTH_CREDENTIAL: 'secret',
+    AUTH_KEY_VAULT_URL: world.vault.url,
+    AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY,
+    AUTH_STORAGE_CONNECTION_STRING: storage,
+    ...world.mi.env,
+  });
+  const app = await startApp(LAUNCHER, DIST, env, ['--expose-gc']);
+  let next = 0;
+  const fill = async (upTo: number) => {
+    const t0 = performance.now();
+    const from = next;
+    await Promise.all(
+      Array.from({ length: FILL_CONCURRENCY }, async () => {
+        while (next < upTo) await signInOnce(world, app.url, world.users[next++]!);
+      }),
+    );
+    log(`signed in users ${from}..${upTo - 1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  };
+  const sample = async () => {
+    const times: number[] = [];
+    const tx = { login: 0, callback: 0, refresh: 0 };
+    const u0 = await app.command<Usage>('usage');
+    for (let i = 0; i < SAMPLE; i++) {
+      const browser = new Browser(app.url);
+      let c = proxy.count();
+      const authorizeUrl = await browser.login();
+      tx.login += proxy.count() - c;
+      const callbackUrl = await world.standIn.signIn(authorizeUrl, world.users[next++]!.username);
+      const t = performance.now();
+      c = proxy.count();
+      await browser.callback(callbackUrl);
+      tx.callback += proxy.count() - c;
+      c = proxy.count();
+      await browser.refresh();
+      tx.refresh += proxy.count() - c;
+      times.push(performance.now() - t);
+    }
+    const u1 = await app.command<Usage>('usage');
+    return { times, cpuPerUser: cpuMs(u0, u1) / SAMPLE, heap: u1.heap, tx: { login: tx.login / SAMPLE, callback: tx.callback / SAMPLE, refresh: tx.refresh / SAMPLE } };
+  };
+  try {
+    await fill(USERS_FIRST - SAMPLE);
+    const first = await sample();
+    await fill(USERS - SAMPLE);
+    const second = await sample();
+    const ratio = median(second.times) / median(first.times);
+    rows.push({
+      figure: `(d) callback+refresh after ${USERS} users`,
+      runs: `${SAMPLE} users each`,
+      measured: spread(second.times, 'ms'),
+      baseline: `after ${USERS_FIRST}: ${spread(first.times, 'ms')}`,
+      ratio,
+      goal: '≤ 1.5×',
+      met: ratio <= 1.5,
+    });
+    const cpuRatio = second.cpuPerUser / first.cpuPerUser;
+    rows.push({
+      figure: '(d) app CPU per sign-in+refresh',
+      runs: `${SAMPLE} users each`,
+      measured: `${fmt(second.cpuPerUser)} ms`,
+      baseline: `after ${USERS_FIRST}: ${fmt(first.cpuPerUser)} ms`,
+      ratio: cpuRatio,
+      goal: '≤ 1.5×',
+      met: cpuRatio <= 1.5,
+    });
+    const growth = (second.heap - first.heap) / 1024 / 1024;
+    rows.push({
+      figure: `(d) heap growth ${USERS_FIRST}→${USERS} users`,
+      runs: '1',
+      measured: `${fmt(second.heap / 1048576)} MiB (${growth >= 0 ? '+' : ''}${fmt(growth)} MiB, ${fmt((growth * 1048576) / (USERS - USERS_FIRST), 0)} B/user)`,
+      baseline: `after ${USERS_FIRST}: ${fmt(first.heap / 1048576)} MiB`,
+      ratio: second.heap / first.heap,
+      goal: 'flat (info)',
+      met: true,
+    });
+    const reads = world.vault.counters.secretReads;
+    rows.push({
+      figure: '(e) Key Vault secret reads, one instance',
+      runs: `${next} sign-ins`,
+      measured: `${reads} read(s)`,
+      baseline: 'goal: 1 per instance',
+      ratio: reads,
+      ratioText: `${reads}`,
+      goal: '= 1',
+      met: reads === 1,
+    });
+    const perSignIn = first.tx.login + first.tx.callback;
+    rows.push({
+      figure: '(e) Table transactions per sign-in',
+      runs: `${SAMPLE * 2} sign-ins`,
+      measured: `${fmt(perSignIn, 2)} (login ${fmt(first.tx.login, 2)}, callback ${fmt(first.tx.callback, 2)}); refresh ${fmt(first.tx.refresh, 2)}`,
+      baseline: 'counted at a proxy before Azurite',
+      ratio: perSignIn,
+      ratioText: fmt(perSignIn, 2),
+      goal: '≤ 4',
+      met: perSignIn <= 4,
+    });
+    notes.push(`(e) Table requests by kind over the whole run: ${[...proxy.byKind].map(([k, v]) => `${k}=${v}`).join(', ')}; managed-identity token requests: ${world.mi.counters.tokenRequests}.`);
+  } finally {
+    await app.stop();
+    proxy.server.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export async function main(): Promise<number> {
+  const started = performance.now();
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, node ${process.version}, ${process.platform}/${process.arch}`;
+  log(`machine: ${machine}`);
+  rmSync(BENCH_DIR, { recursive: true, force: true });
+  mkdirSync(BENCH_DIR, { recursive: true });
+
+  log('building the bundle (scripts/build.mjs), the host launcher and the storage-stubbed login module');
+  buildBundle(DIST);
+  await buildLauncher(LAUNCHER);
+  await build({
+    entryPoints: [join(ROOT, 'bench/login-memory.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    outfile: join(DIST, 'login-memory.js'),
+    external: ['@azure/functions-core', '@azure/data-tables', '@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets', 'node-forge'],
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'error',
+  });
+
+  const users = makeUsers(USERS + 2 * COLD_RUNS + 10);
+  const [azurite, standIn, mi] = await Promise.all([startAzurite(), startEntraStandIn({ clients: [standInClient()], users }), startManagedIdentityStandIn()]);
+  const vault = await startKeyVaultStandIn({ trust: mi, secrets: { 'auth-client-secret': CLIENT_SECRET } });
+  const world: World = { azurite, standIn, users, mi, vault };
+  let broken: unknown;
+  try {
+    const steps: [string, string, (w: World) => Promise<void>][] = [
+      ['a', `cold start (${COLD_RUNS} runs + 1 warm-up)`, coldStart],
+      ['b', `requests/s (${RPS_SECONDS} s each)`, throughput],
+      ['c', `CPU per login (3 × ${CPU_REQUESTS} requests)`, cpuPerLogin],
+      ['d', `${USERS} distinct users, Key Vault and Table counts`, scale],
+    ];
+    for (const [key, what, step] of steps) {
+      if (!ONLY.includes(key)) continue;
+      log(`(${key}) ${what}`);
+      await step(world);
+    }
+  } catch (error) {
+    broken = error;
+  } finally {
+    await Promise.allSettled([standIn.stop(), vault.stop(), mi.stop(), azurite.stop()]);
+  }
+
+  console.log(`\nnpm run bench — ${new Date().toISOString()}`);
+  console.log(`machine: ${machine}; total ${((performance.now() - started) / 1000).toFixed(0)} s; bundle ${relative(ROOT, DIST)}/main.js\n`);
+  printTable();
+  for (const n of notes) console.log(`\n${n}`);
+  console.log('\nRatios compare medians; goals are design §10. A missed goal is reported, never fatal.');
+  if (broken) {
+    console.error(`\nbench: broken run: ${broken instanceof Error ? (broken.stack ?? broken.message) : String(broken)}`);
+    return 1;
+  }
+  return 0;
+}
