@@ -31,6 +31,8 @@ export async function buildLauncher(outFile: string): Promise<void> {
     format: 'cjs',
     outfile: outFile,
     external: ['@azure/functions-core'],
+    minifyWhitespace: true,
+    minifySyntax: true,
     logLevel: 'error',
   });
 }

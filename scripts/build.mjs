@@ -76,7 +76,14 @@ const results = await Promise.all([
   ...VENDOR.map((pkg) =>
     build({
       ...common,
-      stdin: { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: root, sourcefile: `${pkg}.entry.js`, loader: 'js' },
+      // `export *` lets esbuild take each package's ESM build: scope-hoisted, no per-module CommonJS wrappers,
+      // which roughly halves the time to load e.g. the Table SDK. node-forge has CommonJS only.
+      stdin: {
+        contents: pkg === 'node-forge' ? `module.exports = require(${JSON.stringify(pkg)});` : `export * from ${JSON.stringify(pkg)};`,
+        resolveDir: root,
+        sourcefile: `${pkg}.entry.js`,
+        loader: 'js',
+      },
       outfile: join(outDir, 'vendor', vendorFile(pkg)),
       external: RUNTIME,
     }),
