@@ -14,7 +14,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import forge from 'node-forge';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
+import { startKeyVaultStandIn } from '../../dev/keyvault-standin';
+import { startManagedIdentityStandIn } from '../../dev/managed-identity-standin';
+import { CLIENT_ID, CLIENT_SECRET, Harness, REDIRECT_URI } from '../_support/harness';
 
 const MODES = ['setting', 'key-vault-secret', 'certificate-pem', 'certificate-pfx', 'managed-identity'] as const;
 type Mode = (typeof MODES)[number];
@@ -75,9 +79,6 @@ function runChild(mode: Mode, connectionString: string): Promise<{ status: numbe
 }
 
 async function measure(mode: Mode): Promise<{ mode: Mode; firstMs: number; secondMs: number }> {
-  const { startManagedIdentityStandIn } = await import('../../dev/managed-identity-standin');
-  const { startKeyVaultStandIn } = await import('../../dev/keyvault-standin');
-  const { CLIENT_ID, CLIENT_SECRET, Harness, REDIRECT_URI } = await import('../_support/harness');
   const mi = await startManagedIdentityStandIn();
   Object.assign(process.env, mi.env);
   const vault = await startKeyVaultStandIn({ trust: mi });
@@ -89,7 +90,6 @@ async function measure(mode: Mode): Promise<{ mode: Mode; firstMs: number; secon
     vault.setSecret('auth-client-secret', CLIENT_SECRET);
     env = { AUTH_CREDENTIAL: 'secret', AUTH_CLIENT_SECRET: '', AUTH_KEY_VAULT_URL: vault.url };
   } else if (mode === 'certificate-pem' || mode === 'certificate-pfx') {
-    const forge = (await import('node-forge')).default;
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const key = forge.pki.privateKeyFromPem(keyPem);
