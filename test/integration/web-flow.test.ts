@@ -15,7 +15,7 @@ let h: Harness;
 
 before(async () => {
   azurite = await startAzurite();
-  h = await Harness.start({ azurite, overrides: { providerTimeoutMs: 1500 } });
+  h = await Harness.start({ azurite, overrides: { providerTimeoutMs: 3000 } });
 });
 
 after(async () => {
