@@ -153,6 +153,13 @@ async function signOut() {
 }
 
 function init() {
+  // The service allows exactly this site's localhost origin, and cookies need the same site: localhost:3000 and
+  // localhost:7071 are one site, 127.0.0.1:3000 is another. Send the user to the address that works.
+  const apiHost = new URL(api).hostname;
+  if (location.hostname !== apiHost && ['127.0.0.1', '[::1]', 'localhost'].includes(location.hostname)) {
+    location.replace(`${location.protocol}//${apiHost}:${location.port}${location.pathname}${location.search}`);
+    return;
+  }
   $('page-origin').textContent = location.origin;
   $('service-origin').textContent = api;
   $('page-cookies').textContent = JSON.stringify(document.cookie);
