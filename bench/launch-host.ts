@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 async function main(): Promise<void> {
+  const hostLoadedMs = performance.now(); // node bootstrap + this launcher (the local host) evaluated
   const bundle = resolve(process.env['BUNDLE_MAIN'] ?? 'dist/main.js');
   const host = await startFunctionsHost({
     port: 0,
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
     log: process.env['BUNDLE_HOST_LOG'] ? (line) => void process.stderr.write(`${line}\n`) : () => undefined,
     runTimers: false,
   });
-  process.stdout.write(`@@READY ${JSON.stringify({ url: host.url, readyMs: performance.now(), functions: host.functions.map((f) => f.name) })}\n`);
+  process.stdout.write(`@@READY ${JSON.stringify({ url: host.url, readyMs: performance.now(), hostLoadedMs, functions: host.functions.map((f) => f.name) })}\n`);
   let buffered = '';
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (chunk: string) => {

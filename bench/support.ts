@@ -61,6 +61,8 @@ export interface AppProcess {
   readyWallMs: number;
   /** performance.now() in the child at READY (child clock, from its process start). */
   readyChildMs: number;
+  /** performance.now() in the child once the local host's code is evaluated, before the bundle loads. */
+  hostLoadedChildMs: number;
   functions: string[];
   stderr(): string;
   command<T>(name: 'usage' | 'modules'): Promise<T>;
@@ -96,13 +98,14 @@ export function startChild(script: string, env: Record<string, string>, nodeArgs
         const m = /^@@(\w+) (.*)$/.exec(line);
         if (!m) continue;
         if (m[1] === 'READY') {
-          const ready = JSON.parse(m[2]!) as { url: string; readyMs: number; functions: string[] };
+          const ready = JSON.parse(m[2]!) as { url: string; readyMs: number; hostLoadedMs?: number; functions: string[] };
           child.off('exit', exited);
           resolvePromise({
             url: ready.url,
             child,
             readyWallMs: performance.now() - t0,
             readyChildMs: ready.readyMs,
+            hostLoadedChildMs: ready.hostLoadedMs ?? 0,
             functions: ready.functions,
             stderr: () => err,
             command<T>(name: 'usage' | 'modules') {
