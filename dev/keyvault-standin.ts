@@ -34,9 +34,10 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { devCaFromEnvironment, issueServerCertificate, type DevCa, type ServerCertificate } from './ca';
-import { verifyStandInJwt, type StandInFault, type TrustedTokenIssuer } from './managed-identity-standin';
+import { verifyStandInJwt, type TrustedTokenIssuer } from './managed-identity-standin';
+import { FaultSwitch, type StandInFault } from './stand-in-faults';
 
-export type { StandInFault } from './managed-identity-standin';
+export type { StandInFault } from './stand-in-faults';
 
 export interface KeyVaultStandInOptions {
   /** Loopback port; 0 (default) picks a free one. */
@@ -106,7 +107,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
   const challenge = `Bearer authorization="${authorityHost}/${tenantId}", resource="${resource}"`;
   const store = new Map<string, SecretVersion[]>();
   const counters = { secretReads: 0, challenges: 0, unauthorized: 0, requests: 0, faultsServed: 0 };
-  let fault: { fault: StandInFault; remaining: number } | undefined;
+  const faults = new FaultSwitch();
   const sockets = new Set<Socket>();
   let url = '';
 
@@ -134,18 +135,12 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     counters.requests += 1;
-    if (fault) {
-      const current = fault.fault;
-      if (fault.remaining !== Infinity && --fault.remaining <= 0) fault = undefined;
+    const injected = faults.serve(req);
+    if (injected) {
       counters.faultsServed += 1;
-      if (current.kind === 'hang') return; // never answered; stop() destroys the socket
-      if (current.kind === 'down') {
-        req.socket.destroy();
-        return;
-      }
-      const headers: Record<string, string> = current.retryAfterSeconds !== undefined ? { 'Retry-After': String(current.retryAfterSeconds) } : {};
-      const code = current.status === 429 ? 'Throttled' : current.status === 503 ? 'ServiceUnavailable' : 'InternalServerError';
-      return kvError(res, current.status, code, 'Injected fault.', headers);
+      if (injected === 'answered') return;
+      const code = injected.status === 429 ? 'Throttled' : injected.status === 503 ? 'ServiceUnavailable' : 'InternalServerError';
+      return kvError(res, injected.status, code, 'Injected fault.', injected.headers);
     }
 
     const requestUrl = new URL(req.url ?? '/', 'https://127.0.0.1');
@@ -219,12 +214,8 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
       for (const version of store.get(name) ?? []) version.enabled = false;
     },
     counters,
-    injectFault(next, times = Infinity) {
-      fault = { fault: next, remaining: times };
-    },
-    clearFaults() {
-      fault = undefined;
-    },
+    injectFault: (next, times) => faults.arm(next, times),
+    clearFaults: () => faults.clear(),
     stop: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

@@ -34,12 +34,9 @@ import { createHash, createPublicKey, generateKeyPairSync, randomUUID, sign, ver
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-export type StandInFault =
-  | { kind: 'status'; status: number; retryAfterSeconds?: number }
-  /** Accept the request and never answer (the caller's timeout must fire). */
-  | { kind: 'hang' }
-  /** Close the connection without an answer (connection reset). */
-  | { kind: 'down' };
+import { FaultSwitch, type StandInFault } from './stand-in-faults';
+
+export type { StandInFault } from './stand-in-faults';
 
 export interface ManagedIdentityStandInOptions {
   /** Loopback port; 0 (default) picks a free one. */
@@ -116,7 +113,7 @@ export async function startManagedIdentityStandIn(options: ManagedIdentityStandI
   const signingKey = options.signingKey ?? createStandInSigningKey();
   const counters = { tokenRequests: 0, tokensIssued: 0, rejected: 0, faultsServed: 0 };
   const requests: ManagedIdentityTokenRequest[] = [];
-  let fault: { fault: StandInFault; remaining: number } | undefined;
+  const faults = new FaultSwitch();
   const sockets = new Set<Socket>();
 
   const subjectFor = (clientId?: string): string => {
@@ -142,17 +139,11 @@ export async function startManagedIdentityStandIn(options: ManagedIdentityStandI
     if (url.pathname !== '/msi/token') return json(res, 404, { statusCode: 404, message: 'not found' });
     counters.tokenRequests += 1;
 
-    if (fault) {
-      const current = fault.fault;
-      if (fault.remaining !== Infinity && --fault.remaining <= 0) fault = undefined;
+    const injected = faults.serve(req);
+    if (injected) {
       counters.faultsServed += 1;
-      if (current.kind === 'hang') return; // never answered; stop() destroys the socket
-      if (current.kind === 'down') {
-        req.socket.destroy();
-        return;
-      }
-      const headers: Record<string, string> = current.retryAfterSeconds !== undefined ? { 'Retry-After': String(current.retryAfterSeconds) } : {};
-      return json(res, current.status, { statusCode: current.status, message: 'injected fault', correlationId: randomUUID() }, headers);
+      if (injected === 'answered') return;
+      return json(res, injected.status, { statusCode: injected.status, message: 'injected fault', correlationId: randomUUID() }, injected.headers);
     }
 
     const reject = (status: number, message: string): void => {
@@ -222,12 +213,8 @@ export async function startManagedIdentityStandIn(options: ManagedIdentityStandI
     signingKey,
     counters,
     requests,
-    injectFault(next, times = Infinity) {
-      fault = { fault: next, remaining: times };
-    },
-    clearFaults() {
-      fault = undefined;
-    },
+    injectFault: (next, times) => faults.arm(next, times),
+    clearFaults: () => faults.clear(),
     stop: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
