@@ -10,12 +10,13 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import forge from 'node-forge';
-import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
+import type { AzuriteInstance } from '../../dev/azurite';
 import type { StandInClient } from '../../dev/entra-standin';
-import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../dev/keyvault-standin';
-import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
+import type { KeyVaultStandIn } from '../../dev/keyvault-standin';
+import type { ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
 import { stateRowRef } from '../../shared/core/keys';
 import { APP_ORIGIN, CLIENT_ID, Harness, PUBLIC_ORIGIN, REDIRECT_URI } from '../_support/harness';
+import { startCredentialStack, type CredentialStack } from '../_support/credential-stack';
 import { tableRows } from '../_support/tables';
 
 const CERT_NAME = 'auth-client-certificate';
@@ -86,18 +87,16 @@ function assertNoLeaks(h: Harness): void {
   assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(text), 'no JWT (assertion, bearer) in the logs');
 }
 
+let stack: CredentialStack | undefined;
+
 before(async () => {
-  mi = await startManagedIdentityStandIn();
-  Object.assign(process.env, mi.env);
-  azurite = await startAzurite();
-  vault = await startKeyVaultStandIn({ trust: mi, allowedPrincipals: [mi.subjectFor(APP_IDENTITY)] });
+  stack = await startCredentialStack(APP_IDENTITY);
+  ({ azurite, mi, vault } = stack);
 });
 
 after(async () => {
   for (const h of harnesses) await h.stop();
-  await vault?.stop();
-  await azurite?.stop();
-  await mi?.stop();
+  await stack?.stop();
 });
 
 describe('AUTH_CREDENTIAL=certificate', () => {

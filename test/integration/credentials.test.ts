@@ -13,11 +13,12 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
-import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../dev/keyvault-standin';
-import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
+import type { AzuriteInstance } from '../../dev/azurite';
+import type { KeyVaultStandIn } from '../../dev/keyvault-standin';
+import type { ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
 import { stateRowRef } from '../../shared/core/keys';
 import { APP_ORIGIN, CLIENT_ID, Harness, PUBLIC_ORIGIN, REDIRECT_URI, type TestBrowser } from '../_support/harness';
+import { startCredentialStack, type CredentialStack } from '../_support/credential-stack';
 import { tableRows } from '../_support/tables';
 
 const SECRET_NAME = 'auth-client-secret';
@@ -79,18 +80,16 @@ function assertNoLeaks(h: Harness): void {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tokenCalls = (h: Harness) => Object.values(h.standIn.counters.token).reduce((a, b) => a + b, 0);
 
+let stack: CredentialStack | undefined;
+
 before(async () => {
-  mi = await startManagedIdentityStandIn();
-  Object.assign(process.env, mi.env); // before any token request in this process
-  azurite = await startAzurite();
-  vault = await startKeyVaultStandIn({ trust: mi, allowedPrincipals: [mi.subjectFor(APP_IDENTITY)] });
+  stack = await startCredentialStack(APP_IDENTITY);
+  ({ azurite, mi, vault } = stack);
 });
 
 after(async () => {
   for (const h of harnesses) await h.stop();
-  await vault?.stop();
-  await azurite?.stop();
-  await mi?.stop();
+  await stack?.stop();
 });
 
 describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
