@@ -82,7 +82,7 @@ export function createMsalTokenClient(deps: MsalTokenClientDeps): TokenClient {
     try {
       return await run(credential);
     } catch (error) {
-      if (!(error instanceof AuthError && error.code === 'credential_unavailable' && error.logDetail === INVALID_CLIENT)) throw error;
+      if (!isCredentialRejection(error)) throw error;
       if (!(await deps.credentials.renewAfterRejection(credential))) throw error;
       logger.warn('client credential rejected by the provider; retrying once with the renewed credential');
       return run(await deps.credentials.get());
@@ -167,7 +167,11 @@ function cachePluginFor(box: TokenCacheBox): ICachePlugin {
   };
 }
 
-const INVALID_CLIENT = 'provider rejected the client credential (invalid_client)';
+/** The provider refused the client credential itself (a rotated or expired secret): the one case worth renewing. */
+function isCredentialRejection(error: unknown): boolean {
+  return error instanceof AuthError && error.code === 'credential_unavailable' && error.cause instanceof ServerError && CLIENT_REJECTED.has(error.cause.errorCode);
+}
+const CLIENT_REJECTED = new Set(['invalid_client', 'unauthorized_client']);
 
 /** MSAL and transport failures → the service's coded errors. Never includes a token or code in the detail. */
 function translate(error: unknown, network: DeadlineNetworkClient): unknown {
@@ -180,8 +184,8 @@ function translate(error: unknown, network: DeadlineNetworkClient): unknown {
   if (error instanceof ServerError) {
     const code = error.errorCode;
     if (code === 'invalid_grant') return new AuthError('invalid_grant', { cause: error, logDetail: 'provider answered invalid_grant' });
-    if (code === 'invalid_client' || code === 'unauthorized_client') {
-      return new AuthError('credential_unavailable', { cause: error, logDetail: INVALID_CLIENT, retryAfterSeconds: 30 });
+    if (CLIENT_REJECTED.has(code)) {
+      return new AuthError('credential_unavailable', { cause: error, logDetail: `provider rejected the client credential (${code})`, retryAfterSeconds: 30 });
     }
     return new AuthError('upstream_unavailable', { cause: error, logDetail: `provider error ${code}` });
   }
