@@ -372,6 +372,7 @@ export async function endSession(token: string | undefined, postLogoutRedirect: 
   if (ref) await deps.sessions.delete(ref.partitionKey, ref.rowKey);
 
   const absoluteTarget = new URL(target, config.publicOrigin).href;
+  // The session is already gone: a provider outage must not fail the sign-out, only skip the provider's own.
   const metadata = await deps.metadata.get().catch(() => undefined);
   if (!metadata?.end_session_endpoint) return { logoutUrl: absoluteTarget, clearCookie: SESSION_COOKIE };
   const url = new URL(metadata.end_session_endpoint);
