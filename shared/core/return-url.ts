@@ -4,8 +4,8 @@
  *
  * The classic open-redirect bypasses are what this guards: `//evil`, `/\evil`, `https:evil`, `/%2F%2Fevil`,
  * `/%5Cevil`, tab/newline/space variants (browsers strip them: `/\t/evil` is `//evil`), `javascript:`, userinfo
- * (`https://allowed@evil`). The check is on the raw value and on each percent-decoded form, because some front
- * ends and frameworks decode again before they redirect.
+ * (`https://allowed@evil`), dot segments that normalize to `//evil`. The check is on the raw value and on each
+ * percent-decoded form, because some front ends and frameworks decode again before they redirect.
  * @see https://cheatsheetseries.owasp.org/cheatsheets/Unvalidated_Redirects_and_Forwards_Cheat_Sheet.html
  */
 import { AuthError } from '../errors';
@@ -31,10 +31,16 @@ export function validateReturnUrl(raw: string, policy: ReturnUrlPolicy): string 
 
   if (raw.startsWith('/')) {
     if (!forms.every((form) => SAFE_RELATIVE.test(form))) return reject();
-    // Belt and braces: whatever a URL parser makes of it must stay on our own origin.
+    // Belt and braces: whatever a URL parser makes of each form must stay on our own origin, and its normalized
+    // path must not start with "//". Dot segments collapse into one (`/x/..//evil`, `/%2e%2e//evil`, `/.//evil`):
+    // harmless while resolved against our origin, but a protocol-relative URL to another host as soon as the
+    // path is written out on its own (as the callback does when it adds `auth_error`).
+    if (!forms.every((form) => staysOnOrigin(form, policy.publicOrigin))) return reject();
+    // The WHATWG serialization, which is what a browser would navigate to anyway: the same path, but as
+    // percent-encoded ASCII, so it fits in a Location header (Kestrel, which serves Azure Functions, refuses raw
+    // non-ASCII header values: a 500 after a sign-in that had worked).
     const resolved = new URL(raw, policy.publicOrigin);
-    if (resolved.origin !== policy.publicOrigin) return reject();
-    return raw;
+    return `${resolved.pathname}${resolved.search}${resolved.hash}`;
   }
 
   let url: URL;
@@ -49,6 +55,15 @@ export function validateReturnUrl(raw: string, policy: ReturnUrlPolicy): string 
   if (!raw.toLowerCase().startsWith(`${url.protocol}//`)) return reject();
   if (url.origin !== policy.publicOrigin && !policy.allowedOrigins.includes(url.origin)) return reject();
   return url.href;
+}
+
+function staysOnOrigin(path: string, origin: string): boolean {
+  try {
+    const resolved = new URL(path, origin);
+    return resolved.origin === origin && !resolved.pathname.startsWith('//');
+  } catch {
+    return false;
+  }
 }
 
 /** The raw value and each percent-decoding of it until it stops changing (double and triple encoding). */
