@@ -8,7 +8,8 @@ import { getServices } from '../shared/services';
 
 /**
  * GET /auth/callback: the redirect URI registered with the provider. Redeems the code and starts a session, or
- * sends a provider error (e.g. the user cancelled) back to the app as `auth_error`. `error_description` is
+ * sends a provider error (e.g. the user cancelled) back to the app as `auth_error`. A native app's sign-in ends
+ * with a redirect to the app carrying a one-time handoff code (or an OAuth error), never a token. `error_description` is
  * never shown or logged: it is the provider's (or an attacker's) free text.
  */
 export function createCallbackHandler(services: ServicesProvider): HttpHandler {
@@ -18,6 +19,7 @@ export function createCallbackHandler(services: ServicesProvider): HttpHandler {
       deps,
     );
     const cleared = result.clearCookies.map(expiredHostCookie);
+    if (result.kind === 'app-redirect') return redirectResponse(result.location, cleared);
     if (result.kind === 'provider-error') {
       return redirectResponse(withQuery(result.returnTo, deps.config.publicOrigin, 'auth_error', result.error), cleared);
     }

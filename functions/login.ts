@@ -1,12 +1,16 @@
 import { app, type HttpHandler } from '@azure/functions';
 import { beginSignIn } from '../shared/core/flow';
 import { hostCookie } from '../shared/http/cookies';
-import { endpoint, type ServicesProvider } from '../shared/http/endpoint';
+import type { NativeAuthorizeParams } from '../shared/core/native';
+import { endpoint, type ParsedRequest, type ServicesProvider } from '../shared/http/endpoint';
 import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
 import { redirectResponse } from '../shared/http/responses';
 import { getServices } from '../shared/services';
 
-/** GET /auth/login: starts a sign-in and sends the browser to the provider's authorize endpoint. */
+/**
+ * GET /auth/login: starts a sign-in and sends the browser to the provider's authorize endpoint. A native app adds
+ * its registered `redirect_uri`, S256 `code_challenge` and `state` (see shared/core/native.ts).
+ */
 export function createLoginHandler(services: ServicesProvider): HttpHandler {
   return endpoint({ name: 'login', methods: ['GET'], kind: 'page' }, services, async (request, deps) => {
     const started = await beginSignIn(
@@ -15,11 +19,28 @@ export function createLoginHandler(services: ServicesProvider): HttpHandler {
         prompt: request.query('prompt'),
         loginHint: request.query('login_hint'),
         domainHint: request.query('domain_hint'),
+        native: nativeParams(request),
       },
       deps,
     );
+    if (started.kind === 'app-redirect') return redirectResponse(started.location);
     return redirectResponse(started.authorizeUrl, [hostCookie(started.transactionCookie)]);
   });
+}
+
+/**
+ * A native app's authorization request (RFC 6749 §4.1.1 + RFC 7636): present when any of its own parameters is.
+ * `client_id`, `scope` and `nonce`, which AppAuth-style libraries also send, are not needed and not used.
+ */
+function nativeParams(request: ParsedRequest): NativeAuthorizeParams | undefined {
+  const params: NativeAuthorizeParams = {
+    redirectUri: request.query('redirect_uri'),
+    codeChallenge: request.query('code_challenge'),
+    codeChallengeMethod: request.query('code_challenge_method'),
+    state: request.query('state'),
+    responseType: request.query('response_type'),
+  };
+  return Object.values(params).some((value) => value !== undefined) ? params : undefined;
 }
 
 failFastOnBadConfiguration();

@@ -1,25 +1,29 @@
 import { app, type HttpHandler } from '@azure/functions';
-import { endSession, SESSION_COOKIE } from '../shared/core/flow';
+import { endSession } from '../shared/core/flow';
 import { AuthError } from '../shared/errors';
 import { expiredHostCookie } from '../shared/http/cookies';
 import { endpoint, type ParsedRequest, type ServicesProvider } from '../shared/http/endpoint';
 import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
 import { jsonResponse, redirectResponse } from '../shared/http/responses';
+import { sessionCredential } from '../shared/http/session-credential';
 import { getServices } from '../shared/services';
 
 /**
  * POST /auth/logout: deletes the session (and the tokens in it), clears the cookie, and sends the user to the
  * provider's end-session endpoint. XHR callers (`X-CSRF: 1`) get `{ logoutUrl }` to navigate to themselves;
- * a plain HTML form post is accepted only from this service's own origin.
+ * a plain HTML form post is accepted only from this service's own origin. A native app signs out with its
+ * session token as `Authorization: Bearer` and gets the JSON answer.
  */
 export function createLogoutHandler(services: ServicesProvider): HttpHandler {
   return endpoint(
     { name: 'logout', methods: ['POST'], kind: 'json', bodyTypes: ['application/x-www-form-urlencoded', 'application/json'] },
     services,
     async (request, deps) => {
-      const xhr = request.header('x-csrf') === '1';
+      const { token, kind } = sessionCredential(request);
+      // Native apps (Bearer) and XHR callers get JSON; only a cookie-authenticated call needs CSRF proof.
+      const xhr = kind === 'native' || request.header('x-csrf') === '1';
       if (!xhr && !isSameOriginFormPost(request, deps.config.publicOrigin)) throw new AuthError('csrf_required');
-      const result = await endSession(request.cookies[SESSION_COOKIE], postLogoutRedirect(request), deps);
+      const result = await endSession(token, postLogoutRedirect(request), deps);
       const cookies = [expiredHostCookie(result.clearCookie)];
       return xhr ? jsonResponse(200, { logoutUrl: result.logoutUrl }, cookies) : redirectResponse(result.logoutUrl, cookies);
     },

@@ -1,14 +1,16 @@
 import { app, type HttpHandler } from '@azure/functions';
-import { readSession, SESSION_COOKIE } from '../shared/core/flow';
+import { readSession } from '../shared/core/flow';
 import { endpoint, type ServicesProvider } from '../shared/http/endpoint';
 import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
 import { jsonResponse } from '../shared/http/responses';
+import { sessionCredential } from '../shared/http/session-credential';
 import { getServices } from '../shared/services';
 
-/** GET /auth/me: the signed-in user's profile claims and session expiry. Never a token. */
+/** GET /auth/me: the signed-in user's profile claims and session expiry (cookie or Bearer session). Never a token. */
 export function createMeHandler(services: ServicesProvider): HttpHandler {
   return endpoint({ name: 'me', methods: ['GET'], kind: 'json' }, services, async (request, deps) => {
-    const session = await readSession(request.cookies[SESSION_COOKIE], deps);
+    const { token, kind } = sessionCredential(request);
+    const session = await readSession(token, kind, deps);
     return jsonResponse(200, session);
   });
 }

@@ -1,20 +1,23 @@
 import { app, type HttpHandler } from '@azure/functions';
-import { refreshAccessToken, SESSION_COOKIE } from '../shared/core/flow';
+import { refreshAccessToken } from '../shared/core/flow';
 import { AuthError } from '../shared/errors';
 import { endpoint, type ParsedRequest, type ServicesProvider } from '../shared/http/endpoint';
 import { ANY_METHOD, failFastOnBadConfiguration, requireCsrfHeader } from '../shared/http/registration';
 import { jsonResponse } from '../shared/http/responses';
+import { sessionCredential } from '../shared/http/session-credential';
 import { getServices } from '../shared/services';
 
 /**
  * POST /auth/refresh: a fresh access token for the session's user (from the session's own MSAL cache, using
- * the Entra refresh token server-side). The refresh token itself never leaves the server.
+ * the Entra refresh token server-side). The refresh token itself never leaves the server. A native app may use
+ * its session token as `Authorization: Bearer` instead of the cookie; that does not rotate it (`/auth/token` does).
  */
 export function createRefreshHandler(services: ServicesProvider): HttpHandler {
   return endpoint({ name: 'refresh', methods: ['POST'], kind: 'json', bodyTypes: ['application/json'] }, services, async (request, deps) => {
-    requireCsrfHeader(request);
-    const token = await refreshAccessToken(request.cookies[SESSION_COOKIE], requestedScopes(request), deps);
-    return jsonResponse(200, token);
+    const { token, kind } = sessionCredential(request);
+    // A Bearer header is never sent by a browser on its own, so only the cookie needs the CSRF proof.
+    if (kind === 'web') requireCsrfHeader(request);
+    return jsonResponse(200, await refreshAccessToken(token, kind, requestedScopes(request), deps));
   });
 }
 

@@ -1,5 +1,6 @@
 /**
- * The web sign-in flow: begin (login), complete (callback), read (me), refresh, end (logout).
+ * The sign-in flow: begin (login), complete (callback), read (me), refresh, end (logout), for web sessions
+ * and for native apps (whose own OAuth side lives in `native.ts`).
  *
  * Pure orchestration over the ports: no SDK, no environment, no HTTP types. Every check that can fail locally
  * runs before anything is written and before any call to the identity provider.
@@ -10,27 +11,28 @@ import type { AuthConfig } from '../config';
 import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
 import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
+import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
 import { validateIdToken, type SignedInUser } from './id-token';
+import { base64url, bindingHash, newStateToken, sameDigest, sessionRowRef, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
-  base64url,
-  bindingHash,
-  newSessionToken,
-  newStateToken,
-  sameDigest,
-  sessionRowRef,
-  stateRowRef,
-  transactionCookieName,
-  type RandomBytes,
-  type SessionRef,
-} from './keys';
+  appErrorRedirect,
+  appRedirectUrl,
+  issueHandoff,
+  nativeAppTarget,
+  parseNativeRequest,
+  type NativeAuthorizeParams,
+  type NativeRequest,
+} from './native';
 import { createPkcePair } from './pkce';
 import { validateReturnUrl } from './return-url';
 import { open, seal } from './seal';
+import { loadSession, newSession, saveSession, SESSION_COOKIE, SESSION_TOUCH_INTERVAL_MS, storeSession, type SessionKind } from './session';
+
+export { SESSION_COOKIE } from './session';
+export type { AccessTokenView } from './access-token';
 
 /** How long a started sign-in may take (design §7: at most ten minutes). */
 export const SIGN_IN_TTL_MS = 10 * 60_000;
-/** A session's idle expiry is pushed forward at most this often, so reading /auth/me is not a write each time. */
-export const SESSION_TOUCH_INTERVAL_MS = 5 * 60_000;
 
 export interface FlowDeps {
   config: AuthConfig;
@@ -52,21 +54,11 @@ interface PendingSignIn {
   verifier: string;
   nonce: string;
   binding: string;
+  /** Web sign-ins: where to send the browser afterwards. Native ones: '' (the app's target is in `native`). */
   returnTo: string;
+  native?: NativeRequest;
   createdAt: number;
   expiresAt: number;
-}
-
-/** What the AuthSessions row holds, sealed with a key derived from the session token's secret. */
-interface SessionRecord {
-  v: 1;
-  user: SignedInUser;
-  homeAccountId: string;
-  msalCache: string | undefined;
-  createdAt: number;
-  lastSeenAt: number;
-  idleExpiresAt: number;
-  absoluteExpiresAt: number;
 }
 
 export interface CookieToSet {
@@ -83,20 +75,33 @@ export interface BeginSignInInput {
   prompt?: string;
   loginHint?: string;
   domainHint?: string;
+  /** Present when a native app starts the sign-in (any of its parameters given). */
+  native?: NativeAuthorizeParams;
 }
 
-export interface BeginSignInResult {
-  authorizeUrl: string;
-  transactionCookie: CookieToSet;
-}
+export type BeginSignInResult =
+  | { kind: 'authorize'; authorizeUrl: string; transactionCookie: CookieToSet }
+  /** A native request refused after its redirect URI matched: the error goes back to the app. */
+  | { kind: 'app-redirect'; location: string };
 
 const PROMPTS = new Set(['login', 'select_account', 'consent']);
 const HINT = /^[^\u0000-\u001f\u007f]{1,256}$/;
 const DOMAIN_HINT = /^[A-Za-z0-9.-]{1,253}$/;
 
 export async function beginSignIn(input: BeginSignInInput, deps: FlowDeps): Promise<BeginSignInResult> {
+  if (input.native === undefined) return authorize(input, validateReturnUrl(input.returnTo ?? '/', policyOf(deps.config)), undefined, deps);
+  const target = nativeAppTarget(input.native, deps.config);
+  try {
+    if (input.returnTo !== undefined) throw new AuthError('invalid_request', { logDetail: 'returnTo with native parameters' });
+    return await authorize(input, '', parseNativeRequest(input.native, target), deps);
+  } catch (error) {
+    if (!(error instanceof AuthError)) throw error;
+    return { kind: 'app-redirect', location: appErrorRedirect(target, error, deps) };
+  }
+}
+
+async function authorize(input: BeginSignInInput, returnTo: string, native: NativeRequest | undefined, deps: FlowDeps): Promise<BeginSignInResult> {
   const { config } = deps;
-  const returnTo = validateReturnUrl(input.returnTo ?? '/', policyOf(config));
   if (input.prompt !== undefined && !PROMPTS.has(input.prompt)) throw new AuthError('invalid_parameter', { logDetail: 'prompt' });
   if (input.loginHint !== undefined && !HINT.test(input.loginHint)) throw new AuthError('invalid_parameter', { logDetail: 'login_hint' });
   if (input.domainHint !== undefined && !DOMAIN_HINT.test(input.domainHint)) throw new AuthError('invalid_parameter', { logDetail: 'domain_hint' });
@@ -117,6 +122,7 @@ export async function beginSignIn(input: BeginSignInInput, deps: FlowDeps): Prom
     nonce: base64url(deps.random(32)),
     binding: bindingHash(binding),
     returnTo,
+    native,
     createdAt: now,
     expiresAt,
   };
@@ -141,6 +147,7 @@ export async function beginSignIn(input: BeginSignInInput, deps: FlowDeps): Prom
   for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
 
   return {
+    kind: 'authorize',
     authorizeUrl: url.href,
     transactionCookie: { name: transactionCookieName(ref.rowKey), value: binding, maxAge: SIGN_IN_TTL_MS / 1000 },
   };
@@ -169,6 +176,12 @@ export type CompleteSignInResult =
       kind: 'provider-error';
       returnTo: string;
       error: string;
+      clearCookies: string[];
+    }
+  | {
+      /** A native app's sign-in ended: the browser goes to the app with a handoff code or an OAuth error. */
+      kind: 'app-redirect';
+      location: string;
       clearCookies: string[];
     };
 
@@ -200,16 +213,38 @@ export async function completeSignIn(input: CompleteSignInInput, deps: FlowDeps)
   // Login CSRF defence: the response must come back to the browser that started the sign-in.
   if (binding === undefined || !sameDigest(bindingHash(binding), pending.binding)) throw new AuthError('state_mismatch');
 
+  const taken = { ...ref, etag: row.etag, pending, clearCookies: [txCookie] };
+  if (!pending.native) return finishSignIn(input, taken, deps);
+  try {
+    return await finishSignIn(input, taken, deps);
+  } catch (error) {
+    // The state is authentic and bound to this browser: its app may hear about the failure.
+    if (!(error instanceof AuthError)) throw error;
+    return { kind: 'app-redirect', location: appErrorRedirect(pending.native, error, deps), clearCookies: taken.clearCookies };
+  }
+}
+
+interface TakenState {
+  partitionKey: string;
+  rowKey: string;
+  etag: string;
+  pending: PendingSignIn;
+  clearCookies: string[];
+}
+
+async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps: FlowDeps): Promise<CompleteSignInResult> {
+  const { pending, clearCookies } = taken;
   const now = deps.clock.now();
   if (now > pending.expiresAt) {
-    await deps.states.consume(ref.partitionKey, ref.rowKey, row.etag);
+    await deps.states.consume(taken.partitionKey, taken.rowKey, taken.etag);
     throw new AuthError('state_expired');
   }
 
   if (input.error !== undefined) {
-    if (!(await deps.states.consume(ref.partitionKey, ref.rowKey, row.etag))) throw new AuthError('state_unknown');
+    if (!(await deps.states.consume(taken.partitionKey, taken.rowKey, taken.etag))) throw new AuthError('state_unknown');
     const error = PROVIDER_ERRORS.has(input.error) ? input.error : 'server_error';
-    return { kind: 'provider-error', returnTo: pending.returnTo, error, clearCookies: [txCookie] };
+    if (pending.native) return { kind: 'app-redirect', location: appRedirectUrl(pending.native, { error }, deps.config), clearCookies };
+    return { kind: 'provider-error', returnTo: pending.returnTo, error, clearCookies };
   }
   if (input.code === undefined) throw new AuthError('invalid_request', { logDetail: 'callback without code' });
 
@@ -218,7 +253,7 @@ export async function completeSignIn(input: CompleteSignInInput, deps: FlowDeps)
   await tokens.prepare();
 
   // Single use: of any number of concurrent callbacks with this state, exactly one wins the conditional delete.
-  if (!(await deps.states.consume(ref.partitionKey, ref.rowKey, row.etag))) {
+  if (!(await deps.states.consume(taken.partitionKey, taken.rowKey, taken.etag))) {
     throw new AuthError('state_unknown', { logDetail: 'state already consumed (replay or concurrent callback)' });
   }
 
@@ -237,124 +272,44 @@ export async function completeSignIn(input: CompleteSignInInput, deps: FlowDeps)
     now: Math.floor(now / 1000),
   });
 
-  const session = await createSession(user, redeemed.homeAccountId, cache.serialized, deps);
-  return { kind: 'signed-in', returnTo: pending.returnTo, session, clearCookies: [txCookie], user };
-}
-
-async function createSession(user: SignedInUser, homeAccountId: string, msalCache: string | undefined, deps: FlowDeps): Promise<CookieToSet> {
-  const now = deps.clock.now();
-  const { idleSeconds, absoluteSeconds } = deps.config.session;
-  const absoluteExpiresAt = now + absoluteSeconds * 1000;
-  const token = newSessionToken(deps.random, absoluteExpiresAt);
-  const ref = sessionRowRef(token) as SessionRef;
-  const record: SessionRecord = {
-    v: 1,
-    user,
-    homeAccountId,
-    msalCache,
-    createdAt: now,
-    lastSeenAt: now,
-    idleExpiresAt: Math.min(now + idleSeconds * 1000, absoluteExpiresAt),
-    absoluteExpiresAt,
-  };
-  await deps.sessions.insert({
-    partitionKey: ref.partitionKey,
-    rowKey: ref.rowKey,
-    expiresAt: absoluteExpiresAt,
-    data: await seal(record, ref.secret, 'session', ref.rowKey),
-  });
-  return { name: SESSION_COOKIE, value: token, maxAge: absoluteSeconds };
+  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized };
+  if (pending.native) return { kind: 'app-redirect', location: await issueHandoff(pending.native, signedIn, deps), clearCookies };
+  const session = newSession('web', signedIn, deps);
+  await storeSession(session, deps);
+  const cookie = { name: SESSION_COOKIE, value: session.token, maxAge: deps.config.session.absoluteSeconds };
+  return { kind: 'signed-in', returnTo: pending.returnTo, session: cookie, clearCookies, user };
 }
 
 // ------------------------------------------------------------------------------------ session access
-
-export const SESSION_COOKIE = '__Host-session';
-
-export interface LoadedSession {
-  ref: SessionRef;
-  record: SessionRecord;
-  etag: string;
-}
-
-export async function loadSession(token: string | undefined, deps: FlowDeps): Promise<LoadedSession> {
-  const ref = token === undefined ? undefined : sessionRowRef(token);
-  if (!ref) throw new AuthError('session_required');
-  const row = await deps.sessions.get(ref.partitionKey, ref.rowKey);
-  if (!row) throw new AuthError('session_required');
-  const record = await open<SessionRecord>(row.data, ref.secret, 'session', ref.rowKey);
-  if (!record) throw new AuthError('session_required', { logDetail: 'session row does not open with this token' });
-  const now = deps.clock.now();
-  if (now >= record.idleExpiresAt || now >= record.absoluteExpiresAt) {
-    await deps.sessions.delete(ref.partitionKey, ref.rowKey);
-    throw new AuthError('session_expired');
-  }
-  return { ref, record, etag: row.etag };
-}
-
-/** Writes the session back with its idle expiry pushed forward. False when a concurrent writer won. */
-async function saveSession(session: LoadedSession, deps: FlowDeps): Promise<boolean> {
-  const now = deps.clock.now();
-  const record: SessionRecord = {
-    ...session.record,
-    lastSeenAt: now,
-    idleExpiresAt: Math.min(now + deps.config.session.idleSeconds * 1000, session.record.absoluteExpiresAt),
-  };
-  const etag = await deps.sessions.replace(
-    {
-      partitionKey: session.ref.partitionKey,
-      rowKey: session.ref.rowKey,
-      expiresAt: record.absoluteExpiresAt,
-      data: await seal(record, session.ref.secret, 'session', session.ref.rowKey),
-    },
-    session.etag,
-  );
-  if (etag === false) return false;
-  session.record = record;
-  session.etag = etag;
-  return true;
-}
 
 export interface SessionView {
   user: SignedInUser;
   expiresAt: string;
 }
 
-export async function readSession(token: string | undefined, deps: FlowDeps): Promise<SessionView> {
-  const session = await loadSession(token, deps);
+/** `kind` says how the token came: the `__Host-session` cookie (web) or `Authorization: Bearer` (native). */
+export async function readSession(token: string | undefined, kind: SessionKind, deps: FlowDeps): Promise<SessionView> {
+  const session = await loadSession(token, kind, deps);
   if (deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) await saveSession(session, deps);
   return { user: session.record.user, expiresAt: new Date(session.record.idleExpiresAt).toISOString() };
 }
 
 // ------------------------------------------------------------------------------------------- refresh
 
-export interface AccessTokenView {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  scope: string;
-}
-
-export async function refreshAccessToken(token: string | undefined, requestedScopes: readonly string[] | undefined, deps: FlowDeps): Promise<AccessTokenView> {
-  const allowed = deps.config.scopes;
-  const scopes = requestedScopes ?? allowed;
-  if (scopes.some((scope) => !allowed.includes(scope))) throw new AuthError('scope_not_allowed');
-
-  const session = await loadSession(token, deps);
-  const tokens = await deps.tokenClient();
-  const cache: TokenCacheBox = { serialized: session.record.msalCache, changed: false };
-  const result = await tokens.acquireSilent({ homeAccountId: session.record.homeAccountId, scopes }, cache);
-
-  if (cache.changed || deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) {
-    session.record = { ...session.record, msalCache: cache.serialized };
+export async function refreshAccessToken(
+  token: string | undefined,
+  kind: SessionKind,
+  requestedScopes: readonly string[] | undefined,
+  deps: FlowDeps,
+): Promise<AccessTokenView> {
+  const scopes = allowedScopes(requestedScopes, deps);
+  const session = await loadSession(token, kind, deps);
+  const { view, cacheChanged } = await accessTokenFor(session.record, scopes, deps);
+  if (cacheChanged || deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) {
     // A concurrent refresh that saved first wrote a cache at least as good as ours: keep theirs.
     if (!(await saveSession(session, deps))) deps.logger.info('session cache update lost to a concurrent refresh');
   }
-  return {
-    access_token: result.accessToken,
-    token_type: 'Bearer',
-    expires_in: Math.max(0, Math.floor((result.expiresOn - deps.clock.now()) / 1000)),
-    scope: result.scopes.join(' '),
-  };
+  return view;
 }
 
 // -------------------------------------------------------------------------------------------- logout

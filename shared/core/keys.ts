@@ -2,7 +2,9 @@
  * The shapes of the secrets this service hands out, and the storage keys derived from them.
  *
  * - A sign-in `state` is `<partition>.<43 base64url chars>` (256 random bits).
- * - A session token (cookie value, native app token) is `<partition>.<id>.<secret>`.
+ * - A native app's one-time handoff code has the same shape as a state.
+ * - A session token (cookie value, native app token) is `<partition>.<id>.<secret>`. Rotating a native
+ *   session token keeps the partition and id (the row) and replaces the secret (the key the row is sealed with).
  *
  * The partition is the hour in which the row expires, so the purge job deletes whole expired partitions and
  * its cost grows with the expired rows, not the table. Row keys are hashes: the raw state or session token is
@@ -47,11 +49,23 @@ export function newStateToken(random: RandomBytes, expiresAt: number): string {
 
 /** Checks the state's format before any storage call; a malformed state never reaches Table Storage. */
 export function stateRowRef(state: string): RowRef {
-  const [partitionKey, secret, extra] = state.split('.');
-  if (extra !== undefined || !partitionKey || !PARTITION.test(partitionKey) || !secret || !B64URL_43.test(secret)) {
-    throw new AuthError('state_malformed');
-  }
-  return { partitionKey, rowKey: sha256Hex(`state:${state}`) };
+  const ref = singleUseRowRef('state', state);
+  if (!ref) throw new AuthError('state_malformed');
+  return ref;
+}
+
+/** A handoff code has the state's shape: a fresh expiry partition and 256 random bits. */
+export const newHandoffCode = newStateToken;
+
+/** The row of a handoff code; undefined when the code is not of the exact shape (it never reaches storage). */
+export function handoffRowRef(code: string): RowRef | undefined {
+  return singleUseRowRef('handoff', code);
+}
+
+function singleUseRowRef(kind: 'state' | 'handoff', value: string): RowRef | undefined {
+  const [partitionKey, secret, extra] = value.split('.');
+  if (extra !== undefined || !partitionKey || !PARTITION.test(partitionKey) || !secret || !B64URL_43.test(secret)) return undefined;
+  return { partitionKey, rowKey: sha256Hex(`${kind}:${value}`) };
 }
 
 /** Name of the transaction cookie for one sign-in: one per sign-in, so two tabs can sign in at once. */
@@ -61,6 +75,12 @@ export function transactionCookieName(stateRowKey: string): string {
 
 export function newSessionToken(random: RandomBytes, expiresAt: number): string {
   return `${expiryPartition(expiresAt)}.${base64url(random(16))}.${base64url(random(32))}`;
+}
+
+/** The same session (partition and id, so the same row) under a new secret: a rotated native session token. */
+export function rotateSessionToken(token: string, random: RandomBytes): string {
+  const [partitionKey, id] = token.split('.');
+  return `${partitionKey}.${id}.${base64url(random(32))}`;
 }
 
 export interface SessionRef extends RowRef {

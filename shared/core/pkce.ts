@@ -2,7 +2,7 @@
  * PKCE, S256 only.
  * @see https://www.rfc-editor.org/rfc/rfc7636 RFC 7636 (§4.1 verifier, §4.2 S256 challenge, Appendix B vector)
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { base64url, type RandomBytes } from './keys';
 
 /** RFC 7636 §4.1: 43-128 characters of [A-Z a-z 0-9 - . _ ~]. */
@@ -23,4 +23,12 @@ export function createPkcePair(random: RandomBytes): PkcePair {
 export function s256Challenge(verifier: string): string {
   if (!VERIFIER.test(verifier)) throw new TypeError('PKCE verifier must be 43-128 unreserved characters');
   return createHash('sha256').update(verifier, 'ascii').digest('base64url');
+}
+
+/** RFC 7636 §4.6: does `verifier` hash to `challenge`? Constant time; a malformed verifier simply does not match. */
+export function verifierMatchesChallenge(verifier: string, challenge: string): boolean {
+  if (!VERIFIER.test(verifier)) return false;
+  const computed = Buffer.from(s256Challenge(verifier));
+  const expected = Buffer.from(challenge);
+  return computed.length === expected.length && timingSafeEqual(computed, expected);
 }

@@ -8,7 +8,7 @@ import type { FlowDeps } from '../core/flow';
 import { AuthError, ConfigError } from '../errors';
 import type { Logger } from '../ports';
 import { parseCookieHeader } from './cookies';
-import { errorPageResponse, problemResponse } from './responses';
+import { errorPageResponse, oauthErrorResponse, problemResponse } from './responses';
 
 /** Input bounds (design §7): oversized input is refused with a 4xx before any work. */
 export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 8192, bodyBytes: 16_384 } as const;
@@ -16,8 +16,11 @@ export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 8192, bodyBytes: 16
 export interface EndpointSpec {
   name: string;
   methods: readonly string[];
-  /** `page` endpoints are browser navigations: errors are an HTML page; `json` endpoints answer problem+json. */
-  kind: 'json' | 'page';
+  /**
+   * `page` endpoints are browser navigations: errors are an HTML page; `json` endpoints answer problem+json;
+   * `oauth` (the token endpoint) answers RFC 6749 §5.2 error JSON.
+   */
+  kind: 'json' | 'page' | 'oauth';
   /** Content types a body may have (POST); a body of another type is 415. */
   bodyTypes?: readonly string[];
 }
@@ -57,12 +60,18 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
         logger.warn(`${spec.name} failed`, { code, detail: authError.logDetail, cause: describeCause(authError.cause) });
       }
       const allowHeader = authError.code === 'method_not_allowed' ? allow : undefined;
-      response = spec.kind === 'page' ? errorPageResponse(authError, [], allowHeader) : problemResponse(authError, [], allowHeader);
+      response = ERROR_RESPONSES[spec.kind](authError, allowHeader);
     }
     logger.info(`${spec.name} ${response.status ?? 200}`, { code, ms: Math.round(performance.now() - started) });
     return response;
   };
 }
+
+const ERROR_RESPONSES: Record<EndpointSpec['kind'], (error: AuthError, allow?: string) => HttpResponseInit> = {
+  page: (error, allow) => errorPageResponse(error, [], allow),
+  json: (error, allow) => problemResponse(error, [], allow),
+  oauth: oauthErrorResponse,
+};
 
 async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<ParsedRequest> {
   if (!spec.methods.includes(request.method)) throw new AuthError('method_not_allowed');

@@ -5,7 +5,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc9457
  */
 import type { Cookie, HttpResponseInit } from '@azure/functions';
-import type { AuthError } from '../errors';
+import type { AuthError, ErrorCode } from '../errors';
 
 /** On every response: nothing here may be cached, sniffed, framed, or leak the URL (which may hold a code). */
 const BASE_HEADERS: Record<string, string> = {
@@ -29,8 +29,34 @@ function errorHeaders(error: AuthError): Record<string, string> {
   return headers;
 }
 
-export function jsonResponse(status: number, body: unknown, cookies: Cookie[] = []): HttpResponseInit {
-  return { status, headers: { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(body), cookies };
+export function jsonResponse(status: number, body: unknown, cookies: Cookie[] = [], headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body), cookies };
+}
+
+/** Our codes that mean "this grant is no good" to an OAuth client (RFC 6749 §5.2). */
+const OAUTH_ERRORS: Partial<Record<ErrorCode, string>> = {
+  grant_invalid: 'invalid_grant',
+  invalid_grant: 'invalid_grant',
+  session_required: 'invalid_grant',
+  session_expired: 'invalid_grant',
+  interaction_required: 'invalid_grant',
+  unsupported_grant_type: 'unsupported_grant_type',
+  scope_not_allowed: 'invalid_scope',
+};
+
+/**
+ * Token endpoint errors, RFC 6749 §5.2: `{ error, error_description }` with 400 for grant and request errors;
+ * 405/413/415 keep their status; our outages keep theirs (with `Retry-After`) under a standard error name.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ */
+export function oauthErrorResponse(error: AuthError, allow?: string): HttpResponseInit {
+  const mapped = OAUTH_ERRORS[error.code];
+  const status = mapped !== undefined ? 400 : error.status;
+  const name = mapped ?? (status === 503 || status === 504 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request');
+  const headers: Record<string, string> = { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' };
+  if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
+  if (allow) headers.Allow = allow;
+  return { status, headers, body: JSON.stringify({ error: name, error_description: error.message }) };
 }
 
 export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?: string): HttpResponseInit {

@@ -15,13 +15,17 @@ import { createHealthHandler } from '../../functions/health';
 import { createLoginHandler } from '../../functions/login';
 import { createLogoutHandler } from '../../functions/logout';
 import { createMeHandler } from '../../functions/me';
+import { createMetadataHandler } from '../../functions/metadata';
 import { createRefreshHandler } from '../../functions/refresh';
+import { createTokenHandler } from '../../functions/token';
 
 export const PUBLIC_ORIGIN = 'https://auth.contoso.example';
 export const REDIRECT_URI = `${PUBLIC_ORIGIN}/auth/callback`;
 export const APP_ORIGIN = 'https://app.contoso.example';
 export const CLIENT_ID = '11111111-2222-4333-8444-555555555555';
 export const CLIENT_SECRET = 'stand-in-client-secret-value-0123456789';
+/** Redirect URIs of the simulated native apps: a private-use scheme, a claimed https link, a loopback one. */
+export const NATIVE_REDIRECT_URIS = ['com.contoso.app:/oauth2redirect', `${APP_ORIGIN}/native/callback`, 'http://127.0.0.1/callback'] as const;
 
 export interface HarnessOptions {
   protocol?: 'entra' | 'oidc';
@@ -45,7 +49,7 @@ export class Harness {
   /** Every state, code, verifier, cookie value the tests saw: none may appear in the logs. */
   readonly seenSecrets = new Set<string>();
   clockOffsetMs = 0;
-  readonly handlers: Record<'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health', HttpHandler>;
+  readonly handlers: Record<'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata', HttpHandler>;
 
   private constructor(
     readonly azurite: AzuriteInstance,
@@ -62,6 +66,8 @@ export class Harness {
       refresh: createRefreshHandler(services),
       logout: createLogoutHandler(services),
       health: createHealthHandler(services),
+      token: createTokenHandler(services),
+      metadata: createMetadataHandler(services),
     };
   }
 
@@ -81,6 +87,7 @@ export class Harness {
       AUTH_CLIENT_SECRET: CLIENT_SECRET,
       AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
       AUTH_ALLOWED_RETURN_ORIGINS: APP_ORIGIN,
+      AUTH_NATIVE_REDIRECT_URIS: NATIVE_REDIRECT_URIS.join(','),
       AUTH_SCOPES: options.protocol === 'oidc' ? 'api.read' : 'User.Read',
       ...options.env,
     };

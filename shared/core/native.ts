@@ -1,0 +1,203 @@
+/**
+ * Native apps (RFC 8252): to a mobile or desktop app this service is a plain OAuth 2.0 authorization server.
+ *
+ * The app opens `/auth/login` in the system browser with its own PKCE challenge, state and a registered
+ * redirect URI. After the Entra sign-in, the callback stores the signed-in result under a one-time **handoff
+ * code** (bound to the app's challenge and redirect URI, sealed with the code itself) and sends the browser to
+ * the app with `code`, `state` and `iss`. The app redeems the code at `/auth/token` for an access token and a
+ * backend refresh token (a native session token that rotates on every use). The Entra refresh token stays here.
+ * @see https://www.rfc-editor.org/rfc/rfc8252 RFC 8252, https://www.rfc-editor.org/rfc/rfc6749#section-4.1 RFC 6749 §4.1,
+ *      https://www.rfc-editor.org/rfc/rfc9207 RFC 9207 (`iss`), https://www.rfc-editor.org/rfc/rfc8414 RFC 8414
+ */
+import type { AuthConfig } from '../config';
+import { AuthError } from '../errors';
+import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
+import type { FlowDeps } from './flow';
+import { handoffRowRef, newHandoffCode, type RowRef } from './keys';
+import { verifierMatchesChallenge } from './pkce';
+import { open, seal } from './seal';
+import { loadSession, newSession, rotateSession, saveSession, storeSession, type SignedIn } from './session';
+
+/** A handoff code is redeemed by the app right after the redirect: a minute is plenty. */
+export const HANDOFF_TTL_MS = 60_000;
+
+/** RFC 7636 §4.2: an S256 challenge is exactly 43 base64url characters. */
+const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** RFC 6749 Appendix A.5: state is VSCHAR; bounded so it cannot inflate the stored row. */
+const APP_STATE = /^[\x20-\x7e]{1,1024}$/;
+
+/** The native parameters of `/auth/login`, as received. */
+export interface NativeAuthorizeParams {
+  redirectUri?: string;
+  codeChallenge?: string;
+  codeChallengeMethod?: string;
+  state?: string;
+  responseType?: string;
+}
+
+/** Where to send the browser back to the app; known once the redirect URI has matched a registered one. */
+export interface AppTarget {
+  redirectUri: string;
+  state?: string;
+}
+
+/** What a pending sign-in keeps for a native app. */
+export interface NativeRequest extends AppTarget {
+  codeChallenge: string;
+}
+
+// ------------------------------------------------------------------------------------------- authorize
+
+/**
+ * The app's redirect URI, exactly as registered. Until it has matched, errors must not redirect anywhere
+ * (RFC 6749 §4.1.2.1): the caller shows an error page instead.
+ */
+export function nativeAppTarget(params: NativeAuthorizeParams, config: AuthConfig): AppTarget {
+  const { redirectUri } = params;
+  if (redirectUri === undefined || !isRegisteredNativeRedirect(redirectUri, config.nativeRedirectUris)) {
+    throw new AuthError('invalid_redirect_uri');
+  }
+  return { redirectUri, state: params.state !== undefined && APP_STATE.test(params.state) ? params.state : undefined };
+}
+
+/** The rest of the native parameters; errors from here on go back to the app as OAuth errors. */
+export function parseNativeRequest(params: NativeAuthorizeParams, target: AppTarget): NativeRequest {
+  if (params.responseType !== undefined && params.responseType !== 'code') throw new AuthError('invalid_parameter', { logDetail: 'response_type' });
+  if (params.state !== undefined && target.state === undefined) throw new AuthError('invalid_parameter', { logDetail: 'state' });
+  // Without a method RFC 7636 means `plain`, which a stolen challenge would defeat: S256 only.
+  if (params.codeChallengeMethod !== 'S256') throw new AuthError('invalid_parameter', { logDetail: 'code_challenge_method must be S256' });
+  if (params.codeChallenge === undefined || !S256_CHALLENGE.test(params.codeChallenge)) {
+    throw new AuthError('invalid_parameter', { logDetail: 'code_challenge' });
+  }
+  return { ...target, codeChallenge: params.codeChallenge };
+}
+
+/**
+ * Exact string match against the registered list; for loopback IP literals the port may differ (the app
+ * listens on an ephemeral port, RFC 8252 §7.3). `localhost` is never registered (config refuses it, §8.3).
+ */
+export function isRegisteredNativeRedirect(uri: string, registered: readonly string[]): boolean {
+  if (registered.includes(uri)) return true;
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return false;
+  }
+  // Only the canonical spelling counts: no default-port, case or dot-segment games on the way to a match.
+  if (url.href !== uri || url.protocol !== 'http:' || (url.hostname !== '127.0.0.1' && url.hostname !== '[::1]')) return false;
+  url.port = '';
+  return registered.some((entry) => {
+    const candidate = new URL(entry);
+    candidate.port = '';
+    return candidate.href === url.href;
+  });
+}
+
+/** The app's redirect URI with response parameters added (its own query kept), plus `state` and `iss`. */
+export function appRedirectUrl(target: AppTarget, params: Record<string, string>, config: AuthConfig): string {
+  const url = new URL(target.redirectUri);
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  if (target.state !== undefined) url.searchParams.set('state', target.state);
+  url.searchParams.set('iss', config.publicOrigin);
+  return url.href;
+}
+
+/** An error after the redirect URI matched, told to the app the OAuth way (RFC 6749 §4.1.2.1); static text only. */
+export function appErrorRedirect(target: AppTarget, error: AuthError, deps: FlowDeps): string {
+  deps.logger.info('native sign-in ended with an error', { code: error.code });
+  const oauthError = error.status === 503 || error.status === 504 ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : 'invalid_request';
+  return appRedirectUrl(target, { error: oauthError, error_description: error.message }, deps.config);
+}
+
+// --------------------------------------------------------------------------------------------- handoff
+
+/** The AuthState row of a handoff code, sealed with the code: before redemption, then as a tombstone after. */
+type HandoffRow =
+  | ({ v: 1; status: 'issued'; redirectUri: string; codeChallenge: string; expiresAt: number } & SignedIn)
+  /** Kept until the code's expiry so a replay can revoke the session it produced (RFC 6749 §4.1.2). */
+  | { v: 1; status: 'redeemed'; session: RowRef; expiresAt: number };
+
+/** Stores the signed-in result under a new handoff code; returns the app redirect that carries the code. */
+export async function issueHandoff(native: NativeRequest, signedIn: SignedIn, deps: FlowDeps): Promise<string> {
+  const expiresAt = deps.clock.now() + HANDOFF_TTL_MS;
+  const code = newHandoffCode(deps.random, expiresAt);
+  const ref = handoffRowRef(code) as RowRef;
+  const row: HandoffRow = { v: 1, status: 'issued', redirectUri: native.redirectUri, codeChallenge: native.codeChallenge, expiresAt, ...signedIn };
+  await deps.states.insert({ ...ref, expiresAt, data: await seal(row, code, 'handoff', ref.rowKey) });
+  return appRedirectUrl(native, { code }, deps.config);
+}
+
+// ------------------------------------------------------------------------------------- token endpoint
+
+/** RFC 6749 §5.1, with the backend session token as the refresh token. */
+export interface TokenResponse extends AccessTokenView {
+  refresh_token: string;
+}
+
+/** `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5). */
+export async function redeemHandoff(request: { code: string; codeVerifier: string; redirectUri: string }, deps: FlowDeps): Promise<TokenResponse> {
+  const ref = handoffRowRef(request.code);
+  if (!ref) throw new AuthError('grant_invalid', { logDetail: 'malformed code' });
+  const row = await deps.states.get(ref.partitionKey, ref.rowKey);
+  const grant = row && (await open<HandoffRow>(row.data, request.code, 'handoff', ref.rowKey));
+  if (!row || !grant) throw new AuthError('grant_invalid', { logDetail: 'unknown code' });
+  if (grant.status === 'redeemed') {
+    await deps.sessions.delete(grant.session.partitionKey, grant.session.rowKey);
+    deps.logger.warn('security: handoff code replay detected, session revoked', { event: 'code_replay_detected' });
+    throw new AuthError('grant_invalid', { logDetail: 'code already redeemed' });
+  }
+  if (deps.clock.now() > grant.expiresAt) {
+    await deps.states.consume(ref.partitionKey, ref.rowKey, row.etag);
+    throw new AuthError('grant_invalid', { logDetail: 'code expired' });
+  }
+  // A wrong verifier or redirect URI leaves the code as it is: only its rightful app can redeem it anyway.
+  if (request.redirectUri !== grant.redirectUri) throw new AuthError('grant_invalid', { logDetail: 'redirect_uri does not match' });
+  if (!verifierMatchesChallenge(request.codeVerifier, grant.codeChallenge)) throw new AuthError('grant_invalid', { logDetail: 'code_verifier does not match' });
+
+  const session = newSession('native', { user: grant.user, homeAccountId: grant.homeAccountId, msalCache: grant.msalCache }, deps);
+  // First the access token (from the sign-in's fresh cache): if it fails, the code stays redeemable.
+  const { view } = await accessTokenFor(session.record, deps.config.scopes, deps);
+  const tombstone: HandoffRow = { v: 1, status: 'redeemed', session: { partitionKey: session.ref.partitionKey, rowKey: session.ref.rowKey }, expiresAt: grant.expiresAt };
+  const won = await deps.states.replace({ ...ref, expiresAt: grant.expiresAt, data: await seal(tombstone, request.code, 'handoff', ref.rowKey) }, row.etag);
+  if (won === false) throw new AuthError('grant_invalid', { logDetail: 'code redeemed concurrently' });
+  await storeSession(session, deps);
+  return { ...view, refresh_token: session.token };
+}
+
+/** `grant_type=refresh_token` (RFC 6749 §6): a fresh access token and a rotated refresh token. */
+export async function refreshGrant(refreshToken: string, requestedScopes: readonly string[] | undefined, deps: FlowDeps): Promise<TokenResponse> {
+  const scopes = allowedScopes(requestedScopes, deps);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const session = await loadSession(refreshToken, 'native', deps);
+    const { view, cacheChanged } = await accessTokenFor(session.record, scopes, deps);
+    if (session.handedOver) {
+      // A retry with the token rotated moments ago: the same successor again, no second rotation.
+      if (cacheChanged) await saveSession(session, deps);
+      return { ...view, refresh_token: session.token };
+    }
+    const successor = await rotateSession(session, deps);
+    if (successor) return { ...view, refresh_token: successor };
+    // A concurrent refresh with the same token rotated first; reloading finds its hand-over to the successor.
+  }
+  throw new AuthError('grant_invalid', { logDetail: 'rotation kept losing to concurrent writers' });
+}
+
+// -------------------------------------------------------------------------------------------- metadata
+
+/** RFC 8414 authorization server metadata, so AppAuth-style libraries configure themselves from the issuer. */
+export function authorizationServerMetadata(config: AuthConfig): Record<string, unknown> {
+  const origin = config.publicOrigin;
+  return {
+    issuer: origin,
+    authorization_endpoint: `${origin}/auth/login`,
+    token_endpoint: `${origin}/auth/token`,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    code_challenge_methods_supported: ['S256'],
+    token_endpoint_auth_methods_supported: ['none'],
+    scopes_supported: [...config.scopes],
+    authorization_response_iss_parameter_supported: true,
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * Sessions: one `AuthSessions` row per signed-in user agent, sealed with a key derived from the secret part of
+ * the session token, so only the token's holder can read it.
+ *
+ * Two kinds share the row format. A `web` session's token is the `__Host-session` cookie and never changes. A
+ * `native` session's token is the app's refresh token (and its `Authorization: Bearer` credential); every
+ * refresh grant rotates its secret. The row keeps, beside the record, a "grace" blob sealed with the previous
+ * secret that names the successor for a short while, so a client retrying a lost response gets the same new
+ * token. Any other token of the session that does not open the row was rotated away earlier: presenting it is
+ * refresh token reuse, and the whole session is revoked.
+ * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2 RFC 9700 §4.14.2 (refresh token rotation)
+ */
+import { AuthError } from '../errors';
+import type { SignedInUser } from './id-token';
+import { newSessionToken, rotateSessionToken, sessionRowRef, type SessionRef } from './keys';
+import type { FlowDeps } from './flow';
+import { open, seal } from './seal';
+
+export const SESSION_COOKIE = '__Host-session';
+/** A session's idle expiry is pushed forward at most this often, so reading /auth/me is not a write each time. */
+export const SESSION_TOUCH_INTERVAL_MS = 5 * 60_000;
+/** How long a just-rotated native token still yields its successor (a retry after a lost response, a race). */
+export const ROTATION_GRACE_MS = 60_000;
+
+/** `web`: cookie session of a browser. `native`: a mobile or desktop app holding the token itself. */
+export type SessionKind = 'web' | 'native';
+
+/** What the AuthSessions row holds, sealed with a key derived from the session token's secret. */
+export interface SessionRecord {
+  v: 1;
+  /** Absent in rows written before native sessions existed: those are web sessions. */
+  kind?: SessionKind;
+  user: SignedInUser;
+  homeAccountId: string;
+  msalCache: string | undefined;
+  createdAt: number;
+  lastSeenAt: number;
+  idleExpiresAt: number;
+  absoluteExpiresAt: number;
+}
+
+/** Sealed with the previous secret after a rotation: only the holder of the rotated-away token can read it. */
+interface RotationGrace {
+  successor: string;
+  until: number;
+}
+
+export interface LoadedSession {
+  /** The token that opens the row now (after a grace hand-over, the successor of the one presented). */
+  token: string;
+  ref: SessionRef;
+  record: SessionRecord;
+  etag: string;
+  /** The sealed grace blob, kept as is on writes that do not rotate. */
+  grace: string | undefined;
+  /** True when the presented token was rotated away moments ago and `token` is its successor. */
+  handedOver: boolean;
+}
+
+/** Row data: `<sealed record>` or `<sealed record>~<sealed grace>` (JWE compact never contains `~`). */
+const GRACE_SEPARATOR = '~';
+
+export interface SignedIn {
+  user: SignedInUser;
+  homeAccountId: string;
+  msalCache: string | undefined;
+}
+
+export interface NewSession {
+  token: string;
+  ref: SessionRef;
+  record: SessionRecord;
+}
+
+/** A new session and its token, not yet stored (the native code redemption records the row it will use first). */
+export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps): NewSession {
+  const now = deps.clock.now();
+  const { idleSeconds, absoluteSeconds } = deps.config.session;
+  const absoluteExpiresAt = now + absoluteSeconds * 1000;
+  const token = newSessionToken(deps.random, absoluteExpiresAt);
+  const record: SessionRecord = {
+    v: 1,
+    kind,
+    ...signedIn,
+    createdAt: now,
+    lastSeenAt: now,
+    idleExpiresAt: Math.min(now + idleSeconds * 1000, absoluteExpiresAt),
+    absoluteExpiresAt,
+  };
+  return { token, ref: sessionRowRef(token) as SessionRef, record };
+}
+
+export async function storeSession({ ref, record }: NewSession, deps: FlowDeps): Promise<void> {
+  await deps.sessions.insert({ ...rowKeys(ref), expiresAt: record.absoluteExpiresAt, data: await seal(record, ref.secret, 'session', ref.rowKey) });
+}
+
+/**
+ * The session a token belongs to. A web token that does not open its row is just "no session"; a native token
+ * that does not open its row (and is not within its grace window) is a reused, rotated-away token, and the
+ * session is revoked.
+ */
+export async function loadSession(token: string | undefined, kind: SessionKind, deps: FlowDeps): Promise<LoadedSession> {
+  const presented = token === undefined ? undefined : sessionRowRef(token);
+  if (!presented || token === undefined) throw new AuthError('session_required');
+  const row = await deps.sessions.get(presented.partitionKey, presented.rowKey);
+  if (!row) throw new AuthError('session_required');
+  const [sealedRecord = '', grace] = row.data.split(GRACE_SEPARATOR);
+
+  let current = { token, ref: presented };
+  let record = await open<SessionRecord>(sealedRecord, presented.secret, 'session', presented.rowKey);
+  const now = deps.clock.now();
+  if (!record && kind === 'native') {
+    const handover = grace ? await open<RotationGrace>(grace, presented.secret, 'session-grace', presented.rowKey) : undefined;
+    const successor = handover && now < handover.until ? sessionRowRef(handover.successor) : undefined;
+    if (handover && successor) {
+      current = { token: handover.successor, ref: successor };
+      record = await open<SessionRecord>(sealedRecord, successor.secret, 'session', successor.rowKey);
+    }
+    if (!record) {
+      // Only tokens of this session carry its id: this one was rotated away before. RFC 9700 §4.14.2.
+      await deps.sessions.delete(presented.partitionKey, presented.rowKey);
+      deps.logger.warn('security: refresh token reuse detected, session revoked', { event: 'token_reuse_detected' });
+      throw new AuthError('grant_invalid', { logDetail: 'rotated session token reused' });
+    }
+  }
+  if (!record || (record.kind ?? 'web') !== kind) throw new AuthError('session_required', { logDetail: 'session row does not open with this token' });
+  if (now >= record.idleExpiresAt || now >= record.absoluteExpiresAt) {
+    await deps.sessions.delete(presented.partitionKey, presented.rowKey);
+    throw new AuthError('session_expired');
+  }
+  return { ...current, record, etag: row.etag, grace, handedOver: current.token !== token };
+}
+
+/** Writes the session back (same token) with its idle expiry pushed forward. False when a concurrent writer won. */
+export async function saveSession(session: LoadedSession, deps: FlowDeps): Promise<boolean> {
+  const record = touched(session.record, deps);
+  const etag = await writeSession(session, record, session.ref.secret, session.grace, deps);
+  if (etag === false) return false;
+  session.record = record;
+  session.etag = etag;
+  return true;
+}
+
+/**
+ * Rotates a native session's token: the row is re-sealed under a new secret, and the old token keeps only a
+ * short grace hand-over to the new one. Returns the new token, or undefined when a concurrent rotation won.
+ */
+export async function rotateSession(session: LoadedSession, deps: FlowDeps): Promise<string | undefined> {
+  const successor = rotateSessionToken(session.token, deps.random);
+  const grace = await seal(
+    { successor, until: deps.clock.now() + ROTATION_GRACE_MS } satisfies RotationGrace,
+    session.ref.secret,
+    'session-grace',
+    session.ref.rowKey,
+  );
+  const etag = await writeSession(session, touched(session.record, deps), (sessionRowRef(successor) as SessionRef).secret, grace, deps);
+  return etag === false ? undefined : successor;
+}
+
+function touched(record: SessionRecord, deps: FlowDeps): SessionRecord {
+  const now = deps.clock.now();
+  return { ...record, lastSeenAt: now, idleExpiresAt: Math.min(now + deps.config.session.idleSeconds * 1000, record.absoluteExpiresAt) };
+}
+
+async function writeSession(session: LoadedSession, record: SessionRecord, secret: string, grace: string | undefined, deps: FlowDeps) {
+  const sealed = await seal(record, secret, 'session', session.ref.rowKey);
+  return deps.sessions.replace(
+    { ...rowKeys(session.ref), expiresAt: record.absoluteExpiresAt, data: grace ? `${sealed}${GRACE_SEPARATOR}${grace}` : sealed },
+    session.etag,
+  );
+}
+
+function rowKeys(ref: SessionRef) {
+  return { partitionKey: ref.partitionKey, rowKey: ref.rowKey };
+}
