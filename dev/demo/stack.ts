@@ -27,6 +27,8 @@ const FUNCTIONS_ENTRY = join(__dirname, 'functions-process.ts');
 /** The demo app registration at the stand-in (a fixed id, so bookmarks and logs stay readable across runs). */
 export const DEMO_CLIENT_ID = '0d7f3c52-8a4e-4b6f-9c1d-3e5a7b9d2f60';
 export const DEMO_APP_NAME = 'Contoso demo site (local)';
+/** Redirect URIs of a demo native app: a private-use scheme (iOS/Android) and a loopback one (desktop, any port). */
+export const DEMO_NATIVE_REDIRECT_URIS = ['com.contoso.signin.demo:/oauth2redirect', 'http://127.0.0.1/callback'] as const;
 export { DEMO_PASSWORD, PortBusyError };
 
 export interface StackOptions {
@@ -223,6 +225,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
       AUTH_ALLOWED_RETURN_ORIGINS: demoUrl,
       AUTH_POST_LOGOUT_REDIRECT_URI: `${demoUrl}/`,
+      AUTH_NATIVE_REDIRECT_URIS: DEMO_NATIVE_REDIRECT_URIS.join(','),
       FUNCTIONS_HOST_CORS: demoUrl,
       FUNCTIONS_HOST_CORS_CREDENTIALS: 'true',
       FUNCTIONS_HOST_RUN_TIMERS: options.runTimers === false ? 'false' : 'true',

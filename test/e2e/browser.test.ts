@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { devCaFromEnvironment } from '../../dev/ca';
-import { startStack, type Stack } from '../../dev/demo/stack';
+import { createHash, randomBytes } from 'node:crypto';
+import { DEMO_NATIVE_REDIRECT_URIS, startStack, type Stack } from '../../dev/demo/stack';
 import { SESSION_COOKIE } from '../../shared/core/flow';
 import { launchChromium } from '../_support/browser';
 
@@ -164,6 +165,51 @@ describe('the demo site in Chromium', () => {
       assert.equal(new URL(page.url()).search, '', 'auth_error is dropped from the address bar');
       assert.equal((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE), false);
       assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a native app: the system browser signs in and the redirect to its custom scheme carries a handoff code', async () => {
+    const { context, page } = await newContext();
+    try {
+      // What AppAuth does: its own PKCE pair and state, the authorization request opened in the browser.
+      const verifier = randomBytes(32).toString('base64url');
+      const state = randomBytes(16).toString('base64url');
+      const redirectUri = DEMO_NATIVE_REDIRECT_URIS[0];
+      const query = new URLSearchParams({
+        response_type: 'code',
+        client_id: 'contoso-demo-ios',
+        redirect_uri: redirectUri,
+        code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+        code_challenge_method: 'S256',
+        state,
+      });
+      // The OS hands a custom-scheme navigation to the app; here the browser's own record of the redirect is the catch.
+      const appRedirect = page.waitForResponse((response) => (response.headers().location ?? '').startsWith(`${redirectUri}?`));
+      await page.goto(`${stack.functions.url}/auth/login?${query}`);
+      const user = stack.users[0]!;
+      await page.click(`button[data-username="${user.username}"]`);
+      await page.fill('#password', stack.password);
+      await page.click('#signin');
+      const caught = new URL((await appRedirect).headers().location!);
+      assert.equal(caught.searchParams.get('state'), state);
+      assert.equal(caught.searchParams.get('iss'), stack.functions.url);
+      const code = caught.searchParams.get('code') ?? '';
+      assert.match(code, /^\d{10}\.[A-Za-z0-9_-]{43}$/);
+      assert.equal((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE), false, 'no browser session');
+
+      // The app redeems the code at the token endpoint and uses its session token as Bearer.
+      const token = await fetch(`${stack.functions.url}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri }),
+      });
+      assert.equal(token.status, 200);
+      const tokens = (await token.json()) as { refresh_token: string; access_token: string };
+      const me = await fetch(`${stack.functions.url}/auth/me`, { headers: { authorization: `Bearer ${tokens.refresh_token}` } });
+      assert.equal(me.status, 200);
+      assert.equal(((await me.json()) as { user: { username: string } }).user.username, user.username);
     } finally {
       await context.close();
     }
