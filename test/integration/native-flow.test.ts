@@ -141,6 +141,38 @@ describe('the native flow', () => {
   });
 });
 
+describe("failures after the app's redirect URI matched go back to the app", () => {
+  test('Entra unreachable (502) → error=server_error; hanging (504) → temporarily_unavailable; no code, no session', async () => {
+    for (const [fault, error] of [[{ destroySocket: true }, 'server_error'], [{ hang: true }, 'temporarily_unavailable']] as const) {
+      const app = new NativeApp(h);
+      const { authorizeUrl } = await app.browser.startSignIn(app.authorizeQuery());
+      const callbackUrl = await app.browser.signInAtProvider(authorizeUrl);
+      const sessionsBefore = await sessions();
+      h.standIn.injectFault('token', fault);
+      try {
+        const redirect = app.captureRedirect(await app.browser.callback(callbackUrl));
+        assert.equal(`${redirect.protocol}${redirect.pathname}`, 'com.contoso.app:/oauth2redirect');
+        assert.equal(redirect.searchParams.get('error'), error);
+        assert.equal(redirect.searchParams.get('state'), app.state);
+        assert.equal(redirect.searchParams.get('code'), null);
+        assert.equal(await sessions(), sessionsBefore);
+      } finally {
+        h.standIn.clearFaults();
+      }
+    }
+  });
+
+  test('a callback from another browser is an error page, not a redirect to the app (login CSRF)', async () => {
+    const app = new NativeApp(h);
+    const { authorizeUrl } = await app.browser.startSignIn(app.authorizeQuery());
+    const callbackUrl = await app.browser.signInAtProvider(authorizeUrl);
+    const response = await h.newBrowser().callback(callbackUrl);
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.location, undefined);
+    assert.match(response.body, /state_mismatch/);
+  });
+});
+
 describe('bad authorization requests: nothing stored', () => {
   const refusedWithPage: [string, Record<string, string | undefined>][] = [
     ['unregistered redirect URI', { redirect_uri: 'com.evil.app:/oauth2redirect' }],
