@@ -173,6 +173,11 @@ describe('the demo site in Chromium', () => {
   test('a native app: the system browser signs in and the redirect to its custom scheme carries a handoff code', async () => {
     const { context, page } = await newContext();
     try {
+      // The served metadata (a route under /.well-known) names the endpoints the app uses.
+      const metadata = (await (await fetch(`${stack.functions.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, string>;
+      assert.equal(metadata.issuer, stack.functions.url);
+      assert.equal(metadata.token_endpoint, `${stack.functions.url}/auth/token`);
+
       // What AppAuth does: its own PKCE pair and state, the authorization request opened in the browser.
       const verifier = randomBytes(32).toString('base64url');
       const state = randomBytes(16).toString('base64url');
@@ -200,7 +205,7 @@ describe('the demo site in Chromium', () => {
       assert.equal((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE), false, 'no browser session');
 
       // The app redeems the code at the token endpoint and uses its session token as Bearer.
-      const token = await fetch(`${stack.functions.url}/auth/token`, {
+      const token = await fetch(metadata.token_endpoint!, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri }),
