@@ -10,6 +10,8 @@ import { AuthError } from '../errors';
 export const CLOCK_SKEW_SECONDS = 300;
 /** An ID token larger than this is refused before any parsing: no legitimate one comes close. */
 const MAX_ID_TOKEN_LENGTH = 64 * 1024;
+/** OIDC Core §2 `sub`: at most 255 ASCII characters; printable, and not only spaces. */
+const SUBJECT = /^(?=.*[^ ])[\x20-\x7e]{1,255}$/;
 
 export interface IdTokenExpectations {
   protocol: 'entra' | 'oidc';
@@ -57,6 +59,9 @@ export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, ex
   if (payload.azp !== undefined && payload.azp !== expect.clientId) throw invalid('azp is not this client');
   if (typeof payload.iat !== 'number' || payload.iat > expect.now + CLOCK_SKEW_SECONDS) throw invalid('iat in the future');
   if (payload.nonce !== expect.nonce) throw invalid('nonce mismatch');
+  // jose only checks that `sub` is present. OIDC Core §2: a non-empty string of at most 255 ASCII characters; an
+  // empty one would make every such token the same user wherever the user id is iss + sub (AUTH_PROTOCOL=oidc).
+  if (typeof payload.sub !== 'string' || !SUBJECT.test(payload.sub)) throw invalid('sub missing or malformed');
 
   const tid = typeof payload.tid === 'string' ? payload.tid.toLowerCase() : undefined;
   const expectedIssuer = expect.issuer.replace('{tenantid}', tid ?? '{tenantid}');
