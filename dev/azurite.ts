@@ -1,5 +1,6 @@
 /**
- * Azurite (Table service only) for local runs and tests: in memory, on loopback, on a free port, stopped by pid.
+ * Azurite (Table service only) for local runs and tests: in memory (or on disk with `location`), on loopback, on a
+ * free port, stopped by pid.
  *
  * Runs `azurite/dist/src/table/main.js` in a child node process behind a small wrapper that exits when its stdin
  * closes: stdin is a pipe from this process, so when the parent dies for any reason (even SIGKILL) the pipe closes
@@ -23,6 +24,12 @@ export interface AzuriteOptions {
   silent?: boolean;
   /** How long to wait for the port to accept connections; default 15 s. */
   startTimeoutMs?: number;
+  /**
+   * Keep the tables on disk in this directory instead of in memory (the caller creates and removes it). A stop and a
+   * start on the same port and location then model an outage that loses nothing, as Azure's does: stop() has
+   * Azurite flush its database before the process ends. Default: in memory, nothing on disk.
+   */
+  location?: string;
 }
 
 export interface AzuriteInstance {
@@ -110,7 +117,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     '-e',
     WRAPPER,
     tableMainPath(),
-    '--inMemoryPersistence',
+    ...(options.location !== undefined ? ['--location', options.location] : ['--inMemoryPersistence']),
     '--tableHost',
     '127.0.0.1',
     '--tablePort',
@@ -154,6 +161,14 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      if (options.location !== undefined && child.exitCode === null && child.signalCode === null) {
+        // On disk: SIGINT is Azurite's own shutdown, which saves the database; the wrapper's SIGTERM would not wait.
+        const flushDeadline = Date.now() + 5000;
+        child.kill('SIGINT');
+        while (!/successfully closed/.test(output) && child.exitCode === null && Date.now() < flushDeadline) {
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      }
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const forced = setTimeout(() => child.kill('SIGKILL'), 5000);
