@@ -64,11 +64,20 @@ export interface StandInUser {
 }
 
 export type Fault =
-  | { status: number; body?: string; contentType?: string; headers?: Record<string, string> }
+  | {
+      status: number;
+      body?: string;
+      contentType?: string;
+      headers?: Record<string, string>;
+      /** Send only this many bytes of `body` while Content-Length announces all of it (a body cut short). */
+      truncateAtBytes?: number;
+      /** After a truncated body: close the connection (default), or stall until the client gives up. */
+      afterTruncate?: 'close' | 'stall';
+    }
   | { delayMs: number }
   | { hang: true }
   | { destroySocket: true }
-  | { aadsts: number; error: string; description?: string; status?: number };
+  | { aadsts: number; error: string; description?: string; status?: number; headers?: Record<string, string> };
 
 export type FaultEndpoint = 'token' | 'discovery' | 'jwks';
 
@@ -146,6 +155,8 @@ export interface EntraStandIn {
   /** Verifies an access token this stand-in issued, as a resource API would. Throws when invalid. */
   verifyAccessToken(token: string, audience?: string): Promise<Record<string, unknown>>;
   issuedSecrets(): string[];
+  /** Every refresh token issued, oldest first: which one a client kept is a test's question. */
+  issuedRefreshTokens(): string[];
   stop(): Promise<void>;
 }
 
@@ -441,12 +452,21 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       return true;
     }
     if ('aadsts' in fault) {
-      sendTokenError(req, res, new TokenError(fault.status ?? 400, fault.error, fault.aadsts, fault.description ?? 'Injected fault.'));
+      sendTokenError(req, res, new TokenError(fault.status ?? 400, fault.error, fault.aadsts, fault.description ?? 'Injected fault.', fault.headers));
       return true;
     }
     req.resume();
-    res.writeHead(fault.status, { 'Content-Type': fault.contentType ?? 'text/html; charset=utf-8', ...fault.headers });
-    res.end(fault.body ?? '');
+    const body = Buffer.from(fault.body ?? '', 'utf8');
+    if (fault.truncateAtBytes === undefined) {
+      res.writeHead(fault.status, { 'Content-Type': fault.contentType ?? 'text/html; charset=utf-8', ...fault.headers });
+      res.end(body);
+      return true;
+    }
+    res.writeHead(fault.status, { 'Content-Type': fault.contentType ?? 'text/html; charset=utf-8', 'Content-Length': String(body.length), ...fault.headers });
+    res.write(body.subarray(0, fault.truncateAtBytes), () => {
+      // 'stall' leaves the response open: the client's deadline must end it (stop() destroys the socket).
+      if ((fault.afterTruncate ?? 'close') === 'close') req.socket.destroy();
+    });
     return true;
   }
 
@@ -1069,6 +1089,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     now,
     verifyAccessToken,
     issuedSecrets: () => [...issued],
+    issuedRefreshTokens: () => [...refreshTokens.keys()],
     async stop() {
       const closing = [backServer, frontServer].filter((s) => s !== undefined).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const socket of sockets) socket.destroy();
