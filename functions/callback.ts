@@ -13,7 +13,7 @@ import { getServices } from '../shared/services';
  * never shown or logged: it is the provider's (or an attacker's) free text.
  */
 export function createCallbackHandler(services: ServicesProvider): HttpHandler {
-  return endpoint({ name: 'callback', methods: ['GET'], kind: 'page' }, services, async (request, deps) => {
+  return endpoint({ name: 'callback', methods: ['GET'], kind: 'page', signIn: true }, services, async (request, deps) => {
     const result = await completeSignIn(
       { code: request.query('code'), state: request.query('state'), error: request.query('error'), cookies: request.cookies },
       deps,

@@ -12,7 +12,7 @@ import { getServices } from '../shared/services';
  * its registered `redirect_uri`, S256 `code_challenge` and `state` (see shared/core/native.ts).
  */
 export function createLoginHandler(services: ServicesProvider): HttpHandler {
-  return endpoint({ name: 'login', methods: ['GET'], kind: 'page' }, services, async (request, deps) => {
+  return endpoint({ name: 'login', methods: ['GET'], kind: 'page', signIn: true }, services, async (request, deps) => {
     const started = await beginSignIn(
       {
         returnTo: request.query('returnTo'),

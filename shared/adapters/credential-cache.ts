@@ -16,6 +16,7 @@
  */
 import { AuthError, isAuthError } from '../errors';
 import type { Clock, Logger } from '../ports';
+import { securityEvent } from '../telemetry';
 
 export interface CredentialCacheOptions<T> {
   /** What is cached, for log lines, e.g. `Key Vault secret "auth-client-secret"`. Never a value. */
@@ -100,10 +101,7 @@ export class CredentialCache<T> {
           ...this.options.describe(fresh),
         });
       } else {
-        this.options.logger?.info('client credential renewed after a rejection', {
-          credentialSource: this.options.description,
-          ...this.options.describe(fresh),
-        });
+        if (this.options.logger) securityEvent(this.options.logger, 'credential_rotated', { credentialSource: this.options.description });
       }
       return changed;
     });

@@ -10,6 +10,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from '../config';
 import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
+import { securityEvent, userHash } from '../telemetry';
 import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
 import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
 import { validateIdToken, type SignedInUser } from './id-token';
@@ -128,6 +129,7 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
   };
 
   await deps.states.insert({ ...ref, expiresAt, data: await seal(pending, state, 'state', ref.rowKey) });
+  securityEvent(deps.logger, 'signin_started', { flow: native ? 'native' : 'web' });
 
   const url = new URL(metadata.authorization_endpoint);
   const params: Record<string, string | undefined> = {
@@ -243,6 +245,7 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
   if (input.error !== undefined) {
     if (!(await deps.states.consume(taken.partitionKey, taken.rowKey, taken.etag))) throw new AuthError('state_unknown');
     const error = PROVIDER_ERRORS.has(input.error) ? input.error : 'server_error';
+    securityEvent(deps.logger, 'signin_failed', { flow: flowOf(pending), code: 'provider_error', providerError: error, durationMs: now - pending.createdAt });
     if (pending.native) return { kind: 'app-redirect', location: appRedirectUrl(pending.native, { error }, deps.config), clearCookies };
     return { kind: 'provider-error', returnTo: pending.returnTo, error, clearCookies };
   }
@@ -254,6 +257,7 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
 
   // Single use: of any number of concurrent callbacks with this state, exactly one wins the conditional delete.
   if (!(await deps.states.consume(taken.partitionKey, taken.rowKey, taken.etag))) {
+    securityEvent(deps.logger, 'replay_detected', { what: 'state' });
     throw new AuthError('state_unknown', { logDetail: 'state already consumed (replay or concurrent callback)' });
   }
 
@@ -273,6 +277,8 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
   });
 
   const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized };
+  const userId = `${user.tenantId ?? user.issuer}/${user.id}`;
+  securityEvent(deps.logger, 'signin_completed', { flow: flowOf(pending), userHash: userHash(userId), durationMs: deps.clock.now() - pending.createdAt });
   if (pending.native) return { kind: 'app-redirect', location: await issueHandoff(pending.native, signedIn, deps), clearCookies };
   const session = newSession('web', signedIn, deps);
   await storeSession(session, deps);
@@ -337,6 +343,10 @@ export async function endSession(token: string | undefined, postLogoutRedirect: 
 }
 
 // ------------------------------------------------------------------------------------------- helpers
+
+function flowOf(pending: PendingSignIn): 'web' | 'native' {
+  return pending.native ? 'native' : 'web';
+}
 
 function policyOf(config: AuthConfig) {
   return { publicOrigin: config.publicOrigin, allowedOrigins: config.allowedReturnOrigins };

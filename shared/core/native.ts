@@ -11,6 +11,7 @@
  */
 import type { AuthConfig } from '../config';
 import { AuthError } from '../errors';
+import { securityEvent } from '../telemetry';
 import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
 import type { FlowDeps } from './flow';
 import { handoffRowRef, newHandoffCode, type RowRef } from './keys';
@@ -105,7 +106,7 @@ export function appRedirectUrl(target: AppTarget, params: Record<string, string>
 
 /** An error after the redirect URI matched, told to the app the OAuth way (RFC 6749 §4.1.2.1); static text only. */
 export function appErrorRedirect(target: AppTarget, error: AuthError, deps: FlowDeps): string {
-  deps.logger.info('native sign-in ended with an error', { code: error.code });
+  securityEvent(deps.logger, 'signin_failed', { flow: 'native', code: error.code });
   const oauthError = error.status === 503 || error.status === 504 ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : 'invalid_request';
   return appRedirectUrl(target, { error: oauthError, error_description: error.message }, deps.config);
 }
@@ -144,7 +145,7 @@ export async function redeemHandoff(request: { code: string; codeVerifier: strin
   if (!row || !grant) throw new AuthError('grant_invalid', { logDetail: 'unknown code' });
   if (grant.status === 'redeemed') {
     await deps.sessions.delete(grant.session.partitionKey, grant.session.rowKey);
-    deps.logger.warn('security: handoff code replay detected, session revoked', { event: 'code_replay_detected' });
+    securityEvent(deps.logger, 'replay_detected', { what: 'handoff_code', sessionRevoked: true });
     throw new AuthError('grant_invalid', { logDetail: 'code already redeemed' });
   }
   if (deps.clock.now() > grant.expiresAt) {

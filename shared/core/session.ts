@@ -11,6 +11,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2 RFC 9700 §4.14.2 (refresh token rotation)
  */
 import { AuthError } from '../errors';
+import { securityEvent } from '../telemetry';
 import type { SignedInUser } from './id-token';
 import { newSessionToken, rotateSessionToken, sessionRowRef, type SessionRef } from './keys';
 import type { FlowDeps } from './flow';
@@ -119,7 +120,7 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
     if (!record) {
       // Only tokens of this session carry its id: this one was rotated away before. RFC 9700 §4.14.2.
       await deps.sessions.delete(presented.partitionKey, presented.rowKey);
-      deps.logger.warn('security: refresh token reuse detected, session revoked', { event: 'token_reuse_detected' });
+      securityEvent(deps.logger, 'token_reuse_detected', { sessionRevoked: true });
       throw new AuthError('grant_invalid', { logDetail: 'rotated session token reused' });
     }
   }

@@ -7,6 +7,7 @@ import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } fr
 import type { FlowDeps } from '../core/flow';
 import { AuthError, ConfigError } from '../errors';
 import type { Logger } from '../ports';
+import { securityEvent } from '../telemetry';
 import { parseCookieHeader } from './cookies';
 import { errorPageResponse, oauthErrorResponse, problemResponse } from './responses';
 
@@ -21,6 +22,8 @@ export interface EndpointSpec {
    * `oauth` (the token endpoint) answers RFC 6749 §5.2 error JSON.
    */
   kind: 'json' | 'page' | 'oauth';
+  /** Login and callback: a refused request is a failed sign-in in the security telemetry. */
+  signIn?: boolean;
   /** Content types a body may have (POST); a body of another type is 415. */
   bodyTypes?: readonly string[];
 }
@@ -59,6 +62,7 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
       if (authError.status >= 500) {
         logger.warn(`${spec.name} failed`, { code, detail: authError.logDetail, cause: describeCause(authError.cause) });
       }
+      if (spec.signIn) securityEvent(logger, 'signin_failed', { endpoint: spec.name, code, status: authError.status });
       const allowHeader = authError.code === 'method_not_allowed' ? allow : undefined;
       response = ERROR_RESPONSES[spec.kind](authError, allowHeader);
     }
@@ -122,9 +126,11 @@ function describeCause(cause: unknown): string | undefined {
   return [cause.name, code.errorCode ?? code.code, code.statusCode].filter((v) => v !== undefined).join(' ');
 }
 
+/** Events carry the request's correlation id: the W3C trace id (App Insights operation_Id), else the invocation id. */
 function invocationLogger(context: InvocationContext): Logger {
+  const correlationId = context.traceContext?.traceParent?.split('-')[1] ?? context.invocationId;
   const format = (message: string, properties?: Record<string, unknown>) =>
-    properties ? `${message} ${JSON.stringify(properties)}` : message;
+    properties ? `${message} ${JSON.stringify(properties.event ? { ...properties, correlationId } : properties)}` : message;
   return {
     info: (message, properties) => context.log(format(message, properties)),
     warn: (message, properties) => context.warn(format(message, properties)),

@@ -137,7 +137,7 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     assert.equal(vault.counters.secretReads - reads, 1, 'exactly one extra vault read');
     assert.equal((await main.newBrowser().signIn()).status, 302);
     assert.equal(vault.counters.secretReads - reads, 1, 'later sign-ins use the renewed copy');
-    assert.ok(main.logs.some((l) => l.includes('client credential renewed after a rejection')));
+    assert.ok(main.logs.some((l) => l.includes('event credential_rotated')));
     assertNoLeaks(main);
   });
 

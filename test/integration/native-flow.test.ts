@@ -248,7 +248,7 @@ describe('bad token requests: OAuth errors, nothing issued', () => {
     const tokens = (await app.redeem(code)).json();
     assertOAuthError(await app.redeem(code), 400, 'invalid_grant');
     assert.equal((await app.bearer('me', tokens.refresh_token)).status, 401);
-    assert.ok(h.logs.some((line) => line.includes('code_replay_detected')));
+    assert.ok(h.logs.some((line) => line.includes('event replay_detected') && line.includes('handoff_code')));
   });
 
   test('an expired handoff code → invalid_grant, no session', async () => {
@@ -332,7 +332,7 @@ describe('refresh token rotation', () => {
       assert.equal(await sessions(), sessionsBefore - 1, 'the whole session is revoked');
       assertOAuthError(await app.refresh(second), 400, 'invalid_grant');
       assert.equal((await app.bearer('me', second)).status, 401);
-      assert.ok(h.logs.some((line) => line.includes('token_reuse_detected')));
+      assert.ok(h.logs.some((line) => line.includes('event token_reuse_detected')));
     } finally {
       h.clockOffsetMs -= ROTATION_GRACE_MS + 1000;
     }

@@ -1,0 +1,104 @@
+/**
+ * Security telemetry: the events a sign-in produces, each with a correlation id, and no personal data in any log
+ * line beyond the hashed user id.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { userHash } from '../../shared/telemetry';
+import { Harness } from '../_support/harness';
+
+let h: Harness;
+
+before(async () => {
+  h = await Harness.start();
+});
+
+after(async () => {
+  await h?.stop();
+});
+
+/** The events logged since `from`, parsed from their `event <name> {json}` lines. */
+function eventsSince(from: number): Record<string, unknown>[] {
+  return h.logs
+    .slice(from)
+    .map((line) => /\bevent (\w+) (\{.*\})$/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => JSON.parse(match[2]!) as Record<string, unknown>);
+}
+
+describe('security events', () => {
+  test('a web sign-in: signin_started and signin_completed with flow, hashed user id, duration and correlation id', async () => {
+    const from = h.logs.length;
+    const response = await h.newBrowser().signIn();
+    assert.equal(response.status, 302);
+    const events = eventsSince(from);
+    assert.deepEqual(events.map((e) => e.event), ['signin_started', 'signin_completed']);
+    const [started, completed] = events as [Record<string, unknown>, Record<string, unknown>];
+    assert.equal(started.flow, 'web');
+    assert.match(String(started.correlationId), /^[\w-]+$/);
+    const user = h.standIn.users[0]!;
+    assert.equal(completed.userHash, userHash(`${h.standIn.tenantId}/${user.oid}`));
+    assert.equal(typeof completed.durationMs, 'number');
+    assert.notEqual(completed.correlationId, started.correlationId, 'each request has its own correlation id');
+  });
+
+  test('a refused callback is signin_failed with its code; a replayed state is replay_detected', async () => {
+    const browser = h.newBrowser();
+    const { authorizeUrl } = await browser.startSignIn();
+    const callbackUrl = await browser.signInAtProvider(authorizeUrl);
+    const from = h.logs.length;
+    const stranger = await h.newBrowser().callback(callbackUrl);
+    assert.equal(stranger.status, 400);
+    assert.deepEqual(eventsSince(from).map((e) => [e.event, e.code]), [['signin_failed', 'state_mismatch']]);
+
+    // Two callbacks of the same browser at once, both past the state check before either consumes it: one
+    // completes, the other loses the single-use race — the replay the event is about.
+    const real = h.deps.states;
+    let reads = 0;
+    let bothRead!: () => void;
+    const barrier = new Promise<void>((resolve) => (bothRead = resolve));
+    h.deps.states = {
+      insert: (row) => real.insert(row),
+      get: async (pk, rk) => {
+        const row = await real.get(pk, rk);
+        if (++reads === 2) bothRead();
+        return row;
+      },
+      replace: (row, etag) => real.replace(row, etag),
+      consume: async (pk, rk, etag) => {
+        await barrier;
+        return real.consume(pk, rk, etag);
+      },
+      delete: (pk, rk) => real.delete(pk, rk),
+      purgePartitionsBefore: (pk) => real.purgePartitionsBefore(pk),
+    };
+    try {
+      const afterStranger = h.logs.length;
+      const results = await Promise.all([browser.callback(callbackUrl), browser.callback(callbackUrl)]);
+      assert.deepEqual(results.map((r) => r.status).sort(), [302, 400]);
+      const names = eventsSince(afterStranger).map((e) => e.event).sort();
+      assert.deepEqual(names, ['replay_detected', 'signin_completed', 'signin_failed']);
+    } finally {
+      h.deps.states = real;
+    }
+  });
+
+  test('the user cancels: signin_failed with the provider error', async () => {
+    const browser = h.newBrowser();
+    const { authorizeUrl } = await browser.startSignIn();
+    const callbackUrl = await browser.signInAtProvider(authorizeUrl, undefined, { cancel: true });
+    const from = h.logs.length;
+    await browser.callback(callbackUrl);
+    const [failed] = eventsSince(from);
+    assert.equal(failed?.event, 'signin_failed');
+    assert.equal(failed?.providerError, 'access_denied');
+  });
+
+  test('no log line holds a name, username, e-mail or object id of any user', () => {
+    const text = h.logs.join('\n');
+    for (const user of h.standIn.users) {
+      for (const value of [user.name, user.username, user.oid]) assert.ok(!text.includes(value), 'personal data in the logs');
+    }
+    assert.deepEqual(h.leakedSecrets(), []);
+  });
+});
