@@ -25,6 +25,7 @@ import {
   type NativeRequest,
 } from './native';
 import { createPkcePair } from './pkce';
+import { SingleFlight } from './single-flight';
 import { validateReturnUrl } from './return-url';
 import { open, seal } from './seal';
 import { loadSession, newSession, saveSession, SESSION_COOKIE, SESSION_TOUCH_INTERVAL_MS, storeSession, type SessionKind } from './session';
@@ -302,6 +303,9 @@ export async function readSession(token: string | undefined, kind: SessionKind, 
 
 // ------------------------------------------------------------------------------------------- refresh
 
+/** Refreshes of one session for the same scopes, in flight in this instance. */
+const refreshes = new SingleFlight<AccessTokenView>();
+
 export async function refreshAccessToken(
   token: string | undefined,
   kind: SessionKind,
@@ -310,12 +314,15 @@ export async function refreshAccessToken(
 ): Promise<AccessTokenView> {
   const scopes = allowedScopes(requestedScopes, deps);
   const session = await loadSession(token, kind, deps);
-  const { view, cacheChanged } = await accessTokenFor(session.record, scopes, deps);
-  if (cacheChanged || deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) {
-    // A concurrent refresh that saved first wrote a cache at least as good as ours: keep theirs.
-    if (!(await saveSession(session, deps))) deps.logger.info('session cache update lost to a concurrent refresh');
-  }
-  return view;
+  // Callers that proved they hold this session share one provider call and one write.
+  return refreshes.run(`${session.ref.rowKey} ${scopes.join(' ')}`, async () => {
+    const { view, cacheChanged } = await accessTokenFor(session.record, scopes, deps);
+    if (cacheChanged || deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) {
+      // Another instance saved first: its cache came from a provider call as recent as ours; keep it.
+      if (!(await saveSession(session, deps))) deps.logger.info('session cache update lost to a concurrent refresh');
+    }
+    return view;
+  });
 }
 
 // -------------------------------------------------------------------------------------------- logout

@@ -14,8 +14,9 @@ import { AuthError } from '../errors';
 import { securityEvent } from '../telemetry';
 import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
 import type { FlowDeps } from './flow';
-import { handoffRowRef, newHandoffCode, type RowRef } from './keys';
+import { handoffRowRef, newHandoffCode, sha256Hex, type RowRef } from './keys';
 import { verifierMatchesChallenge } from './pkce';
+import { SingleFlight } from './single-flight';
 import { open, seal } from './seal';
 import { loadSession, newSession, rotateSession, saveSession, storeSession, type SignedIn } from './session';
 
@@ -169,6 +170,14 @@ export async function redeemHandoff(request: { code: string; codeVerifier: strin
 /** `grant_type=refresh_token` (RFC 6749 §6): a fresh access token and a rotated refresh token. */
 export async function refreshGrant(refreshToken: string, requestedScopes: readonly string[] | undefined, deps: FlowDeps): Promise<TokenResponse> {
   const scopes = allowedScopes(requestedScopes, deps);
+  // Concurrent grants with the same token in this instance: one provider call, one rotation, one answer.
+  return grants.run(`${sha256Hex(refreshToken)} ${scopes.join(' ')}`, () => rotateWithAccessToken(refreshToken, scopes, deps));
+}
+
+/** Refresh grants in flight in this instance, by token and scopes. */
+const grants = new SingleFlight<TokenResponse>();
+
+async function rotateWithAccessToken(refreshToken: string, scopes: readonly string[], deps: FlowDeps): Promise<TokenResponse> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const session = await loadSession(refreshToken, 'native', deps);
     const { view, cacheChanged } = await accessTokenFor(session.record, scopes, deps);
