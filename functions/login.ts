@@ -1,6 +1,7 @@
-import { app, type HttpHandler } from '@azure/functions';
+import { app, type Cookie, type HttpHandler } from '@azure/functions';
 import { beginSignIn } from '../shared/core/flow';
-import { hostCookie } from '../shared/http/cookies';
+import { TRANSACTION_COOKIE_PREFIX } from '../shared/core/keys';
+import { expiredHostCookie, hostCookie } from '../shared/http/cookies';
 import type { NativeAuthorizeParams } from '../shared/core/native';
 import { endpoint, type ParsedRequest, type ServicesProvider } from '../shared/http/endpoint';
 import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
@@ -24,8 +25,20 @@ export function createLoginHandler(services: ServicesProvider): HttpHandler {
       deps,
     );
     if (started.kind === 'app-redirect') return redirectResponse(started.location);
-    return redirectResponse(started.authorizeUrl, [hostCookie(started.transactionCookie)]);
+    return redirectResponse(started.authorizeUrl, [...abandonedSignIns(request), hostCookie(started.transactionCookie)]);
   });
+}
+
+/** Sign-ins one browser keeps in flight; beyond it, starting one forgets the others (whose tabs must start again). */
+export const MAX_SIGN_INS_PER_BROWSER = 5;
+
+/**
+ * Without a cap, every abandoned sign-in would leave a cookie for ten minutes, and a browser that keeps starting
+ * sign-ins would soon send a cookie header over the 8 KB bound and be refused everywhere.
+ */
+function abandonedSignIns(request: ParsedRequest): Cookie[] {
+  const pending = Object.keys(request.cookies).filter((name) => name.startsWith(TRANSACTION_COOKIE_PREFIX));
+  return pending.length >= MAX_SIGN_INS_PER_BROWSER ? pending.map(expiredHostCookie) : [];
 }
 
 /**

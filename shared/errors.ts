@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   scope_not_allowed: [400, 'A requested scope is not in the allowed list.'],
   upstream_unavailable: [502, 'The identity provider is unavailable.'],
   upstream_timeout: [504, 'The identity provider did not answer in time.'],
+  rate_limited: [429, 'Too many sign-ins are being started. Try again shortly.'],
   storage_unavailable: [503, 'Storage is unavailable. Try again shortly.'],
   credential_unavailable: [503, 'The client credential is unavailable. Try again shortly.'],
   configuration_invalid: [503, 'The service is not configured correctly.'],
@@ -59,7 +60,7 @@ export class AuthError extends Error {
   ) {
     super(ERROR_CODES[code][1], { cause: options.cause });
     this.status = ERROR_CODES[code][0];
-    this.retryAfterSeconds = options.retryAfterSeconds ?? (this.status === 503 ? 5 : undefined);
+    this.retryAfterSeconds = options.retryAfterSeconds ?? (this.status === 503 || this.status === 429 ? 5 : undefined);
     this.logDetail = options.logDetail;
   }
 }

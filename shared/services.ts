@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { JWTVerifyGetKey } from 'jose';
 import { getConfig, type AuthConfig } from './config';
 import type { FlowDeps } from './core/flow';
+import { TokenBucket, type RateLimiter } from './core/rate-limit';
 import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenClient } from './ports';
 
 export const STATE_TABLE = 'AuthState';
@@ -23,6 +24,13 @@ export const consoleLogger: Logger = {
   error: (message, properties) => console.error(message, properties ? JSON.stringify(properties) : ''),
 };
 
+/**
+ * Pending sign-ins one instance accepts from anonymous callers: 20/s sustained, 200 at once. At most ~12,000
+ * AuthState rows of ≤ 6 KB per instance live at a time (10 min TTL) — a bound on storage cost, far above what
+ * a low-traffic site sees; per-client limits belong to the WAF in front (SECURITY.md).
+ */
+export const SIGN_IN_RATE = { perSecond: 20, burst: 200 } as const;
+
 export interface ServiceOverrides {
   clock?: Clock;
   random?: (size: number) => Uint8Array;
@@ -31,6 +39,7 @@ export interface ServiceOverrides {
   sessions?: RowStore;
   metadata?: ProviderMetadataSource;
   tokenClient?: () => Promise<TokenClient>;
+  signInRate?: RateLimiter;
   /** Deadline for each call to the identity provider (default 10 s; tests shorten it). */
   providerTimeoutMs?: number;
 }
@@ -53,6 +62,7 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
     clock,
     random: overrides.random ?? secureRandom,
     logger,
+    signInRate: overrides.signInRate ?? new TokenBucket(SIGN_IN_RATE.perSecond, SIGN_IN_RATE.burst, clock),
     states,
     sessions,
     metadata,

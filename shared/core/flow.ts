@@ -25,6 +25,7 @@ import {
   type NativeRequest,
 } from './native';
 import { createPkcePair } from './pkce';
+import type { RateLimiter } from './rate-limit';
 import { SingleFlight } from './single-flight';
 import { validateReturnUrl } from './return-url';
 import { open, seal } from './seal';
@@ -44,6 +45,8 @@ export interface FlowDeps {
   states: RowStore;
   sessions: RowStore;
   metadata: ProviderMetadataSource;
+  /** Bounds how fast this instance stores pending sign-ins for anonymous callers. */
+  signInRate: RateLimiter;
   /** Lazy: only the callback needs signing keys. */
   idTokenKeys(): Promise<JWTVerifyGetKey>;
   /** Lazy: only the callback and refresh load MSAL and the client credential. */
@@ -107,6 +110,9 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
   if (input.prompt !== undefined && !PROMPTS.has(input.prompt)) throw new AuthError('invalid_parameter', { logDetail: 'prompt' });
   if (input.loginHint !== undefined && !HINT.test(input.loginHint)) throw new AuthError('invalid_parameter', { logDetail: 'login_hint' });
   if (input.domainHint !== undefined && !DOMAIN_HINT.test(input.domainHint)) throw new AuthError('invalid_parameter', { logDetail: 'domain_hint' });
+
+  const waitSeconds = deps.signInRate.take();
+  if (waitSeconds !== undefined) throw new AuthError('rate_limited', { retryAfterSeconds: waitSeconds });
 
   // Discovery first: if the provider is down, nothing is written.
   const metadata = await deps.metadata.get();

@@ -68,9 +68,11 @@ function singleUseRowRef(kind: 'state' | 'handoff', value: string): RowRef | und
   return { partitionKey, rowKey: sha256Hex(`${kind}:${value}`) };
 }
 
+export const TRANSACTION_COOKIE_PREFIX = '__Host-signin-';
+
 /** Name of the transaction cookie for one sign-in: one per sign-in, so two tabs can sign in at once. */
 export function transactionCookieName(stateRowKey: string): string {
-  return `__Host-signin-${stateRowKey.slice(0, 16)}`;
+  return `${TRANSACTION_COOKIE_PREFIX}${stateRowKey.slice(0, 16)}`;
 }
 
 export function newSessionToken(random: RandomBytes, expiresAt: number): string {

@@ -108,7 +108,7 @@ export function appRedirectUrl(target: AppTarget, params: Record<string, string>
 /** An error after the redirect URI matched, told to the app the OAuth way (RFC 6749 §4.1.2.1); static text only. */
 export function appErrorRedirect(target: AppTarget, error: AuthError, deps: FlowDeps): string {
   securityEvent(deps.logger, 'signin_failed', { flow: 'native', code: error.code });
-  const oauthError = error.status === 503 || error.status === 504 ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : 'invalid_request';
+  const oauthError = [429, 503, 504].includes(error.status) ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : 'invalid_request';
   return appRedirectUrl(target, { error: oauthError, error_description: error.message }, deps.config);
 }
 
