@@ -76,6 +76,11 @@ param sessionIdleMinutes int = 480
 @maxValue(2160)
 param sessionAbsoluteHours int = 24
 
+@description('AUTH_SIGNIN_RATE_PER_SECOND: sign-ins one instance starts per second (bursts of twice that); 0 turns the limit off.')
+@minValue(0)
+@maxValue(100000)
+param signInRatePerSecond int = 100
+
 @description('AUTH_CLIENT_SECRET_NAME: Key Vault secret holding the client secret.')
 param clientSecretName string = 'auth-client-secret'
 
@@ -231,6 +236,7 @@ module api 'modules/function-app.bicep' = {
     postLogoutRedirectUri: postLogoutRedirectUri
     sessionIdleMinutes: sessionIdleMinutes
     sessionAbsoluteHours: sessionAbsoluteHours
+    signInRatePerSecond: signInRatePerSecond
   }
 }
 

@@ -28,6 +28,7 @@ export const SETTINGS = [
   'AUTH_POST_LOGOUT_REDIRECT_URI',
   'AUTH_SESSION_IDLE_MINUTES',
   'AUTH_SESSION_ABSOLUTE_HOURS',
+  'AUTH_SIGNIN_RATE_PER_SECOND',
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number];
@@ -66,6 +67,8 @@ export interface AuthConfig {
   /** Where the provider sends the user after sign-out when the caller names no target (relative or allowed). */
   postLogoutRedirectUri: string;
   session: { idleSeconds: number; absoluteSeconds: number };
+  /** Sign-ins one instance starts per second, sustained (bursts of twice that); 0: no limit. */
+  signInRatePerSecond: number;
 }
 
 export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'] as const;
@@ -190,6 +193,8 @@ export function parseConfig(env: Environment): AuthConfig {
   const idleMinutes = parseInteger(get('AUTH_SESSION_IDLE_MINUTES'), 480, 5, 60 * 24 * 30, 'AUTH_SESSION_IDLE_MINUTES', problems);
   const absoluteHours = parseInteger(get('AUTH_SESSION_ABSOLUTE_HOURS'), 24, 1, 24 * 90, 'AUTH_SESSION_ABSOLUTE_HOURS', problems);
 
+  const signInRatePerSecond = parseInteger(get('AUTH_SIGNIN_RATE_PER_SECOND'), 100, 0, 100_000, 'AUTH_SIGNIN_RATE_PER_SECOND', problems);
+
   if (problems.length) throw new ConfigError(problems);
   return {
     clientId,
@@ -208,6 +213,7 @@ export function parseConfig(env: Environment): AuthConfig {
     allowedTenants,
     postLogoutRedirectUri,
     session: { idleSeconds: idleMinutes * 60, absoluteSeconds: absoluteHours * 3600 },
+    signInRatePerSecond,
   };
 }
 

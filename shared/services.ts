@@ -24,13 +24,6 @@ export const consoleLogger: Logger = {
   error: (message, properties) => console.error(message, properties ? JSON.stringify(properties) : ''),
 };
 
-/**
- * Pending sign-ins one instance accepts from anonymous callers: 20/s sustained, 200 at once. At most ~12,000
- * AuthState rows of ≤ 6 KB per instance live at a time (10 min TTL) — a bound on storage cost, far above what
- * a low-traffic site sees; per-client limits belong to the WAF in front (SECURITY.md).
- */
-export const SIGN_IN_RATE = { perSecond: 20, burst: 200 } as const;
-
 export interface ServiceOverrides {
   clock?: Clock;
   random?: (size: number) => Uint8Array;
@@ -62,7 +55,7 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
     clock,
     random: overrides.random ?? secureRandom,
     logger,
-    signInRate: overrides.signInRate ?? new TokenBucket(SIGN_IN_RATE.perSecond, SIGN_IN_RATE.burst, clock),
+    signInRate: overrides.signInRate ?? signInRate(config.signInRatePerSecond, clock),
     states,
     sessions,
     metadata,
@@ -94,6 +87,15 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
       return tokenClient;
     },
   };
+}
+
+/**
+ * Pending sign-ins one instance accepts from anonymous callers (AUTH_SIGNIN_RATE_PER_SECOND, bursts of twice
+ * that). With the 10-minute state lifetime, at most rate × 600 AuthState rows of < 4 KB per instance exist at a
+ * time: a bound on what anonymous traffic can cost. Per-client limits belong to the WAF in front (SECURITY.md).
+ */
+function signInRate(perSecond: number, clock: Clock): RateLimiter {
+  return perSecond === 0 ? { take: () => undefined } : new TokenBucket(perSecond, perSecond * 2, clock);
 }
 
 function createStores(config: AuthConfig): [RowStore, RowStore] {

@@ -41,6 +41,7 @@ param allowedTenants string = ''
 param postLogoutRedirectUri string = '/'
 param sessionIdleMinutes int = 480
 param sessionAbsoluteHours int = 24
+param signInRatePerSecond int = 100
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -137,6 +138,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AUTH_POST_LOGOUT_REDIRECT_URI', value: postLogoutRedirectUri }
         { name: 'AUTH_SESSION_IDLE_MINUTES', value: string(sessionIdleMinutes) }
         { name: 'AUTH_SESSION_ABSOLUTE_HOURS', value: string(sessionAbsoluteHours) }
+        { name: 'AUTH_SIGNIN_RATE_PER_SECOND', value: string(signInRatePerSecond) }
       ]
     }
   }
