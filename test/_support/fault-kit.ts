@@ -169,6 +169,43 @@ export class SwitchRowStore implements RowStore {
   purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) => this.pick('purgePartitionsBefore').purgePartitionsBefore(pk);
 }
 
+/**
+ * A RowStore that can hold back the answer of its next `get`: the read happens at once, its result is handed over
+ * only on `release()`. "A request that read the row before another one wrote it, and went on after" — on cue.
+ */
+export class HoldRowStore implements RowStore {
+  private next: { read: () => void; gate: Promise<void> } | undefined;
+
+  constructor(private readonly inner: RowStore) {}
+
+  /** Holds the next `get`. `read` resolves once the store has answered it; `release` lets the caller have it. */
+  holdNextGet(): { read: Promise<void>; release(): void } {
+    let read!: () => void;
+    let release!: () => void;
+    const readPromise = new Promise<void>((resolve) => (read = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    this.next = { read, gate };
+    return { read: readPromise, release };
+  }
+
+  async get(partitionKey: string, rowKey: string) {
+    const held = this.next;
+    this.next = undefined;
+    const row = await this.inner.get(partitionKey, rowKey);
+    if (held) {
+      held.read();
+      await held.gate;
+    }
+    return row;
+  }
+
+  insert: RowStore['insert'] = (row) => this.inner.insert(row);
+  replace: RowStore['replace'] = (row, etag) => this.inner.replace(row, etag);
+  consume: RowStore['consume'] = (pk, rk, etag) => this.inner.consume(pk, rk, etag);
+  delete: RowStore['delete'] = (pk, rk) => this.inner.delete(pk, rk);
+  purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) => this.inner.purgePartitionsBefore(pk);
+}
+
 /** Azurite's connection string with the Table endpoint moved to the proxy. */
 export function proxiedConnectionString(azurite: AzuriteInstance, proxy: SlowProxy): string {
   const moved = azurite.connectionString.replace(`127.0.0.1:${azurite.port}/`, `${proxy.hostPort}/`);
