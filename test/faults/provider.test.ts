@@ -22,6 +22,7 @@ import {
   tokenPosts,
 } from '../_support/fault-kit';
 import { Harness, type Response } from '../_support/harness';
+import { NativeApp } from '../_support/native-app';
 
 /** Deadline for each provider call: bounds the hanging cases, with headroom for a loaded 2-core machine. */
 const PROVIDER_TIMEOUT_MS = 3000;
@@ -198,6 +199,62 @@ describe('token endpoint faults at /auth/refresh (refresh grant) → 502/504, on
     await h.standIn.verifyAccessToken(retried.json().access_token);
     assert.equal(tokenPosts(h.standIn, 'refresh_token'), refreshPosts + 2);
     assertNoLeaks(h);
+  });
+});
+
+describe('token endpoint faults behind POST /auth/token (native apps) → 502/504 as RFC 6749 errors; nothing rotated or burnt, the retry works', () => {
+  before(() => h.standIn.setAccessTokenLifetime(60)); // every access token the app asks for needs Entra
+  after(() => h.standIn.setAccessTokenLifetime(3600));
+
+  /** The OAuth error names `/auth/token` answers for our 502 and 504. */
+  const cases: FaultCase[] = [
+    { name: 'an HTML error page with 503', fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'server_error' },
+    { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 502, code: 'server_error' },
+    { name: 'the connection dropped', fault: { destroySocket: true }, status: 502, code: 'server_error' },
+    { name: 'no answer at all', fault: { hang: true }, status: 504, code: 'temporarily_unavailable' },
+  ];
+
+  describe('refresh grant: the app keeps its refresh token', () => {
+    faultCases(cases, async (c, strict) => {
+      const app = new NativeApp(h);
+      const tokens = await app.signInForTokens();
+      const etag = await view.sessionEtag(tokens.refresh_token);
+      assert.ok(etag, 'the native session row');
+      const refreshPosts = tokenPosts(h.standIn, 'refresh_token');
+      h.standIn.injectFault('token', c.fault);
+      try {
+        expectError(c, strict, await app.refresh(tokens.refresh_token));
+      } finally {
+        h.standIn.clearFaults();
+      }
+      assert.equal(tokenPosts(h.standIn, 'refresh_token'), refreshPosts + 1, 'one Entra call, no retry');
+      assert.equal(await view.sessionEtag(tokens.refresh_token), etag, 'the session row is unchanged: nothing rotated');
+
+      const retried = await app.refresh(tokens.refresh_token);
+      assert.equal(retried.status, 200, `the same refresh token works on the retry: ${retried.body}`);
+      assert.notEqual(retried.json().refresh_token, tokens.refresh_token, 'and is rotated then');
+      await h.standIn.verifyAccessToken(retried.json().access_token);
+      assertNoLeaks(h);
+    });
+  });
+
+  describe('code redemption: the handoff code stays redeemable', () => {
+    faultCases(cases, async (c, strict) => {
+      const app = new NativeApp(h);
+      const code = await app.signInForCode();
+      const sessionsBefore = (await view.sessions()).length;
+      h.standIn.injectFault('token', c.fault);
+      try {
+        expectError(c, strict, await app.redeem(code));
+      } finally {
+        h.standIn.clearFaults();
+      }
+      assert.equal((await view.sessions()).length, sessionsBefore, 'no session row');
+      const retried = await app.redeem(code);
+      assert.equal(retried.status, 200, `the code is redeemed on the retry: ${retried.body}`);
+      assert.ok(await view.hasSession(retried.json().refresh_token), 'one session row, for the retry');
+      assertNoLeaks(h);
+    });
   });
 });
 

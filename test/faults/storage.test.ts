@@ -30,6 +30,7 @@ import {
   type SwitchRowStore,
 } from '../_support/fault-kit';
 import { Harness, type Response } from '../_support/harness';
+import { NativeApp } from '../_support/native-app';
 import { startSlowProxy, type ProxyMode, type SlowProxy } from '../_support/slow-proxy';
 
 /** Deadline of the stores behind the proxy: short, so a hanging store costs a second per case, not five. */
@@ -208,6 +209,8 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
 
     /** One endpoint: get ready (storage healthy), call it (storage faulty), check the tables and retry (healthy). */
     interface EndpointCase {
+      /** The stable code the endpoint answers for a storage outage (RFC 6749 names on /auth/token). */
+      code?: string;
       prepare(): Promise<{ call(): Promise<Response>; check(): Promise<void> }>;
     }
 
@@ -273,6 +276,22 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
           };
         },
       },
+      'token (native refresh grant)': {
+        code: 'temporarily_unavailable',
+        async prepare() {
+          const app = new NativeApp(h);
+          const tokens = await app.signInForTokens();
+          const etag = await view.sessionEtag(tokens.refresh_token);
+          return {
+            call: () => app.refresh(tokens.refresh_token),
+            check: async () => {
+              assert.equal(await view.sessionEtag(tokens.refresh_token), etag, 'session row unchanged: nothing rotated');
+              const retried = await app.refresh(tokens.refresh_token);
+              assert.equal(retried.status, 200, `retry with the same refresh token: ${retried.body}`);
+            },
+          };
+        },
+      },
       logout: {
         async prepare() {
           const { browser, cookie } = await signedIn(h);
@@ -300,7 +319,7 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
           } finally {
             proxy.mode = { kind: 'forward' };
           }
-          assertCodedError(response, 503, 'storage_unavailable', `${endpointName} / ${modeName}`);
+          assertCodedError(response, 503, endpointCase.code ?? 'storage_unavailable', `${endpointName} / ${modeName}`);
           await run.check();
           assertNoLeaks(h);
         });
@@ -427,6 +446,30 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
       } finally {
         h.standIn.setAccessTokenLifetime(3600);
       }
+      assertNoLeaks(h);
+    });
+
+    test('a native rotation is written but its answer lost → 503; the app’s retry with its old token gets the successor, which works', async () => {
+      const app = new NativeApp(h);
+      const tokens = await app.signInForTokens();
+      proxy.mode = { kind: 'drop-responses' };
+      stores.sessions.failNext('replace');
+      let response: Response;
+      try {
+        response = await app.refresh(tokens.refresh_token);
+      } finally {
+        stores.sessions.reset();
+        proxy.mode = { kind: 'forward' };
+      }
+      assertCodedError(response, 503, 'temporarily_unavailable', 'token');
+      assert.ok(await view.hasSession(tokens.refresh_token), 'the session is there (rotated, the app never heard)');
+
+      const retried = await app.refresh(tokens.refresh_token);
+      assert.equal(retried.status, 200, `the retry with the old token: ${retried.body}`);
+      const successor = retried.json().refresh_token as string;
+      assert.notEqual(successor, tokens.refresh_token);
+      const next = await app.refresh(successor);
+      assert.equal(next.status, 200, `the successor works: ${next.body}`);
       assertNoLeaks(h);
     });
 
