@@ -16,6 +16,7 @@ import {
   pendingCallback,
   queryOfLength,
   REGISTERED_METHODS,
+  noSecretInAnyLog,
   runCases,
   SESSION_COOKIE_NAME,
   staysTrusted,
@@ -404,3 +405,5 @@ describe('signing keys: unknown kid and rotation against the JWKS refetch cooldo
   ];
   runCases(harness, 'callback', cases);
 });
+
+noSecretInAnyLog(harness);

@@ -15,6 +15,7 @@ import {
   queryOfLength,
   redirectRows,
   REGISTERED_METHODS,
+  noSecretInAnyLog,
   runCases,
   type Case,
 } from './_cases';
@@ -238,3 +239,5 @@ describe('open redirects through returnTo (curated bypasses and oauth2-proxy lis
     })),
   );
 });
+
+noSecretInAnyLog(harness);

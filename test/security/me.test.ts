@@ -14,6 +14,7 @@ import {
   LIMITS,
   queryOfLength,
   REGISTERED_METHODS,
+  noSecretInAnyLog,
   runCases,
   SESSION_COOKIE_NAME,
   signedInBrowser,
@@ -193,3 +194,5 @@ describe('methods, query and sizes', () => {
   ];
   runCases(harness, 'me', cases);
 });
+
+noSecretInAnyLog(harness);

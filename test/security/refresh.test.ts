@@ -14,6 +14,7 @@ import {
   LIMITS,
   queryOfLength,
   REGISTERED_METHODS,
+  noSecretInAnyLog,
   runCases,
   SESSION_COOKIE_NAME,
   signedInBrowser,
@@ -212,3 +213,5 @@ describe('forged identity headers and methods', () => {
   );
   runCases(harness, 'refresh', cases);
 });
+
+noSecretInAnyLog(harness);
