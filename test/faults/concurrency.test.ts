@@ -1,6 +1,7 @@
 /**
  * Concurrency faults on one session: ten refreshes at once after the access token expired (with Entra's own
- * refresh token behaviour, and with strict rotation that revokes a used refresh token), refreshes racing a failing
+ * refresh token behaviour, and with strict rotation that revokes a used refresh token), a refresh that read the
+ * session just before another one saved it (held on cue, so the race is deterministic), refreshes racing a failing
  * token endpoint or a logout, and ten reads at once when the session's idle expiry is due to be pushed forward.
  *
  * Every case: no 500, each response 200 or a clean coded error, what the session row holds afterwards, how many
