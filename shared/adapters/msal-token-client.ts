@@ -125,14 +125,19 @@ export function createMsalTokenClient(deps: MsalTokenClientDeps): TokenClient {
           if (!account) throw new AuthError('interaction_required', { logDetail: 'no account in session cache' });
           const scopes = request.scopes.length ? [...request.scopes] : [...OIDC_SCOPES];
           const result = await app.acquireTokenSilent({ account, scopes });
-          if (!result.accessToken) throw new AuthError('interaction_required', { logDetail: 'no access token returned' });
+          if (!result.accessToken) throw new AuthError('upstream_unavailable', { logDetail: 'token response without access token' });
           return {
             accessToken: result.accessToken,
             expiresOn: result.expiresOn?.getTime() ?? Date.now(),
             scopes: result.scopes,
           };
         } catch (error) {
-          throw translate(error, network);
+          const translated = translate(error, network);
+          // The session's Entra refresh token was revoked or expired: only a new sign-in helps (not a "bad code").
+          if (translated instanceof AuthError && translated.code === 'invalid_grant') {
+            throw new AuthError('interaction_required', { cause: translated.cause, logDetail: 'provider refused the refresh token' });
+          }
+          throw translated;
         }
       });
     },
@@ -224,6 +229,11 @@ export class DeadlineNetworkClient implements INetworkModule {
     return this.failure;
   }
 
+  private transportFailure(cause: unknown, what: string): AuthError {
+    const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
+    return this.fail(timedOut ? 'upstream_timeout' : 'upstream_unavailable', `${what} ${timedOut ? 'timed out' : 'failed'}`, cause);
+  }
+
   private async send<T>(method: string, url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
     const path = new URL(url).pathname;
     let response: Response;
@@ -235,14 +245,14 @@ export class DeadlineNetworkClient implements INetworkModule {
         signal: AbortSignal.timeout(Math.min(timeout ?? this.timeoutMs, this.timeoutMs)),
       });
     } catch (cause) {
-      const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
-      throw this.fail(timedOut ? 'upstream_timeout' : 'upstream_unavailable', `${method} ${path} ${timedOut ? 'timed out' : 'failed'}`, cause);
+      throw this.transportFailure(cause, `${method} ${path}`);
     }
     let text: string;
     try {
+      // The same deadline covers the body: headers on time and a body that stalls is still a timeout.
       text = await response.text();
     } catch (cause) {
-      throw this.fail('upstream_unavailable', `${method} ${path} body unreadable`, cause);
+      throw this.transportFailure(cause, `${method} ${path} body`);
     }
     let body: unknown;
     try {

@@ -7,7 +7,7 @@
  * unknown `kid` and rate-limits refetches (cooldown), so a flood of forged `kid`s cannot hammer the provider.
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html
  */
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
 import { AuthError } from '../errors';
 import type { Clock, ProviderMetadata, ProviderMetadataSource } from '../ports';
 
@@ -47,7 +47,25 @@ export function createSigningKeys(jwksUri: string, timeoutMs = FETCH_TIMEOUT_MS)
     timeoutDuration: timeoutMs,
     cooldownDuration: 30_000,
     cacheMaxAge: 12 * 3600_000,
+    [customFetch]: fetchJwks,
   });
+}
+
+/**
+ * The JWKS fetch, checked before jose parses it: a provider answering 5xx, 429, HTML or broken JSON is the
+ * provider being unavailable (502 upstream_unavailable), not an ID token failing validation. jose still turns a
+ * timeout (the signal it passes) into JWKSTimeout (504).
+ */
+async function fetchJwks(url: string, options: RequestInit): Promise<Response> {
+  const response = await fetch(url, options);
+  if (response.status !== 200) throw new AuthError('upstream_unavailable', { logDetail: `JWKS answered ${response.status}` });
+  const text = await response.text();
+  try {
+    JSON.parse(text);
+  } catch {
+    throw new AuthError('upstream_unavailable', { logDetail: 'JWKS answer is not JSON' });
+  }
+  return new Response(text, { status: 200, headers: response.headers });
 }
 
 function parseMetadata(body: unknown): ProviderMetadata {
@@ -69,19 +87,21 @@ function parseMetadata(body: unknown): ProviderMetadata {
 
 /** GET a JSON document with a deadline; any failure becomes a coded upstream error. */
 export async function fetchJson(url: string, timeoutMs: number): Promise<unknown> {
-  let response: Response;
+  const path = new URL(url).pathname;
+  let text: string;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    // One deadline for headers and body: a body that stalls is a timeout too.
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    if (!response.ok) throw new AuthError('upstream_unavailable', { logDetail: `GET ${path} answered ${response.status}` });
+    text = await response.text();
   } catch (cause) {
+    if (cause instanceof AuthError) throw cause;
     const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
-    throw new AuthError(timedOut ? 'upstream_timeout' : 'upstream_unavailable', { cause, logDetail: `GET ${new URL(url).pathname} failed` });
-  }
-  if (!response.ok) {
-    throw new AuthError('upstream_unavailable', { logDetail: `GET ${new URL(url).pathname} answered ${response.status}` });
+    throw new AuthError(timedOut ? 'upstream_timeout' : 'upstream_unavailable', { cause, logDetail: `GET ${path} ${timedOut ? 'timed out' : 'failed'}` });
   }
   try {
-    return await response.json();
+    return JSON.parse(text);
   } catch (cause) {
-    throw new AuthError('upstream_unavailable', { cause, logDetail: `GET ${new URL(url).pathname} answered no JSON` });
+    throw new AuthError('upstream_unavailable', { cause, logDetail: `GET ${path} answered no JSON` });
   }
 }

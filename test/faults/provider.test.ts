@@ -81,7 +81,6 @@ const TRANSPORT_FAULTS: FaultCase[] = [
     fault: { status: 200, body: TOKEN_JSON, contentType: JSON_TYPE, truncateAtBytes: 30, afterTruncate: 'stall' },
     status: 504,
     code: 'upstream_timeout',
-    skip: 'product gap: headers on time, then a body that stalls past the deadline answers 502 upstream_unavailable; expected 504 upstream_timeout',
   },
   { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 502, code: 'upstream_unavailable' },
   { name: '429 with an HTML body', fault: { status: 429, body: HTML_PAGE, contentType: 'text/html', headers: { 'Retry-After': '30' } }, status: 502, code: 'upstream_unavailable' },
@@ -169,14 +168,12 @@ describe('token endpoint faults at /auth/refresh (refresh grant) → 502/504, on
       fault: NO_TOKEN,
       status: 502,
       code: 'upstream_unavailable',
-      skip: 'product gap: a refresh answered 200 without an access token answers 401 interaction_required (the app sends the user to sign in over a provider glitch); expected 502 upstream_unavailable',
     },
     {
       name: 'AADSTS invalid_grant (refresh token revoked)',
       fault: { aadsts: 50173, error: 'invalid_grant', status: 400 },
       status: 401,
       code: 'interaction_required',
-      skip: 'product gap: a revoked refresh token at /auth/refresh answers 400 invalid_grant ("rejected the sign-in code"); expected 401 interaction_required',
     },
     { name: 'AADSTS invalid_client (secret no longer valid)', fault: { aadsts: 7000215, error: 'invalid_client', status: 401 }, status: 503, code: 'credential_unavailable' },
   ];
@@ -300,12 +297,11 @@ describe('discovery faults on a fresh instance: login → 502/504, nothing writt
 });
 
 describe('JWKS faults at the callback on a fresh instance → 502/504 after the code was redeemed; no session; the next sign-in works', () => {
-  const gap = 'product gap: a JWKS outage answering non-200 or non-JSON is reported as id_token_invalid (jose JOSEError), not upstream_unavailable';
   const cases: FaultCase[] = [
-    { name: 'an HTML error page with 503', fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'upstream_unavailable', skip: gap },
-    { name: 'an HTML page with 200', fault: { status: 200, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'upstream_unavailable', skip: gap },
-    { name: 'truncated JSON with 200', fault: { status: 200, body: '{"keys":[{"kty":"RSA","kid', contentType: JSON_TYPE }, status: 502, code: 'upstream_unavailable', skip: gap },
-    { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 502, code: 'upstream_unavailable', skip: gap },
+    { name: 'an HTML error page with 503', fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'upstream_unavailable' },
+    { name: 'an HTML page with 200', fault: { status: 200, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'upstream_unavailable' },
+    { name: 'truncated JSON with 200', fault: { status: 200, body: '{"keys":[{"kty":"RSA","kid', contentType: JSON_TYPE }, status: 502, code: 'upstream_unavailable' },
+    { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 502, code: 'upstream_unavailable' },
     { name: 'the connection dropped', fault: { destroySocket: true }, status: 502, code: 'upstream_unavailable' },
     { name: 'no answer at all', fault: { hang: true }, status: 504, code: 'upstream_timeout' },
   ];
