@@ -14,7 +14,7 @@ import { securityEvent, userHash } from '../telemetry';
 import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
 import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
 import { validateIdToken, type SignedInUser } from './id-token';
-import { base64url, bindingHash, newStateToken, sameDigest, sessionRowRef, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
+import { base64url, bindingHash, newStateToken, sameDigest, sessionRowRef, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
   appErrorRedirect,
   appRedirectUrl,
@@ -319,9 +319,10 @@ export async function refreshAccessToken(
   deps: FlowDeps,
 ): Promise<AccessTokenView> {
   const scopes = allowedScopes(requestedScopes, deps);
-  const session = await loadSession(token, kind, deps);
-  // Callers that proved they hold this session share one provider call and one write.
-  return refreshes.run(`${session.ref.rowKey} ${scopes.join(' ')}`, async () => {
+  // Callers with the same token share one session read, one provider call and one write. The read is inside
+  // the flight, so no caller can act on a copy read before another caller's save.
+  return refreshes.run(`${sha256Hex(`${kind}:${token ?? ''}`)} ${scopes.join(' ')}`, async () => {
+    const session = await loadSession(token, kind, deps);
     const { view, cacheChanged } = await accessTokenFor(session.record, scopes, deps);
     if (cacheChanged || deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) {
       // Another instance saved first: its cache came from a provider call as recent as ours; keep it.
