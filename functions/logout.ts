@@ -23,7 +23,7 @@ export function createLogoutHandler(services: ServicesProvider): HttpHandler {
       // Native apps (Bearer) and XHR callers get JSON; only a cookie-authenticated call needs CSRF proof.
       const xhr = kind === 'native' || request.header('x-csrf') === '1';
       if (!xhr && !isSameOriginFormPost(request, deps.config.publicOrigin)) throw new AuthError('csrf_required');
-      const result = await endSession(token, postLogoutRedirect(request), deps);
+      const result = await endSession(token, kind, postLogoutRedirect(request), deps);
       const cookies = [expiredHostCookie(result.clearCookie)];
       return xhr ? jsonResponse(200, { logoutUrl: result.logoutUrl }, cookies) : redirectResponse(result.logoutUrl, cookies);
     },

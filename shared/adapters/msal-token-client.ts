@@ -197,6 +197,7 @@ function translate(error: unknown, network: DeadlineNetworkClient): unknown {
   const code = (error as { errorCode?: unknown })?.errorCode;
   // MSAL's own ID token checks (it checks the nonce too): the token is untrustworthy, as jose would find.
   if (code === 'nonce_mismatch') return new AuthError('id_token_invalid', { cause: error, logDetail: 'ID token rejected: nonce mismatch (msal)' });
+  if (code === 'token_parsing_error') return new AuthError('id_token_invalid', { cause: error, logDetail: 'ID token is not a JWT (msal)' });
   return new AuthError('upstream_unavailable', { cause: error, logDetail: `msal ${typeof code === 'string' ? code : 'error'}` });
 }
 

@@ -14,7 +14,7 @@ import { securityEvent, userHash } from '../telemetry';
 import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
 import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
 import { validateIdToken, type SignedInUser } from './id-token';
-import { base64url, bindingHash, newStateToken, sameDigest, sessionRowRef, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
+import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
   appErrorRedirect,
   appRedirectUrl,
@@ -256,7 +256,7 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
     if (pending.native) return { kind: 'app-redirect', location: appRedirectUrl(pending.native, { error }, deps.config), clearCookies };
     return { kind: 'provider-error', returnTo: pending.returnTo, error, clearCookies };
   }
-  if (input.code === undefined) throw new AuthError('invalid_request', { logDetail: 'callback without code' });
+  if (!input.code) throw new AuthError('invalid_request', { logDetail: 'callback without code' });
 
   // Credential before consumption: a Key Vault outage must leave the sign-in retryable.
   const tokens = await deps.tokenClient();
@@ -339,12 +339,20 @@ export interface EndSessionResult {
   clearCookie: string;
 }
 
-export async function endSession(token: string | undefined, postLogoutRedirect: string | undefined, deps: FlowDeps): Promise<EndSessionResult> {
+export async function endSession(
+  token: string | undefined,
+  kind: SessionKind,
+  postLogoutRedirect: string | undefined,
+  deps: FlowDeps,
+): Promise<EndSessionResult> {
   const { config } = deps;
   const target = validateReturnUrl(postLogoutRedirect ?? config.postLogoutRedirectUri, policyOf(config));
-  const ref = token === undefined ? undefined : sessionRowRef(token);
-  // Deleting needs no proof beyond the token itself: whoever holds it may end it.
-  if (ref) await deps.sessions.delete(ref.partitionKey, ref.rowKey);
+  // Only a token that opens the session may end it: the id alone (without the secret) proves nothing.
+  const session = await loadSession(token, kind, deps).catch((error: unknown) => {
+    if (error instanceof AuthError && error.status === 401) return undefined; // no such session: nothing to end
+    throw error;
+  });
+  if (session) await deps.sessions.delete(session.ref.partitionKey, session.ref.rowKey);
 
   const absoluteTarget = new URL(target, config.publicOrigin).href;
   // The session is already gone: a provider outage must not fail the sign-out, only skip the provider's own.

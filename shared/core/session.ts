@@ -58,7 +58,11 @@ export interface LoadedSession {
   handedOver: boolean;
 }
 
-/** Row data: `<sealed record>` or `<sealed record>~<sealed grace>` (JWE compact never contains `~`). */
+/**
+ * Row data: `<sealed record>` (web) or `<sealed record>~<sealed grace, or nothing yet>` (native: the separator
+ * itself marks a native row, so a wrong secret for a web row is never taken for native token reuse).
+ * JWE compact never contains `~`.
+ */
 const GRACE_SEPARATOR = '~';
 
 export interface SignedIn {
@@ -92,7 +96,8 @@ export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps
 }
 
 export async function storeSession({ ref, record }: NewSession, deps: FlowDeps): Promise<void> {
-  await deps.sessions.insert({ ...rowKeys(ref), expiresAt: record.absoluteExpiresAt, data: await seal(record, ref.secret, 'session', ref.rowKey) });
+  const sealed = await seal(record, ref.secret, 'session', ref.rowKey);
+  await deps.sessions.insert({ ...rowKeys(ref), expiresAt: record.absoluteExpiresAt, data: record.kind === 'native' ? `${sealed}${GRACE_SEPARATOR}` : sealed });
 }
 
 /**
@@ -106,11 +111,12 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
   const row = await deps.sessions.get(presented.partitionKey, presented.rowKey);
   if (!row) throw new AuthError('session_required');
   const [sealedRecord = '', grace] = row.data.split(GRACE_SEPARATOR);
+  const nativeRow = grace !== undefined;
 
   let current = { token, ref: presented };
   let record = await open<SessionRecord>(sealedRecord, presented.secret, 'session', presented.rowKey);
   const now = deps.clock.now();
-  if (!record && kind === 'native') {
+  if (!record && kind === 'native' && nativeRow) {
     const handover = grace ? await open<RotationGrace>(grace, presented.secret, 'session-grace', presented.rowKey) : undefined;
     const successor = handover && now < handover.until ? sessionRowRef(handover.successor) : undefined;
     if (handover && successor) {
@@ -121,7 +127,7 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
       // Only tokens of this session carry its id: this one was rotated away before. RFC 9700 §4.14.2.
       await deps.sessions.delete(presented.partitionKey, presented.rowKey);
       securityEvent(deps.logger, 'token_reuse_detected', { sessionRevoked: true });
-      throw new AuthError('grant_invalid', { logDetail: 'rotated session token reused' });
+      throw new AuthError('session_required', { logDetail: 'rotated session token reused: session revoked' });
     }
   }
   if (!record || (record.kind ?? 'web') !== kind) throw new AuthError('session_required', { logDetail: 'session row does not open with this token' });
@@ -166,7 +172,7 @@ function touched(record: SessionRecord, deps: FlowDeps): SessionRecord {
 async function writeSession(session: LoadedSession, record: SessionRecord, secret: string, grace: string | undefined, deps: FlowDeps) {
   const sealed = await seal(record, secret, 'session', session.ref.rowKey);
   return deps.sessions.replace(
-    { ...rowKeys(session.ref), expiresAt: record.absoluteExpiresAt, data: grace ? `${sealed}${GRACE_SEPARATOR}${grace}` : sealed },
+    { ...rowKeys(session.ref), expiresAt: record.absoluteExpiresAt, data: record.kind === 'native' ? `${sealed}${GRACE_SEPARATOR}${grace ?? ''}` : sealed },
     session.etag,
   );
 }
