@@ -13,8 +13,8 @@ import { TableClient } from '@azure/data-tables';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { APP_ORIGIN, PUBLIC_ORIGIN, type Harness, type Response, type TestBrowser } from '../_support/harness';
+import { after, afterEach, before, test } from 'node:test';
+import { APP_ORIGIN, Harness, PUBLIC_ORIGIN, type Response, type TestBrowser } from '../_support/harness';
 
 export type Endpoint = 'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health';
 
@@ -54,6 +54,25 @@ export interface Case extends Sent {
   payloads?: readonly string[];
   /** `product gap: <one line>`: the row keeps the correct expectation and is reported, not run. */
   skip?: string;
+}
+
+/**
+ * One harness for the whole file: started before its first test (tight provider deadline), stopped after the
+ * last, its clock offset reset after each test. `onStart` receives it; the returned getter reads it.
+ */
+export function harnessPerFile(onStart: (h: Harness) => void = () => {}): () => Harness {
+  let h: Harness | undefined;
+  before(async () => {
+    h = await Harness.start({ overrides: { providerTimeoutMs: 3000 } });
+    onStart(h);
+  });
+  after(async () => {
+    await h?.stop();
+  });
+  afterEach(() => {
+    if (h) h.clockOffsetMs = 0;
+  });
+  return () => h!;
 }
 
 /** One node:test `test()` per row. */

@@ -6,7 +6,7 @@
  * forged Host / identity headers; and the returnTo values login accepts, followed to the final redirect.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, mock } from 'node:test';
+import { after, before, beforeEach, describe, mock } from 'node:test';
 import type { SignFn } from '../../dev/entra-standin';
 import { APP_ORIGIN, Harness, PUBLIC_ORIGIN, type Response } from '../_support/harness';
 import {
@@ -22,26 +22,17 @@ import {
   staysTrusted,
   type Case,
   type Sent,
+  harnessPerFile,
 } from './_cases';
 
 let h: Harness;
-before(async () => {
-  h = await Harness.start({ overrides: { providerTimeoutMs: 3000 } });
-});
-after(async () => {
-  await h?.stop();
-});
-const harness = () => h;
+const harness = harnessPerFile((started) => (h = started));
 
 const tokenCalls = () => Object.values(h.standIn.counters.token).reduce((a, b) => a + b, 0);
 let tokenCallsBefore = 0;
 beforeEach(() => {
   tokenCallsBefore = tokenCalls();
 });
-afterEach(() => {
-  h.clockOffsetMs = 0;
-});
-
 type Pending = Awaited<ReturnType<typeof pendingCallback>> & { params: URLSearchParams; code: string };
 
 /** A row whose request is a live sign-in's callback, as `tamper` changes it (default: unchanged). */

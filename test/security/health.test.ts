@@ -3,7 +3,7 @@
  * secret-free body (or 405 / 413), echoes nothing, writes nothing, and calls neither storage nor the provider.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 import { CLIENT_ID, CLIENT_SECRET, Harness, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -14,16 +14,11 @@ import {
   REGISTERED_METHODS,
   runCases,
   type Case,
+  harnessPerFile,
 } from './_cases';
 
 let h: Harness;
-before(async () => {
-  h = await Harness.start({ overrides: { providerTimeoutMs: 3000 } });
-});
-after(async () => {
-  await h?.stop();
-});
-const harness = () => h;
+const harness = harnessPerFile((started) => (h = started));
 
 const providerCalls = () => {
   const { discovery, jwks, authorize, endSession, token } = h.standIn.counters;

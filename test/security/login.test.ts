@@ -5,7 +5,7 @@
  * A refused login writes no AuthState row and sets no cookie.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 import { CLIENT_ID, Harness, NATIVE_REDIRECT_URIS, REDIRECT_URI, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -18,16 +18,11 @@ import {
   noSecretInAnyLog,
   runCases,
   type Case,
+  harnessPerFile,
 } from './_cases';
 
 let h: Harness;
-before(async () => {
-  h = await Harness.start({ overrides: { providerTimeoutMs: 3000 } });
-});
-after(async () => {
-  await h?.stop();
-});
-const harness = () => h;
+const harness = harnessPerFile((started) => (h = started));
 
 /** A started sign-in: 302 to the provider's authorize endpoint, one state row, one __Host- transaction cookie. */
 function startsSignIn(params: Record<string, string | null> = {}): Case['expect'] {

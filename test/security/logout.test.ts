@@ -6,7 +6,7 @@
  * A refused logout deletes nothing: the session survives.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe } from 'node:test';
+import { describe } from 'node:test';
 import { APP_ORIGIN, CLIENT_ID, Harness, PUBLIC_ORIGIN, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -25,16 +25,11 @@ import {
   staysTrusted,
   type Case,
   type Sent,
+  harnessPerFile,
 } from './_cases';
 
 let h: Harness;
-before(async () => {
-  h = await Harness.start({ overrides: { providerTimeoutMs: 3000 } });
-});
-after(async () => {
-  await h?.stop();
-});
-const harness = () => h;
+const harness = harnessPerFile((started) => (h = started));
 
 const XHR = { 'x-csrf': '1' };
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };

@@ -4,7 +4,7 @@
  * X-MS-CLIENT-PRINCIPAL*, forwarding headers) that must never stand in for a session; methods and sizes.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe } from 'node:test';
+import { describe } from 'node:test';
 import { Harness, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -19,19 +19,11 @@ import {
   SESSION_COOKIE_NAME,
   signedInBrowser,
   type Case,
+  harnessPerFile,
 } from './_cases';
 
 let h: Harness;
-before(async () => {
-  h = await Harness.start({ overrides: { providerTimeoutMs: 3000 } });
-});
-after(async () => {
-  await h?.stop();
-});
-afterEach(() => {
-  h.clockOffsetMs = 0;
-});
-const harness = () => h;
+const harness = harnessPerFile((started) => (h = started));
 
 const cookie = (value: string) => `${SESSION_COOKIE_NAME}=${value}`;
 const valueOf = (cookieHeader: string) => cookieHeader.slice(SESSION_COOKIE_NAME.length + 1);

@@ -5,7 +5,7 @@
  * A refused refresh calls no provider, answers no token, and changes no row.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe } from 'node:test';
+import { describe } from 'node:test';
 import { Harness, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -20,19 +20,11 @@ import {
   signedInBrowser,
   type Case,
   type Sent,
+  harnessPerFile,
 } from './_cases';
 
 let h: Harness;
-before(async () => {
-  h = await Harness.start({ overrides: { providerTimeoutMs: 3000 } });
-});
-after(async () => {
-  await h?.stop();
-});
-afterEach(() => {
-  h.clockOffsetMs = 0;
-});
-const harness = () => h;
+const harness = harnessPerFile((started) => (h = started));
 
 const tokenCalls = () => Object.values(h.standIn.counters.token).reduce((a, b) => a + b, 0);
 let tokenCallsBefore = 0;
