@@ -209,6 +209,36 @@ export async function pendingCallback(h: Harness, query?: string, opts?: { cance
   return { browser, state, callbackUrl, path: `/auth/callback${callbackUrl.search}`, cookie: browser.cookieHeader() };
 }
 
+export type SessionRowRequest = Partial<Sent> & {
+  /** Send a fresh session's cookie (default true). */
+  session?: boolean;
+  /** Build the session headers from the fresh cookie header instead (e.g. a tampered cookie, a Bearer header). */
+  make?: (sessionCookie: string) => Record<string, string> | Promise<Record<string, string>>;
+  skip?: string;
+  payloads?: string[];
+};
+
+/** Rows for a POST endpoint that acts on a session; `beforeSend` runs once the request is built (to take counts). */
+export function sessionRows(url: string, beforeSend: () => void = () => {}) {
+  return (name: string, expect: Case['expect'], request: SessionRowRequest = {}): Case => {
+    const { session = true, make, skip, payloads, ...sent } = request;
+    return {
+      name,
+      method: 'POST',
+      url,
+      ...sent,
+      skip,
+      payloads,
+      expect,
+      prepare: async (h) => {
+        const headers = session ? await (make ?? ((c: string) => ({ cookie: c })))(await freshSessionCookie(h)) : {};
+        beforeSend();
+        return { headers: { ...sent.headers, ...headers } };
+      },
+    };
+  };
+}
+
 // ------------------------------------------------------------------------------------------ HTTP shapes
 
 /** Methods the functions are registered for (shared/http/registration.ts): others never reach a handler. */

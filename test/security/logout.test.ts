@@ -26,6 +26,7 @@ import {
   type Case,
   type Sent,
   harnessPerFile,
+  sessionRows,
 } from './_cases';
 
 let h: Harness;
@@ -56,23 +57,7 @@ function signsOut(target = `${PUBLIC_ORIGIN}/`, how: 'json' | 'redirect' = 'json
 const refused = (status: number, code: string): Case['expect'] => ({ status, code });
 
 /** A logout row; with `session` (default) the request carries a fresh session's cookie. */
-function row(
-  name: string,
-  expect: Case['expect'],
-  request: Partial<Sent> & { session?: boolean; make?: (sessionCookie: string) => Record<string, string> | Promise<Record<string, string>>; skip?: string; payloads?: string[] } = {},
-): Case {
-  const { session = true, make, skip, payloads, ...sent } = request;
-  return {
-    name,
-    method: 'POST',
-    url: '/auth/logout',
-    ...sent,
-    skip,
-    payloads,
-    expect,
-    prepare: async (h) => ({ headers: { ...sent.headers, ...(session ? await (make ?? ((c: string) => ({ cookie: c })))(await freshSessionCookie(h)) : {}) } }),
-  };
-}
+const row = sessionRows('/auth/logout');
 
 describe('CSRF: XHR header or a same-origin form post, nothing else', () => {
   const cases: Case[] = [

@@ -21,6 +21,7 @@ import {
   type Case,
   type Sent,
   harnessPerFile,
+  sessionRows,
 } from './_cases';
 
 let h: Harness;
@@ -59,27 +60,7 @@ function refused(status: number, code: string, stored: Case['expect']['stored'] 
 }
 
 /** A POST /auth/refresh row; with `session`, the request carries a fresh session's cookie (unless `make` says otherwise). */
-function row(
-  name: string,
-  expect: Case['expect'],
-  request: Partial<Sent> & { session?: boolean; make?: (sessionCookie: string) => Record<string, string> | Promise<Record<string, string>>; skip?: string; payloads?: string[] } = {},
-): Case {
-  const { session = true, make, skip, payloads, ...sent } = request;
-  return {
-    name,
-    method: 'POST',
-    url: '/auth/refresh',
-    ...sent,
-    skip,
-    payloads,
-    expect,
-    prepare: async (h) => {
-      const headers = session ? await (make ?? ((c: string) => ({ cookie: c })))(await freshSessionCookie(h)) : {};
-      tokenCallsBefore = tokenCalls();
-      return { headers: { ...sent.headers, ...headers } };
-    },
-  };
-}
+const row = sessionRows('/auth/refresh', () => (tokenCallsBefore = tokenCalls()));
 
 const scopes = (value: unknown) => JSON.stringify({ scopes: value });
 
