@@ -10,7 +10,6 @@ import { Harness, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
   forgedHeaderSets,
-  freshSessionCookie,
   LIMITS,
   queryOfLength,
   REGISTERED_METHODS,
@@ -19,7 +18,6 @@ import {
   SESSION_COOKIE_NAME,
   signedInBrowser,
   type Case,
-  type Sent,
   harnessPerFile,
   sessionRows,
 } from './_cases';
