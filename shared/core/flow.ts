@@ -223,12 +223,11 @@ export async function completeSignIn(input: CompleteSignInInput, deps: FlowDeps)
   if (binding === undefined || !sameDigest(bindingHash(binding), pending.binding)) throw new AuthError('state_mismatch');
 
   const taken = { ...ref, etag: row.etag, pending, clearCookies: [txCookie] };
-  if (!pending.native) return finishSignIn(input, taken, deps);
   try {
     return await finishSignIn(input, taken, deps);
   } catch (error) {
-    // The state is authentic and bound to this browser: its app may hear about the failure.
-    if (!(error instanceof AuthError)) throw error;
+    // The state is authentic and bound to this browser: a native app may hear about the failure.
+    if (!pending.native || !(error instanceof AuthError)) throw error;
     return { kind: 'app-redirect', location: appErrorRedirect(pending.native, error, deps), clearCookies: taken.clearCookies };
   }
 }

@@ -11,6 +11,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2 RFC 9700 §4.14.2 (refresh token rotation)
  */
 import { AuthError } from '../errors';
+import type { StoredRow } from '../ports';
 import { securityEvent } from '../telemetry';
 import type { SignedInUser } from './id-token';
 import { newSessionToken, rotateSessionToken, sessionRowRef, type SessionRef } from './keys';
@@ -96,8 +97,7 @@ export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps
 }
 
 export async function storeSession({ ref, record }: NewSession, deps: FlowDeps): Promise<void> {
-  const sealed = await seal(record, ref.secret, 'session', ref.rowKey);
-  await deps.sessions.insert({ ...rowKeys(ref), expiresAt: record.absoluteExpiresAt, data: record.kind === 'native' ? `${sealed}${GRACE_SEPARATOR}` : sealed });
+  await deps.sessions.insert(await sealedRow(ref, record, ref.secret, undefined));
 }
 
 /**
@@ -141,7 +141,7 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
 /** Writes the session back (same token) with its idle expiry pushed forward. False when a concurrent writer won. */
 export async function saveSession(session: LoadedSession, deps: FlowDeps): Promise<boolean> {
   const record = touched(session.record, deps);
-  const etag = await writeSession(session, record, session.ref.secret, session.grace, deps);
+  const etag = await deps.sessions.replace(await sealedRow(session.ref, record, session.ref.secret, session.grace), session.etag);
   if (etag === false) return false;
   session.record = record;
   session.etag = etag;
@@ -160,7 +160,8 @@ export async function rotateSession(session: LoadedSession, deps: FlowDeps): Pro
     'session-grace',
     session.ref.rowKey,
   );
-  const etag = await writeSession(session, touched(session.record, deps), (sessionRowRef(successor) as SessionRef).secret, grace, deps);
+  const row = await sealedRow(session.ref, touched(session.record, deps), (sessionRowRef(successor) as SessionRef).secret, grace);
+  const etag = await deps.sessions.replace(row, session.etag);
   return etag === false ? undefined : successor;
 }
 
@@ -169,14 +170,13 @@ function touched(record: SessionRecord, deps: FlowDeps): SessionRecord {
   return { ...record, lastSeenAt: now, idleExpiresAt: Math.min(now + deps.config.session.idleSeconds * 1000, record.absoluteExpiresAt) };
 }
 
-async function writeSession(session: LoadedSession, record: SessionRecord, secret: string, grace: string | undefined, deps: FlowDeps) {
-  const sealed = await seal(record, secret, 'session', session.ref.rowKey);
-  return deps.sessions.replace(
-    { ...rowKeys(session.ref), expiresAt: record.absoluteExpiresAt, data: record.kind === 'native' ? `${sealed}${GRACE_SEPARATOR}${grace ?? ''}` : sealed },
-    session.etag,
-  );
-}
-
-function rowKeys(ref: SessionRef) {
-  return { partitionKey: ref.partitionKey, rowKey: ref.rowKey };
+/** The row for `record` sealed under `secret`; a native row always carries the separator (see GRACE_SEPARATOR). */
+async function sealedRow(ref: SessionRef, record: SessionRecord, secret: string, grace: string | undefined): Promise<StoredRow> {
+  const sealed = await seal(record, secret, 'session', ref.rowKey);
+  return {
+    partitionKey: ref.partitionKey,
+    rowKey: ref.rowKey,
+    expiresAt: record.absoluteExpiresAt,
+    data: record.kind === 'native' ? `${sealed}${GRACE_SEPARATOR}${grace ?? ''}` : sealed,
+  };
 }
