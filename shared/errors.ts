@@ -65,6 +65,12 @@ export class AuthError extends Error {
   }
 }
 
+/** A fetch to the identity provider that threw: past its deadline (504) or otherwise failed (502). */
+export function upstreamTransportError(cause: unknown, what: string): AuthError {
+  const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
+  return new AuthError(timedOut ? 'upstream_timeout' : 'upstream_unavailable', { cause, logDetail: `${what} ${timedOut ? 'timed out' : 'failed'}` });
+}
+
 export function isAuthError(value: unknown, code?: ErrorCode): value is AuthError {
   return value instanceof AuthError && (code === undefined || value.code === code);
 }

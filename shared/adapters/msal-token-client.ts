@@ -23,7 +23,7 @@ import {
 } from '@azure/msal-node';
 import type { AuthConfig } from '../config';
 import { OIDC_SCOPES } from '../config';
-import { AuthError } from '../errors';
+import { AuthError, upstreamTransportError } from '../errors';
 import type {
   ClientCredential,
   ClientCredentialProvider,
@@ -231,8 +231,8 @@ export class DeadlineNetworkClient implements INetworkModule {
   }
 
   private transportFailure(cause: unknown, what: string): AuthError {
-    const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
-    return this.fail(timedOut ? 'upstream_timeout' : 'upstream_unavailable', `${what} ${timedOut ? 'timed out' : 'failed'}`, cause);
+    this.failure ??= upstreamTransportError(cause, what);
+    return this.failure;
   }
 
   private async send<T>(method: string, url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {

@@ -8,7 +8,7 @@
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html
  */
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
-import { AuthError } from '../errors';
+import { AuthError, upstreamTransportError } from '../errors';
 import type { Clock, ProviderMetadata, ProviderMetadataSource } from '../ports';
 
 const METADATA_TTL_MS = 24 * 3600_000;
@@ -95,9 +95,7 @@ export async function fetchJson(url: string, timeoutMs: number): Promise<unknown
     if (!response.ok) throw new AuthError('upstream_unavailable', { logDetail: `GET ${path} answered ${response.status}` });
     text = await response.text();
   } catch (cause) {
-    if (cause instanceof AuthError) throw cause;
-    const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
-    throw new AuthError(timedOut ? 'upstream_timeout' : 'upstream_unavailable', { cause, logDetail: `GET ${path} ${timedOut ? 'timed out' : 'failed'}` });
+    throw cause instanceof AuthError ? cause : upstreamTransportError(cause, `GET ${path}`);
   }
   try {
     return JSON.parse(text);
