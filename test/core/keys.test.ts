@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { expiryPartition, firstLivePartition, newSessionToken, newStateToken, sameDigest, sessionRowRef, stateRowRef } from '../../shared/core/keys';
+import { expiryPartition, firstLivePartition, newSessionToken, stateExpiryPartition, newStateToken, sameDigest, sessionRowRef, stateRowRef } from '../../shared/core/keys';
 import { isAuthError } from '../../shared/errors';
 import { secureRandom } from '../../shared/services';
 
@@ -9,7 +9,7 @@ test('state tokens carry their expiry partition and 256 random bits; row keys ar
   const state = newStateToken(secureRandom, expiresAt);
   assert.match(state, /^\d{10}\.[A-Za-z0-9_-]{43}$/);
   const ref = stateRowRef(state);
-  assert.equal(ref.partitionKey, expiryPartition(expiresAt));
+  assert.equal(ref.partitionKey, stateExpiryPartition(expiresAt));
   assert.match(ref.rowKey, /^[0-9a-f]{64}$/);
   assert.ok(!ref.rowKey.includes(state.split('.')[1]!));
 });
