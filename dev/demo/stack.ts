@@ -225,7 +225,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
       AUTH_ALLOWED_RETURN_ORIGINS: demoUrl,
       AUTH_POST_LOGOUT_REDIRECT_URI: `${demoUrl}/`,
-      AUTH_NATIVE_REDIRECT_URIS: DEMO_NATIVE_REDIRECT_URIS.join(','),
+      AUTH_NATIVE_REDIRECT_URIS: `${DEMO_NATIVE_REDIRECT_URIS[0]} Contoso Demo,${DEMO_NATIVE_REDIRECT_URIS[1]} Contoso Desktop Demo`,
       FUNCTIONS_HOST_CORS: demoUrl,
       FUNCTIONS_HOST_CORS_CREDENTIALS: 'true',
       FUNCTIONS_HOST_RUN_TIMERS: options.runTimers === false ? 'false' : 'true',
