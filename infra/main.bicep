@@ -59,7 +59,7 @@ param scopes string = 'User.Read'
 @description('Comma-separated browser origins of your web apps (exact, e.g. https://app.example.com): CORS with credentials, and AUTH_ALLOWED_RETURN_ORIGINS.')
 param allowedOrigins string = ''
 
-@description('AUTH_NATIVE_REDIRECT_URIS: comma-separated exact redirect URIs of mobile apps.')
+@description('AUTH_NATIVE_REDIRECT_URIS: comma-separated exact redirect URIs of mobile apps, each optionally followed by a space and the app name shown on the sign-in page.')
 param nativeRedirectUris string = ''
 
 @description('AUTH_ALLOWED_TENANTS: comma-separated tenant ids accepted in ID tokens (needed only for multi-tenant authorities).')

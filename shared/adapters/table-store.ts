@@ -26,6 +26,8 @@ export const PURGE_BUDGET_MS = 4 * 60_000;
 const PURGE_PAGE_SIZE = 1_000;
 /** An entity group transaction holds at most 100 operations, all in one partition. */
 const TRANSACTION_MAX_OPERATIONS = 100;
+/** Deadline of one purge call (a page, a transaction): no user waits on it, and a big backlog makes pages slow. */
+const PURGE_CALL_TIMEOUT_MS = 30_000;
 /** Transactions in flight at once during a purge. */
 const PURGE_PARALLEL_BATCHES = 4;
 
@@ -132,12 +134,13 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
           do {
             if (Date.now() >= deadline) return { deleted, complete: false };
             // One page at a time, each with its own deadline: a long backlog is many short calls, not one long one.
-            const page = await call(async (abortSignal) => {
+            const page = await call(async () => {
+              const abortSignal = AbortSignal.timeout(Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
               const pages = client.listEntities<Entity>({ queryOptions, abortSignal }).byPage({ maxPageSize: PURGE_PAGE_SIZE, continuationToken });
               return (await pages.next()).value as (Entity[] & { continuationToken?: string }) | undefined;
             });
             if (!page) break;
-            deleted += await deleteInBatches(page, timeoutMs);
+            deleted += await deleteInBatches(page, Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
             continuationToken = page.continuationToken;
           } while (continuationToken);
         } catch (error) {
