@@ -36,12 +36,19 @@ async function insertExpired(client: TableClient, count: number, partitionOf: (i
   const byPartition = new Map<string, string[]>();
   for (let i = 0; i < count; i++) {
     const pk = partitionOf(i);
-    byPartition.set(pk, [...(byPartition.get(pk) ?? []), `${Date.now().toString(36)}-${i}-${Math.random().toString(36).slice(2)}`]);
+    byPartition.set(pk, [
+      ...(byPartition.get(pk) ?? []),
+      `${Date.now().toString(36)}-${i}-${Math.random().toString(36).slice(2)}`,
+    ]);
   }
   const batches: TransactionAction[][] = [];
   for (const [partitionKey, rowKeys] of byPartition) {
     for (let i = 0; i < rowKeys.length; i += 100) {
-      batches.push(rowKeys.slice(i, i + 100).map((rowKey) => ['create', { partitionKey, rowKey, expiresAt: 0, chunks: 1, d0: 'x'.repeat(FILL_BYTES) }]));
+      batches.push(
+        rowKeys
+          .slice(i, i + 100)
+          .map((rowKey) => ['create', { partitionKey, rowKey, expiresAt: 0, chunks: 1, d0: 'x'.repeat(FILL_BYTES) }]),
+      );
     }
   }
   // Setting up is not what is measured: a few at a time, each retried (Azurite drops a connection now and then).
@@ -59,7 +66,8 @@ async function insertExpired(client: TableClient, count: number, partitionOf: (i
 
 async function count(client: TableClient): Promise<number> {
   let n = 0;
-  for await (const page of client.listEntities({ queryOptions: { select: ['RowKey'] } }).byPage({ maxPageSize: 1000 })) n += page.length;
+  for await (const page of client.listEntities({ queryOptions: { select: ['RowKey'] } }).byPage({ maxPageSize: 1000 }))
+    n += page.length;
   return n;
 }
 
@@ -67,7 +75,8 @@ async function main(): Promise<void> {
   const azurite = await startAzurite();
   const proxy = await startSlowProxy(azurite.port, { kind: 'delay', ms: DELAY_MS });
   try {
-    const direct = (table: string) => TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true });
+    const direct = (table: string) =>
+      TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true });
     const states = direct('AuthState');
     const sessions = direct('AuthSessions');
     await states.createTable();
@@ -81,17 +90,24 @@ async function main(): Promise<void> {
     } as unknown as FlowDeps;
     const purge = createPurgeHandler(() => deps);
     const logs: string[] = [];
-    const context = new InvocationContext({ functionName: 'purge', logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')) });
+    const context = new InvocationContext({
+      functionName: 'purge',
+      logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')),
+    });
 
     const admittedPerPeriod = RATE * PERIOD_S;
-    console.log(`purge capacity: ${INTERVALS} periods of ${PERIOD_S} s, ${admittedPerPeriod} rows admitted per period (${RATE}/s), ~${2 * DELAY_MS} ms per table call, budget ${PURGE_BUDGET_MS / 1000} s per run`);
+    console.log(
+      `purge capacity: ${INTERVALS} periods of ${PERIOD_S} s, ${admittedPerPeriod} rows admitted per period (${RATE}/s), ~${2 * DELAY_MS} ms per table call, budget ${PURGE_BUDGET_MS / 1000} s per run`,
+    );
     console.log('period | admitted | deleted | left | run s | rows/s');
     let slowestRate = Infinity;
     let left = 0;
     for (let period = 1; period <= INTERVALS; period++) {
       now += PERIOD_S * 1000;
       // Expired by now, in the two buckets before the live one (where a 10-minute state admitted last period is).
-      await insertExpired(states, admittedPerPeriod, (i) => stateExpiryPartition(now - STATE_BUCKET_MS * (1 + (i % 2))));
+      await insertExpired(states, admittedPerPeriod, (i) =>
+        stateExpiryPartition(now - STATE_BUCKET_MS * (1 + (i % 2))),
+      );
       await insertExpired(sessions, SESSIONS_PER_PERIOD, () => expiryPartition(now - 3_600_000));
       const before = await count(states);
       const started = performance.now();
@@ -100,12 +116,16 @@ async function main(): Promise<void> {
       left = await count(states);
       const rate = (before - left) / seconds;
       slowestRate = Math.min(slowestRate, rate);
-      console.log(`${String(period).padStart(6)} | ${String(admittedPerPeriod).padStart(8)} | ${String(before - left).padStart(7)} | ${String(left).padStart(4)} | ${seconds.toFixed(1).padStart(5)} | ${Math.round(rate)}`);
+      console.log(
+        `${String(period).padStart(6)} | ${String(admittedPerPeriod).padStart(8)} | ${String(before - left).padStart(7)} | ${String(left).padStart(4)} | ${seconds.toFixed(1).padStart(5)} | ${Math.round(rate)}`,
+      );
     }
     const sessionsLeft = await count(sessions);
     const capacity = (slowestRate * PURGE_BUDGET_MS) / 1000;
     console.log(`backlog after ${INTERVALS} periods: ${left} AuthState rows, ${sessionsLeft} AuthSessions rows`);
-    console.log(`slowest run: ${Math.round(slowestRate)} rows/s → one run's budget deletes ~${Math.round(capacity)} rows = ${(capacity / admittedPerPeriod).toFixed(1)} × one period's admissions per instance`);
+    console.log(
+      `slowest run: ${Math.round(slowestRate)} rows/s → one run's budget deletes ~${Math.round(capacity)} rows = ${(capacity / admittedPerPeriod).toFixed(1)} × one period's admissions per instance`,
+    );
     console.log(`last run's log: ${logs.at(-1)}`);
   } finally {
     await proxy.stop();

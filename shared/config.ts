@@ -76,7 +76,7 @@ export interface AuthConfig {
 export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'] as const;
 const MAX_NATIVE_REDIRECT_URI_LENGTH = 256;
 /** A native app's display name: printable, no control characters (it is HTML-escaped where shown anyway). */
-const APP_NAME = /^[^\u0000-\u001f\u007f-\u009f]{1,64}$/;
+const APP_NAME = /^\P{Cc}{1,64}$/u;
 const MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TENANT = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9][a-z0-9.-]{0,252}[a-z0-9])$/i;

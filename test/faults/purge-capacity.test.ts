@@ -13,7 +13,13 @@ import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { createPurgeHandler } from '../../functions/purge';
 import { createTableClient, createTableRowStore } from '../../shared/adapters/table-store';
 import type { FlowDeps } from '../../shared/core/flow';
-import { expiryPartition, firstLivePartition, firstLiveStatePartition, STATE_BUCKET_MS, stateExpiryPartition } from '../../shared/core/keys';
+import {
+  expiryPartition,
+  firstLivePartition,
+  firstLiveStatePartition,
+  STATE_BUCKET_MS,
+  stateExpiryPartition,
+} from '../../shared/core/keys';
 import type { RowStore } from '../../shared/ports';
 import { SESSION_TABLE, STATE_TABLE } from '../../shared/services';
 import { proxiedConnectionString, SwitchRowStore, tableStore } from '../_support/fault-kit';
@@ -24,7 +30,8 @@ jest.setTimeout(120_000);
 
 let azurite: AzuriteInstance;
 let proxy: SlowProxy;
-const direct = (table: string) => TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true });
+const direct = (table: string) =>
+  TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true });
 
 beforeAll(async () => {
   azurite = await startAzurite();
@@ -42,17 +49,25 @@ async function seed(table: string, partitions: readonly string[], count: number)
   for (const partitionKey of partitions) {
     for (let i = 0; i < count; i += 100) {
       const actions: TransactionAction[] = [];
-      for (let j = i; j < Math.min(count, i + 100); j++) actions.push(['create', { partitionKey, rowKey: `row-${String(j).padStart(6, '0')}`, expiresAt: 0, chunks: 1, d0: 'sealed' }]);
+      for (let j = i; j < Math.min(count, i + 100); j++)
+        actions.push([
+          'create',
+          { partitionKey, rowKey: `row-${String(j).padStart(6, '0')}`, expiresAt: 0, chunks: 1, d0: 'sealed' },
+        ]);
       await client.submitTransaction(actions);
     }
   }
 }
 
 async function emptyTables(): Promise<void> {
-  for (const table of [STATE_TABLE, SESSION_TABLE]) await direct(table).deleteTable().catch(() => undefined);
+  for (const table of [STATE_TABLE, SESSION_TABLE])
+    await direct(table)
+      .deleteTable()
+      .catch(() => undefined);
 }
 
-const rowsOf = async (table: string) => (await tableRows(azurite.connectionString, table)).map((r) => String(r.partitionKey));
+const rowsOf = async (table: string) =>
+  (await tableRows(azurite.connectionString, table)).map((r) => String(r.partitionKey));
 
 /** A TableClient whose calls are counted: how the purge talks to storage, not how fast. */
 function countingClient(table: string) {
@@ -126,7 +141,10 @@ describe('purge: entity group transactions, page by page', () => {
     try {
       await seed(STATE_TABLE, expiredStates, 700);
       const store = tableStore(proxiedConnectionString(azurite, proxy), STATE_TABLE);
-      expect(await store.purgePartitionsBefore(firstLiveStatePartition(now))).toEqual({ deleted: 2100, complete: true });
+      expect(await store.purgePartitionsBefore(firstLiveStatePartition(now))).toEqual({
+        deleted: 2100,
+        complete: true,
+      });
     } finally {
       proxy.mode = { kind: 'forward' };
     }
@@ -138,7 +156,10 @@ describe('purge timer: the two tables independently', () => {
 
   function run(states: RowStore, sessions: RowStore) {
     const logs: string[] = [];
-    const context = new InvocationContext({ functionName: 'purge', logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')) });
+    const context = new InvocationContext({
+      functionName: 'purge',
+      logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')),
+    });
     const deps = { clock: { now: () => now }, states, sessions } as unknown as FlowDeps;
     return { logs, done: createPurgeHandler(() => deps)({} as Timer, context) };
   }
@@ -146,7 +167,10 @@ describe('purge timer: the two tables independently', () => {
   test('states partitioned by 5-minute bucket and sessions by hour: each table is purged to its own first live partition', async () => {
     await seed(STATE_TABLE, [...expiredStates, liveState], 10);
     await seed(SESSION_TABLE, [...expiredSessions, liveSession], 10);
-    const { logs, done } = run(tableStore(azurite.connectionString, STATE_TABLE), tableStore(azurite.connectionString, SESSION_TABLE));
+    const { logs, done } = run(
+      tableStore(azurite.connectionString, STATE_TABLE),
+      tableStore(azurite.connectionString, SESSION_TABLE),
+    );
     await done;
     expect(await rowsOf(STATE_TABLE)).toEqual(Array(10).fill(liveState));
     expect(await rowsOf(SESSION_TABLE)).toEqual(Array(10).fill(liveSession));
@@ -159,7 +183,10 @@ describe('purge timer: the two tables independently', () => {
     await seed(SESSION_TABLE, expiredSessions, 10);
     proxy.mode = { kind: 'status', status: 503, code: 'ServerBusy' };
     try {
-      const states = new SwitchRowStore(tableStore(azurite.connectionString, STATE_TABLE), tableStore(proxiedConnectionString(azurite, proxy), STATE_TABLE, 1000));
+      const states = new SwitchRowStore(
+        tableStore(azurite.connectionString, STATE_TABLE),
+        tableStore(proxiedConnectionString(azurite, proxy), STATE_TABLE, 1000),
+      );
       states.failNext('purgePartitionsBefore');
       const { logs, done } = run(states, tableStore(azurite.connectionString, SESSION_TABLE));
       await expect(done).rejects.toMatchObject({ code: 'storage_unavailable' });

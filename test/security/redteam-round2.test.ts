@@ -22,7 +22,15 @@ import { ROTATION_GRACE_MS } from '../../shared/core/session';
 import { nativeConfirmPageResponse } from '../../shared/http/responses';
 import { SESSION_TABLE, STATE_TABLE } from '../../shared/services';
 import { HoldRowStore, tableStore } from '../_support/fault-kit';
-import { APP_ORIGIN, continueLink, Harness, NATIVE_APP_NAME, NATIVE_REDIRECT_URIS, PUBLIC_ORIGIN, type Response } from '../_support/harness';
+import {
+  APP_ORIGIN,
+  continueLink,
+  Harness,
+  NATIVE_APP_NAME,
+  NATIVE_REDIRECT_URIS,
+  PUBLIC_ORIGIN,
+  type Response,
+} from '../_support/harness';
 import { NativeApp } from '../_support/native-app';
 import { tableRows } from '../_support/tables';
 
@@ -42,7 +50,10 @@ afterAll(async () => {
 
 const stateRows = () => tableRows(azurite.connectionString, STATE_TABLE);
 const sessionRows = () => tableRows(azurite.connectionString, SESSION_TABLE);
-const rowBytes = (row: Record<string, unknown>) => Object.entries(row).filter(([k]) => /^d\d+$/.test(k)).reduce((n, [, v]) => n + String(v).length, 0);
+const rowBytes = (row: Record<string, unknown>) =>
+  Object.entries(row)
+    .filter(([k]) => /^d\d+$/.test(k))
+    .reduce((n, [, v]) => n + String(v).length, 0);
 const events = (harness: Harness, name: string) => harness.logs.filter((line) => line.includes(`event ${name}`));
 
 // ------------------------------------------------------------------------------------------------- F1
@@ -50,7 +61,9 @@ const events = (harness: Harness, name: string) => harness.logs.filter((line) =>
 describe('F1: a native sign-in names the app and needs the user before the provider (RFC 8252 §8.6)', () => {
   test('the login answers our page naming the configured app, not a redirect; it cannot be framed or cached', async () => {
     const app = new NativeApp(h);
-    const response = await app.browser.call('login', { url: `/auth/login?${app.authorizeQuery({ client_id: 'some-other-app' })}` });
+    const response = await app.browser.call('login', {
+      url: `/auth/login?${app.authorizeQuery({ client_id: 'some-other-app' })}`,
+    });
     expect(response.status).toBe(200);
     expect(response.headers.location).toBeUndefined();
     expect(response.body).toContain(`You are signing in to <strong>${NATIVE_APP_NAME}</strong>`);
@@ -60,7 +73,9 @@ describe('F1: a native sign-in names the app and needs the user before the provi
     const link = new URL(continueLink(response.body) ?? '');
     expect(link.href.startsWith(h.standIn.frontChannelUrl)).toBe(true);
     expect(link.searchParams.get('prompt')).toBeNull();
-    const cancel = /id="cancel" href="([^"]*)"/.exec(response.body)?.[1]?.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
+    const cancel = /id="cancel" href="([^"]*)"/
+      .exec(response.body)?.[1]
+      ?.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
     const cancelUrl = new URL(cancel ?? '');
     expect(`${cancelUrl.protocol}${cancelUrl.pathname}`).toBe(NATIVE_REDIRECT_URIS[0]);
     expect(cancelUrl.searchParams.get('error')).toBe('access_denied');
@@ -97,7 +112,15 @@ describe('F1: a native sign-in names the app and needs the user before the provi
     expect(config.nativeAppNames).toEqual({ 'com.contoso.app:/cb': 'Contoso <b>Mobile</b> & Co' });
     expect(() => parseConfig(env(`com.contoso.app:/cb ${'x'.repeat(65)}`))).toThrow(ConfigError);
     expect(() => parseConfig(env(`com.contoso.app:/${'x'.repeat(260)}`))).toThrow(ConfigError);
-    const page = nativeConfirmPageResponse({ name: 'Contoso <b>Mobile</b> & Co', redirectUri: 'com.contoso.app:/cb', cancelLocation: 'com.contoso.app:/cb?error=access_denied&state=%22' }, 'https://idp.example/authorize?a=1&b="2"', []);
+    const page = nativeConfirmPageResponse(
+      {
+        name: 'Contoso <b>Mobile</b> & Co',
+        redirectUri: 'com.contoso.app:/cb',
+        cancelLocation: 'com.contoso.app:/cb?error=access_denied&state=%22',
+      },
+      'https://idp.example/authorize?a=1&b="2"',
+      [],
+    );
     expect(String(page.body)).toContain('Contoso &#60;b&#62;Mobile&#60;/b&#62; &#38; Co');
     expect(String(page.body)).toContain('href="https://idp.example/authorize?a=1&#38;b=&#34;2&#34;"');
     expect(String(page.body)).not.toContain('<b>Mobile');
@@ -113,7 +136,11 @@ describe('F3: two refreshes of one native token in flight, the app using the new
     held = new HoldRowStore(tableStore(azurite.connectionString, SESSION_TABLE));
     // Two scopes, the two refreshes asking different ones: the per-instance single flight does not merge them.
     const states = tableStore(azurite.connectionString, STATE_TABLE);
-    two = await Harness.start({ azurite, env: { AUTH_SCOPES: 'User.Read Mail.Read' }, overrides: { states, sessions: held } });
+    two = await Harness.start({
+      azurite,
+      env: { AUTH_SCOPES: 'User.Read Mail.Read' },
+      overrides: { states, sessions: held },
+    });
   });
   afterAll(async () => {
     await two?.stop();
@@ -193,7 +220,11 @@ describe('F4: the handoff code', () => {
   test('twenty wrong verifiers at once: the code still dies, nothing is issued', async () => {
     const app = new NativeApp(h);
     const code = await app.signInForCode();
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => app.redeem(code, { code_verifier: `${'B'.repeat(40)}${String(i).padStart(3, '0')}` })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        app.redeem(code, { code_verifier: `${'B'.repeat(40)}${String(i).padStart(3, '0')}` }),
+      ),
+    );
     expect(answers.map((r) => r.status)).toEqual(Array(20).fill(400));
     expect((await app.redeem(code)).status).toBe(400);
   });
@@ -202,7 +233,8 @@ describe('F4: the handoff code', () => {
 // ------------------------------------------------------------------------------------------------- F5
 
 /** What sibling subdomains leave in the browser (`Domain=` cookies, RFC 6265 §5.3): `count` cookies of `size` bytes. */
-const foreignCookies = (count: number, size: number) => Array.from({ length: count }, (_, i) => `sibling${i}=${'z'.repeat(size)}`).join('; ');
+const foreignCookies = (count: number, size: number) =>
+  Array.from({ length: count }, (_, i) => `sibling${i}=${'z'.repeat(size)}`).join('; ');
 
 describe('F5: kilobytes of other sites’ cookies lock no one out', () => {
   test('sign-in, /auth/me, refresh and logout work with 9 KB, 20 KB and ~31 KB of foreign cookies', async () => {
@@ -212,17 +244,31 @@ describe('F5: kilobytes of other sites’ cookies lock no one out', () => {
       const login = await browser.call('login', { url: '/auth/login?returnTo=%2Fapp', headers: withBomb() });
       expect(login.status).toBe(302);
       const callbackUrl = new URL(await browser.signInAtProvider(login.headers.location!));
-      const callback = await browser.call('callback', { url: `/auth/callback${callbackUrl.search}`, headers: withBomb() });
+      const callback = await browser.call('callback', {
+        url: `/auth/callback${callbackUrl.search}`,
+        headers: withBomb(),
+      });
       expect(callback.status).toBe(302);
       expect(browser.jar.get(SESSION_COOKIE)).toBeDefined();
       expect((await browser.call('me', { url: '/auth/me', headers: withBomb() })).status).toBe(200);
-      expect((await browser.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { ...withBomb(), 'x-csrf': '1' } })).status).toBe(200);
-      const logout = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { ...withBomb(), 'x-csrf': '1' } });
+      expect(
+        (
+          await browser.call('refresh', {
+            method: 'POST',
+            url: '/auth/refresh',
+            headers: { ...withBomb(), 'x-csrf': '1' },
+          })
+        ).status,
+      ).toBe(200);
+      const logout = await browser.call('logout', {
+        method: 'POST',
+        url: '/auth/logout',
+        headers: { ...withBomb(), 'x-csrf': '1' },
+      });
       expect(logout.status).toBe(200);
       expect(logout.setCookies.map((c) => c.name)).toEqual([SESSION_COOKIE]);
     }
   });
-
 });
 
 // ------------------------------------------------------------------------------------------------- F6
@@ -237,7 +283,13 @@ describe('F6: what an anonymous caller can make us store', () => {
   }
   const returnTo = (value: string) => `returnTo=${encodeURIComponent(value)}`;
   const native = (state: string, redirectUri: string = NATIVE_REDIRECT_URIS[0]) =>
-    new URLSearchParams({ response_type: 'code', redirect_uri: redirectUri, code_challenge: 'A'.repeat(43), code_challenge_method: 'S256', state }).toString();
+    new URLSearchParams({
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      code_challenge: 'A'.repeat(43),
+      code_challenge_method: 'S256',
+      state,
+    }).toString();
 
   // The largest accepted value of each shape: serialized, each `{` or `` ` `` is three characters (`%7B`).
   test.each([
@@ -247,7 +299,10 @@ describe('F6: what an anonymous caller can make us store', () => {
     ['a path of plain letters', returnTo(`/${'a'.repeat(2047)}`)],
     ['an absolute URL on an allowed origin', returnTo(`${APP_ORIGIN}/${'{'.repeat(673)}`)],
     ['a native state of 1,024 JSON-escaped quotes', native('"'.repeat(1024))],
-    ['a native state of 1,024 backslashes, loopback redirect', native('\\'.repeat(1024), 'http://127.0.0.1:65535/callback')],
+    [
+      'a native state of 1,024 backslashes, loopback redirect',
+      native('\\'.repeat(1024), 'http://127.0.0.1:65535/callback'),
+    ],
   ])('%s: the pending row is ≤ 4 KB', async (_name, query) => {
     const { response, bytes } = await loginRow(query);
     expect([200, 302]).toContain(response.status);
@@ -284,7 +339,10 @@ describe('F6: what an anonymous caller can make us store', () => {
       expect(rowKey).toBeDefined();
       // The latest a 5-minute timer runs after the row's bucket ended: expiry + one bucket (+ a second).
       moved.clockOffsetMs += SIGN_IN_TTL_MS + STATE_BUCKET_MS + 1000;
-      await createPurgeHandler(() => moved.deps)({} as Timer, new InvocationContext({ functionName: 'purge', logHandler: () => {} }));
+      await createPurgeHandler(() => moved.deps)(
+        {} as Timer,
+        new InvocationContext({ functionName: 'purge', logHandler: () => {} }),
+      );
       expect((await stateRows()).map((r) => r.rowKey)).not.toContain(rowKey);
     } finally {
       await moved.stop();
@@ -297,7 +355,12 @@ describe('F6: what an anonymous caller can make us store', () => {
 describe('F8: cookie names from the request are never echoed into Set-Cookie', () => {
   test('with five or more pending sign-ins, only names of our exact shape are cleared', async () => {
     const ours = Array.from({ length: 5 }, (_, i) => `__Host-signin-${String(i).padStart(16, 'a')}`);
-    const hostile = ['__Host-signin-RTMK<svg>', `__Host-signin-${'0'.repeat(40)}`, '__Host-signin-', '__Host-signin-ABCDEF0123456789'];
+    const hostile = [
+      '__Host-signin-RTMK<svg>',
+      `__Host-signin-${'0'.repeat(40)}`,
+      '__Host-signin-',
+      '__Host-signin-ABCDEF0123456789',
+    ];
     const cookie = [...ours, ...hostile].map((name) => `${name}=x`).join('; ');
     const response = await h.call('login', { url: '/auth/login?returnTo=%2Fapp', headers: { cookie } });
     expect(response.status).toBe(302);
