@@ -36,10 +36,10 @@ async function insertExpired(client: TableClient, count: number, partitionOf: (i
   const byPartition = new Map<string, string[]>();
   for (let i = 0; i < count; i++) {
     const pk = partitionOf(i);
-    byPartition.set(pk, [
-      ...(byPartition.get(pk) ?? []),
-      `${Date.now().toString(36)}-${i}-${Math.random().toString(36).slice(2)}`,
-    ]);
+    const rowKey = `${Date.now().toString(36)}-${i}-${Math.random().toString(36).slice(2)}`;
+    const keys = byPartition.get(pk);
+    if (keys) keys.push(rowKey);
+    else byPartition.set(pk, [rowKey]);
   }
   const batches: TransactionAction[][] = [];
   for (const [partitionKey, rowKeys] of byPartition) {

@@ -159,7 +159,11 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
   async function deleteInBatches(rows: readonly Entity[], timeoutMs: number): Promise<number> {
     const batches: Entity[][] = [];
     const byPartition = new Map<string, Entity[]>();
-    for (const row of rows) byPartition.set(row.partitionKey, [...(byPartition.get(row.partitionKey) ?? []), row]);
+    for (const row of rows) {
+      const partition = byPartition.get(row.partitionKey);
+      if (partition) partition.push(row);
+      else byPartition.set(row.partitionKey, [row]);
+    }
     for (const partition of byPartition.values()) {
       for (let i = 0; i < partition.length; i += TRANSACTION_MAX_OPERATIONS) batches.push(partition.slice(i, i + TRANSACTION_MAX_OPERATIONS));
     }
