@@ -1,0 +1,93 @@
+/**
+ * The in-memory RowStore: what the unit tier and the bench (`bench/login-memory.ts`) use in place of Table Storage.
+ * It passes the same contract suite as the Table adapter (`test/_support/contracts/row-store.ts`), so a core test on
+ * it says something about production. No imports beyond the port and the error type: the bench bundles this file.
+ */
+import { AuthError } from '../../../shared/errors';
+import type { RowStore, StoredRow, StoredRowWithEtag } from '../../../shared/ports';
+
+export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitionsBefore';
+
+export class MemoryRowStore implements RowStore {
+  private readonly rows = new Map<string, StoredRowWithEtag>();
+  private etags = 0;
+  /** Operations that currently fail as a storage outage does (see `outage`). */
+  private readonly failing = new Set<RowOperation>();
+
+  /** From now on the given operations (default: all) fail as the Table adapter fails when storage is down. */
+  outage(operations: readonly RowOperation[] = ['insert', 'get', 'replace', 'consume', 'delete', 'purgePartitionsBefore']): void {
+    for (const operation of operations) this.failing.add(operation);
+  }
+
+  /** Storage is back. */
+  heal(): void {
+    this.failing.clear();
+  }
+
+  /** A copy of every row, for asserting what was (and was not) written. */
+  snapshot(): StoredRowWithEtag[] {
+    return [...this.rows.values()].map((row) => ({ ...row }));
+  }
+
+  async insert(row: StoredRow): Promise<void> {
+    this.enter('insert');
+    const key = keyOf(row.partitionKey, row.rowKey);
+    // Table Storage answers 409 EntityAlreadyExists; the row in place is left as it was.
+    if (this.rows.has(key)) throw new Error('row exists');
+    this.rows.set(key, { ...pick(row), etag: this.nextEtag() });
+  }
+
+  async get(partitionKey: string, rowKey: string): Promise<StoredRowWithEtag | undefined> {
+    this.enter('get');
+    const row = this.rows.get(keyOf(partitionKey, rowKey));
+    return row && { ...row };
+  }
+
+  async replace(row: StoredRow, etag: string): Promise<false | string> {
+    this.enter('replace');
+    const key = keyOf(row.partitionKey, row.rowKey);
+    if (this.rows.get(key)?.etag !== etag) return false;
+    const next = this.nextEtag();
+    this.rows.set(key, { ...pick(row), etag: next });
+    return next;
+  }
+
+  async consume(partitionKey: string, rowKey: string, etag: string): Promise<boolean> {
+    this.enter('consume');
+    const key = keyOf(partitionKey, rowKey);
+    if (this.rows.get(key)?.etag !== etag) return false;
+    return this.rows.delete(key);
+  }
+
+  async delete(partitionKey: string, rowKey: string): Promise<void> {
+    this.enter('delete');
+    this.rows.delete(keyOf(partitionKey, rowKey));
+  }
+
+  async purgePartitionsBefore(partitionKey: string): Promise<number> {
+    this.enter('purgePartitionsBefore');
+    let deleted = 0;
+    for (const [key, row] of this.rows) if (row.partitionKey < partitionKey && this.rows.delete(key)) deleted++;
+    return deleted;
+  }
+
+  private enter(operation: RowOperation): void {
+    if (this.failing.has(operation)) {
+      throw new AuthError('storage_unavailable', { retryAfterSeconds: 5, logDetail: `memory store outage (${operation})` });
+    }
+  }
+
+  private nextEtag(): string {
+    // Shaped like a Table Storage etag; only equality matters.
+    return `W/"datetime'${++this.etags}'"`;
+  }
+}
+
+function keyOf(partitionKey: string, rowKey: string): string {
+  return `${partitionKey}\u0000${rowKey}`;
+}
+
+/** Only the row's own fields: a caller's extra properties are not stored (Table entities have a fixed shape here). */
+function pick(row: StoredRow): StoredRow {
+  return { partitionKey: row.partitionKey, rowKey: row.rowKey, expiresAt: row.expiresAt, data: row.data };
+}
