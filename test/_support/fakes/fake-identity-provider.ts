@@ -11,10 +11,11 @@
  * It passes the same contract as the MSAL adapter on the Entra stand-in (`test/_support/contracts/token-client.ts`).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, importJWK, SignJWT, type CryptoKey, type JWK, type JWTVerifyGetKey } from 'jose';
 import { AuthError } from '../../../shared/errors';
 import type { AccessToken, ClientCredentialProvider, Clock, CodeRedemption, ProviderMetadata, RedeemedTokens, TokenCacheBox, TokenClient } from '../../../shared/ports';
 import { FakeCredentialProvider } from './fake-credential-provider';
+import { FAKE_SIGNING_KEY } from './fake-signing-key';
 import { StaticMetadataSource } from './static-metadata-source';
 
 export const FAKE_TENANT_ID = '7c1f6a5e-3d2b-4c8a-9f1e-2b6d8a4c0e11';
@@ -215,10 +216,10 @@ export class FakeTokenClient implements TokenClient {
   }
 }
 
-/** One RSA key per test file: generating 2048-bit keys is the slow part of the unit tier on a busy machine. */
 let sharedKey: Promise<{ privateKey: CryptoKey; publicJwk: JWK }> | undefined;
 function signingKey(): Promise<{ privateKey: CryptoKey; publicJwk: JWK }> {
-  sharedKey ??= generateKeyPair('RS256').then(async ({ privateKey, publicKey }) => ({ privateKey, publicJwk: await exportJWK(publicKey) }));
+  const { kty, n, e } = FAKE_SIGNING_KEY;
+  sharedKey ??= importJWK({ ...FAKE_SIGNING_KEY }, 'RS256').then((privateKey) => ({ privateKey: privateKey as CryptoKey, publicJwk: { kty, n, e } }));
   return sharedKey;
 }
 
