@@ -13,7 +13,12 @@ import { beginSignIn, completeSignIn, type CookieToSet, type FlowDeps } from '..
 import { redeemHandoff } from '../../shared/core/native';
 import type { Logger } from '../../shared/ports';
 import { FakeCredentialProvider } from './fakes/fake-credential-provider';
-import { FAKE_TENANT_ID, FakeIdentityProvider, type FakeTokenClient, type FakeUser } from './fakes/fake-identity-provider';
+import {
+  FAKE_TENANT_ID,
+  FakeIdentityProvider,
+  type FakeTokenClient,
+  type FakeUser,
+} from './fakes/fake-identity-provider';
 import { recorded, type Journal } from './fakes/journal';
 import { MemoryRowStore } from './fakes/memory-row-store';
 import type { StaticMetadataSource } from './fakes/static-metadata-source';
@@ -107,9 +112,13 @@ export interface StartedSignIn {
 }
 
 /** `/auth/login` through the core; the provider-side sign-in is one call away (`callback()`). */
-export async function startSignIn(world: CoreWorld, input: Parameters<typeof beginSignIn>[0] = { returnTo: '/app' }): Promise<StartedSignIn> {
+export async function startSignIn(
+  world: CoreWorld,
+  input: Parameters<typeof beginSignIn>[0] = { returnTo: '/app' },
+): Promise<StartedSignIn> {
   const result = await beginSignIn(input, world.deps);
-  if (result.kind !== 'authorize') throw new Error(`expected an authorize redirect, got ${result.kind}: ${result.location}`);
+  if (result.kind !== 'authorize')
+    throw new Error(`expected an authorize redirect, got ${result.kind}: ${result.location}`);
   const params = new URL(result.authorizeUrl).searchParams;
   const state = params.get('state')!;
   return {
@@ -117,7 +126,11 @@ export async function startSignIn(world: CoreWorld, input: Parameters<typeof beg
     transactionCookie: result.transactionCookie,
     callback: (user) => ({
       code: world.provider.authorize(
-        { codeChallenge: params.get('code_challenge')!, nonce: params.get('nonce')!, redirectUri: params.get('redirect_uri')! },
+        {
+          codeChallenge: params.get('code_challenge')!,
+          nonce: params.get('nonce')!,
+          redirectUri: params.get('redirect_uri')!,
+        },
         user,
       ),
       state,
@@ -150,19 +163,29 @@ export interface NativeHandoff {
 export async function nativeHandoff(world: CoreWorld): Promise<NativeHandoff> {
   const pkce = appPkce();
   const started = await startSignIn(world, {
-    native: { redirectUri: NATIVE_REDIRECT_URI, codeChallenge: pkce.challenge, codeChallengeMethod: 'S256', state: 'app-state', responseType: 'code' },
+    native: {
+      redirectUri: NATIVE_REDIRECT_URI,
+      codeChallenge: pkce.challenge,
+      codeChallengeMethod: 'S256',
+      state: 'app-state',
+      responseType: 'code',
+    },
   });
   const result = await completeSignIn(started.callback(), world.deps);
   if (result.kind !== 'app-redirect') throw new Error(`expected an app redirect, got ${result.kind}`);
   const code = new URL(result.location).searchParams.get('code');
-  if (!code) throw new Error(`no handoff code in the app redirect: ${new URL(result.location).searchParams.get('error')}`);
+  if (!code)
+    throw new Error(`no handoff code in the app redirect: ${new URL(result.location).searchParams.get('error')}`);
   return { code, verifier: pkce.verifier, redirectUri: NATIVE_REDIRECT_URI };
 }
 
 /** A native sign-in through the handoff redemption; the app's first refresh token. */
 export async function nativeSession(world: CoreWorld): Promise<string> {
   const handoff = await nativeHandoff(world);
-  const tokens = await redeemHandoff({ code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri }, world.deps);
+  const tokens = await redeemHandoff(
+    { code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri },
+    world.deps,
+  );
   return tokens.refresh_token;
 }
 

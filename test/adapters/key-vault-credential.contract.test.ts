@@ -31,7 +31,12 @@ describeCredentialProviderContract('Key Vault provider on the stand-ins', async 
   stack.vault.setSecret(secretName, initialSecret);
   const provider = createClientCredentialProvider(
     { kind: 'secret', source: 'key-vault', keyVaultUrl: stack.vault.url, secretName },
-    { clientId: 'contract-client', logger: quiet, managedIdentityClientId: APP_IDENTITY, keyVault: { totalBudgetMs: 1_500, baseDelayMs: 50 } },
+    {
+      clientId: 'contract-client',
+      logger: quiet,
+      managedIdentityClientId: APP_IDENTITY,
+      keyVault: { totalBudgetMs: 1_500, baseDelayMs: 50 },
+    },
   );
   return {
     provider,

@@ -21,7 +21,9 @@ const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () 
 let standIn: EntraStandIn;
 
 beforeAll(async () => {
-  standIn = await startEntraStandIn({ clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI] }] });
+  standIn = await startEntraStandIn({
+    clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI] }],
+  });
 });
 
 afterAll(async () => {
@@ -64,14 +66,20 @@ describeTokenClientContract('MSAL adapter on the Entra stand-in', async () => {
       for (const [name, value] of Object.entries(params)) authorize.searchParams.set(name, value);
       const callback = new URL(await standIn.signIn(authorize.href, standIn.users[0]!.username));
       const code = callback.searchParams.get('code');
-      if (!code) throw new Error(`the stand-in sent no code: ${callback.searchParams.get('error') ?? 'no error either'}`);
+      if (!code)
+        throw new Error(`the stand-in sent no code: ${callback.searchParams.get('error') ?? 'no error either'}`);
       return code;
     },
     // Inside MSAL's five-minute renewal margin: every silent call goes to the token endpoint.
     shortLivedAccessTokens: () => standIn.setAccessTokenLifetime(60),
     revokeRefreshTokens: () => standIn.revokeRefreshTokens({ clientId: CLIENT_ID }),
     tokenEndpointDown: (down) => {
-      if (down) standIn.injectFault('token', { status: 500, body: '{"error":"server_error"}', contentType: 'application/json' }, 1_000);
+      if (down)
+        standIn.injectFault(
+          'token',
+          { status: 500, body: '{"error":"server_error"}', contentType: 'application/json' },
+          1_000,
+        );
       else standIn.clearFaults();
     },
     credentialDown: (down) => credentials.setDown(down),

@@ -12,17 +12,27 @@ const clock = { now: () => Date.now() };
 let standIn: EntraStandIn;
 
 beforeAll(async () => {
-  standIn = await startEntraStandIn({ clients: [{ clientId: 'contract-client', redirectUris: ['https://auth.contoso.example/auth/callback'] }] });
+  standIn = await startEntraStandIn({
+    clients: [{ clientId: 'contract-client', redirectUris: ['https://auth.contoso.example/auth/callback'] }],
+  });
 });
 
 afterAll(async () => {
   await standIn?.stop();
 });
 
-describeProviderMetadataContract('discovery adapter on the Entra stand-in', () => createProviderMetadataSource(standIn.discoveryUrl, clock, 5_000), {
-  makeUnreachableSource: async () => {
-    const closed = await findFreePort();
-    return createProviderMetadataSource(`https://127.0.0.1:${closed}/${standIn.tenantId}/v2.0/.well-known/openid-configuration`, clock, 2_000);
+describeProviderMetadataContract(
+  'discovery adapter on the Entra stand-in',
+  () => createProviderMetadataSource(standIn.discoveryUrl, clock, 5_000),
+  {
+    makeUnreachableSource: async () => {
+      const closed = await findFreePort();
+      return createProviderMetadataSource(
+        `https://127.0.0.1:${closed}/${standIn.tenantId}/v2.0/.well-known/openid-configuration`,
+        clock,
+        2_000,
+      );
+    },
+    expectedIssuer: () => standIn.issuer,
   },
-  expectedIssuer: () => standIn.issuer,
-});
+);

@@ -19,11 +19,16 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-describeRowStoreContract('table-store on Azurite', () => createTableRowStore(createTableClient({ connectionString: azurite.connectionString }, `Contract${++tables}`)), {
-  makeUnreachableStore: async () => {
-    const closed = await findFreePort();
-    const connectionString = azurite.connectionString.replace(`:${azurite.port}/`, `:${closed}/`);
-    if (connectionString === azurite.connectionString) throw new Error(`cannot find the port in ${azurite.connectionString}`);
-    return createTableRowStore(createTableClient({ connectionString }, 'Unreachable'), { timeoutMs: 2_000 });
+describeRowStoreContract(
+  'table-store on Azurite',
+  () => createTableRowStore(createTableClient({ connectionString: azurite.connectionString }, `Contract${++tables}`)),
+  {
+    makeUnreachableStore: async () => {
+      const closed = await findFreePort();
+      const connectionString = azurite.connectionString.replace(`:${azurite.port}/`, `:${closed}/`);
+      if (connectionString === azurite.connectionString)
+        throw new Error(`cannot find the port in ${azurite.connectionString}`);
+      return createTableRowStore(createTableClient({ connectionString }, 'Unreachable'), { timeoutMs: 2_000 });
+    },
   },
-});
+);

@@ -23,8 +23,12 @@ export interface CredentialProviderWorld {
   vaultDown(down: boolean): void;
 }
 
-export function describeCredentialProviderContract(name: string, makeWorld: () => Promise<CredentialProviderWorld>): void {
-  const secretOf = (credential: ClientCredential): string => (credential.kind === 'secret' ? credential.clientSecret : `not a secret: ${credential.kind}`);
+export function describeCredentialProviderContract(
+  name: string,
+  makeWorld: () => Promise<CredentialProviderWorld>,
+): void {
+  const secretOf = (credential: ClientCredential): string =>
+    credential.kind === 'secret' ? credential.clientSecret : `not a secret: ${credential.kind}`;
 
   describe(`ClientCredentialProvider contract: ${name}`, () => {
     test("get answers the vault's secret, and the same one again from memory", async () => {

@@ -18,7 +18,12 @@ export interface ProviderMetadataContractOptions {
   expectedIssuer: () => string;
 }
 
-const REQUIRED = ['issuer', 'authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const satisfies readonly (keyof ProviderMetadata)[];
+const REQUIRED = [
+  'issuer',
+  'authorization_endpoint',
+  'token_endpoint',
+  'jwks_uri',
+] as const satisfies readonly (keyof ProviderMetadata)[];
 
 export function describeProviderMetadataContract(
   name: string,
@@ -29,7 +34,8 @@ export function describeProviderMetadataContract(
     test('answers the fields the flow uses, as absolute https URLs, with the expected issuer', async () => {
       const metadata = await (await makeSource()).get();
       for (const field of REQUIRED) expect(new URL(metadata[field]).protocol).toBe('https:');
-      if (metadata.end_session_endpoint !== undefined) expect(new URL(metadata.end_session_endpoint).protocol).toBe('https:');
+      if (metadata.end_session_endpoint !== undefined)
+        expect(new URL(metadata.end_session_endpoint).protocol).toBe('https:');
       expect(metadata.issuer).toBe(options.expectedIssuer());
     });
 

@@ -21,10 +21,19 @@ let counter = 0;
 /** A row with a unique key in `partitionKey` (an expiry-hour bucket, ten digits as `core/keys.ts` makes them). */
 function row(partitionKey = '0000480000', data = 'sealed-data'): StoredRow {
   counter += 1;
-  return { partitionKey, rowKey: `row-${process.pid}-${counter}-${Math.random().toString(36).slice(2)}`, expiresAt: 1_728_000_000_000, data };
+  return {
+    partitionKey,
+    rowKey: `row-${process.pid}-${counter}-${Math.random().toString(36).slice(2)}`,
+    expiresAt: 1_728_000_000_000,
+    data,
+  };
 }
 
-export function describeRowStoreContract(name: string, makeStore: () => RowStore | Promise<RowStore>, options: RowStoreContractOptions): void {
+export function describeRowStoreContract(
+  name: string,
+  makeStore: () => RowStore | Promise<RowStore>,
+  options: RowStoreContractOptions,
+): void {
   const racers = options.racers ?? 8;
 
   describe(`RowStore contract: ${name}`, () => {
@@ -91,7 +100,9 @@ export function describeRowStoreContract(name: string, makeStore: () => RowStore
       await store.insert(single);
       const { etag } = (await store.get(single.partitionKey, single.rowKey))!;
       // Azure answers the losers 412, Azurite 404: both are "already used" (false), never an error.
-      const results = await Promise.all(Array.from({ length: racers }, () => store.consume(single.partitionKey, single.rowKey, etag)));
+      const results = await Promise.all(
+        Array.from({ length: racers }, () => store.consume(single.partitionKey, single.rowKey, etag)),
+      );
       expect(results.filter((won) => won)).toHaveLength(1);
       expect(await store.get(single.partitionKey, single.rowKey)).toBeUndefined();
       expect(await store.consume(single.partitionKey, single.rowKey, etag)).toBe(false);
@@ -111,7 +122,9 @@ export function describeRowStoreContract(name: string, makeStore: () => RowStore
     test('consume of a missing row returns false', async () => {
       const store = await makeStore();
       const missing = row();
-      expect(await store.consume(missing.partitionKey, missing.rowKey, 'W/"datetime\'2024-01-01T00%3A00%3A00Z\'"')).toBe(false);
+      expect(
+        await store.consume(missing.partitionKey, missing.rowKey, 'W/"datetime\'2024-01-01T00%3A00%3A00Z\'"'),
+      ).toBe(false);
     });
 
     test('delete removes the row whatever its etag, and is idempotent', async () => {

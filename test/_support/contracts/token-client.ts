@@ -37,7 +37,10 @@ export function describeTokenClientContract(name: string, makeWorld: () => Promi
   async function signedIn(world: TokenClientWorld) {
     const verifier = randomBytes(32).toString('base64url');
     const nonce = randomBytes(16).toString('base64url');
-    const code = await world.authorize({ codeChallenge: createHash('sha256').update(verifier).digest('base64url'), nonce });
+    const code = await world.authorize({
+      codeChallenge: createHash('sha256').update(verifier).digest('base64url'),
+      nonce,
+    });
     const request = { code, codeVerifier: verifier, redirectUri: world.redirectUri, scopes: world.scopes, nonce };
     return { request, nonce };
   }
@@ -84,14 +87,20 @@ export function describeTokenClientContract(name: string, makeWorld: () => Promi
     test('a code redeems once: the second redemption is invalid_grant', async () => {
       const world = await makeWorld();
       const { request } = await redeemed(world);
-      expect(await codeOf(world.client.redeemCode(request, { serialized: undefined, changed: false }))).toBe('invalid_grant');
+      expect(await codeOf(world.client.redeemCode(request, { serialized: undefined, changed: false }))).toBe(
+        'invalid_grant',
+      );
     });
 
     test('a code with the wrong PKCE verifier is invalid_grant, and the cache stays empty', async () => {
       const world = await makeWorld();
       const { request } = await signedIn(world);
       const cache: TokenCacheBox = { serialized: undefined, changed: false };
-      expect(await codeOf(world.client.redeemCode({ ...request, codeVerifier: randomBytes(32).toString('base64url') }, cache))).toBe('invalid_grant');
+      expect(
+        await codeOf(
+          world.client.redeemCode({ ...request, codeVerifier: randomBytes(32).toString('base64url') }, cache),
+        ),
+      ).toBe('invalid_grant');
       expect(cache).toEqual({ serialized: undefined, changed: false });
     });
 
@@ -99,12 +108,18 @@ export function describeTokenClientContract(name: string, makeWorld: () => Promi
       const world = await makeWorld();
       const { tokens, cache } = await redeemed(world);
       const before = { serialized: cache.serialized, changed: false };
-      const first = await world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, before);
+      const first = await world.client.acquireSilent(
+        { homeAccountId: tokens.homeAccountId, scopes: world.scopes },
+        before,
+      );
       expect(first.accessToken).toMatch(/\S/);
       expect(first.expiresOn).toBeGreaterThan(world.now());
       for (const scope of world.scopes) expect(first.scopes).toContain(scope);
       const again: TokenCacheBox = { serialized: before.serialized, changed: false };
-      const second = await world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, again);
+      const second = await world.client.acquireSilent(
+        { homeAccountId: tokens.homeAccountId, scopes: world.scopes },
+        again,
+      );
       expect(second.accessToken).toBe(first.accessToken);
       expect(again.changed).toBe(false);
     });
@@ -113,9 +128,15 @@ export function describeTokenClientContract(name: string, makeWorld: () => Promi
       const world = await makeWorld();
       world.shortLivedAccessTokens();
       const { tokens, cache } = await redeemed(world);
-      const first = await world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, cache);
+      const first = await world.client.acquireSilent(
+        { homeAccountId: tokens.homeAccountId, scopes: world.scopes },
+        cache,
+      );
       const box: TokenCacheBox = { serialized: cache.serialized, changed: false };
-      const renewed = await world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, box);
+      const renewed = await world.client.acquireSilent(
+        { homeAccountId: tokens.homeAccountId, scopes: world.scopes },
+        box,
+      );
       expect(renewed.accessToken).not.toBe(first.accessToken);
       expect(box.changed).toBe(true);
       expect(box.serialized).not.toBe(cache.serialized);
@@ -125,14 +146,24 @@ export function describeTokenClientContract(name: string, makeWorld: () => Promi
       const world = await makeWorld();
       const { tokens } = await redeemed(world);
       const other = await redeemed(world);
-      expect(await codeOf(world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, { serialized: undefined, changed: false }))).toBe(
-        'interaction_required',
-      );
+      expect(
+        await codeOf(
+          world.client.acquireSilent(
+            { homeAccountId: tokens.homeAccountId, scopes: world.scopes },
+            { serialized: undefined, changed: false },
+          ),
+        ),
+      ).toBe('interaction_required');
       // Two sign-ins of the same stand-in user share a home account id; a cache for a made-up account has none.
       const stranger = `${tokens.homeAccountId}-not-here`;
-      expect(await codeOf(world.client.acquireSilent({ homeAccountId: stranger, scopes: world.scopes }, { ...other.cache, changed: false }))).toBe(
-        'interaction_required',
-      );
+      expect(
+        await codeOf(
+          world.client.acquireSilent(
+            { homeAccountId: stranger, scopes: world.scopes },
+            { ...other.cache, changed: false },
+          ),
+        ),
+      ).toBe('interaction_required');
     });
 
     test('a revoked refresh token means a new sign-in: interaction_required', async () => {
@@ -140,7 +171,9 @@ export function describeTokenClientContract(name: string, makeWorld: () => Promi
       world.shortLivedAccessTokens();
       const { tokens, cache } = await redeemed(world);
       world.revokeRefreshTokens();
-      expect(await codeOf(world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, cache))).toBe('interaction_required');
+      expect(
+        await codeOf(world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, cache)),
+      ).toBe('interaction_required');
     });
 
     test('a token endpoint outage is upstream_unavailable (502): on redemption, and on a renewal', async () => {
@@ -150,9 +183,13 @@ export function describeTokenClientContract(name: string, makeWorld: () => Promi
       const { request } = await signedIn(world);
       world.tokenEndpointDown(true);
       try {
-        expect(await codeOf(world.client.redeemCode(request, { serialized: undefined, changed: false }))).toBe('upstream_unavailable');
+        expect(await codeOf(world.client.redeemCode(request, { serialized: undefined, changed: false }))).toBe(
+          'upstream_unavailable',
+        );
         const box: TokenCacheBox = { serialized: cache.serialized, changed: false };
-        expect(await codeOf(world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, box))).toBe('upstream_unavailable');
+        expect(
+          await codeOf(world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, box)),
+        ).toBe('upstream_unavailable');
         expect(box.serialized).toBe(cache.serialized);
       } finally {
         world.tokenEndpointDown(false);

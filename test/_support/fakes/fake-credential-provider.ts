@@ -40,7 +40,8 @@ export class FakeCredentialProvider implements ClientCredentialProvider {
   }
 
   private read(): ClientCredential {
-    if (this.down) throw new AuthError('credential_unavailable', { retryAfterSeconds: 5, logDetail: 'fake vault down' });
+    if (this.down)
+      throw new AuthError('credential_unavailable', { retryAfterSeconds: 5, logDetail: 'fake vault down' });
     this.reads += 1;
     return { kind: 'secret', clientSecret: this.vaultValue };
   }

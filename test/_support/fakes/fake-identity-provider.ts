@@ -13,7 +13,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, importJWK, SignJWT, type CryptoKey, type JWK, type JWTVerifyGetKey } from 'jose';
 import { AuthError } from '../../../shared/errors';
-import type { AccessToken, ClientCredentialProvider, Clock, CodeRedemption, ProviderMetadata, RedeemedTokens, TokenCacheBox, TokenClient } from '../../../shared/ports';
+import type {
+  AccessToken,
+  ClientCredentialProvider,
+  Clock,
+  CodeRedemption,
+  ProviderMetadata,
+  RedeemedTokens,
+  TokenCacheBox,
+  TokenClient,
+} from '../../../shared/ports';
 import { FakeCredentialProvider } from './fake-credential-provider';
 import { FAKE_SIGNING_KEY } from './fake-signing-key';
 import { StaticMetadataSource } from './static-metadata-source';
@@ -89,7 +98,13 @@ export class FakeIdentityProvider {
 
   static async create(options: FakeIdentityProviderOptions): Promise<FakeIdentityProvider> {
     const { privateKey, publicJwk } = await signingKey();
-    return new FakeIdentityProvider(options.clientId, options.clock, privateKey, publicJwk, options.accessTokenLifetimeMs ?? 3_600_000);
+    return new FakeIdentityProvider(
+      options.clientId,
+      options.clock,
+      privateKey,
+      publicJwk,
+      options.accessTokenLifetimeMs ?? 3_600_000,
+    );
   }
 
   /** The discovery port over this provider's metadata (with an outage switch of its own). */
@@ -103,12 +118,17 @@ export class FakeIdentityProvider {
   }
 
   /** A TokenClient of this provider for a confidential client whose credential comes from `credentials`. */
-  tokenClient(credentials: ClientCredentialProvider = new FakeCredentialProvider('fake-client-secret')): FakeTokenClient {
+  tokenClient(
+    credentials: ClientCredentialProvider = new FakeCredentialProvider('fake-client-secret'),
+  ): FakeTokenClient {
     return new FakeTokenClient(this, credentials);
   }
 
   /** The user signs in at the authorize endpoint for this request; the code the redirect carries. */
-  authorize(request: { codeChallenge: string; nonce: string; redirectUri: string }, user: FakeUser = FAKE_USERS[0]!): string {
+  authorize(
+    request: { codeChallenge: string; nonce: string; redirectUri: string },
+    user: FakeUser = FAKE_USERS[0]!,
+  ): string {
     const code = `fake-code.${randomBytes(32).toString('base64url')}`;
     this.codes.set(code, { ...request, user, expiresAt: this.clock.now() + 10 * 60_000, used: false });
     return code;
@@ -123,16 +143,30 @@ export class FakeIdentityProvider {
   async redeem(request: CodeRedemption, cache: TokenCacheBox): Promise<RedeemedTokens> {
     this.reach('authorization_code');
     const grant = this.codes.get(request.code);
-    if (!grant || grant.used || this.clock.now() > grant.expiresAt || grant.redirectUri !== request.redirectUri || s256(request.codeVerifier) !== grant.codeChallenge) {
+    if (
+      !grant ||
+      grant.used ||
+      this.clock.now() > grant.expiresAt ||
+      grant.redirectUri !== request.redirectUri ||
+      s256(request.codeVerifier) !== grant.codeChallenge
+    ) {
       if (grant) grant.used = true; // Entra: a failed redemption burns the code too
       throw new AuthError('invalid_grant', { logDetail: 'fake provider answered invalid_grant' });
     }
     grant.used = true;
     // MSAL checks the ID token's nonce against the request's (MSAL 7).
-    if (grant.nonce !== request.nonce) throw new AuthError('id_token_invalid', { logDetail: 'ID token rejected: nonce mismatch (msal)' });
+    if (grant.nonce !== request.nonce)
+      throw new AuthError('id_token_invalid', { logDetail: 'ID token rejected: nonce mismatch (msal)' });
     const now = this.clock.now();
     const { user } = grant;
-    const idToken = await new SignJWT({ tid: this.tenantId, oid: user.oid, nonce: grant.nonce, name: user.name, preferred_username: user.username, ver: '2.0' })
+    const idToken = await new SignJWT({
+      tid: this.tenantId,
+      oid: user.oid,
+      nonce: grant.nonce,
+      name: user.name,
+      preferred_username: user.username,
+      ver: '2.0',
+    })
       .setProtectedHeader({ alg: 'RS256', kid: this.kid, typ: 'JWT' })
       .setIssuer(this.metadata.issuer)
       .setAudience(this.clientId)
@@ -151,9 +185,13 @@ export class FakeIdentityProvider {
   }
 
   /** @internal From the cache while fresh, else grant_type=refresh_token. */
-  async silent(request: { homeAccountId: string; scopes: readonly string[] }, cache: TokenCacheBox): Promise<AccessToken> {
+  async silent(
+    request: { homeAccountId: string; scopes: readonly string[] },
+    cache: TokenCacheBox,
+  ): Promise<AccessToken> {
     const stored = cache.serialized ? (JSON.parse(cache.serialized) as FakeCache) : undefined;
-    if (!stored || stored.homeAccountId !== request.homeAccountId) throw new AuthError('interaction_required', { logDetail: 'no account in session cache' });
+    if (!stored || stored.homeAccountId !== request.homeAccountId)
+      throw new AuthError('interaction_required', { logDetail: 'no account in session cache' });
     const scopes = [...request.scopes];
     const cached = stored.accessTokens[scopes.join(' ')];
     if (cached && cached.expiresOn - RENEWAL_MARGIN_MS > this.clock.now()) {
@@ -176,8 +214,15 @@ export class FakeIdentityProvider {
     this.tokenRequests.push(grant);
   }
 
-  private issueAccessToken(stored: FakeCache, scopes: string[]): { token: string; expiresOn: number; scopes: string[] } {
-    const issued = { token: `fake-at.${randomBytes(24).toString('base64url')}`, expiresOn: this.clock.now() + this.accessTokenLifetimeMs, scopes };
+  private issueAccessToken(
+    stored: FakeCache,
+    scopes: string[],
+  ): { token: string; expiresOn: number; scopes: string[] } {
+    const issued = {
+      token: `fake-at.${randomBytes(24).toString('base64url')}`,
+      expiresOn: this.clock.now() + this.accessTokenLifetimeMs,
+      scopes,
+    };
     stored.accessTokens[scopes.join(' ')] = issued;
     return issued;
   }
@@ -209,7 +254,10 @@ export class FakeTokenClient implements TokenClient {
     return this.provider.redeem(request, cache);
   }
 
-  async acquireSilent(request: { homeAccountId: string; scopes: readonly string[] }, cache: TokenCacheBox): Promise<AccessToken> {
+  async acquireSilent(
+    request: { homeAccountId: string; scopes: readonly string[] },
+    cache: TokenCacheBox,
+  ): Promise<AccessToken> {
     this.calls.push('acquireSilent');
     await this.credentials.get();
     return this.provider.silent(request, cache);
@@ -219,7 +267,10 @@ export class FakeTokenClient implements TokenClient {
 let sharedKey: Promise<{ privateKey: CryptoKey; publicJwk: JWK }> | undefined;
 function signingKey(): Promise<{ privateKey: CryptoKey; publicJwk: JWK }> {
   const { kty, n, e } = FAKE_SIGNING_KEY;
-  sharedKey ??= importJWK({ ...FAKE_SIGNING_KEY }, 'RS256').then((privateKey) => ({ privateKey: privateKey as CryptoKey, publicJwk: { kty, n, e } }));
+  sharedKey ??= importJWK({ ...FAKE_SIGNING_KEY }, 'RS256').then((privateKey) => ({
+    privateKey: privateKey as CryptoKey,
+    publicJwk: { kty, n, e },
+  }));
   return sharedKey;
 }
 

@@ -15,7 +15,9 @@ export class MemoryRowStore implements RowStore {
   private readonly failing = new Set<RowOperation>();
 
   /** From now on the given operations (default: all) fail as the Table adapter fails when storage is down. */
-  outage(operations: readonly RowOperation[] = ['insert', 'get', 'replace', 'consume', 'delete', 'purgePartitionsBefore']): void {
+  outage(
+    operations: readonly RowOperation[] = ['insert', 'get', 'replace', 'consume', 'delete', 'purgePartitionsBefore'],
+  ): void {
     for (const operation of operations) this.failing.add(operation);
   }
 
@@ -73,7 +75,10 @@ export class MemoryRowStore implements RowStore {
 
   private enter(operation: RowOperation): void {
     if (this.failing.has(operation)) {
-      throw new AuthError('storage_unavailable', { retryAfterSeconds: 5, logDetail: `memory store outage (${operation})` });
+      throw new AuthError('storage_unavailable', {
+        retryAfterSeconds: 5,
+        logDetail: `memory store outage (${operation})`,
+      });
     }
   }
 

@@ -10,7 +10,9 @@ export class StaticMetadataSource implements ProviderMetadataSource {
   constructor(private readonly metadata: ProviderMetadata) {}
 
   /** The provider cannot be reached (default: refused, 502); `undefined` ends the outage. */
-  outage(failure: AuthError | undefined = new AuthError('upstream_unavailable', { logDetail: 'fake discovery outage' })): void {
+  outage(
+    failure: AuthError | undefined = new AuthError('upstream_unavailable', { logDetail: 'fake discovery outage' }),
+  ): void {
     this.failure = failure;
   }
 

@@ -2,7 +2,10 @@
 import { describeProviderMetadataContract } from '../../_support/contracts/provider-metadata';
 import { FAKE_TENANT_ID, FakeIdentityProvider } from '../../_support/fakes/fake-identity-provider';
 
-const provider = FakeIdentityProvider.create({ clientId: 'contract-client', clock: { now: () => Date.UTC(2026, 0, 15) } });
+const provider = FakeIdentityProvider.create({
+  clientId: 'contract-client',
+  clock: { now: () => Date.UTC(2026, 0, 15) },
+});
 
 describeProviderMetadataContract('StaticMetadataSource', async () => (await provider).metadataSource(), {
   makeUnreachableSource: async () => {

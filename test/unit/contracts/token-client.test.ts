@@ -23,7 +23,9 @@ describeTokenClientContract('FakeIdentityProvider', async () => {
     },
     revokeRefreshTokens: () => provider.revokeRefreshTokens(),
     tokenEndpointDown: (down) => {
-      provider.outage = down ? new AuthError('upstream_unavailable', { logDetail: 'fake token endpoint down' }) : undefined;
+      provider.outage = down
+        ? new AuthError('upstream_unavailable', { logDetail: 'fake token endpoint down' })
+        : undefined;
     },
     // The contract turns the credential off before first use, so nothing is cached yet.
     credentialDown: (down) => credentials.setDown(down),

@@ -3,13 +3,22 @@
  * the web sign-in, single use of the state, and what an outage leaves behind (RFC 6749 §4.1, RFC 9700 §4.7).
  */
 import { describe, expect, test } from '@jest/globals';
-import { beginSignIn, completeSignIn, endSession, readSession, refreshAccessToken, SESSION_COOKIE, SIGN_IN_TTL_MS } from '../../../shared/core/flow';
+import {
+  beginSignIn,
+  completeSignIn,
+  endSession,
+  readSession,
+  refreshAccessToken,
+  SESSION_COOKIE,
+  SIGN_IN_TTL_MS,
+} from '../../../shared/core/flow';
 import { SESSION_TOUCH_INTERVAL_MS } from '../../../shared/core/session';
 import { AuthError } from '../../../shared/errors';
 import { coreWorld, rejection, startSignIn, webSession, type CoreWorld } from '../../_support/core-world';
 
 /** The journal entries that reach the identity provider or its credential. */
-const providerCalls = (world: CoreWorld) => world.journal.filter((entry) => entry.startsWith('token.') || entry.startsWith('metadata.'));
+const providerCalls = (world: CoreWorld) =>
+  world.journal.filter((entry) => entry.startsWith('token.') || entry.startsWith('metadata.'));
 
 describe('login', () => {
   test('stores one sealed state row and sends the browser to the provider with S256 PKCE, state and nonce', async () => {
@@ -55,8 +64,16 @@ describe('login', () => {
 describe('callback: the state is checked before any provider call', () => {
   test.each([
     { name: 'no state', input: () => ({ code: 'c', cookies: {} }), code: 'state_missing' },
-    { name: 'a malformed state', input: () => ({ code: 'c', state: 'not-a-state', cookies: {} }), code: 'state_malformed' },
-    { name: 'an unknown state', input: () => ({ code: 'c', state: `0000493000.${'A'.repeat(43)}`, cookies: {} }), code: 'state_unknown' },
+    {
+      name: 'a malformed state',
+      input: () => ({ code: 'c', state: 'not-a-state', cookies: {} }),
+      code: 'state_malformed',
+    },
+    {
+      name: 'an unknown state',
+      input: () => ({ code: 'c', state: `0000493000.${'A'.repeat(43)}`, cookies: {} }),
+      code: 'state_unknown',
+    },
   ])('$name is $code, and no provider call', async ({ input, code }) => {
     const world = await coreWorld();
     await startSignIn(world);
@@ -72,7 +89,11 @@ describe('callback: the state is checked before any provider call', () => {
     const callback = started.callback();
     world.journal.length = 0;
     expect(await rejection(completeSignIn({ ...callback, cookies: {} }, world.deps))).toBe('state_mismatch');
-    expect(await rejection(completeSignIn({ ...callback, cookies: { [started.transactionCookie.name]: 'forged' } }, world.deps))).toBe('state_mismatch');
+    expect(
+      await rejection(
+        completeSignIn({ ...callback, cookies: { [started.transactionCookie.name]: 'forged' } }, world.deps),
+      ),
+    ).toBe('state_mismatch');
     expect(providerCalls(world)).toEqual([]);
     expect(world.journal.filter((entry) => entry !== 'states.get')).toEqual([]);
     expect((await completeSignIn(callback, world.deps)).kind).toBe('signed-in');

@@ -7,13 +7,23 @@ import { describe, expect, test } from '@jest/globals';
 import { beginSignIn, completeSignIn, readSession } from '../../../shared/core/flow';
 import { HANDOFF_TTL_MS, redeemHandoff, refreshGrant } from '../../../shared/core/native';
 import { AuthError } from '../../../shared/errors';
-import { appPkce, coreWorld, nativeHandoff, NATIVE_REDIRECT_URI, rejection, startSignIn } from '../../_support/core-world';
+import {
+  appPkce,
+  coreWorld,
+  nativeHandoff,
+  NATIVE_REDIRECT_URI,
+  rejection,
+  startSignIn,
+} from '../../_support/core-world';
 
 describe('handoff code', () => {
   test('redeems once into an access token and a refresh token; the code row becomes a tombstone, not a second grant', async () => {
     const world = await coreWorld();
     const handoff = await nativeHandoff(world);
-    const tokens = await redeemHandoff({ code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri }, world.deps);
+    const tokens = await redeemHandoff(
+      { code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri },
+      world.deps,
+    );
     expect(tokens).toMatchObject({ token_type: 'Bearer', scope: 'User.Read' });
     expect(tokens.expires_in).toBeGreaterThan(0);
     expect((await readSession(tokens.refresh_token, 'native', world.deps)).user.username).toBe('adele@contoso.example');
@@ -30,7 +40,9 @@ describe('handoff code', () => {
     expect(await rejection(redeemHandoff(request, world.deps))).toBe('grant_invalid');
     expect(world.sessions.snapshot()).toEqual([]);
     expect(await rejection(refreshGrant(refresh_token, undefined, world.deps))).toBe('session_required');
-    expect(world.logs.some((line) => line.includes('event replay_detected') && line.includes('handoff_code'))).toBe(true);
+    expect(world.logs.some((line) => line.includes('event replay_detected') && line.includes('handoff_code'))).toBe(
+      true,
+    );
   });
 
   test('three concurrent redemptions: exactly one wins, and its session works', async () => {
@@ -40,7 +52,8 @@ describe('handoff code', () => {
     const answers = await Promise.allSettled(Array.from({ length: 3 }, () => redeemHandoff(request, world.deps)));
     const won = answers.filter((a) => a.status === 'fulfilled');
     expect(won).toHaveLength(1);
-    for (const lost of answers.filter((a) => a.status === 'rejected')) expect((lost as PromiseRejectedResult).reason).toMatchObject({ code: 'grant_invalid' });
+    for (const lost of answers.filter((a) => a.status === 'rejected'))
+      expect((lost as PromiseRejectedResult).reason).toMatchObject({ code: 'grant_invalid' });
     expect(world.sessions.snapshot()).toHaveLength(1);
     const token = (won[0] as PromiseFulfilledResult<{ refresh_token: string }>).value.refresh_token;
     expect((await refreshGrant(token, undefined, world.deps)).refresh_token).not.toBe(token);
@@ -48,7 +61,10 @@ describe('handoff code', () => {
 
   test.each([
     { what: 'a wrong code_verifier', change: () => ({ codeVerifier: appPkce().verifier }) },
-    { what: 'another registered-looking redirect_uri', change: () => ({ redirectUri: 'com.contoso.other:/oauth2redirect' }) },
+    {
+      what: 'another registered-looking redirect_uri',
+      change: () => ({ redirectUri: 'com.contoso.other:/oauth2redirect' }),
+    },
   ])('$what is grant_invalid and leaves the code redeemable by its app', async ({ change }) => {
     const world = await coreWorld();
     const handoff = await nativeHandoff(world);
@@ -64,9 +80,14 @@ describe('handoff code', () => {
     const world = await coreWorld();
     const handoff = await nativeHandoff(world);
     world.advance(HANDOFF_TTL_MS + 1);
-    expect(await rejection(redeemHandoff({ code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri }, world.deps))).toBe(
-      'grant_invalid',
-    );
+    expect(
+      await rejection(
+        redeemHandoff(
+          { code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri },
+          world.deps,
+        ),
+      ),
+    ).toBe('grant_invalid');
     expect(world.states.snapshot()).toEqual([]);
     expect(world.sessions.snapshot()).toEqual([]);
   });
@@ -74,10 +95,19 @@ describe('handoff code', () => {
   test('a malformed or unknown code is grant_invalid without touching a session', async () => {
     const world = await coreWorld();
     const { verifier } = appPkce();
-    expect(await rejection(redeemHandoff({ code: 'nope', codeVerifier: verifier, redirectUri: NATIVE_REDIRECT_URI }, world.deps))).toBe('grant_invalid');
-    expect(await rejection(redeemHandoff({ code: `0000493000.${'B'.repeat(43)}`, codeVerifier: verifier, redirectUri: NATIVE_REDIRECT_URI }, world.deps))).toBe(
-      'grant_invalid',
-    );
+    expect(
+      await rejection(
+        redeemHandoff({ code: 'nope', codeVerifier: verifier, redirectUri: NATIVE_REDIRECT_URI }, world.deps),
+      ),
+    ).toBe('grant_invalid');
+    expect(
+      await rejection(
+        redeemHandoff(
+          { code: `0000493000.${'B'.repeat(43)}`, codeVerifier: verifier, redirectUri: NATIVE_REDIRECT_URI },
+          world.deps,
+        ),
+      ),
+    ).toBe('grant_invalid');
     expect(world.journal.filter((entry) => entry.startsWith('sessions.') || entry.startsWith('token.'))).toEqual([]);
   });
 
@@ -100,7 +130,14 @@ describe('native authorize', () => {
   test('an unregistered redirect URI is refused outright, before discovery and before anything is written', async () => {
     const world = await coreWorld();
     const { challenge } = appPkce();
-    const input = { native: { redirectUri: 'com.evil.app:/cb', codeChallenge: challenge, codeChallengeMethod: 'S256', responseType: 'code' } };
+    const input = {
+      native: {
+        redirectUri: 'com.evil.app:/cb',
+        codeChallenge: challenge,
+        codeChallengeMethod: 'S256',
+        responseType: 'code',
+      },
+    };
     expect(await rejection(beginSignIn(input, world.deps))).toBe('invalid_redirect_uri');
     expect(world.journal).toEqual([]);
   });
@@ -108,7 +145,17 @@ describe('native authorize', () => {
   test('a plain (non-S256) challenge goes back to the app as an OAuth error, nothing written', async () => {
     const world = await coreWorld();
     const { challenge } = appPkce();
-    const result = await beginSignIn({ native: { redirectUri: NATIVE_REDIRECT_URI, codeChallenge: challenge, codeChallengeMethod: 'plain', state: 's1' } }, world.deps);
+    const result = await beginSignIn(
+      {
+        native: {
+          redirectUri: NATIVE_REDIRECT_URI,
+          codeChallenge: challenge,
+          codeChallengeMethod: 'plain',
+          state: 's1',
+        },
+      },
+      world.deps,
+    );
     expect(result.kind).toBe('app-redirect');
     const location = new URL((result as { location: string }).location);
     expect(location.searchParams.get('error')).toBe('invalid_request');
@@ -119,7 +166,9 @@ describe('native authorize', () => {
   test('a token endpoint outage at the callback (502) reaches the app as server_error, with no code and the state spent', async () => {
     const world = await coreWorld();
     const { challenge } = appPkce();
-    const started = await startSignIn(world, { native: { redirectUri: NATIVE_REDIRECT_URI, codeChallenge: challenge, codeChallengeMethod: 'S256', state: 's2' } });
+    const started = await startSignIn(world, {
+      native: { redirectUri: NATIVE_REDIRECT_URI, codeChallenge: challenge, codeChallengeMethod: 'S256', state: 's2' },
+    });
     world.provider.outage = new AuthError('upstream_unavailable', { logDetail: 'fake outage' });
     const result = await completeSignIn(started.callback(), world.deps);
     expect(result.kind).toBe('app-redirect');

@@ -18,7 +18,9 @@ describe('native refresh token rotation', () => {
     const second = (await refreshGrant(first, undefined, world.deps)).refresh_token;
     expect(second).not.toBe(first);
     // Same row (partition and id), new secret: the row was re-sealed in place.
-    expect(world.sessions.snapshot()).toEqual([expect.objectContaining({ partitionKey: row!.partitionKey, rowKey: row!.rowKey })]);
+    expect(world.sessions.snapshot()).toEqual([
+      expect.objectContaining({ partitionKey: row!.partitionKey, rowKey: row!.rowKey }),
+    ]);
     expect(world.sessions.snapshot()[0]!.etag).not.toBe(row!.etag);
     const third = (await refreshGrant(second, undefined, world.deps)).refresh_token;
     expect(new Set([first, second, third]).size).toBe(3);
@@ -113,7 +115,9 @@ describe('kinds and wrong secrets', () => {
       world.advance(step);
       token = (await refreshGrant(token, undefined, world.deps)).refresh_token;
     }
-    expect((await readSession(token, 'native', world.deps)).expiresAt).toBe(new Date(world.now() + Math.min(world.config.session.idleSeconds * 1000, absoluteMs - elapsed)).toISOString());
+    expect((await readSession(token, 'native', world.deps)).expiresAt).toBe(
+      new Date(world.now() + Math.min(world.config.session.idleSeconds * 1000, absoluteMs - elapsed)).toISOString(),
+    );
     world.advance(absoluteMs - elapsed);
     expect(await rejection(refreshGrant(token, undefined, world.deps))).toBe('session_expired');
     expect(world.sessions.snapshot()).toEqual([]);
