@@ -9,28 +9,35 @@ import { randomUUID } from 'node:crypto';
 import { createClientCredentialProvider } from '../../shared/adapters/credential';
 import type { Logger } from '../../shared/ports';
 import { describeCredentialProviderContract } from '../_support/contracts/credential-provider';
-import { startCredentialStack, type CredentialStack } from '../_support/credential-stack';
+import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../dev/keyvault-standin';
+import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
 
 const APP_IDENTITY = '44444444-4444-4444-8444-444444444444';
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-let stack: CredentialStack;
+let mi: ManagedIdentityStandIn;
+let vault: KeyVaultStandIn;
 let names = 0;
 
+// The credential stack of test/_support/credential-stack.ts without its Azurite, which nothing here needs.
 beforeAll(async () => {
-  stack = await startCredentialStack(APP_IDENTITY);
+  mi = await startManagedIdentityStandIn();
+  // @azure/identity picks the managed-identity endpoint at its first token request, once per process: set it first.
+  Object.assign(process.env, mi.env);
+  vault = await startKeyVaultStandIn({ trust: mi, allowedPrincipals: [mi.subjectFor(APP_IDENTITY)] });
 });
 
 afterAll(async () => {
-  await stack?.stop();
+  await vault?.stop();
+  await mi?.stop();
 });
 
 describeCredentialProviderContract('Key Vault provider on the stand-ins', async () => {
-  stack.vault.clearFaults();
+  vault.clearFaults();
   const secretName = `contract-secret-${++names}`;
   const initialSecret = `initial~${randomUUID()}`;
-  stack.vault.setSecret(secretName, initialSecret);
+  vault.setSecret(secretName, initialSecret);
   const provider = createClientCredentialProvider(
-    { kind: 'secret', source: 'key-vault', keyVaultUrl: stack.vault.url, secretName },
+    { kind: 'secret', source: 'key-vault', keyVaultUrl: vault.url, secretName },
     {
       clientId: 'contract-client',
       logger: quiet,
@@ -41,7 +48,7 @@ describeCredentialProviderContract('Key Vault provider on the stand-ins', async 
   return {
     provider,
     initialSecret,
-    rotate: (secret) => stack.vault.setSecret(secretName, secret),
-    vaultDown: (down) => (down ? stack.vault.injectFault({ kind: 'down' }) : stack.vault.clearFaults()),
+    rotate: (secret) => vault.setSecret(secretName, secret),
+    vaultDown: (down) => (down ? vault.injectFault({ kind: 'down' }) : vault.clearFaults()),
   };
 });
