@@ -38,15 +38,16 @@ async function assertionOf(credential: ClientCredential): Promise<string> {
 }
 
 describe('managed-identity client assertion', () => {
-  it('is a JWT for api://AzureADTokenExchange signed by the identity, subject = its principal id', async () => {
-    const provider = createClientCredentialProvider({ kind: 'managed-identity' }, { clientId: 'app', logger });
+  it('is a JWT for api://AzureADTokenExchange signed by the user-assigned identity, subject = its principal id', async () => {
+    const appIdentity = randomUUID();
+    const provider = createClientCredentialProvider({ kind: 'managed-identity', managedIdentityClientId: appIdentity }, { clientId: 'app', logger });
     const token = await assertionOf(await provider.get());
     const verified = verifyStandInJwt(token, { trusted: [mi], audience: 'api://AzureADTokenExchange' });
     assert.ok(verified.ok, verified.ok ? '' : verified.reason);
     assert.equal(verified.claims.aud, 'api://AzureADTokenExchange');
     assert.equal(verified.claims.iss, mi.issuer);
-    assert.equal(verified.claims.sub, mi.subject);
-    assert.deepEqual(mi.requests.at(-1), { ...mi.requests.at(-1)!, resource: 'api://AzureADTokenExchange', clientId: undefined });
+    assert.equal(verified.claims.sub, mi.subjectFor(appIdentity));
+    assert.deepEqual(mi.requests.at(-1), { ...mi.requests.at(-1)!, resource: 'api://AzureADTokenExchange', clientId: appIdentity });
   });
 
   it('reuses the token: 20 concurrent sign-ins with a new identity make one token request', async () => {
@@ -98,7 +99,7 @@ describe('managed-identity client assertion', () => {
   });
 
   it('renewAfterRejection is false (a federated assertion has nothing older to replace) and reads nothing', async () => {
-    const provider = createClientCredentialProvider({ kind: 'managed-identity' }, { clientId: 'app', logger });
+    const provider = createClientCredentialProvider({ kind: 'managed-identity', managedIdentityClientId: randomUUID() }, { clientId: 'app', logger });
     const credential = await provider.get();
     const before = mi.counters.tokenRequests;
     assert.equal(await provider.renewAfterRejection(credential), false);
