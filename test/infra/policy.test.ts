@@ -55,7 +55,7 @@ describe('the infra passes the policy', () => {
     assert.equal(settings.get('AUTH_REDIRECT_URI'), 'redirectUri');
     assert.match(main, /var redirectUri = 'https:\/\/\$\{functionAppHostName\}\/auth\/callback'/);
     assert.equal(settings.get('AUTH_KEY_VAULT_URL'), 'keyVaultUrl');
-    assert.match(main, /keyVaultUrl: keyVault\.outputs\.vaultUri/);
+    assert.match(main, /keyVaultUrl: usesKeyVault \? keyVault\.outputs\.vaultUri : ''/);
   });
 
   test('every role GUID in the allow-list is the documented one', () => {
