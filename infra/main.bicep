@@ -83,7 +83,7 @@ param clientSecret string = ''
 @description('AUTH_TENANT_ID: the Entra tenant users sign in to. Empty: the tenant of the deployment.')
 param tenantId string = ''
 
-@description('AUTH_AUTHORITY: full authority URL instead of https://login.microsoftonline.com/<tenant> (External ID, sovereign clouds, generic OIDC). Empty: derived from tenantId.')
+@description('AUTH_AUTHORITY: full authority URL instead of https://login.microsoftonline.com/<tenant> (External ID, generic OIDC). Empty: the deployment cloud\'s sign-in endpoint with tenantId (set for you outside the public cloud).')
 param authority string = ''
 
 @description('AUTH_PROTOCOL: entra or oidc.')
@@ -185,11 +185,17 @@ var validatedOrigins = contains(originList, '*')
       : fail('allowedOrigins must be exact origins such as https://app.example.com (https, lower case, no path or trailing slash, no default port): ${join(badOrigins, ', ')}'))
 
 // The app registration is created in the deployment's tenant (signInAudience AzureADMyOrg): its client id exists
-// nowhere else, so users must sign in to that tenant (else AADSTS700016 at the first sign-in).
-var validatedTenantId = useAppRegistration && ((!empty(tenantId) && toLower(tenantId) != toLower(tenant().tenantId)) || !empty(authority))
-  ? fail('createAppRegistration=true registers the app in the deployment tenant (${tenant().tenantId}): leave tenantId and authority empty, or bring your own registration (createAppRegistration=false, clientId).')
+// nowhere else, so users must sign in to that tenant at this cloud's endpoint (else AADSTS700016 at the first sign-in).
+var deploymentAuthority = '${environment().authentication.loginEndpoint}${tenant().tenantId}'
+var validatedTenantId = useAppRegistration && ((!empty(tenantId) && toLower(tenantId) != toLower(tenant().tenantId)) || (!empty(authority) && toLower(authority) != toLower(deploymentAuthority) && toLower(authority) != toLower('${deploymentAuthority}/')))
+  ? fail('createAppRegistration=true registers the app in the deployment tenant (${tenant().tenantId}): leave tenantId and authority empty (or authority = ${deploymentAuthority}), or bring your own registration (createAppRegistration=false, clientId).')
   : (empty(tenantId) ? tenant().tenantId : tenantId)
 var effectiveTenantId = validatedTenantId
+// shared/config.ts derives https://login.microsoftonline.com/<tenant> when AUTH_AUTHORITY is empty: right for the
+// public cloud only, so elsewhere the cloud's own sign-in endpoint is passed explicitly.
+var effectiveAuthority = empty(authority) && environment().name != 'AzureCloud'
+  ? '${environment().authentication.loginEndpoint}${effectiveTenantId}'
+  : authority
 
 // The audience Entra requires of a managed identity's token used as a federated credential, per cloud (Learn
 // "Configure an application to trust a managed identity"). The federated credential and AUTH_TOKEN_EXCHANGE_AUDIENCE
@@ -310,7 +316,7 @@ module api 'modules/function-app.bicep' = {
     allowedOrigins: validatedOrigins
     clientId: effectiveClientId
     tenantId: effectiveTenantId
-    authority: authority
+    authority: effectiveAuthority
     protocol: protocol
     redirectUri: redirectUri
     scopes: scopes

@@ -24,6 +24,8 @@ var openidScopeId = '37f7f235-527c-4136-accd-4a02d197296e' // delegated permissi
 var profileScopeId = '14dad69e-099b-42c9-810b-d002981feec1' // delegated permission profile
 var offlineAccessScopeId = '7427e0e9-2fba-42fe-b0c0-848c9e6a8182' // delegated permission offline_access
 var userReadScopeId = 'e1fe6dd8-ba31-4d61-89e7-88639da4683d' // delegated permission User.Read
+// Whoever runs `azd up` (a user, or the pipeline's service principal).
+var deployerObjectId = deployer().objectId
 // Tokens of managed identities in this tenant are issued by the tenant's v2.0 endpoint.
 var managedIdentityIssuer = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
 
@@ -36,7 +38,7 @@ resource application 'Microsoft.Graph/applications@v1.0' = {
   owners: {
     relationshipSemantics: 'append'
     relationships: [
-      deployer().objectId
+      deployerObjectId
     ]
   }
   web: {

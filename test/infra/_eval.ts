@@ -50,6 +50,8 @@ export class Scope {
     readonly file: BicepFile,
     private readonly params: Readonly<Record<string, Value>>,
     readonly context: DeploymentContext,
+    /** Deployment-time values the caller supplies, by expression text: `{ 'identity.outputs.clientId': '…' }`. */
+    readonly known: Readonly<Record<string, Value>> = {},
   ) {
     for (const decl of descendants(file.root, 'variable_declaration')) {
       const name = decl.namedChildren[0]?.text;
@@ -80,18 +82,21 @@ export class Scope {
   }
 }
 
-const OPERATOR_NODES = new Set(['binary_expression', 'unary_expression', 'ternary_expression', 'lambda_expression']);
+const CHAIN_NODES = new Set(['binary_expression', 'unary_expression']);
+const PUSHDOWN_NODES = new Set(['ternary_expression', 'lambda_expression']);
 
 /**
- * Evaluates `node`. Grammar gap, handled here: tree-sitter-bicep 1.1.0 binds `.prop` looser than the operators, so
- * `a.b && c.d` parses as `(a.b && c).d` (and likewise after `!`, `==`, `?:`). A member access whose object is an
- * unparenthesized operator expression is therefore applied to that expression's last operand (`path`), which is
- * how Bicep itself reads it. The same holds for a lambda's body: `c => c.origin` parses as `(c => c).origin`.
+ * Evaluates `node`. Grammar gap, handled here: tree-sitter-bicep 1.1.0 gives `.prop` the lowest precedence but one
+ * (PREC.SUBSCRIPT = -1), so `a && b.c != d` parses as `((a && b).c) != d`, and `c => c.origin` as `(c => c).origin`.
+ * Operator chains are therefore flattened (a member access joins the operand it follows) and re-read with Bicep's
+ * precedence (Learn "Bicep operators": unary, multiplicative, additive, relational, equality, &&, ||, ??); a member
+ * access on a ternary or a lambda applies to its last branch or its body.
  */
 export function evaluate(node: SyntaxNode, scope: Scope, locals: ReadonlyMap<string, Value> = new Map(), path: readonly string[] = []): Value {
   if (node.type === 'member_expression') {
     const object = node.childForFieldName('object');
-    if (object && OPERATOR_NODES.has(object.type)) return evaluate(object, scope, locals, [node.childForFieldName('property')?.text ?? '', ...path]);
+    if (object && CHAIN_NODES.has(object.type)) return evaluateChain(node, scope, locals, path);
+    if (object && PUSHDOWN_NODES.has(object.type)) return evaluate(object, scope, locals, [node.childForFieldName('property')?.text ?? '', ...path]);
   }
   if (node.type === 'lambda_expression') {
     const names = node.namedChildren.slice(0, -1).flatMap((c) => (c ? (c.type === 'identifier' ? [c] : descendants(c, 'identifier')) : [])).map((c) => c.text);
@@ -99,68 +104,116 @@ export function evaluate(node: SyntaxNode, scope: Scope, locals: ReadonlyMap<str
     const fn: Lambda = (...args: Value[]) => evaluate(body, scope, new Map([...locals, ...names.map((n, i) => [n, args[i] ?? null] as const)]), path);
     return fn;
   }
-  if (OPERATOR_NODES.has(node.type)) return evaluateOperator(node, scope, locals, path);
-  return path.reduce<Value>((value, property) => member(value, property, node), evaluateCore(node, scope, locals));
+  if (CHAIN_NODES.has(node.type)) return evaluateChain(node, scope, locals, path);
+  if (node.type === 'ternary_expression') {
+    const condition = evaluate(node.childForFieldName('condition')!, scope, locals);
+    return truthy(condition, node)
+      ? evaluate(node.childForFieldName('consequence')!, scope, locals)
+      : evaluate(node.childForFieldName('alternative')!, scope, locals, path);
+  }
+  return path.reduce<Value>((value, property) => member(value, property, node, scope), evaluateCore(node, scope, locals));
 }
 
-function member(object: Value, property: string, node: SyntaxNode): Value {
-  if (object instanceof Unknown) return new Unknown(`${object.text}.${property}`);
+function member(object: Value, property: string, node: SyntaxNode, scope: Scope): Value {
+  if (object instanceof Unknown) {
+    const text = `${object.text}.${property}`;
+    return text in scope.known ? scope.known[text]! : new Unknown(text);
+  }
   if (object && typeof object === 'object' && !Array.isArray(object) && property in object) return (object as Record<string, Value>)[property]!;
   throw new Error(`no property ${property} in ${node.text.slice(0, 80)}`);
 }
 
-function evaluateOperator(node: SyntaxNode, scope: Scope, locals: ReadonlyMap<string, Value>, path: readonly string[]): Value {
-  const ev = (n: SyntaxNode | null | undefined, p: readonly string[] = []): Value => {
-    if (!n) throw new Error('missing expression');
-    return evaluate(n, scope, locals, p);
+type Token = { operand: SyntaxNode; path: string[] } | { prefix: string } | { op: string };
+type Ast = { operand: SyntaxNode; path: string[] } | { prefix: string; arg: Ast } | { op: string; left: Ast; right: Ast };
+
+const BINARY_PRECEDENCE: Readonly<Record<string, number>> = {
+  '*': 11, '/': 11, '%': 11, '+': 10, '-': 10, '<': 7, '<=': 7, '>': 7, '>=': 7, '==': 6, '!=': 6, '=~': 6, '!~': 6, '&&': 2, '||': 1, '??': 0,
+};
+
+function flatten(node: SyntaxNode, out: Token[]): void {
+  if (node.type === 'binary_expression') {
+    flatten(node.childForFieldName('left')!, out);
+    out.push({ op: node.children[1]?.text ?? '?' });
+    flatten(node.childForFieldName('right')!, out);
+  } else if (node.type === 'unary_expression') {
+    out.push({ prefix: node.children[0]?.text ?? '?' });
+    flatten(node.namedChildren[0]!, out);
+  } else if (node.type === 'member_expression' && CHAIN_NODES.has(node.childForFieldName('object')?.type ?? '')) {
+    flatten(node.childForFieldName('object')!, out);
+    const last = out[out.length - 1] as { operand: SyntaxNode; path: string[] };
+    last.path.push(node.childForFieldName('property')?.text ?? '');
+  } else {
+    out.push({ operand: node, path: [] });
+  }
+}
+
+function evaluateChain(node: SyntaxNode, scope: Scope, locals: ReadonlyMap<string, Value>, path: readonly string[]): Value {
+  const tokens: Token[] = [];
+  flatten(node, tokens);
+  const last = tokens[tokens.length - 1] as { operand: SyntaxNode; path: string[] };
+  last.path.push(...path);
+  let i = 0;
+  const primary = (): Ast => {
+    const t = tokens[i++];
+    if (!t) throw new Error(`incomplete expression ${node.text.slice(0, 80)}`);
+    if ('prefix' in t) return { prefix: t.prefix, arg: primary() };
+    if ('operand' in t) return t;
+    throw new Error(`unexpected operator ${t.op} in ${node.text.slice(0, 80)}`);
   };
-  switch (node.type) {
-    case 'unary_expression': {
-      const op = node.children[0]?.text;
-      const v = ev(node.namedChildren[0], path);
-      if (v instanceof Unknown) return new Unknown(node.text);
-      if (op === '!') return !truthy(v, node);
-      if (op === '-') return -(v as number);
-      throw new Error(`unary ${op}`);
+  const parse = (min: number): Ast => {
+    let left = primary();
+    for (let t = tokens[i]; t && 'op' in t && BINARY_PRECEDENCE[t.op]! >= min; t = tokens[i]) {
+      i += 1;
+      left = { op: t.op, left, right: parse(BINARY_PRECEDENCE[t.op]! + 1) };
     }
-    case 'ternary_expression':
-      return truthy(ev(node.childForFieldName('condition')), node) ? ev(node.childForFieldName('consequence')) : ev(node.childForFieldName('alternative'), path);
-    default: {
-      const op = node.children[1]?.text;
-      const left = ev(node.childForFieldName('left'));
-      const rightNode = node.childForFieldName('right');
-      if (op === '&&') return truthy(left, node) ? truthy(ev(rightNode, path), node) : false;
-      if (op === '||') return truthy(left, node) ? true : truthy(ev(rightNode, path), node);
-      if (op === '??') return left ?? ev(rightNode, path);
-      const right = ev(rightNode, path);
-      if (left instanceof Unknown || right instanceof Unknown) return new Unknown(node.text);
-      switch (op) {
-        case '==':
-          return equal(left, right);
-        case '!=':
-          return !equal(left, right);
-        case '=~':
-          return String(left).toLowerCase() === String(right).toLowerCase();
-        case '!~':
-          return String(left).toLowerCase() !== String(right).toLowerCase();
-        case '<':
-          return (left as number) < (right as number);
-        case '>':
-          return (left as number) > (right as number);
-        case '<=':
-          return (left as number) <= (right as number);
-        case '>=':
-          return (left as number) >= (right as number);
-        case '+':
-          return (left as number) + (right as number);
-        case '-':
-          return (left as number) - (right as number);
-        case '*':
-          return (left as number) * (right as number);
-        default:
-          throw new Error(`operator ${op}`);
-      }
-    }
+    return left;
+  };
+  const ast = parse(0);
+  if (i !== tokens.length) throw new Error(`could not read ${node.text.slice(0, 80)}`);
+  return evaluateAst(ast, node, scope, locals);
+}
+
+function evaluateAst(ast: Ast, node: SyntaxNode, scope: Scope, locals: ReadonlyMap<string, Value>): Value {
+  const ev = (a: Ast): Value => evaluateAst(a, node, scope, locals);
+  if ('operand' in ast) return evaluate(ast.operand, scope, locals, ast.path);
+  if ('prefix' in ast) {
+    const v = ev(ast.arg);
+    if (v instanceof Unknown) return new Unknown(node.text);
+    if (ast.prefix === '!') return !truthy(v, node);
+    if (ast.prefix === '-') return -(v as number);
+    throw new Error(`unary ${ast.prefix}`);
+  }
+  const left = ev(ast.left);
+  if (ast.op === '&&') return truthy(left, node) ? truthy(ev(ast.right), node) : false;
+  if (ast.op === '||') return truthy(left, node) ? true : truthy(ev(ast.right), node);
+  if (ast.op === '??') return left ?? ev(ast.right);
+  const right = ev(ast.right);
+  if (left instanceof Unknown || right instanceof Unknown) return new Unknown(node.text);
+  switch (ast.op) {
+    case '==':
+      return equal(left, right);
+    case '!=':
+      return !equal(left, right);
+    case '=~':
+      return String(left).toLowerCase() === String(right).toLowerCase();
+    case '!~':
+      return String(left).toLowerCase() !== String(right).toLowerCase();
+    case '<':
+      return (left as number) < (right as number);
+    case '>':
+      return (left as number) > (right as number);
+    case '<=':
+      return (left as number) <= (right as number);
+    case '>=':
+      return (left as number) >= (right as number);
+    case '+':
+      return (left as number) + (right as number);
+    case '-':
+      return (left as number) - (right as number);
+    case '*':
+      return (left as number) * (right as number);
+    default:
+      throw new Error(`operator ${ast.op}`);
   }
 }
 
@@ -205,7 +258,7 @@ function evaluateCore(node: SyntaxNode, scope: Scope, locals: ReadonlyMap<string
     case 'identifier':
       return locals.has(node.text) ? locals.get(node.text)! : scope.lookup(node.text);
     case 'member_expression':
-      return member(ev(node.childForFieldName('object')), node.childForFieldName('property')?.text ?? '', node);
+      return member(ev(node.childForFieldName('object')), node.childForFieldName('property')?.text ?? '', node, scope);
     case 'subscript_expression': {
       const object = ev(node.childForFieldName('object'));
       const index = ev(node.childForFieldName('index'));
@@ -316,10 +369,15 @@ export interface Deployment {
   value(name: string): Value;
 }
 
-export function deploy(files: readonly BicepFile[], params: Record<string, Value>, context: DeploymentContext = PUBLIC_CLOUD): Deployment {
+export function deploy(
+  files: readonly BicepFile[],
+  params: Record<string, Value>,
+  context: DeploymentContext = PUBLIC_CLOUD,
+  known: Record<string, Value> = {},
+): Deployment {
   const mainFile = files.find((f) => f.path.endsWith('infra/main.bicep'));
   if (!mainFile) throw new Error('infra/main.bicep is not among the files');
-  const main = new Scope(mainFile, params, context);
+  const main = new Scope(mainFile, params, context, known);
   const modulesByPath = new Map<string, Scope>();
   return {
     main,
@@ -329,7 +387,7 @@ export function deploy(files: readonly BicepFile[], params: Record<string, Value
       const file = files.find((f) => f.path.endsWith(`infra/${decl.type}`));
       if (!file) throw new Error(`module ${symbol} (${decl.type}) is not a local file`);
       const key = `${symbol}:${file.path}`;
-      if (!modulesByPath.has(key)) modulesByPath.set(key, new Scope(file, moduleParams(main, symbol), context));
+      if (!modulesByPath.has(key)) modulesByPath.set(key, new Scope(file, moduleParams(main, symbol), context, known));
       return modulesByPath.get(key)!;
     },
     value(name) {
