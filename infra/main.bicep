@@ -53,6 +53,9 @@ param location string
 @description('Resource group name; default rg-<environmentName>.')
 param resourceGroupName string = ''
 
+@description('Keep the data plane off the internet: VNet integration for the Function App, private endpoints for storage (blob, table) and the Key Vault, their public network access off. Default false: public endpoints, Entra ID + RBAC only (README "Network exposure").')
+param vnetEnabled bool = false
+
 @description('default: create the Key Vault. recover: recover the soft-deleted vault of this environment (after `azd down`, purge protection keeps its name for 90 days). Only used by credentialMode secret and certificate.')
 @allowed([
   'default'
@@ -260,6 +263,7 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     deploymentContainerName: deploymentContainerName
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsResourceId
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
   }
 }
 
@@ -276,6 +280,19 @@ module keyVault 'modules/keyvault.bicep' = if (usesKeyVault) {
     clientSecretName: clientSecretName
     clientSecret: clientSecret
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsResourceId
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
+  }
+}
+
+module network 'modules/network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: 'vnet-${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountId: storage.outputs.resourceId
+    keyVaultId: usesKeyVault ? keyVault.outputs.resourceId : ''
   }
 }
 
@@ -313,6 +330,7 @@ module api 'modules/function-app.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    virtualNetworkSubnetId: vnetEnabled ? network.outputs.appSubnetId : ''
     allowedOrigins: validatedOrigins
     clientId: effectiveClientId
     tenantId: effectiveTenantId

@@ -18,6 +18,8 @@ param instanceMemoryMB int = 2048
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
+@description('Subnet delegated to Microsoft.App/environments (vnetEnabled); empty: no VNet integration.')
+param virtualNetworkSubnetId string = ''
 @description('Browser origins allowed by CORS (with credentials) and as absolute returnTo targets.')
 param allowedOrigins array = []
 
@@ -82,6 +84,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
   properties: {
     serverFarmId: plan.outputs.resourceId
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     httpsOnly: true
     clientAffinityEnabled: false
     functionAppConfig: {

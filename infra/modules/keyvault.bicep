@@ -18,6 +18,12 @@ param clientSecretName string
 param clientSecret string = ''
 @description('Log Analytics workspace that receives the vault\'s audit log (every secret read).')
 param logAnalyticsWorkspaceId string
+@description('Disabled with vnetEnabled: reachable only through private endpoints (modules/network.bicep).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -34,10 +40,11 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
-    // Reachable from the internet, authorization by Entra ID + RBAC only (README "Network exposure").
-    publicNetworkAccess: 'Enabled'
+    // By default reachable from the internet, authorization by Entra ID + RBAC only (README "Network exposure");
+    // with vnetEnabled only through private endpoints.
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
   }

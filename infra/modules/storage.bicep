@@ -10,6 +10,12 @@ param tags object = {}
 param deploymentContainerName string
 @description('Log Analytics workspace that receives the table and blob access logs.')
 param logAnalyticsWorkspaceId string
+@description('Disabled with vnetEnabled: reachable only through private endpoints (modules/network.bicep).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -36,10 +42,11 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
         file: { enabled: true }
       }
     }
-    // Reachable from the internet, authorization by Entra ID + RBAC only (README "Network exposure").
-    publicNetworkAccess: 'Enabled'
+    // By default reachable from the internet, authorization by Entra ID + RBAC only (README "Network exposure");
+    // with vnetEnabled only through private endpoints.
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
   }

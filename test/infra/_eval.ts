@@ -319,6 +319,12 @@ const pure =
   (args, _scope, node) =>
     anyUnknown(args) ? new Unknown(node.text) : f(...args);
 
+const STORAGE_SUFFIX: Readonly<Record<string, string>> = {
+  AzureCloud: 'core.windows.net',
+  AzureUSGovernment: 'core.usgovcloudapi.net',
+  AzureChinaCloud: 'core.chinacloudapi.cn',
+};
+
 /** ARM template functions, as documented on Learn "Bicep functions" (string, array, logical, deployment). */
 const FUNCTIONS: Record<string, Fn> = {
   fail: (args) => {
@@ -338,6 +344,7 @@ const FUNCTIONS: Record<string, Fn> = {
   take: pure((v, n) => (typeof v === 'string' ? v.slice(0, Math.max(0, n as number)) : arr(v).slice(0, Math.max(0, n as number)))),
   length: pure((v) => (typeof v === 'string' ? v.length : Array.isArray(v) ? v.length : Object.keys(v as object).length)),
   string: pure((v) => (typeof v === 'string' ? v : JSON.stringify(v))),
+  concat: pure((...vs) => (Array.isArray(vs[0]) ? vs.flatMap((v) => arr(v)) : vs.map((v) => String(v)).join(''))),
   union: pure((...vs) => (Array.isArray(vs[0]) ? vs.flatMap((v) => arr(v)).filter((e, i, all) => all.findIndex((x) => equal(x, e)) === i) : Object.assign({}, ...vs))),
   filter: (args) => (anyUnknown(args) ? new Unknown('filter(...)') : arr(args[0]!).filter((e, i) => lambda(args[1]!)(e, i) === true)),
   map: (args) => (anyUnknown(args) ? new Unknown('map(...)') : arr(args[0]!).map((e, i) => lambda(args[1]!)(e, i))),
@@ -346,7 +353,11 @@ const FUNCTIONS: Record<string, Fn> = {
   tenant: (_a, scope) => ({ tenantId: scope.context.tenantId }),
   subscription: (_a, scope) => ({ id: `/subscriptions/${scope.context.subscriptionId}`, subscriptionId: scope.context.subscriptionId }),
   deployer: (_a, scope) => ({ objectId: scope.context.deployerObjectId }),
-  environment: (_a, scope) => ({ name: scope.context.cloud, authentication: { loginEndpoint: scope.context.loginEndpoint } }),
+  environment: (_a, scope) => ({
+    name: scope.context.cloud,
+    authentication: { loginEndpoint: scope.context.loginEndpoint },
+    suffixes: { storage: STORAGE_SUFFIX[scope.context.cloud] ?? 'core.windows.net' },
+  }),
   subscriptionResourceId: (_a, _s, node) => new Unknown(node.text),
 };
 

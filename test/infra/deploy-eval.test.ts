@@ -140,6 +140,34 @@ describe('federated credential and token-exchange audience', () => {
   });
 });
 
+describe('network exposure (vnetEnabled)', () => {
+  test('off by default: public endpoints, no network', () => {
+    expect(isDeployed(run(), 'network')).toBe(false);
+    expect(run().module('storage').lookup('publicNetworkAccess')).toBe('Enabled');
+    expect(resourceProperty(run().module('api'), 'functionApp', 'properties', 'virtualNetworkSubnetId')).toBeNull();
+  });
+
+  test.each([
+    [{}, ['blob', 'table']],
+    [{ credentialMode: 'certificate' }, ['blob', 'table', 'vault']],
+  ] as [Record<string, Value>, string[]][])('on (%j): private endpoints for %j, public access off, the app in the delegated subnet', (params, groups) => {
+    const d = run({ ...params, vnetEnabled: true }, PUBLIC_CLOUD, {
+      'storage.outputs.resourceId': '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st',
+      'keyVault.outputs.resourceId': '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv',
+      'network.outputs.appSubnetId': '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/app',
+    });
+    expect(isDeployed(d, 'network')).toBe(true);
+    expect((d.module('network').lookup('endpoints') as { group: string }[]).map((e) => e.group)).toEqual(groups);
+    expect(d.module('storage').lookup('publicNetworkAccess')).toBe('Disabled');
+    expect(resourceProperty(d.module('storage'), 'storage', 'properties', 'networkAcls', 'defaultAction')).toBe('Deny');
+    if (groups.includes('vault')) expect(d.module('keyVault').lookup('publicNetworkAccess')).toBe('Disabled');
+    expect(resourceProperty(d.module('api'), 'functionApp', 'properties', 'virtualNetworkSubnetId')).toMatch(/\/subnets\/app$/);
+    expect(resourceProperty(d.module('network'), 'network', 'properties', 'subnets')).toContainEqual(
+      expect.objectContaining({ name: 'app', properties: expect.objectContaining({ delegations: [{ name: 'flex-consumption', properties: { serviceName: 'Microsoft.App/environments' } }] }) }),
+    );
+  });
+});
+
 describe('guards: drift between the template and what the code needs fails the deployment', () => {
   test('tenant: a created registration lives in the deployment tenant only', () => {
     expect(() => run({ tenantId: '3c2b1a09-8f7e-4d6c-9b5a-493827160504' }).value('effectiveTenantId')).toThrow(BicepFail);
