@@ -33,8 +33,8 @@ resource application 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: uniqueName
   displayName: displayName
   signInAudience: 'AzureADMyOrg'
-  // The deployer owns it, so the README's rotation and consent steps work without an admin role (Learn "Microsoft
-  // Graph Bicep": relationships; `append` keeps owners added by hand).
+  // The deployer owns it, so the README's rotation and consent steps work without an admin role. `append` (the
+  // default) keeps owners added by hand. Learn "Modeling relationships in Microsoft Graph Bicep types".
   owners: {
     relationshipSemantics: 'append'
     relationships: [
