@@ -56,8 +56,11 @@ param protocol string = 'entra'
 @description('AUTH_SCOPES: space-separated scopes asked at sign-in.')
 param scopes string = 'User.Read'
 
-@description('Comma-separated browser origins of your web apps (exact, e.g. https://app.example.com): CORS with credentials, and AUTH_ALLOWED_RETURN_ORIGINS.')
+@description('Comma-separated browser origins of your web apps (exact, e.g. https://www.contoso.com): CORS with credentials, and AUTH_ALLOWED_RETURN_ORIGINS. Each must be on the same site as the service (set publicHostName), else the app refuses to start: README "Use it from your site".')
 param allowedOrigins string = ''
+
+@description('Your own host name for the sign-in service, e.g. auth.contoso.com (same site as your web apps). Deploys Azure Front Door Standard (managed certificate, WAF rate rule) in front of the Function App and locks the app to it; AUTH_REDIRECT_URI, the reply URL and CORS follow this host. Empty: the default *.azurewebsites.net host (a site of its own), no Front Door.')
+param publicHostName string = ''
 
 @description('AUTH_NATIVE_REDIRECT_URIS: comma-separated exact redirect URIs of mobile apps.')
 param nativeRedirectUris string = ''
@@ -137,7 +140,12 @@ var functionAppName = 'func-api-${resourceToken}'
 // The redirect URI must be known before the app exists (the app registration is created first and the
 // app settings need its client id): the default host name of a site without a domain-name label scope.
 var functionAppHostName = '${functionAppName}.azurewebsites.net'
-var redirectUri = 'https://${functionAppHostName}/auth/callback'
+// With publicHostName, browsers reach the service only through Front Door on that host (the app is locked to it).
+var validatedPublicHostName = empty(publicHostName) || (toLower(publicHostName) == publicHostName && !contains(publicHostName, '/') && !contains(publicHostName, ':') && contains(publicHostName, '.'))
+  ? publicHostName
+  : fail('publicHostName must be a lower-case host name such as auth.contoso.com: no scheme, port or path.')
+var publicHost = empty(validatedPublicHostName) ? functionAppHostName : validatedPublicHostName
+var redirectUri = 'https://${publicHost}/auth/callback'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -204,6 +212,17 @@ module appRegistration 'modules/app-registration.bicep' = if (useAppRegistration
 
 var effectiveClientId = useAppRegistration ? appRegistration.outputs.clientId : clientId
 
+module frontDoor 'modules/front-door.bicep' = if (!empty(validatedPublicHostName)) {
+  name: 'frontdoor'
+  scope: rg
+  params: {
+    resourceToken: resourceToken
+    tags: tags
+    publicHostName: validatedPublicHostName
+    originHostName: functionAppHostName
+  }
+}
+
 module api 'modules/function-app.bicep' = {
   name: 'api'
   scope: rg
@@ -220,6 +239,7 @@ module api 'modules/function-app.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     allowedOrigins: validatedOrigins
+    frontDoorId: empty(validatedPublicHostName) ? '' : frontDoor.outputs.frontDoorId
     clientId: effectiveClientId
     tenantId: effectiveTenantId
     authority: authority
@@ -258,7 +278,10 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output SERVICE_API_NAME string = api.outputs.name
-output SERVICE_API_URI string = 'https://${api.outputs.defaultHostName}'
+output SERVICE_API_URI string = 'https://${publicHost}'
+output SIGNIN_DNS_RECORDS string = empty(validatedPublicHostName)
+  ? 'none (no publicHostName)'
+  : 'TXT _dnsauth.${validatedPublicHostName} = ${frontDoor.outputs.customDomainValidationToken}; CNAME ${validatedPublicHostName} -> ${frontDoor.outputs.endpointHostName}'
 output AUTH_CLIENT_ID string = effectiveClientId
 output AUTH_REDIRECT_URI string = redirectUri
 output SIGNIN_KEY_VAULT_NAME string = keyVault.outputs.name

@@ -53,7 +53,8 @@ describe('the infra passes the policy', () => {
     assert.equal(settings.get('AUTH_STORAGE_ACCOUNT_URL'), 'tableEndpoint');
     assert.match(main, /tableEndpoint: storage\.outputs\.tableEndpoint/);
     assert.equal(settings.get('AUTH_REDIRECT_URI'), 'redirectUri');
-    assert.match(main, /var redirectUri = 'https:\/\/\$\{functionAppHostName\}\/auth\/callback'/);
+    assert.match(main, /var redirectUri = 'https:\/\/\$\{publicHost\}\/auth\/callback'/);
+    assert.match(main, /var publicHost = empty\(validatedPublicHostName\) \? functionAppHostName : validatedPublicHostName/);
     assert.equal(settings.get('AUTH_KEY_VAULT_URL'), 'keyVaultUrl');
     assert.match(main, /keyVaultUrl: keyVault\.outputs\.vaultUri/);
   });
