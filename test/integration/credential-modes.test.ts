@@ -62,7 +62,7 @@ async function start(env: Record<string, string>, client: Partial<StandInClient>
     azurite,
     env: { AUTH_CLIENT_SECRET: '', ...env },
     standIn: {
-      clients: [{ clientId: CLIENT_ID, secrets: [], redirectUris: [REDIRECT_URI], postLogoutRedirectUris: [`${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`], ...client }],
+      clients: [{ clientId: CLIENT_ID, secrets: [], redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`], ...client }],
     },
     overrides: { providerTimeoutMs: 5000 },
   });
