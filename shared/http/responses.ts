@@ -56,7 +56,9 @@ export function oauthErrorResponse(error: AuthError, allow?: string): HttpRespon
   const headers: Record<string, string> = { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' };
   if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
   if (allow) headers.Allow = allow;
-  return { status, headers, body: JSON.stringify({ error: name, error_description: error.message }) };
+  // A claims challenge travels like Entra's own (`claims` beside the error), with where to sign in to meet it.
+  const challenge = error.problem?.claims !== undefined ? { claims: error.problem.claims, login_url: error.problem.loginUrl } : {};
+  return { status, headers, body: JSON.stringify({ error: name, error_description: error.message, ...challenge }) };
 }
 
 export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?: string): HttpResponseInit {
@@ -65,7 +67,7 @@ export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?
   return {
     status: error.status,
     headers,
-    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code }),
+    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code, ...error.problem }),
     cookies,
   };
 }

@@ -26,7 +26,7 @@ describe('configuration', () => {
   test('a minimal Entra configuration gets safe defaults', () => {
     const config = parseConfig(valid);
     assert.equal(config.authority, `https://login.microsoftonline.com/${TENANT}`);
-    assert.equal(config.discoveryUrl, `https://login.microsoftonline.com/${TENANT}/v2.0/.well-known/openid-configuration`);
+    assert.equal(config.discoveryUrl, `https://login.microsoftonline.com/${TENANT}/v2.0/.well-known/openid-configuration?appid=${valid.AUTH_CLIENT_ID}`);
     assert.deepEqual(config.scopes, ['User.Read']);
     assert.deepEqual(config.allowedTenants, [TENANT]);
     assert.equal(config.publicOrigin, 'https://auth.contoso.example');
