@@ -40,6 +40,7 @@ const OAUTH_ERRORS: Partial<Record<ErrorCode, string>> = {
   session_required: 'invalid_grant',
   session_expired: 'invalid_grant',
   interaction_required: 'invalid_grant',
+  session_revoked: 'invalid_grant',
   unsupported_grant_type: 'unsupported_grant_type',
   scope_not_allowed: 'invalid_scope',
 };

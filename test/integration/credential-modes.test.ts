@@ -158,15 +158,15 @@ describe('AUTH_CREDENTIAL=managed-identity (secretless)', () => {
     assertNoLeaks(h);
   });
 
-  test('a federated credential for another subject: 503 credential_unavailable with the reason logged', async () => {
+  test('a federated credential for another subject: 500 client_credential_rejected (AADSTS70021) with the reason logged', async () => {
     const h = await start(
       { AUTH_CREDENTIAL: 'managed-identity', AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY },
       { federated: [{ ...federatedFor(APP_IDENTITY), subject: '99999999-9999-4999-8999-999999999999' }] },
     );
     const response = await h.newBrowser().signIn();
-    assert.equal(response.status, 503);
-    assert.ok(response.body.includes('credential_unavailable'));
-    assert.ok(h.logs.join('\n').includes('invalid_client'));
+    assert.equal(response.status, 500);
+    assert.ok(response.body.includes('client_credential_rejected'));
+    assert.ok(h.logs.join('\n').includes('"aadsts":"70021"'));
     assertNoLeaks(h);
   });
 
