@@ -252,11 +252,12 @@ function translate(error: unknown, network: DeadlineNetworkClient): unknown {
     if (CLIENT_REJECTED.has(code)) {
       return new AuthError('credential_unavailable', { cause: error, provider, logDetail: `provider rejected the client credential (${code})`, retryAfterSeconds: 30 });
     }
-    // Any other refusal (a 4xx): the request was wrong, the provider is up. Say so, with the AADSTS in the log.
-    if (provider.status !== undefined && provider.status >= 400 && provider.status < 500) {
-      return new AuthError('provider_rejected', { cause: error, provider, logDetail: `provider error ${code}` });
+    // The network client already answered 429 and 5xx; what MSAL reads as an error here is a refusal (a 4xx):
+    // the provider is up and said no. Say so, with the AADSTS in the log — unless it says it is unavailable.
+    if (code === 'server_error' || code === 'temporarily_unavailable') {
+      return new AuthError('upstream_unavailable', { cause: error, provider, logDetail: `provider error ${code}` });
     }
-    return new AuthError('upstream_unavailable', { cause: error, provider, logDetail: `provider error ${code}` });
+    return new AuthError('provider_rejected', { cause: error, provider, logDetail: `provider error ${code}` });
   }
   const code = (error as { errorCode?: unknown })?.errorCode;
   // MSAL's own ID token checks (it checks the nonce too): the token is untrustworthy, as jose would find.
