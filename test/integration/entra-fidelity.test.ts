@@ -45,7 +45,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const h of harnesses) await h.stop();
-  await azurite.stop();
+  await azurite?.stop();
 });
 
 async function start(env: Record<string, string> = {}, standIn: Record<string, unknown> = {}): Promise<Harness> {
