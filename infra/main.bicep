@@ -201,6 +201,7 @@ module appRegistration 'modules/app-registration.bicep' = if (useAppRegistration
     uniqueName: 'entra-signin-${environmentName}-${resourceToken}'
     displayName: 'Entra Sign-in Functions (${environmentName})'
     redirectUri: redirectUri
+    postLogoutRedirectUris: [startsWith(postLogoutRedirectUri, '/') ? 'https://${functionAppHostName}${postLogoutRedirectUri}' : postLogoutRedirectUri]
     managedIdentityPrincipalId: identity.outputs.principalId
   }
 }

@@ -11,6 +11,8 @@ param uniqueName string
 param displayName string
 @description('https://<default host name>/auth/callback')
 param redirectUri string
+@description('Where sign-out returns: Entra honours post_logout_redirect_uri only for a registered (Web) redirect URI.')
+param postLogoutRedirectUris array = []
 @description('Principal (object) id of the user-assigned managed identity the app runs as.')
 param managedIdentityPrincipalId string
 
@@ -24,13 +26,17 @@ resource application 'Microsoft.Graph/applications@v1.0' = {
   displayName: displayName
   signInAudience: 'AzureADMyOrg'
   web: {
-    redirectUris: [
-      redirectUri
-    ]
+    redirectUris: union([redirectUri], postLogoutRedirectUris)
     implicitGrantSettings: {
       enableAccessTokenIssuance: false
       enableIdTokenIssuance: false
     }
+  }
+  // login_hint in the ID token lets sign-out send logout_hint, so Entra shows no account picker.
+  optionalClaims: {
+    idToken: [
+      { name: 'login_hint', essential: false }
+    ]
   }
   requiredResourceAccess: [
     {
