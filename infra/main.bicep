@@ -111,6 +111,9 @@ param nativeRedirectUris string = ''
 @description('AUTH_ALLOWED_TENANTS: comma-separated tenant ids accepted in ID tokens (needed only for multi-tenant authorities).')
 param allowedTenants string = ''
 
+@description('AUTH_REQUIRED_ROLES: comma-separated app role values; a user with none of them gets no session. Empty: no role gate.')
+param requiredRoles string = ''
+
 @description('AUTH_POST_LOGOUT_REDIRECT_URI: where sign-out ends by default (relative path or URL on an allowed origin).')
 param postLogoutRedirectUri string = '/'
 
@@ -370,6 +373,7 @@ module api 'modules/function-app.bicep' = {
     sessionIdleMinutes: sessionIdleMinutes
     sessionAbsoluteHours: sessionAbsoluteHours
     signInRatePerSecond: signInRatePerSecond
+    requiredRoles: requiredRoles
   }
 }
 

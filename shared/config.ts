@@ -31,6 +31,7 @@ export const SETTINGS = [
   'AUTH_SESSION_IDLE_MINUTES',
   'AUTH_SESSION_ABSOLUTE_HOURS',
   'AUTH_SIGNIN_RATE_PER_SECOND',
+  'AUTH_REQUIRED_ROLES',
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number];
@@ -58,8 +59,13 @@ export interface AuthConfig {
   redirectUri: string;
   /** Origin of the redirect URI: this service's own public origin. */
   publicOrigin: string;
-  /** Scopes asked for at sign-in besides `openid profile offline_access`. */
+  /** Scopes asked for at sign-in besides `openid profile offline_access`: every resource's, for one consent. */
   scopes: readonly string[];
+  /**
+   * `scopes` grouped by the resource they belong to, in the order first named. An Entra token (and so a code
+   * redemption or a refresh) serves one resource; the first group is the default one.
+   */
+  resources: readonly ScopeGroup[];
   credential: CredentialConfig;
   storage: StorageConfig;
   /** Client id of the user-assigned managed identity the app runs as (Storage, Key Vault, federation). */
@@ -78,6 +84,15 @@ export interface AuthConfig {
   session: { idleSeconds: number; absoluteSeconds: number };
   /** Sign-ins one instance starts per second, sustained (bursts of twice that); 0: no limit. */
   signInRatePerSecond: number;
+  /** App roles of which a user needs one to get a session (empty: no role gate). */
+  requiredRoles: readonly string[];
+}
+
+/** The scopes of one resource: what one Entra access token can carry. */
+export interface ScopeGroup {
+  /** The resource: `graph` for Microsoft Graph, else the scopes' prefix (`api://contoso-api`); `*` for generic OIDC. */
+  resource: string;
+  scopes: readonly string[];
 }
 
 export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'] as const;
@@ -122,7 +137,7 @@ export function parseConfig(env: Environment): AuthConfig {
     if (!url || url.protocol !== 'https:' || url.search || url.hash || url.username || url.password) {
       problems.push('AUTH_AUTHORITY must be an https URL without query, fragment or credentials');
     } else {
-      authority = url.href.replace(/\/+$/, '');
+      authority = ciamAuthority(url) ?? url.href.replace(/\/+$/, '');
     }
   } else if (protocol === 'oidc') {
     problems.push('AUTH_AUTHORITY is required when AUTH_PROTOCOL is "oidc" (the issuer URL)');
@@ -131,9 +146,12 @@ export function parseConfig(env: Environment): AuthConfig {
   } else {
     authority = `https://login.microsoftonline.com/${tenantId}`;
   }
+  // Entra: `?appid=` asks for the metadata of this app, whose jwks_uri then includes the app-specific signing key
+  // that a claims-mapping policy uses (without it, such tenants' ID tokens fail signature validation).
+  // https://learn.microsoft.com/entra/identity-platform/jwt-claims-customization#validate-token-signing-key
   const discoveryUrl = authority
     ? protocol === 'entra'
-      ? `${authority}/v2.0/.well-known/openid-configuration`
+      ? `${authority}/v2.0/.well-known/openid-configuration${clientId ? `?appid=${encodeURIComponent(clientId)}` : ''}`
       : `${authority}/.well-known/openid-configuration`
     : '';
 
@@ -175,7 +193,8 @@ export function parseConfig(env: Environment): AuthConfig {
   const scopes = scopesRaw !== undefined ? scopesRaw.split(/\s+/) : protocol === 'entra' ? ['User.Read'] : [];
   const badScopes = scopes.filter((s) => !SCOPE_TOKEN.test(s));
   if (badScopes.length) problems.push(`AUTH_SCOPES has invalid scope tokens: ${badScopes.join(', ')}`);
-  const userScopes = scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s));
+  const userScopes = [...new Set(scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s)))];
+  const resources = groupScopesByResource(userScopes, protocol, problems);
 
   const credential = parseCredential(get, problems, authority);
   const storage = parseStorage(get, problems);
@@ -208,6 +227,11 @@ export function parseConfig(env: Environment): AuthConfig {
 
   const signInRatePerSecond = parseInteger(get('AUTH_SIGNIN_RATE_PER_SECOND'), 100, 0, 100_000, 'AUTH_SIGNIN_RATE_PER_SECOND', problems);
 
+  // App role values: no spaces or separators (Entra's "Value" field), so a comma list is unambiguous.
+  const requiredRoles = splitList(get('AUTH_REQUIRED_ROLES') ?? '');
+  const badRoles = requiredRoles.filter((r) => !/^[\x21-\x7e]{1,120}$/.test(r));
+  if (badRoles.length) problems.push(`AUTH_REQUIRED_ROLES must be app role values without spaces; not: ${badRoles.join(', ')}`);
+
   if (problems.length) throw new ConfigError(problems, publicProblems);
   return {
     clientId,
@@ -218,6 +242,7 @@ export function parseConfig(env: Environment): AuthConfig {
     redirectUri,
     publicOrigin,
     scopes: userScopes,
+    resources,
     credential,
     storage,
     managedIdentityClientId: get('AUTH_MANAGED_IDENTITY_CLIENT_ID'),
@@ -228,6 +253,7 @@ export function parseConfig(env: Environment): AuthConfig {
     postLogoutRedirectUri,
     session: { idleSeconds: idleMinutes * 60, absoluteSeconds: absoluteHours * 3600 },
     signInRatePerSecond,
+    requiredRoles,
   };
 }
 
@@ -265,6 +291,44 @@ export function crossSiteOriginProblem(origin: string, publicOrigin: string): st
 
 function isWebUrl(url: URL | undefined): url is URL {
   return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:');
+}
+
+/** Microsoft Graph's identifier URIs in each cloud: a scope under one of them is a Graph scope, like a bare one. */
+const GRAPH_URIS = new Set(['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us', 'https://microsoftgraph.chinacloudapi.cn']);
+
+/** The resource an Entra scope belongs to: `graph` for a bare name (`User.Read`), else the part before the last `/`. */
+export function resourceOfScope(scope: string): string {
+  if (!scope.includes('/')) return 'graph';
+  const resource = scope.slice(0, scope.lastIndexOf('/'));
+  return GRAPH_URIS.has(resource.toLowerCase()) ? 'graph' : resource;
+}
+
+/**
+ * Groups the sign-in scopes by resource. Entra consents to several resources at /authorize but issues a token
+ * for one resource at a time (AADSTS28000 otherwise), so each group is what one token request may ask for.
+ * Refused: a scope with no name after its resource (`api://x/`), and `.default` beside named scopes of the same
+ * resource (Entra answers AADSTS70011: `.default` cannot be combined with other scopes of that resource).
+ * A generic OpenID Provider has no resources: one group.
+ * @see https://learn.microsoft.com/entra/identity-platform/scopes-oidc
+ * @see https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#redeem-a-code-for-an-access-token
+ */
+export function groupScopesByResource(scopes: readonly string[], protocol: 'entra' | 'oidc', problems: string[]): ScopeGroup[] {
+  if (protocol === 'oidc') return [{ resource: '*', scopes: [...scopes] }];
+  const groups = new Map<string, string[]>();
+  for (const scope of scopes) {
+    if (scope.endsWith('/')) {
+      problems.push(`AUTH_SCOPES entry "${scope}" names a resource but no scope (add the scope name, e.g. ${scope}access_as_user)`);
+      continue;
+    }
+    const resource = resourceOfScope(scope);
+    groups.set(resource, [...(groups.get(resource) ?? []), scope]);
+  }
+  for (const [resource, named] of groups) {
+    if (named.length > 1 && named.some((s) => s.endsWith('/.default') || s === '.default')) {
+      problems.push(`AUTH_SCOPES: ${resource === 'graph' ? 'Microsoft Graph' : resource} has ".default" beside other scopes of the same resource; use one or the other`);
+    }
+  }
+  return [...groups].map(([resource, named]) => ({ resource, scopes: named }));
 }
 
 function parseCredential(get: (name: SettingName) => string | undefined, problems: string[], authority: string): CredentialConfig {
@@ -352,6 +416,16 @@ export function nativeRedirectProblem(uri: string): string | undefined {
   }
   if (!scheme.includes('.')) return 'must use a reverse-DNS private-use scheme such as com.example.app (RFC 8252 §7.1)';
   return undefined;
+}
+
+/**
+ * Entra External ID: a bare `https://<tenant>.ciamlogin.com` names no tenant in its path; the tenant is the
+ * subdomain (`<tenant>.onmicrosoft.com`), as MSAL's own `Authority.transformCIAMAuthority` does.
+ * @see https://learn.microsoft.com/entra/external-id/customers/concept-authentication-methods-customers
+ */
+function ciamAuthority(url: URL): string | undefined {
+  if (!url.hostname.toLowerCase().endsWith('.ciamlogin.com') || url.pathname.replace(/\/+$/, '') !== '') return undefined;
+  return `${url.origin}/${url.hostname.split('.')[0]!.toLowerCase()}.onmicrosoft.com`;
 }
 
 function isAllowedRedirectSetting(value: string, origins: readonly string[], publicOrigin: string): boolean {

@@ -229,8 +229,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             clientId: DEMO_CLIENT_ID,
             displayName: DEMO_APP_NAME,
             secrets: [clientSecret],
-            redirectUris: [`${functionsUrl}/auth/callback`],
-            postLogoutRedirectUris: [`${demoUrl}/`, `${functionsUrl}/`],
+            // Entra returns after sign-out only to a registered redirect (reply) URI: register the demo page too.
+            redirectUris: [`${functionsUrl}/auth/callback`, `${demoUrl}/`, `${functionsUrl}/`],
           },
         ],
       }).then((s) => {

@@ -48,6 +48,12 @@ resource application 'Microsoft.Graph/applications@v1.0' = {
       enableIdTokenIssuance: false
     }
   }
+  // login_hint in the ID token lets sign-out send logout_hint, so Entra shows no account picker.
+  optionalClaims: {
+    idToken: [
+      { name: 'login_hint', essential: false }
+    ]
+  }
   requiredResourceAccess: [
     {
       resourceAppId: microsoftGraphAppId

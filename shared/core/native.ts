@@ -12,7 +12,7 @@
 import type { AuthConfig } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent } from '../telemetry';
-import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
+import { accessTokenFor, allowedScopes, sessionAccessToken, type AccessTokenView } from './access-token';
 import type { FlowDeps } from './flow';
 import { handoffRowRef, newHandoffCode, sha256Hex, type RowRef } from './keys';
 import { verifierMatchesChallenge } from './pkce';
@@ -108,7 +108,8 @@ export function appRedirectUrl(target: AppTarget, params: Record<string, string>
 /** An error after the redirect URI matched, told to the app the OAuth way (RFC 6749 §4.1.2.1); static text only. */
 export function appErrorRedirect(target: AppTarget, error: AuthError, deps: FlowDeps): string {
   securityEvent(deps.logger, 'signin_failed', { flow: 'native', code: error.code });
-  const oauthError = [429, 503, 504].includes(error.status) ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : 'invalid_request';
+  const oauthError =
+    [429, 503, 504].includes(error.status) ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : error.status === 403 ? 'access_denied' : 'invalid_request';
   return appRedirectUrl(target, { error: oauthError, error_description: error.message }, deps.config);
 }
 
@@ -159,7 +160,7 @@ export async function redeemHandoff(request: { code: string; codeVerifier: strin
 
   const session = newSession('native', { user: grant.user, homeAccountId: grant.homeAccountId, msalCache: grant.msalCache }, deps);
   // First the access token (from the sign-in's fresh cache): if it fails, the code stays redeemable.
-  const { view } = await accessTokenFor(session.record, deps.config.scopes, deps);
+  const { view } = await accessTokenFor(session.record, allowedScopes(undefined, deps), deps);
   const tombstone: HandoffRow = { v: 1, status: 'redeemed', session: { partitionKey: session.ref.partitionKey, rowKey: session.ref.rowKey }, expiresAt: grant.expiresAt };
   const won = await deps.states.replace({ ...ref, expiresAt: grant.expiresAt, data: await seal(tombstone, request.code, 'handoff', ref.rowKey) }, row.etag);
   if (won === false) throw new AuthError('grant_invalid', { logDetail: 'code redeemed concurrently' });
@@ -180,7 +181,7 @@ const grants = new SingleFlight<TokenResponse>();
 async function rotateWithAccessToken(refreshToken: string, scopes: readonly string[], deps: FlowDeps): Promise<TokenResponse> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const session = await loadSession(refreshToken, 'native', deps);
-    const { view, cacheChanged } = await accessTokenFor(session.record, scopes, deps);
+    const { view, cacheChanged } = await sessionAccessToken(session, scopes, deps);
     if (session.handedOver) {
       // A retry with the token rotated moments ago: the same successor again, no second rotation.
       if (cacheChanged) await saveSession(session, deps);

@@ -76,6 +76,9 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
       if (authError.status >= 500) {
         logger.warn(`${spec.name} failed`, { code, detail: authError.logDetail, cause: describeCause(authError.cause) });
       }
+      // What the provider said, whatever our status: the AADSTS number and Entra's correlation/trace ids are what
+      // its troubleshooting pages and support ask for. Never its free-text description.
+      if (authError.provider) logger.warn(`${spec.name} provider refused`, { code, provider: authError.provider });
       if (spec.signIn) securityEvent(logger, 'signin_failed', { endpoint: spec.name, code, status: authError.status });
       const allowHeader = authError.code === 'method_not_allowed' ? allow : undefined;
       const publicProblems = authError.cause instanceof ConfigError ? authError.cause.publicProblems : [];

@@ -40,6 +40,7 @@ const OAUTH_ERRORS: Partial<Record<ErrorCode, string>> = {
   session_required: 'invalid_grant',
   session_expired: 'invalid_grant',
   interaction_required: 'invalid_grant',
+  session_revoked: 'invalid_grant',
   unsupported_grant_type: 'unsupported_grant_type',
   scope_not_allowed: 'invalid_scope',
 };
@@ -56,7 +57,9 @@ export function oauthErrorResponse(error: AuthError, allow?: string): HttpRespon
   const headers: Record<string, string> = { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' };
   if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
   if (allow) headers.Allow = allow;
-  return { status, headers, body: JSON.stringify({ error: name, error_description: error.message }) };
+  // A claims challenge travels like Entra's own (`claims` beside the error), with where to sign in to meet it.
+  const challenge = error.problem?.claims !== undefined ? { claims: error.problem.claims, login_url: error.problem.loginUrl } : {};
+  return { status, headers, body: JSON.stringify({ error: name, error_description: error.message, ...challenge }) };
 }
 
 export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?: string, extensions: Record<string, unknown> = {}): HttpResponseInit {
@@ -66,7 +69,7 @@ export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?
     status: error.status,
     headers,
     // RFC 9457 §3.2: extension members beside the standard ones.
-    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code, ...extensions }),
+    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code, ...error.problem, ...extensions }),
     cookies,
   };
 }

@@ -75,7 +75,7 @@ export class Harness {
     const azurite = options.azurite ?? (await startAzurite());
     const standIn = await startEntraStandIn({
       protocol: options.protocol ?? 'entra',
-      clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI], postLogoutRedirectUris: [`${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
+      clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
       ...options.standIn,
     });
     const env: Environment = {
