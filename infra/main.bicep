@@ -105,7 +105,7 @@ param allowedOrigins string = ''
 @description('Your own host name for the sign-in service, e.g. auth.contoso.com (same site as your web apps). Deploys Azure Front Door Standard (managed certificate, WAF rate rule) in front of the Function App and locks the app to it; AUTH_REDIRECT_URI, the reply URL and CORS follow this host. Empty: the default *.azurewebsites.net host (a site of its own), no Front Door.')
 param publicHostName string = ''
 
-@description('AUTH_NATIVE_REDIRECT_URIS: comma-separated exact redirect URIs of mobile apps.')
+@description('AUTH_NATIVE_REDIRECT_URIS: comma-separated exact redirect URIs of mobile apps, each optionally followed by a space and the app name shown on the sign-in page.')
 param nativeRedirectUris string = ''
 
 @description('AUTH_ALLOWED_TENANTS: comma-separated tenant ids accepted in ID tokens (needed only for multi-tenant authorities).')

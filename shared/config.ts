@@ -77,6 +77,8 @@ export interface AuthConfig {
    * the token flow. They get CORS, without credentials, on the token flow's routes only (shared/http/cors.ts).
    */
   tokenClientOrigins: readonly string[];
+  /** The app's name per native redirect URI (optional), shown on the page that confirms a native sign-in. */
+  nativeAppNames: Readonly<Record<string, string>>;
   /** Tenant ids accepted in ID tokens; undefined only for the generic OIDC protocol (no `tid`). */
   allowedTenants: readonly string[] | undefined;
   /** Where the provider sends the user after sign-out when the caller names no target (relative or allowed). */
@@ -96,6 +98,9 @@ export interface ScopeGroup {
 }
 
 export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'] as const;
+const MAX_NATIVE_REDIRECT_URI_LENGTH = 256;
+/** A native app's display name: printable, no control characters (it is HTML-escaped where shown anyway). */
+const APP_NAME = /^[^\u0000-\u001f\u007f-\u009f]{1,64}$/;
 const MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TENANT = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9][a-z0-9.-]{0,252}[a-z0-9])$/i;
@@ -211,10 +216,17 @@ export function parseConfig(env: Environment): AuthConfig {
   }
   problems.push(...publicProblems);
 
-  const nativeRedirectUris = splitList(get('AUTH_NATIVE_REDIRECT_URIS') ?? '');
-  for (const uri of nativeRedirectUris) {
+  // Each entry: `<redirect URI>` or `<redirect URI> <app name>`; the name is what the sign-in page shows the user.
+  const nativeRedirectUris: string[] = [];
+  const nativeAppNames: Record<string, string> = {};
+  for (const entry of splitList(get('AUTH_NATIVE_REDIRECT_URIS') ?? '')) {
+    const [uri = '', ...words] = entry.split(/\s+/);
     const why = nativeRedirectProblem(uri);
     if (why) problems.push(`AUTH_NATIVE_REDIRECT_URIS entry "${uri}" ${why}`);
+    const name = words.join(' ');
+    if (name && !APP_NAME.test(name)) problems.push(`AUTH_NATIVE_REDIRECT_URIS entry "${uri}": the app name must be 1-64 printable characters`);
+    nativeRedirectUris.push(uri);
+    if (name) nativeAppNames[uri] = name;
   }
 
   const postLogoutRedirectUri = get('AUTH_POST_LOGOUT_REDIRECT_URI') ?? '/';
@@ -249,6 +261,7 @@ export function parseConfig(env: Environment): AuthConfig {
     allowedReturnOrigins,
     nativeRedirectUris,
     tokenClientOrigins: [...new Set(nativeRedirectUris.map(parseUrl).filter(isWebUrl).map((url) => url.origin))],
+    nativeAppNames,
     allowedTenants,
     postLogoutRedirectUri,
     session: { idleSeconds: idleMinutes * 60, absoluteSeconds: absoluteHours * 3600 },
@@ -408,6 +421,8 @@ function parseStorage(get: (name: SettingName) => string | undefined, problems: 
 export function nativeRedirectProblem(uri: string): string | undefined {
   const url = parseUrl(uri);
   if (!url || url.hash) return 'must be an absolute URI without a fragment';
+  // Stored with every pending native sign-in: bounded so that row stays under 4 KB (SECURITY.md).
+  if (uri.length > MAX_NATIVE_REDIRECT_URI_LENGTH) return `must be at most ${MAX_NATIVE_REDIRECT_URI_LENGTH} characters`;
   const scheme = url.protocol.slice(0, -1);
   if (scheme === 'https') return undefined;
   if (scheme === 'http') {

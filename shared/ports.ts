@@ -48,8 +48,17 @@ export interface RowStore {
   consume(partitionKey: string, rowKey: string, etag: string): Promise<boolean>;
   /** Deletes the row whatever its etag; a missing row is not an error. */
   delete(partitionKey: string, rowKey: string): Promise<void>;
-  /** Deletes every row whose partition key sorts before `partitionKey`. Returns how many were deleted. */
-  purgePartitionsBefore(partitionKey: string): Promise<number>;
+  /**
+   * Deletes rows whose partition key sorts before `partitionKey` until none is left or `budgetMs` has passed.
+   * A run that stops at its budget is not a failure: the next run goes on with what is left.
+   */
+  purgePartitionsBefore(partitionKey: string, budgetMs?: number): Promise<PurgeResult>;
+}
+
+export interface PurgeResult {
+  deleted: number;
+  /** False when the time budget ended first and expired rows remain. */
+  complete: boolean;
 }
 
 /** The provider's OpenID configuration (OpenID Connect Discovery 1.0 §3), the fields this service uses. */

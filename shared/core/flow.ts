@@ -19,8 +19,10 @@ import {
   appErrorRedirect,
   appRedirectUrl,
   issueHandoff,
+  nativeAppIdentity,
   nativeAppTarget,
   parseNativeRequest,
+  type NativeAppIdentity,
   type NativeAuthorizeParams,
   type NativeRequest,
 } from './native';
@@ -36,6 +38,8 @@ export type { AccessTokenView } from './access-token';
 
 /** How long a started sign-in may take (design §7: at most ten minutes). */
 export const SIGN_IN_TTL_MS = 10 * 60_000;
+/** What one anonymous `/auth/login` may make us store (sealed data is ASCII: characters are bytes). */
+export const MAX_PENDING_ROW_BYTES = 4096;
 
 export interface FlowDeps {
   config: AuthConfig;
@@ -88,6 +92,11 @@ export interface BeginSignInInput {
 
 export type BeginSignInResult =
   | { kind: 'authorize'; authorizeUrl: string; transactionCookie: CookieToSet }
+  /**
+   * A native sign-in: the user first confirms, on our page naming the app, that they started it (RFC 8252 §8.6).
+   * The page's link is the provider's authorize URL; its state only works in the browser holding the cookie.
+   */
+  | { kind: 'confirm-app'; authorizeUrl: string; transactionCookie: CookieToSet; app: NativeAppIdentity }
   /** A native request refused after its redirect URI matched: the error goes back to the app. */
   | { kind: 'app-redirect'; location: string };
 
@@ -141,7 +150,10 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
     expiresAt,
   };
 
-  await deps.states.insert({ ...ref, expiresAt, data: await seal(pending, state, 'state', ref.rowKey) });
+  const data = await seal(pending, state, 'state', ref.rowKey);
+  // SECURITY.md's storage bound, enforced: the inputs' own bounds keep a row near 3.5 KB at worst; never more.
+  if (data.length > MAX_PENDING_ROW_BYTES) throw new AuthError('request_too_large', { logDetail: `pending sign-in row ${data.length} B` });
+  await deps.states.insert({ ...ref, expiresAt, data });
   securityEvent(deps.logger, 'signin_started', { flow: native ? 'native' : 'web' });
 
   const url = new URL(metadata.authorization_endpoint);
@@ -162,11 +174,9 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
   };
   for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
 
-  return {
-    kind: 'authorize',
-    authorizeUrl: url.href,
-    transactionCookie: { name: transactionCookieName(ref.rowKey), value: binding, maxAge: SIGN_IN_TTL_MS / 1000 },
-  };
+  const transactionCookie = { name: transactionCookieName(ref.rowKey), value: binding, maxAge: SIGN_IN_TTL_MS / 1000 };
+  if (native) return { kind: 'confirm-app', authorizeUrl: url.href, transactionCookie, app: nativeAppIdentity(native, config) };
+  return { kind: 'authorize', authorizeUrl: url.href, transactionCookie };
 }
 
 /**

@@ -12,8 +12,12 @@ import { parseCookieHeader } from './cookies';
 import { isPreflight, preflightResponse, tokenFlowCorsHeaders } from './cors';
 import { errorPageResponse, oauthErrorResponse, problemResponse } from './responses';
 
-/** Input bounds (design §7): oversized input is refused with a 4xx before any work. */
-export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 8192, bodyBytes: 16_384 } as const;
+/**
+ * Input bounds (design §7): oversized input is refused with a 4xx before any work. The cookie header's bound is
+ * the platform's own (Kestrel's 32 KB of request headers, see cookies.ts): other sites' cookies on a shared
+ * parent domain must not lock anyone out, and only our own cookies are parsed out of it.
+ */
+export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 32_768, bodyBytes: 16_384 } as const;
 
 export interface EndpointSpec {
   name: string;

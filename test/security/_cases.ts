@@ -235,7 +235,7 @@ export function sessionRows(url: string, beforeSend: () => void = () => {}) {
 /** Methods the functions are registered for (shared/http/registration.ts): others never reach a handler. */
 export const REGISTERED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
-export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 8192, bodyBytes: 16_384 } as const;
+export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 32_768, bodyBytes: 16_384 } as const;
 
 /** `?<prefix>&pad=xxx…` padded so `url.search` (with its `?`) is exactly `bytes` long. */
 export function queryOfLength(bytes: number, prefix = ''): string {
