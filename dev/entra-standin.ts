@@ -155,6 +155,11 @@ export interface EntraStandIn {
   /** Verifies an access token this stand-in issued, as a resource API would. Throws when invalid. */
   verifyAccessToken(token: string, audience?: string): Promise<Record<string, unknown>>;
   issuedSecrets(): string[];
+  /**
+   * The `sid` of every provider session the sign-in page started (one per interactive sign-in: the stand-in keeps
+   * no browser session), oldest first, optionally for one user: what a front-channel logout call names.
+   */
+  sessionIds(username?: string): string[];
   /** Every refresh token issued, oldest first: which one a client kept is a test's question. */
   issuedRefreshTokens(): string[];
   stop(): Promise<void>;
@@ -212,11 +217,15 @@ interface CodeRecord {
   scopes: string[];
   expiresAt: number;
   used: boolean;
+  /** The provider session the sign-in started (ID token `sid`). */
+  sid: string;
 }
 
 interface RefreshRecord {
   clientId: string;
   user: StandInUser;
+  /** ID tokens redeemed with this refresh token keep the sign-in's `sid`, as Entra's do. */
+  sid: string;
   scopes: string[];
   expiresAt: number;
   revoked: boolean;
@@ -286,6 +295,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   let foreignKey: SigningKey | undefined;
   const codes = new Map<string, CodeRecord>();
   const refreshTokens = new Map<string, RefreshRecord>();
+  const providerSessions: Array<{ username: string; sid: string }> = [];
   const issued = new Set<string>();
   for (const client of clients.values()) for (const s of client.secrets) issued.add(secretValue(s));
   const faults: Record<FaultEndpoint, FaultSlot[]> = { token: [], discovery: [], jwks: [] };
@@ -584,7 +594,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       return sendSignInPage(res, request, username, "Your account or password is incorrect. If you don't remember your password, reset it now.");
     }
     const code = `1.${randomBytes(96).toString('base64url')}`;
+    // Entra's ID tokens carry `sid`, "a GUID ... generated when a new session is established"; the stand-in keeps
+    // no browser session, so every completed sign-in page is a new one.
+    // https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
+    const sid = randomUUID();
+    providerSessions.push({ username: user.username, sid });
+    issued.add(sid);
     codes.set(code, {
+      sid,
       clientId: request.client.config.clientId,
       redirectUri: request.redirectUri,
       codeChallenge: request.codeChallenge,
@@ -715,7 +732,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       }
       counters.codeRedemptions++;
       const scopes = requestedScopes(form, record.scopes);
-      return tokenResponse(client, record.user, scopes, record.nonce, form.get('client_info') === '1');
+      return tokenResponse(client, record.user, scopes, record.nonce, form.get('client_info') === '1', record.sid);
     }
 
     const refreshToken = form.get('refresh_token');
@@ -734,7 +751,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     counters.refreshRedemptions++;
     // Entra lets a refresh token be used for any consented resource; the stand-in treats everything as consented.
     const scopes = requestedScopes(form, record.scopes);
-    return tokenResponse(client, record.user, scopes, undefined, form.get('client_info') === '1');
+    return tokenResponse(client, record.user, scopes, undefined, form.get('client_info') === '1', record.sid);
   }
 
   function requestedScopes(form: URLSearchParams, granted: string[]): string[] {
@@ -747,7 +764,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     return [...new Set([...scopes, ...granted.filter((s) => s === 'offline_access' || s === 'openid')])];
   }
 
-  function tokenResponse(client: ClientState, user: StandInUser, scopes: string[], nonce: string | undefined, wantClientInfo: boolean): Record<string, unknown> {
+  function tokenResponse(
+    client: ClientState,
+    user: StandInUser,
+    scopes: string[],
+    nonce: string | undefined,
+    wantClientInfo: boolean,
+    sid: string,
+  ): Record<string, unknown> {
     const clientId = client.config.clientId;
     const iat = Math.floor(now() / 1000);
     const resourceScopes = scopes.filter((s) => !OIDC_SCOPES.has(s));
@@ -782,7 +806,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     };
     if (scopes.includes('offline_access')) {
       const refreshToken = `1.${randomBytes(120).toString('base64url')}`;
-      refreshTokens.set(refreshToken, { clientId, user, scopes, expiresAt: now() + refreshLifetimeMs, revoked: false });
+      refreshTokens.set(refreshToken, { clientId, user, sid, scopes, expiresAt: now() + refreshLifetimeMs, revoked: false });
       issued.add(refreshToken);
       body.refresh_token = refreshToken;
     }
@@ -798,6 +822,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         preferred_username: user.username,
         ...(scopes.includes('email') ? { email: user.username } : {}),
         ...(nonce !== undefined ? { nonce } : {}),
+        sid,
         ...(protocol === 'entra' ? { oid: user.oid, tid: tenantId, ver: '2.0' } : {}),
       };
       const mutate = idTokenMutators.shift();
@@ -1089,6 +1114,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     now,
     verifyAccessToken,
     issuedSecrets: () => [...issued],
+    sessionIds: (username) =>
+      providerSessions.filter((s) => username === undefined || s.username.toLowerCase() === username.toLowerCase()).map((s) => s.sid),
     issuedRefreshTokens: () => [...refreshTokens.keys()],
     async stop() {
       const closing = [backServer, frontServer].filter((s) => s !== undefined).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));

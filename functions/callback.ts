@@ -1,5 +1,6 @@
 import { app, type HttpHandler } from '@azure/functions';
 import { completeSignIn } from '../shared/core/flow';
+import { displayUserAgent } from '../shared/core/session-index';
 import { expiredHostCookie, hostCookie } from '../shared/http/cookies';
 import { endpoint, type ServicesProvider } from '../shared/http/endpoint';
 import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
@@ -15,7 +16,13 @@ import { getServices } from '../shared/services';
 export function createCallbackHandler(services: ServicesProvider): HttpHandler {
   return endpoint({ name: 'callback', methods: ['GET'], kind: 'page', signIn: true }, services, async (request, deps) => {
     const result = await completeSignIn(
-      { code: request.query('code'), state: request.query('state'), error: request.query('error'), cookies: request.cookies },
+      {
+        code: request.query('code'),
+        state: request.query('state'),
+        error: request.query('error'),
+        cookies: request.cookies,
+        userAgent: displayUserAgent(request.header('user-agent')),
+      },
       deps,
     );
     const cleared = result.clearCookies.map(expiredHostCookie);

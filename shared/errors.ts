@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   session_expired: [401, 'The session has expired. Sign in again.'],
   interaction_required: [401, 'The identity provider requires the user to sign in again.'],
   csrf_required: [403, 'This request needs the X-CSRF: 1 header.'],
+  session_not_found: [404, 'There is no such session among yours.'],
   scope_not_allowed: [400, 'A requested scope is not in the allowed list.'],
   upstream_unavailable: [502, 'The identity provider is unavailable.'],
   upstream_timeout: [504, 'The identity provider did not answer in time.'],

@@ -7,10 +7,10 @@
  * - Tables are created on first "table not found", not on every cold start: one fewer transaction per sign-in.
  * - Sealed data is split over several string properties: Table Storage caps one property at 64 KiB.
  */
-import { RestError, TableClient, type TableEntityResult } from '@azure/data-tables';
+import { odata, RestError, TableClient, type TableEntityResult } from '@azure/data-tables';
 import type { StorageConfig } from '../config';
 import { AuthError } from '../errors';
-import type { RowStore, StoredRow, StoredRowWithEtag } from '../ports';
+import type { RowKeyPair, RowStore, StoredRow, StoredRowWithEtag } from '../ports';
 
 /** Characters per property: 32K UTF-16 code units is the Table Storage limit; stay below it. */
 const CHUNK = 30_000;
@@ -18,7 +18,10 @@ const CHUNK = 30_000;
 const MAX_CHUNKS = 30;
 const CALL_TIMEOUT_MS = 5_000;
 
-type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number } & Record<string, unknown>;
+type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number; links?: string } & Record<string, unknown>;
+
+/** At most this many rows a single-partition listing returns (a user's sessions); more is refused, not truncated. */
+const MAX_LISTED_ROWS = 1_000;
 
 export interface TableStoreOptions {
   /** Token credential for `AUTH_STORAGE_ACCOUNT_URL` (managed identity); loaded lazily by the caller. */
@@ -116,11 +119,15 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
         try {
           // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
           const rows = client.listEntities<Entity>({
-            queryOptions: { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey'] },
+            queryOptions: { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey', 'links'] },
             abortSignal: AbortSignal.timeout(timeoutMs * 12),
           });
           for await (const row of rows) {
             try {
+              // The row's links first: if this run stops between the two, the next one finds the row again.
+              for (const link of parseLinks(row.links)) {
+                await deleteIgnoringMissing(link.partitionKey, link.rowKey);
+              }
               await client.deleteEntity(row.partitionKey, row.rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
               deleted++;
             } catch (error) {
@@ -133,13 +140,55 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
         return deleted;
       });
     },
+
+    async listPartition(partitionKey, fromRowKey) {
+      return guard(async () => {
+        const listed: StoredRowWithEtag[] = [];
+        try {
+          const rows = client.listEntities<Entity>({
+            queryOptions: { filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${fromRowKey}` },
+            abortSignal: AbortSignal.timeout(timeoutMs * 2),
+          });
+          for await (const row of rows) {
+            if (listed.length === MAX_LISTED_ROWS) throw new AuthError('request_too_large', { logDetail: `partition lists over ${MAX_LISTED_ROWS} rows` });
+            listed.push(fromEntity(row));
+          }
+        } catch (error) {
+          if (!isTableNotFound(error)) throw error;
+        }
+        return listed;
+      });
+    },
   };
+
+  async function deleteIgnoringMissing(partitionKey: string, rowKey: string): Promise<void> {
+    try {
+      await client.deleteEntity(partitionKey, rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+}
+
+/** `links` is stored as `<partition> <row>` pairs separated by `;` (keys here never hold either character). */
+function formatLinks(links: StoredRow['links']): string | undefined {
+  return links && links.length > 0 ? links.map((l) => `${l.partitionKey} ${l.rowKey}`).join(';') : undefined;
+}
+
+function parseLinks(value: unknown): RowKeyPair[] {
+  if (typeof value !== 'string' || value === '') return [];
+  return value.split(';').flatMap((pair) => {
+    const [partitionKey, rowKey, extra] = pair.split(' ');
+    return partitionKey && rowKey && extra === undefined ? [{ partitionKey, rowKey }] : [];
+  });
 }
 
 function toEntity(row: StoredRow): Entity {
   const chunkCount = Math.max(1, Math.ceil(row.data.length / CHUNK));
   if (chunkCount > MAX_CHUNKS) throw new AuthError('request_too_large', { logDetail: `row data ${row.data.length} chars` });
   const entity: Entity = { partitionKey: row.partitionKey, rowKey: row.rowKey, expiresAt: row.expiresAt, chunks: chunkCount };
+  const links = formatLinks(row.links);
+  if (links !== undefined) entity.links = links;
   for (let i = 0; i < chunkCount; i++) entity[`d${i}`] = row.data.slice(i * CHUNK, (i + 1) * CHUNK);
   return entity;
 }
@@ -152,6 +201,7 @@ function fromEntity(entity: TableEntityResult<Entity>): StoredRowWithEtag {
     rowKey: entity.rowKey,
     expiresAt: Number(entity.expiresAt),
     data,
+    links: parseLinks(entity.links),
     etag: entity.etag,
   };
 }

@@ -13,7 +13,7 @@ import { AuthError } from '../errors';
 import { securityEvent, userHash } from '../telemetry';
 import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
 import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
-import { validateIdToken, type SignedInUser } from './id-token';
+import { idTokenSessionId, validateIdToken, type SignedInUser } from './id-token';
 import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
   appErrorRedirect,
@@ -30,6 +30,7 @@ import { SingleFlight } from './single-flight';
 import { validateReturnUrl } from './return-url';
 import { open, seal } from './seal';
 import { loadSession, newSession, saveSession, SESSION_COOKIE, SESSION_TOUCH_INTERVAL_MS, storeSession, type SessionKind } from './session';
+import { deleteSessionRow, endUserSessions, indexableSid, sessionIndexLinks, userKeyOf } from './session-index';
 
 export { SESSION_COOKIE } from './session';
 export type { AccessTokenView } from './access-token';
@@ -170,6 +171,8 @@ export interface CompleteSignInInput {
   error?: string;
   /** Request cookies by name. */
   cookies: Readonly<Record<string, string | undefined>>;
+  /** The browser's User-Agent (already cleaned for display), shown in the user's session list. */
+  userAgent?: string;
 }
 
 export type CompleteSignInResult =
@@ -282,11 +285,12 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
     now: Math.floor(now / 1000),
   });
 
-  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized };
+  const sid = indexableSid(idTokenSessionId(redeemed.idToken));
+  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized, ...(sid !== undefined ? { sid } : {}) };
   const userId = `${user.tenantId ?? user.issuer}/${user.id}`;
   securityEvent(deps.logger, 'signin_completed', { flow: flowOf(pending), userHash: userHash(userId), durationMs: deps.clock.now() - pending.createdAt });
   if (pending.native) return { kind: 'app-redirect', location: await issueHandoff(pending.native, signedIn, deps), clearCookies };
-  const session = newSession('web', signedIn, deps);
+  const session = newSession('web', signedIn, deps, input.userAgent);
   await storeSession(session, deps);
   const cookie = { name: SESSION_COOKIE, value: session.token, maxAge: deps.config.session.absoluteSeconds };
   return { kind: 'signed-in', returnTo: pending.returnTo, session: cookie, clearCookies, user };
@@ -343,6 +347,7 @@ export async function endSession(
   kind: SessionKind,
   postLogoutRedirect: string | undefined,
   deps: FlowDeps,
+  everywhere = false,
 ): Promise<EndSessionResult> {
   const { config } = deps;
   const target = validateReturnUrl(postLogoutRedirect ?? config.postLogoutRedirectUri, policyOf(config));
@@ -351,7 +356,14 @@ export async function endSession(
     if (error instanceof AuthError && error.status === 401) return undefined; // no such session: nothing to end
     throw error;
   });
-  if (session) await deps.sessions.delete(session.ref.partitionKey, session.ref.rowKey);
+  if (session) {
+    // This session first (also when it predates the index), then, for "everywhere", every indexed one of the user.
+    await deleteSessionRow({ ...session.ref, links: sessionIndexLinks(session.ref, session.record) }, deps);
+    if (everywhere) {
+      const ended = await endUserSessions(userKeyOf(session.record.user), deps);
+      securityEvent(deps.logger, 'signed_out_everywhere', { sessionsEnded: ended + 1 });
+    }
+  }
 
   const absoluteTarget = new URL(target, config.publicOrigin).href;
   // The session is already gone: a provider outage must not fail the sign-out, only skip the provider's own.

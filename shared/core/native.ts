@@ -19,6 +19,7 @@ import { verifierMatchesChallenge } from './pkce';
 import { SingleFlight } from './single-flight';
 import { open, seal } from './seal';
 import { loadSession, newSession, rotateSession, saveSession, storeSession, type SignedIn } from './session';
+import { deleteSessionByRef } from './session-index';
 
 /** A handoff code is redeemed by the app right after the redirect: a minute is plenty. */
 export const HANDOFF_TTL_MS = 60_000;
@@ -138,14 +139,17 @@ export interface TokenResponse extends AccessTokenView {
 }
 
 /** `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5). */
-export async function redeemHandoff(request: { code: string; codeVerifier: string; redirectUri: string }, deps: FlowDeps): Promise<TokenResponse> {
+export async function redeemHandoff(
+  request: { code: string; codeVerifier: string; redirectUri: string; userAgent?: string },
+  deps: FlowDeps,
+): Promise<TokenResponse> {
   const ref = handoffRowRef(request.code);
   if (!ref) throw new AuthError('grant_invalid', { logDetail: 'malformed code' });
   const row = await deps.states.get(ref.partitionKey, ref.rowKey);
   const grant = row && (await open<HandoffRow>(row.data, request.code, 'handoff', ref.rowKey));
   if (!row || !grant) throw new AuthError('grant_invalid', { logDetail: 'unknown code' });
   if (grant.status === 'redeemed') {
-    await deps.sessions.delete(grant.session.partitionKey, grant.session.rowKey);
+    await deleteSessionByRef(grant.session, deps);
     securityEvent(deps.logger, 'replay_detected', { what: 'handoff_code', sessionRevoked: true });
     throw new AuthError('grant_invalid', { logDetail: 'code already redeemed' });
   }
@@ -157,7 +161,8 @@ export async function redeemHandoff(request: { code: string; codeVerifier: strin
   if (request.redirectUri !== grant.redirectUri) throw new AuthError('grant_invalid', { logDetail: 'redirect_uri does not match' });
   if (!verifierMatchesChallenge(request.codeVerifier, grant.codeChallenge)) throw new AuthError('grant_invalid', { logDetail: 'code_verifier does not match' });
 
-  const session = newSession('native', { user: grant.user, homeAccountId: grant.homeAccountId, msalCache: grant.msalCache }, deps);
+  const signedIn: SignedIn = { user: grant.user, homeAccountId: grant.homeAccountId, msalCache: grant.msalCache, ...(grant.sid !== undefined ? { sid: grant.sid } : {}) };
+  const session = newSession('native', signedIn, deps, request.userAgent);
   // First the access token (from the sign-in's fresh cache): if it fails, the code stays redeemable.
   const { view } = await accessTokenFor(session.record, deps.config.scopes, deps);
   const tombstone: HandoffRow = { v: 1, status: 'redeemed', session: { partitionKey: session.ref.partitionKey, rowKey: session.ref.rowKey }, expiresAt: grant.expiresAt };
