@@ -357,12 +357,13 @@ export async function endSession(
     throw error;
   });
   if (session) {
-    // This session first (also when it predates the index), then, for "everywhere", every indexed one of the user.
-    await deleteSessionRow({ ...session.ref, links: sessionIndexLinks(session.ref, session.record) }, deps);
     if (everywhere) {
-      const ended = await endUserSessions(userKeyOf(session.record.user), deps);
-      securityEvent(deps.logger, 'signed_out_everywhere', { sessionsEnded: ended + 1 });
+      // Every indexed session of the user, this one last: a request cut short by storage can be retried.
+      const ended = await endUserSessions(userKeyOf(session.record.user), deps, session.ref);
+      securityEvent(deps.logger, 'signed_out_everywhere', { sessionsEnded: ended });
     }
+    // This session (again, harmlessly, after "everywhere": it may predate the index).
+    await deleteSessionRow({ ...session.ref, links: sessionIndexLinks(session.ref, session.record) }, deps);
   }
 
   const absoluteTarget = new URL(target, config.publicOrigin).href;

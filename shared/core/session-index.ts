@@ -238,11 +238,18 @@ export async function endIndexedSession(listed: IndexedSession, deps: IndexDeps)
   await deleteSessionRow({ ...listed.session, links: listed.entries }, deps);
 }
 
-/** Ends every session of a user (web and native). Returns how many live sessions it ended. */
-export async function endUserSessions(userKey: string, deps: IndexDeps): Promise<number> {
+/**
+ * Ends every session of a user (web and native). Returns how many live sessions it ended.
+ *
+ * `last`, the caller's own session, goes after all the others: if storage fails halfway, the caller still holds a
+ * working session and can simply retry, and the retry finds through the index whatever is left.
+ */
+export async function endUserSessions(userKey: string, deps: IndexDeps, last?: RowKeyPair): Promise<number> {
   const now = deps.clock.now();
   const listed = await listUserSessions(userKey, deps, true);
-  await Promise.all(listed.map((session) => endIndexedSession(session, deps)));
+  const isLast = (session: IndexedSession) => last !== undefined && session.session.rowKey === last.rowKey;
+  await Promise.all(listed.filter((session) => !isLast(session)).map((session) => endIndexedSession(session, deps)));
+  for (const session of listed.filter(isLast)) await endIndexedSession(session, deps);
   return listed.filter((session) => now < session.idleExpiresAt && now < session.expiresAt).length;
 }
 
