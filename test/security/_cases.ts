@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { APP_ORIGIN, Harness, PUBLIC_ORIGIN, type Response, type TestBrowser } from '../_support/harness';
 
-export type Endpoint = 'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health';
+export type Endpoint = 'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'sessions' | 'frontchannel-logout';
 
 export interface Sent {
   method?: string;
