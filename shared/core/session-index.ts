@@ -172,7 +172,8 @@ export async function indexSession(session: RowKeyPair, record: IndexedRecord, d
       seal(entry, sid, 'session-index', rowKey).then((data) => ({ partitionKey: sidIndexPartition(sid), rowKey, expiresAt: record.absoluteExpiresAt, data })),
     );
   }
-  await Promise.all((await Promise.all(rows)).map((row) => deps.sessions.insert(row)));
+  // One after the other: when the first fails, nothing else is written (and the caller removes what was).
+  for (const row of await Promise.all(rows)) await deps.sessions.insert(row);
 }
 
 /** Removes a session's index entries (best effort on a failed sign-in; a missing entry is not an error). */

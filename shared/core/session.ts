@@ -107,8 +107,8 @@ export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps
 
 /** Index entries first, then the row: a session that exists can always be found to be ended (session-index.ts). */
 export async function storeSession({ ref, record }: NewSession, deps: FlowDeps): Promise<void> {
-  await indexSession(ref, record, deps);
   try {
+    await indexSession(ref, record, deps);
     await deps.sessions.insert(await sealedRow(ref, record, ref.secret, undefined));
   } catch (error) {
     await unindexSession(ref, record, deps).catch(() => undefined);

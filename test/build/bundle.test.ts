@@ -55,7 +55,7 @@ test('package.json main names the bundle the build writes', () => {
 
 test('the built bundle serves a whole sign-in through the Functions host (Azurite + Entra stand-in)', async () => {
   app = await startApp(join(dir, 'launch-host.js'), join(dir, 'dist'), appEnv(azurite, standIn), ['--enable-source-maps']);
-  assert.deepEqual([...app.functions].sort(), ['callback', 'health', 'login', 'logout', 'me', 'metadata', 'purge', 'refresh', 'token']);
+  assert.deepEqual([...app.functions].sort(), ['callback', 'frontchannel-logout', 'health', 'login', 'logout', 'me', 'metadata', 'purge', 'refresh', 'sessions', 'token']);
   assert.deepEqual(await app.command<string[]>('modules'), [], 'nothing heavy at load');
 
   const browser = new Browser(app.url);
