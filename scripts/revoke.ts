@@ -8,8 +8,9 @@
  * - `AUTH_STORAGE_ACCOUNT_URL` with the operator's own Entra identity through DefaultAzureCredential, e.g. after
  *   `azd auth login` (no Azure CLI needed). The identity needs *Storage Table Data Contributor* on the account.
  *
- * The user id is what `/auth/me` reports as `user.id` (Entra object id, or OIDC subject). For Entra the tenant is
- * AUTH_TENANT_ID (when it is a GUID) or the single AUTH_ALLOWED_TENANTS entry; otherwise pass `<tenant id>/<object id>`.
+ * The user id is what `/auth/me` reports as `user.id` (Entra object id, or OIDC subject), or `<tenantId>/<id>` with
+ * the `tenantId` it reports. For Entra a bare id takes AUTH_TENANT_ID (when it is a GUID) or the single
+ * AUTH_ALLOWED_TENANTS entry as its tenant.
  * Exit codes: 0 done, 2 usage or settings, 1 storage failed (safe to run again: it finishes what is left).
  */
 import { applyLocalSettings, loadLocalSettings } from '../dev/local-settings';
@@ -27,13 +28,12 @@ class UsageError extends Error {}
 /** The key sessions are filed under (`userKeyOf` in session-index.ts) for what the operator typed. */
 export function userKeyFor(userId: string, env: Environment): string {
   if (!/^[\x21-\x7e]{1,512}$/.test(userId)) throw new UsageError(`the user id must be printable ASCII without spaces\n${USAGE}`);
-  if (env.AUTH_PROTOCOL?.trim() === 'oidc') return `/${userId}`;
   const slash = userId.indexOf('/');
-  if (slash >= 0) {
-    const tenant = userId.slice(0, slash);
-    if (!GUID.test(tenant)) throw new UsageError(`"<tenant id>/<object id>" needs the tenant's GUID\n${USAGE}`);
-    return `${tenant.toLowerCase()}/${userId.slice(slash + 1)}`;
-  }
+  const tenant = slash >= 0 ? userId.slice(0, slash) : undefined;
+  if (tenant !== undefined && GUID.test(tenant)) return `${tenant.toLowerCase()}/${userId.slice(slash + 1)}`;
+  // A generic OpenID Provider's user is its subject (plus `tid`, when the provider sends one: then pass both).
+  if (env.AUTH_PROTOCOL?.trim() === 'oidc') return `/${userId}`;
+  if (tenant !== undefined) throw new UsageError(`"<tenant id>/<object id>" needs the tenant's GUID\n${USAGE}`);
   const tenants = [env.AUTH_TENANT_ID?.trim(), ...(env.AUTH_ALLOWED_TENANTS ?? '').split(',').map((t) => t.trim())].filter(
     (t): t is string => !!t && GUID.test(t),
   );
