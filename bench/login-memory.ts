@@ -43,6 +43,9 @@ export class MemoryRowStore implements RowStore {
     for (const [k, row] of this.rows) if (row.partitionKey < pk && this.rows.delete(k)) n++;
     return { deleted: n, complete: true };
   }
+  async listPartition(pk: string, fromRowKey: string): Promise<StoredRowWithEtag[]> {
+    return [...this.rows.values()].filter((row) => row.partitionKey === pk && row.rowKey >= fromRowKey);
+  }
 }
 
 const deps = createServices(getConfig(), { states: new MemoryRowStore(), sessions: new MemoryRowStore() });

@@ -248,6 +248,11 @@ export interface EntraStandIn {
   /** Verifies an access token this stand-in issued, as a resource API would. Throws when invalid. */
   verifyAccessToken(token: string, audience?: string): Promise<Record<string, unknown>>;
   issuedSecrets(): string[];
+  /**
+   * The `sid` of every provider session the sign-in page started (one per interactive sign-in: the stand-in keeps
+   * no browser session), oldest first, optionally for one user: what a front-channel logout call names.
+   */
+  sessionIds(username?: string): string[];
   /** Every refresh token issued, oldest first: which one a client kept is a test's question. */
   issuedRefreshTokens(): string[];
   stop(): Promise<void>;
@@ -317,10 +322,11 @@ interface CodeRecord {
 interface RefreshRecord {
   clientId: string;
   user: StandInUser;
+  /** ID tokens redeemed with this refresh token keep the sign-in's `sid`, as Entra's do. */
+  sid: string;
   scopes: string[];
   /** The claims the sign-in behind this token satisfied. */
   claims?: Record<string, unknown>;
-  sid: string;
   expiresAt: number;
   revoked: boolean;
 }
@@ -401,6 +407,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   const endSessionLog: EndSessionRecord[] = [];
   /** `login_hint` values issued in ID tokens → username (Entra's is opaque; so is ours). */
   const loginHints = new Map<string, string>();
+  const providerSessions: Array<{ username: string; sid: string }> = [];
   const issued = new Set<string>();
   for (const client of clients.values()) for (const s of client.secrets) issued.add(secretValue(s));
   const faults: Record<FaultEndpoint, FaultSlot[]> = { token: [], discovery: [], jwks: [] };
@@ -751,7 +758,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const consent = consentOf(request.client.config.clientId, user);
     for (const scope of request.scopes) if (!OIDC_SCOPES.has(scope)) consent.add(permissionKey(scope));
     const code = `1.${randomBytes(96).toString('base64url')}`;
+    // Entra's ID tokens carry `sid`, "a GUID ... generated when a new session is established"; the stand-in keeps
+    // no browser session, so every completed sign-in page is a new one.
+    // https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
+    const sid = randomUUID();
+    providerSessions.push({ username: user.username, sid });
+    issued.add(sid);
     codes.set(code, {
+      sid,
       clientId: request.client.config.clientId,
       redirectUri: request.redirectUri,
       codeChallenge: request.codeChallenge,
@@ -759,7 +773,6 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       user,
       scopes: request.scopes,
       claims: request.claims,
-      sid: randomUUID(),
       expiresAt: now() + codeLifetimeMs,
       used: false,
     });
@@ -1054,7 +1067,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         name: user.name,
         preferred_username: user.username,
         ...(context.nonce !== undefined ? { nonce: context.nonce } : {}),
-        ...(protocol === 'entra' ? { oid: user.oid, tid, ver: '2.0', sid: context.sid, ...entraOptionalClaims(client, user, scopes) } : emailClaim(user, scopes)),
+        sid: context.sid,
+        ...(protocol === 'entra' ? { oid: user.oid, tid, ver: '2.0', ...entraOptionalClaims(client, user, scopes) } : emailClaim(user, scopes)),
       };
       const mutate = idTokenMutators.shift();
       const idToken = mutate ? mutate(idClaims, signWith) : signCompact({ typ: 'JWT', kid: key.kid }, idClaims, 'RS256', key);
@@ -1398,6 +1412,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     now,
     verifyAccessToken,
     issuedSecrets: () => [...issued],
+    sessionIds: (username) =>
+      providerSessions.filter((s) => username === undefined || s.username.toLowerCase() === username.toLowerCase()).map((s) => s.sid),
     issuedRefreshTokens: () => [...refreshTokens.keys()],
     async stop() {
       const closing = [backServer, frontServer].filter((s) => s !== undefined).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));

@@ -397,6 +397,17 @@ function parseCredential(get: (name: SettingName) => string | undefined, problem
   }
 }
 
+/**
+ * Only the storage settings (AUTH_STORAGE_CONNECTION_STRING or AUTH_STORAGE_ACCOUNT_URL), for tools that touch
+ * nothing else, such as `npm run revoke`. Throws ConfigError naming the problem.
+ */
+export function parseStorageConfig(env: Environment): StorageConfig {
+  const problems: string[] = [];
+  const storage = parseStorage((name) => env[name]?.trim() || undefined, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return storage;
+}
+
 function parseStorage(get: (name: SettingName) => string | undefined, problems: string[]): StorageConfig {
   const connectionString = get('AUTH_STORAGE_CONNECTION_STRING');
   const accountUrl = get('AUTH_STORAGE_ACCOUNT_URL');

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   role_required: [403, 'Your account has none of the roles this app requires.'],
   consent_required: [403, 'An administrator must grant consent to this app before you can sign in.'],
   csrf_required: [403, 'This request needs the X-CSRF: 1 header.'],
+  session_not_found: [404, 'There is no such session among yours.'],
   scope_not_allowed: [400, 'A requested scope is not in the allowed list.'],
   upstream_unavailable: [502, 'The identity provider is unavailable.'],
   upstream_timeout: [504, 'The identity provider did not answer in time.'],

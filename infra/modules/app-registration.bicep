@@ -43,6 +43,9 @@ resource application 'Microsoft.Graph/applications@v1.0' = {
   }
   web: {
     redirectUris: redirectUris
+    // Front-channel logout URL: Entra's sign-out page loads it in an iframe with the session's sid
+    // (https://learn.microsoft.com/graph/api/resources/webapplication, logoutUrl).
+    logoutUrl: replace(redirectUris[0], '/auth/callback', '/auth/frontchannel-logout')
     implicitGrantSettings: {
       enableAccessTokenIssuance: false
       enableIdTokenIssuance: false

@@ -12,8 +12,8 @@ import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent, userHash } from '../telemetry';
 import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
-import { allowedScopes, sessionAccessToken, type AccessTokenView } from './access-token';
-import { validateIdToken, type SignedInUser } from './id-token';
+import { accessTokenFor, allowedScopes, sessionAccessToken, type AccessTokenView } from './access-token';
+import { idTokenSessionId, validateIdToken, type SignedInUser } from './id-token';
 import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
   appErrorRedirect,
@@ -32,6 +32,7 @@ import { SingleFlight } from './single-flight';
 import { validateReturnUrl } from './return-url';
 import { open, seal } from './seal';
 import { loadSession, newSession, saveSession, SESSION_COOKIE, SESSION_TOUCH_INTERVAL_MS, storeSession, type SessionKind } from './session';
+import { deleteSessionRow, endUserSessions, indexableSid, sessionIndexLinks, userKeyOf } from './session-index';
 
 export { SESSION_COOKIE } from './session';
 export type { AccessTokenView } from './access-token';
@@ -214,6 +215,8 @@ export interface CompleteSignInInput {
   errorAadsts?: string;
   /** Request cookies by name. */
   cookies: Readonly<Record<string, string | undefined>>;
+  /** The browser's User-Agent (already cleaned for display), shown in the user's session list. */
+  userAgent?: string;
 }
 
 export type CompleteSignInResult =
@@ -340,11 +343,12 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
     throw new AuthError('role_required', { logDetail: 'user has none of AUTH_REQUIRED_ROLES' });
   }
 
-  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized };
+  const sid = indexableSid(idTokenSessionId(redeemed.idToken));
+  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized, ...(sid !== undefined ? { sid } : {}) };
   const userId = `${user.tenantId ?? user.issuer}/${user.id}`;
   securityEvent(deps.logger, 'signin_completed', { flow: flowOf(pending), userHash: userHash(userId), durationMs: deps.clock.now() - pending.createdAt });
   if (pending.native) return { kind: 'app-redirect', location: await issueHandoff(pending.native, signedIn, deps), clearCookies };
-  const session = newSession('web', signedIn, deps);
+  const session = newSession('web', signedIn, deps, input.userAgent);
   await storeSession(session, deps);
   const cookie = { name: SESSION_COOKIE, value: session.token, maxAge: deps.config.session.absoluteSeconds };
   return { kind: 'signed-in', returnTo: pending.returnTo, session: cookie, clearCookies, user };
@@ -403,6 +407,7 @@ export async function endSession(
   kind: SessionKind,
   postLogoutRedirect: string | undefined,
   deps: FlowDeps,
+  everywhere = false,
 ): Promise<EndSessionResult> {
   const { config } = deps;
   const target = validateReturnUrl(postLogoutRedirect ?? config.postLogoutRedirectUri, policyOf(config));
@@ -411,7 +416,15 @@ export async function endSession(
     if (error instanceof AuthError && error.status === 401) return undefined; // no such session: nothing to end
     throw error;
   });
-  if (session) await deps.sessions.delete(session.ref.partitionKey, session.ref.rowKey);
+  if (session) {
+    if (everywhere) {
+      // Every indexed session of the user, this one last: a request cut short by storage can be retried.
+      const ended = await endUserSessions(userKeyOf(session.record.user), deps, session.ref);
+      securityEvent(deps.logger, 'signed_out_everywhere', { sessionsEnded: ended });
+    }
+    // This session (again, harmlessly, after "everywhere": it may predate the index).
+    await deleteSessionRow({ ...session.ref, links: sessionIndexLinks(session.ref, session.record) }, deps);
+  }
   const loginHint = session?.record.user.loginHint;
 
   const absoluteTarget = new URL(target, config.publicOrigin).href;

@@ -19,6 +19,7 @@ import { verifierMatchesChallenge } from './pkce';
 import { SingleFlight } from './single-flight';
 import { open, seal } from './seal';
 import { loadSession, newSession, rotateSession, saveSession, storeSession, type SignedIn } from './session';
+import { deleteSessionByRef } from './session-index';
 
 /** A handoff code is redeemed by the app right after the redirect: a minute is plenty. */
 export const HANDOFF_TTL_MS = 60_000;
@@ -187,10 +188,10 @@ interface HandoffRedemption {
 const HANDOFF_WRITE_ROUNDS = 5;
 
 /** `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5). */
-export async function redeemHandoff(request: HandoffRedemption, deps: FlowDeps): Promise<TokenResponse> {
+export async function redeemHandoff(request: HandoffRedemption & { userAgent?: string }, deps: FlowDeps): Promise<TokenResponse> {
   const ref = handoffRowRef(request.code);
   if (!ref) throw new AuthError('grant_invalid', { logDetail: 'malformed code' });
-  let signedIn: { session: ReturnType<typeof newSession>; view: AccessTokenView } | undefined;
+  let redeemed: { session: ReturnType<typeof newSession>; view: AccessTokenView } | undefined;
   for (let round = 0; round < HANDOFF_WRITE_ROUNDS; round++) {
     const row = await deps.states.get(ref.partitionKey, ref.rowKey);
     const grant = row && (await open<HandoffRow>(row.data, request.code, 'handoff', ref.rowKey));
@@ -200,7 +201,7 @@ export async function redeemHandoff(request: HandoffRedemption, deps: FlowDeps):
       // alone (seen in a log, a history, another app on the scheme) is worthless under PKCE, and must not be enough
       // to end the session the app just got. A redemption that lost a race to its twin (round > 0) is no replay.
       if (round === 0 && provesHandoff(request, grant)) {
-        await deps.sessions.delete(grant.session.partitionKey, grant.session.rowKey);
+        await deleteSessionByRef(grant.session, deps);
         securityEvent(deps.logger, 'replay_detected', { what: 'handoff_code', sessionRevoked: true });
       }
       throw new AuthError('grant_invalid', { logDetail: 'code already redeemed' });
@@ -217,11 +218,12 @@ export async function redeemHandoff(request: HandoffRedemption, deps: FlowDeps):
     }
 
     // First the access token (from the sign-in's fresh cache): if it fails, the code stays redeemable.
-    if (!signedIn) {
-      const session = newSession('native', { user: grant.user, homeAccountId: grant.homeAccountId, msalCache: grant.msalCache }, deps);
-      signedIn = { session, view: (await accessTokenFor(session.record, allowedScopes(undefined, deps), deps)).view };
+    if (!redeemed) {
+      const signedIn: SignedIn = { user: grant.user, homeAccountId: grant.homeAccountId, msalCache: grant.msalCache, ...(grant.sid !== undefined ? { sid: grant.sid } : {}) };
+      const session = newSession('native', signedIn, deps, request.userAgent);
+      redeemed = { session, view: (await accessTokenFor(session.record, allowedScopes(undefined, deps), deps)).view };
     }
-    const { session, view } = signedIn;
+    const { session, view } = redeemed;
     const tombstone: HandoffRow = {
       v: 1,
       status: 'redeemed',

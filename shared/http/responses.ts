@@ -112,3 +112,22 @@ export function nativeConfirmPageResponse(app: NativeAppIdentity, authorizeUrl: 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
+
+/**
+ * The front-channel logout answer: a tiny static page the provider's sign-out page loads in an iframe, so it may
+ * be framed by the provider's origin only, and must not be cached (OIDC Front-Channel Logout 1.0 §2: "the RP's
+ * response SHOULD include Cache-Control directives keeping the response from being cached").
+ * @see https://openid.net/specs/openid-connect-frontchannel-1_0.html#RPLogout
+ */
+export function frontChannelPageResponse(providerOrigin: string): HttpResponseInit {
+  return {
+    status: 200,
+    headers: {
+      ...BASE_HEADERS,
+      'Cache-Control': 'no-cache, no-store',
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Security-Policy': `default-src 'none'; frame-ancestors ${providerOrigin}; base-uri 'none'; form-action 'none'`,
+    },
+    body: '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body></body></html>',
+  };
+}

@@ -18,6 +18,8 @@ import { createMeHandler } from '../../functions/me';
 import { createMetadataHandler } from '../../functions/metadata';
 import { createRefreshHandler } from '../../functions/refresh';
 import { createTokenHandler } from '../../functions/token';
+import { createSessionsHandler } from '../../functions/sessions';
+import { createFrontChannelLogoutHandler } from '../../functions/frontchannel-logout';
 
 export const PUBLIC_ORIGIN = 'https://auth.contoso.example';
 export const REDIRECT_URI = `${PUBLIC_ORIGIN}/auth/callback`;
@@ -51,7 +53,10 @@ export class Harness {
   /** Every state, code, verifier, cookie value the tests saw: none may appear in the logs. */
   readonly seenSecrets = new Set<string>();
   clockOffsetMs = 0;
-  readonly handlers: Record<'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata', HttpHandler>;
+  readonly handlers: Record<
+    'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata' | 'sessions' | 'frontchannel-logout',
+    HttpHandler
+  >;
 
   private constructor(
     readonly azurite: AzuriteInstance,
@@ -70,6 +75,8 @@ export class Harness {
       health: createHealthHandler(services),
       token: createTokenHandler(services),
       metadata: createMetadataHandler(services),
+      sessions: createSessionsHandler(services),
+      'frontchannel-logout': createFrontChannelLogoutHandler(services),
     };
   }
 
