@@ -117,8 +117,9 @@ export async function startSignIn(
   input: Parameters<typeof beginSignIn>[0] = { returnTo: '/app' },
 ): Promise<StartedSignIn> {
   const result = await beginSignIn(input, world.deps);
-  if (result.kind !== 'authorize')
-    throw new Error(`expected an authorize redirect, got ${result.kind}: ${result.location}`);
+  // A native sign-in first shows the confirmation page naming the app; its link is the same authorize URL.
+  if (result.kind === 'app-redirect')
+    throw new Error(`expected an authorize redirect, got an app redirect: ${result.location}`);
   const params = new URL(result.authorizeUrl).searchParams;
   const state = params.get('state')!;
   return {
@@ -187,6 +188,11 @@ export async function nativeSession(world: CoreWorld): Promise<string> {
     world.deps,
   );
   return tokens.refresh_token;
+}
+
+/** The session rows of AuthSessions, without the user and sid index entries (`u.…`/`s.…` partitions) beside them. */
+export function sessionRows(world: CoreWorld) {
+  return world.sessions.snapshot().filter((row) => /^\d{10}$/.test(row.partitionKey));
 }
 
 /** The error code a promise rejects with ('resolved' when it does not reject). */

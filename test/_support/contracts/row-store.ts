@@ -144,19 +144,60 @@ export function describeRowStoreContract(
       const old = [row('0000479998'), row('0000479998'), row('0000479999')];
       const kept = [row('0000480000'), row('0000480001')];
       for (const r of [...old, ...kept]) await store.insert(r);
-      expect(await store.purgePartitionsBefore('0000480000')).toBe(old.length);
+      expect(await store.purgePartitionsBefore('0000480000')).toEqual({ deleted: old.length, complete: true });
       for (const r of old) expect(await store.get(r.partitionKey, r.rowKey)).toBeUndefined();
       for (const r of kept) expect((await store.get(r.partitionKey, r.rowKey))?.data).toBe(r.data);
       // Nothing left before the bound: a second run deletes nothing.
-      expect(await store.purgePartitionsBefore('0000480000')).toBe(0);
+      expect(await store.purgePartitionsBefore('0000480000')).toEqual({ deleted: 0, complete: true });
+    });
+
+    test("a purged row takes its links with it (wherever they live), uncounted; a live row's links stay", async () => {
+      const store = await makeStore();
+      const entries = [row('u.index-a'), row('s.index-b'), row('u.index-c')];
+      for (const entry of entries) await store.insert(entry);
+      const key = (r: StoredRow) => ({ partitionKey: r.partitionKey, rowKey: r.rowKey });
+      const expired = { ...row('0000479999'), links: [key(entries[0]!), key(entries[1]!)] };
+      const live = { ...row('0000480001'), links: [key(entries[2]!)] };
+      await store.insert(expired);
+      await store.insert(live);
+      expect((await store.get(expired.partitionKey, expired.rowKey))?.links).toEqual(expired.links);
+      expect(await store.purgePartitionsBefore('0000480000')).toEqual({ deleted: 1, complete: true });
+      expect(await store.get(entries[0]!.partitionKey, entries[0]!.rowKey)).toBeUndefined();
+      expect(await store.get(entries[1]!.partitionKey, entries[1]!.rowKey)).toBeUndefined();
+      expect(await store.get(entries[2]!.partitionKey, entries[2]!.rowKey)).toBeDefined();
+      expect(await store.get(live.partitionKey, live.rowKey)).toBeDefined();
     });
 
     test('purgePartitionsBefore on an empty store deletes nothing', async () => {
       const store = await makeStore();
-      expect(await store.purgePartitionsBefore('9999999999')).toBe(0);
+      expect(await store.purgePartitionsBefore('9999999999')).toEqual({ deleted: 0, complete: true });
     });
 
-    test.each(['insert', 'get', 'replace', 'consume', 'delete', 'purgePartitionsBefore'] as const)(
+    test('a purge with its time budget already spent stops at once, incomplete; the next run finishes', async () => {
+      const store = await makeStore();
+      const expired = row('0000479999');
+      await store.insert(expired);
+      expect(await store.purgePartitionsBefore('0000480000', 0)).toEqual({ deleted: 0, complete: false });
+      expect(await store.get(expired.partitionKey, expired.rowKey)).toBeDefined();
+      expect(await store.purgePartitionsBefore('0000480000')).toEqual({ deleted: 1, complete: true });
+    });
+
+    test('listPartition answers the rows of one partition from a row key on, in row key order, with etags', async () => {
+      const store = await makeStore();
+      const partition = 'u.list-contract';
+      const rows = ['0000480001.c', '0000480000.a', '0000480001.b', '0000479999.z'].map((rowKey) => ({
+        ...row(partition),
+        rowKey,
+      }));
+      for (const r of [...rows, row('u.other-partition'), row('0000480001')]) await store.insert(r);
+      const listed = await store.listPartition(partition, '0000480000');
+      expect(listed.map((r) => r.rowKey)).toEqual(['0000480000.a', '0000480001.b', '0000480001.c']);
+      for (const r of listed) expect(r.etag).toBe((await store.get(partition, r.rowKey))?.etag);
+      expect((await store.listPartition(partition, '')).map((r) => r.rowKey)).toHaveLength(4);
+      expect(await store.listPartition('u.nothing-here', '')).toEqual([]);
+    });
+
+    test.each(['insert', 'get', 'replace', 'consume', 'delete', 'purgePartitionsBefore', 'listPartition'] as const)(
       'a storage fault during %s is AuthError storage_unavailable (503, Retry-After)',
       async (operation) => {
         const store = await options.makeUnreachableStore();
@@ -168,6 +209,7 @@ export function describeRowStoreContract(
           consume: () => store.consume(r.partitionKey, r.rowKey, 'W/"x"'),
           delete: () => store.delete(r.partitionKey, r.rowKey),
           purgePartitionsBefore: () => store.purgePartitionsBefore('0000480000'),
+          listPartition: () => store.listPartition(r.partitionKey, ''),
         };
         const error = await calls[operation]().then(
           () => undefined,

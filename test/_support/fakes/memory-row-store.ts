@@ -4,9 +4,18 @@
  * it says something about production. No imports beyond the port and the error type: the bench bundles this file.
  */
 import { AuthError } from '../../../shared/errors';
-import type { RowStore, StoredRow, StoredRowWithEtag } from '../../../shared/ports';
+import type { PurgeResult, RowStore, StoredRow, StoredRowWithEtag } from '../../../shared/ports';
 
-export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitionsBefore';
+const ALL_OPERATIONS = [
+  'insert',
+  'get',
+  'replace',
+  'consume',
+  'delete',
+  'purgePartitionsBefore',
+  'listPartition',
+] as const;
+export type RowOperation = (typeof ALL_OPERATIONS)[number];
 
 export class MemoryRowStore implements RowStore {
   private readonly rows = new Map<string, StoredRowWithEtag>();
@@ -15,9 +24,7 @@ export class MemoryRowStore implements RowStore {
   private readonly failing = new Set<RowOperation>();
 
   /** From now on the given operations (default: all) fail as the Table adapter fails when storage is down. */
-  outage(
-    operations: readonly RowOperation[] = ['insert', 'get', 'replace', 'consume', 'delete', 'purgePartitionsBefore'],
-  ): void {
+  outage(operations: readonly RowOperation[] = ALL_OPERATIONS): void {
     for (const operation of operations) this.failing.add(operation);
   }
 
@@ -66,11 +73,26 @@ export class MemoryRowStore implements RowStore {
     this.rows.delete(keyOf(partitionKey, rowKey));
   }
 
-  async purgePartitionsBefore(partitionKey: string): Promise<number> {
+  async purgePartitionsBefore(partitionKey: string, budgetMs?: number): Promise<PurgeResult> {
     this.enter('purgePartitionsBefore');
+    // Everything here takes no time: only a budget already spent stops the run (as the adapter checks it first).
+    if (budgetMs !== undefined && budgetMs <= 0) return { deleted: 0, complete: false };
     let deleted = 0;
-    for (const [key, row] of this.rows) if (row.partitionKey < partitionKey && this.rows.delete(key)) deleted++;
-    return deleted;
+    for (const [key, row] of [...this.rows]) {
+      if (row.partitionKey >= partitionKey) continue;
+      // The row's links first, as the adapter does; links are not counted.
+      for (const link of row.links ?? []) this.rows.delete(keyOf(link.partitionKey, link.rowKey));
+      if (this.rows.delete(key)) deleted++;
+    }
+    return { deleted, complete: true };
+  }
+
+  async listPartition(partitionKey: string, fromRowKey: string): Promise<StoredRowWithEtag[]> {
+    this.enter('listPartition');
+    return [...this.rows.values()]
+      .filter((row) => row.partitionKey === partitionKey && row.rowKey >= fromRowKey)
+      .sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0))
+      .map((row) => ({ ...row }));
   }
 
   private enter(operation: RowOperation): void {
@@ -92,7 +114,13 @@ function keyOf(partitionKey: string, rowKey: string): string {
   return `${partitionKey}\u0000${rowKey}`;
 }
 
-/** Only the row's own fields: a caller's extra properties are not stored (Table entities have a fixed shape here). */
+/** Only the row's own fields (a caller's extra properties are not stored); `links` always a list, as the adapter reads it. */
 function pick(row: StoredRow): StoredRow {
-  return { partitionKey: row.partitionKey, rowKey: row.rowKey, expiresAt: row.expiresAt, data: row.data };
+  return {
+    partitionKey: row.partitionKey,
+    rowKey: row.rowKey,
+    expiresAt: row.expiresAt,
+    data: row.data,
+    links: (row.links ?? []).map((l) => ({ ...l })),
+  };
 }

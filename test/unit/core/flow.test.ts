@@ -14,7 +14,7 @@ import {
 } from '../../../shared/core/flow';
 import { SESSION_TOUCH_INTERVAL_MS } from '../../../shared/core/session';
 import { AuthError } from '../../../shared/errors';
-import { coreWorld, rejection, startSignIn, webSession, type CoreWorld } from '../../_support/core-world';
+import { coreWorld, rejection, sessionRows, startSignIn, webSession, type CoreWorld } from '../../_support/core-world';
 
 /** The journal entries that reach the identity provider or its credential. */
 const providerCalls = (world: CoreWorld) =>
@@ -114,7 +114,7 @@ describe('callback: order and single use', () => {
     expect(at('token.redeemCode')).toBeGreaterThan(at('states.consume'));
     expect(at('sessions.insert')).toBeGreaterThan(at('token.redeemCode'));
     expect(world.states.snapshot()).toEqual([]);
-    expect(world.sessions.snapshot()).toHaveLength(1);
+    expect(sessionRows(world)).toHaveLength(1);
   });
 
   test('a credential outage answers 503 before the state is consumed: the same callback works once the vault is back', async () => {
@@ -148,7 +148,7 @@ describe('callback: order and single use', () => {
     expect((await completeSignIn(callback, world.deps)).kind).toBe('signed-in');
     expect(await rejection(completeSignIn(callback, world.deps))).toBe('state_unknown');
     expect(world.provider.tokenRequests).toEqual(['authorization_code']);
-    expect(world.sessions.snapshot()).toHaveLength(1);
+    expect(sessionRows(world)).toHaveLength(1);
   });
 
   test('five concurrent callbacks with one state: exactly one signs in, one code redemption, a replay event', async () => {
@@ -158,7 +158,7 @@ describe('callback: order and single use', () => {
     expect(results.filter((r) => r === 'resolved')).toHaveLength(1);
     expect(results.filter((r) => r === 'state_unknown')).toHaveLength(4);
     expect(world.provider.tokenRequests).toEqual(['authorization_code']);
-    expect(world.sessions.snapshot()).toHaveLength(1);
+    expect(sessionRows(world)).toHaveLength(1);
     expect(world.logs.some((line) => line.includes('event replay_detected'))).toBe(true);
   });
 
@@ -186,7 +186,7 @@ describe('web session', () => {
   test('reading the session writes only once the touch interval has passed', async () => {
     const world = await coreWorld();
     const cookie = await webSession(world);
-    const etag = () => world.sessions.snapshot()[0]!.etag;
+    const etag = () => sessionRows(world)[0]!.etag;
     const first = etag();
     await readSession(cookie, 'web', world.deps);
     world.advance(SESSION_TOUCH_INTERVAL_MS - 1);
@@ -215,7 +215,7 @@ describe('web session', () => {
     expect(world.sessions.snapshot()).toEqual(before);
     world.provider.outage = undefined;
     expect((await refreshAccessToken(cookie, 'web', undefined, world.deps)).token_type).toBe('Bearer');
-    expect(world.sessions.snapshot()[0]!.etag).not.toBe(before[0]!.etag);
+    expect(sessionRows(world)[0]!.etag).not.toBe(before[0]!.etag);
   });
 
   test('sign-out deletes the session, and still answers when the provider is down (no provider sign-out then)', async () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { beginSignIn, completeSignIn, readSession } from '../../../shared/core/flow';
-import { HANDOFF_TTL_MS, redeemHandoff, refreshGrant } from '../../../shared/core/native';
+import { HANDOFF_MAX_FAILED_ATTEMPTS, HANDOFF_TTL_MS, redeemHandoff, refreshGrant } from '../../../shared/core/native';
 import { AuthError } from '../../../shared/errors';
 import {
   appPkce,
@@ -14,6 +14,7 @@ import {
   NATIVE_REDIRECT_URI,
   rejection,
   startSignIn,
+  sessionRows,
 } from '../../_support/core-world';
 
 describe('handoff code', () => {
@@ -36,7 +37,7 @@ describe('handoff code', () => {
     const handoff = await nativeHandoff(world);
     const request = { code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri };
     const { refresh_token } = await redeemHandoff(request, world.deps);
-    expect(world.sessions.snapshot()).toHaveLength(1);
+    expect(sessionRows(world)).toHaveLength(1);
     expect(await rejection(redeemHandoff(request, world.deps))).toBe('grant_invalid');
     expect(world.sessions.snapshot()).toEqual([]);
     expect(await rejection(refreshGrant(refresh_token, undefined, world.deps))).toBe('session_required');
@@ -54,7 +55,7 @@ describe('handoff code', () => {
     expect(won).toHaveLength(1);
     for (const lost of answers.filter((a) => a.status === 'rejected'))
       expect((lost as PromiseRejectedResult).reason).toMatchObject({ code: 'grant_invalid' });
-    expect(world.sessions.snapshot()).toHaveLength(1);
+    expect(sessionRows(world)).toHaveLength(1);
     const token = (won[0] as PromiseFulfilledResult<{ refresh_token: string }>).value.refresh_token;
     expect((await refreshGrant(token, undefined, world.deps)).refresh_token).not.toBe(token);
   });
@@ -65,15 +66,41 @@ describe('handoff code', () => {
       what: 'another registered-looking redirect_uri',
       change: () => ({ redirectUri: 'com.contoso.other:/oauth2redirect' }),
     },
-  ])('$what is grant_invalid and leaves the code redeemable by its app', async ({ change }) => {
+  ])('$what is grant_invalid, counted, and leaves the code redeemable by its app', async ({ change }) => {
     const world = await coreWorld();
     const handoff = await nativeHandoff(world);
     const request = { code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri };
-    const before = world.states.snapshot();
     expect(await rejection(redeemHandoff({ ...request, ...change() }, world.deps))).toBe('grant_invalid');
-    expect(world.states.snapshot()).toEqual(before);
+    expect(world.states.snapshot()).toHaveLength(1);
     expect(world.sessions.snapshot()).toEqual([]);
     expect((await redeemHandoff(request, world.deps)).refresh_token).toMatch(/\S/);
+  });
+
+  test(`${HANDOFF_MAX_FAILED_ATTEMPTS} failed redemptions kill the code: its own app cannot redeem it after that`, async () => {
+    const world = await coreWorld();
+    const handoff = await nativeHandoff(world);
+    const request = { code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri };
+    for (let i = 0; i < HANDOFF_MAX_FAILED_ATTEMPTS; i++) {
+      expect(await rejection(redeemHandoff({ ...request, codeVerifier: appPkce().verifier }, world.deps))).toBe(
+        'grant_invalid',
+      );
+    }
+    expect(world.states.snapshot()).toEqual([]);
+    expect(await rejection(redeemHandoff(request, world.deps))).toBe('grant_invalid');
+    expect(world.sessions.snapshot()).toEqual([]);
+  });
+
+  test('a redeemed code replayed without the verifier (the code alone) revokes nothing', async () => {
+    const world = await coreWorld();
+    const handoff = await nativeHandoff(world);
+    const request = { code: handoff.code, codeVerifier: handoff.verifier, redirectUri: handoff.redirectUri };
+    const { refresh_token } = await redeemHandoff(request, world.deps);
+    const sessions = world.sessions.snapshot();
+    expect(await rejection(redeemHandoff({ ...request, codeVerifier: appPkce().verifier }, world.deps))).toBe(
+      'grant_invalid',
+    );
+    expect(world.sessions.snapshot()).toEqual(sessions);
+    expect((await refreshGrant(refresh_token, undefined, world.deps)).refresh_token).not.toBe(refresh_token);
   });
 
   test('an expired code is grant_invalid and its row is consumed', async () => {
