@@ -5,7 +5,8 @@
  *
  * What the core relies on: a code redeems once into an ID token for this client and nonce and a per-session cache;
  * access tokens come from that cache while fresh and from the refresh token after; a session whose refresh token
- * is gone needs a new sign-in (`interaction_required`); outages are coded (502/503), never a crash.
+ * the provider refused is over (`session_revoked`), a cache without the account needs a new sign-in
+ * (`interaction_required`); outages are coded (502/503), never a crash.
  */
 import { describe, expect, test } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
@@ -166,14 +167,14 @@ export function describeTokenClientContract(name: string, makeWorld: () => Promi
       ).toBe('interaction_required');
     });
 
-    test('a revoked refresh token means a new sign-in: interaction_required', async () => {
+    test('a refresh token the provider revoked ends the sign-in for good: session_revoked (401)', async () => {
       const world = await makeWorld();
       world.shortLivedAccessTokens();
       const { tokens, cache } = await redeemed(world);
       world.revokeRefreshTokens();
       expect(
         await codeOf(world.client.acquireSilent({ homeAccountId: tokens.homeAccountId, scopes: world.scopes }, cache)),
-      ).toBe('interaction_required');
+      ).toBe('session_revoked');
     });
 
     test('a token endpoint outage is upstream_unavailable (502): on redemption, and on a renewal', async () => {

@@ -6,7 +6,7 @@
  * - ID tokens signed RS256 with `iss`/`aud`/`tid`/`oid`/`nonce`, checkable with `idTokenKeys()` like the real JWKS;
  * - each session's token cache in the caller's `TokenCacheBox`, never in the client, as the MSAL adapter's cache
  *   plugin does; an access token is served from that cache until five minutes before expiry (MSAL's renewal
- *   margin), then renewed with the refresh token;
+ *   margin), then renewed with the refresh token (a revoked one is `session_revoked`, as the adapter maps it);
  * - the client credential is fetched through a ClientCredentialProvider before every token call, as the adapter does.
  * It passes the same contract as the MSAL adapter on the Entra stand-in (`test/_support/contracts/token-client.ts`).
  */
@@ -199,7 +199,8 @@ export class FakeIdentityProvider {
     }
     this.reach('refresh_token');
     if (this.revokedRefreshTokens.has(stored.refreshToken)) {
-      throw new AuthError('interaction_required', { logDetail: 'provider refused the refresh token' });
+      // A terminal invalid_grant (AADSTS50173 revoked): the MSAL adapter answers session_revoked.
+      throw new AuthError('session_revoked', { logDetail: 'provider refused the refresh token' });
     }
     // Entra rotates the refresh token on use; the cache keeps the newest.
     stored.refreshToken = this.newRefreshToken();
