@@ -29,6 +29,7 @@ export const SETTINGS = [
   'AUTH_SESSION_IDLE_MINUTES',
   'AUTH_SESSION_ABSOLUTE_HOURS',
   'AUTH_SIGNIN_RATE_PER_SECOND',
+  'AUTH_APIS',
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number];
@@ -69,6 +70,17 @@ export interface AuthConfig {
   session: { idleSeconds: number; absoluteSeconds: number };
   /** Sign-ins one instance starts per second, sustained (bursts of twice that); 0: no limit. */
   signInRatePerSecond: number;
+  /** Upstream APIs of the token-free proxy `/auth/api/{name}/…`, by name (AUTH_APIS). */
+  apis: ReadonlyMap<string, ApiUpstream>;
+}
+
+/** One upstream API of the proxy: where `/auth/api/{name}/<path>` goes, and the scopes of the token it gets. */
+export interface ApiUpstream {
+  name: string;
+  /** Origin and base path, the path ending in `/`; every proxied path is appended below it. */
+  baseUrl: string;
+  /** Scopes of the access token attached (one resource: Entra issues a token for one resource at a time). */
+  scopes: readonly string[];
 }
 
 export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'] as const;
@@ -195,6 +207,8 @@ export function parseConfig(env: Environment): AuthConfig {
 
   const signInRatePerSecond = parseInteger(get('AUTH_SIGNIN_RATE_PER_SECOND'), 100, 0, 100_000, 'AUTH_SIGNIN_RATE_PER_SECOND', problems);
 
+  const apis = parseApis(get('AUTH_APIS'), protocol, problems);
+
   if (problems.length) throw new ConfigError(problems);
   return {
     clientId,
@@ -214,7 +228,53 @@ export function parseConfig(env: Environment): AuthConfig {
     postLogoutRedirectUri,
     session: { idleSeconds: idleMinutes * 60, absoluteSeconds: absoluteHours * 3600 },
     signInRatePerSecond,
+    apis,
   };
+}
+
+/** `/auth/api/{name}`: a path segment that needs no encoding and cannot be a dot segment. */
+const API_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * AUTH_APIS: `;`-separated `name=<base URL> <scope> [<scope> …]`. Base URLs are https (http only on loopback,
+ * for local upstreams and tests), without credentials, query or fragment. An entry's scopes must name one
+ * resource: Entra issues an access token for a single resource per request (AADSTS28000 otherwise).
+ * @see https://learn.microsoft.com/entra/identity-platform/scopes-oidc#scopes-and-permissions
+ */
+function parseApis(raw: string | undefined, protocol: AuthConfig['protocol'], problems: string[]): ReadonlyMap<string, ApiUpstream> {
+  const apis = new Map<string, ApiUpstream>();
+  for (const entry of (raw ?? '').split(';').map((e) => e.trim()).filter(Boolean)) {
+    const equals = entry.indexOf('=');
+    const name = equals > 0 ? entry.slice(0, equals).trim() : '';
+    const [urlText = '', ...scopes] = entry.slice(equals + 1).trim().split(/\s+/);
+    const label = `AUTH_APIS entry "${name || entry.slice(0, 40)}"`;
+    if (!API_NAME.test(name)) {
+      problems.push(`${label} needs a name of lower-case letters, digits, "-" or "_" before "=" (name=<base URL> <scope> …)`);
+      continue;
+    }
+    if (apis.has(name)) problems.push(`${label} is configured twice`);
+    const url = parseUrl(urlText);
+    if (!url || !isSecureWebUrl(url) || url.username || url.password || url.search || url.hash || urlText.includes('?') || urlText.includes('#')) {
+      problems.push(`${label} needs an https base URL (http only on loopback) without credentials, query or fragment`);
+      continue;
+    }
+    const badScopes = scopes.filter((s) => !SCOPE_TOKEN.test(s));
+    const resourceScopes = scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s));
+    if (badScopes.length) problems.push(`${label} has invalid scope tokens: ${badScopes.join(', ')}`);
+    else if (resourceScopes.length === 0) problems.push(`${label} needs at least one scope of the API (openid, profile, offline_access give no access token)`);
+    else if (protocol === 'entra' && new Set(resourceScopes.map(scopeResource)).size > 1) {
+      problems.push(`${label} mixes scopes of different resources; one entry per resource`);
+    }
+    const path = url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`;
+    apis.set(name, { name, baseUrl: `${url.origin}${path}`, scopes: resourceScopes });
+  }
+  return apis;
+}
+
+/** The resource an Entra scope belongs to: the URI before the last `/`, or Microsoft Graph for a bare name. */
+function scopeResource(scope: string): string {
+  const slash = scope.lastIndexOf('/');
+  return slash > 0 ? scope.slice(0, slash).toLowerCase() : 'https://graph.microsoft.com';
 }
 
 function parseCredential(get: (name: SettingName) => string | undefined, problems: string[]): CredentialConfig {

@@ -31,6 +31,10 @@ export const ERROR_CODES = {
   scope_not_allowed: [400, 'A requested scope is not in the allowed list.'],
   upstream_unavailable: [502, 'The identity provider is unavailable.'],
   upstream_timeout: [504, 'The identity provider did not answer in time.'],
+  api_not_found: [404, 'No API is configured under this name.'],
+  api_path_invalid: [400, 'This API path is not allowed.'],
+  api_unavailable: [502, 'The API is unavailable.'],
+  api_timeout: [504, 'The API did not answer in time.'],
   rate_limited: [429, 'Too many sign-ins are being started. Try again shortly.'],
   storage_unavailable: [503, 'Storage is unavailable. Try again shortly.'],
   credential_unavailable: [503, 'The client credential is unavailable. Try again shortly.'],
@@ -46,6 +50,19 @@ export interface AuthErrorOptions {
   retryAfterSeconds?: number;
   /** Detail for the logs only: must never carry a code, token, state, secret or cookie value. */
   logDetail?: string;
+  /** `interaction_required` with a claims challenge: what the caller needs to sign in again (see below). */
+  challenge?: ClaimsChallenge;
+}
+
+/**
+ * A claims challenge (Conditional Access, authentication context, CAE) from the identity provider or an API:
+ * answered as 401 problem+json `interaction_required` with `claims` (the JSON claims request, as the provider's
+ * `claims` parameter takes it) and a `loginUrl` that starts a sign-in asking for those claims. The session is kept.
+ * @see https://learn.microsoft.com/entra/identity-platform/claims-challenge
+ */
+export interface ClaimsChallenge {
+  claims: string;
+  loginUrl: string;
 }
 
 export class AuthError extends Error {
@@ -53,6 +70,7 @@ export class AuthError extends Error {
   readonly status: number;
   readonly retryAfterSeconds?: number;
   readonly logDetail?: string;
+  readonly challenge?: ClaimsChallenge;
 
   constructor(
     readonly code: ErrorCode,
@@ -62,6 +80,7 @@ export class AuthError extends Error {
     this.status = ERROR_CODES[code][0];
     this.retryAfterSeconds = options.retryAfterSeconds ?? (this.status === 503 || this.status === 429 ? 5 : undefined);
     this.logDetail = options.logDetail;
+    this.challenge = options.challenge;
   }
 }
 

@@ -42,6 +42,8 @@ param postLogoutRedirectUri string = '/'
 param sessionIdleMinutes int = 480
 param sessionAbsoluteHours int = 24
 param signInRatePerSecond int = 100
+@description('AUTH_APIS, as in the AUTH_* contract: ";"-separated "name=<https base URL> <scope> ...".')
+param apis string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -139,6 +141,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AUTH_SESSION_IDLE_MINUTES', value: string(sessionIdleMinutes) }
         { name: 'AUTH_SESSION_ABSOLUTE_HOURS', value: string(sessionAbsoluteHours) }
         { name: 'AUTH_SIGNIN_RATE_PER_SECOND', value: string(signInRatePerSecond) }
+        { name: 'AUTH_APIS', value: apis }
       ]
     }
   }

@@ -11,7 +11,7 @@ import type { AuthConfig } from '../config';
 import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent, userHash } from '../telemetry';
-import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
+import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
 import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
 import { validateIdToken, type SignedInUser } from './id-token';
 import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
@@ -51,6 +51,8 @@ export interface FlowDeps {
   idTokenKeys(): Promise<JWTVerifyGetKey>;
   /** Lazy: only the callback and refresh load MSAL and the client credential. */
   tokenClient(): Promise<TokenClient>;
+  /** Lazy: the HTTP client of the API proxy (/auth/api/…). */
+  apiClient(): ApiClient;
 }
 
 /** What the AuthState row holds, sealed with a key derived from the state. */
@@ -317,7 +319,14 @@ export async function refreshAccessToken(
   requestedScopes: readonly string[] | undefined,
   deps: FlowDeps,
 ): Promise<AccessTokenView> {
-  const scopes = allowedScopes(requestedScopes, deps);
+  return sessionAccessToken(token, kind, allowedScopes(requestedScopes, deps), deps);
+}
+
+/**
+ * An access token of the session's user for `scopes`, which the caller has already checked (the refresh
+ * endpoint's allowed list, or an AUTH_APIS entry): from the session's cache, or redeemed from its refresh token.
+ */
+export async function sessionAccessToken(token: string | undefined, kind: SessionKind, scopes: readonly string[], deps: FlowDeps): Promise<AccessTokenView> {
   // Callers with the same token share one session read, one provider call and one write. The read is inside
   // the flight, so no caller can act on a copy read before another caller's save.
   return refreshes.run(`${sha256Hex(`${kind}:${token ?? ''}`)} ${scopes.join(' ')}`, async () => {

@@ -34,6 +34,8 @@ export interface SignedInUser {
   name?: string;
   username?: string;
   email?: string;
+  /** App roles assigned to the user (`roles` claim), when the token carries them. */
+  roles?: string[];
 }
 
 export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, expect: IdTokenExpectations): Promise<SignedInUser> {
@@ -82,7 +84,14 @@ export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, ex
     name: claim('name'),
     username: claim('preferred_username') ?? claim('email'),
     email: claim('email'),
+    roles: stringList(payload.roles),
   };
+}
+
+/** App role values: a list of short strings; anything else is ignored rather than trusted half-way. */
+function stringList(value: unknown): string[] | undefined {
+  if (!Array.isArray(value) || value.length === 0 || value.length > 200) return undefined;
+  return value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 256) ? (value as string[]) : undefined;
 }
 
 function invalid(reason: string, cause?: unknown): AuthError {

@@ -26,6 +26,8 @@ export interface EndpointSpec {
   signIn?: boolean;
   /** Content types a body may have (POST); a body of another type is 415. */
   bodyTypes?: readonly string[];
+  /** The API proxy: any content type, the body kept as bytes (`ParsedRequest.bytes`), bounded by `maxBytes`. */
+  rawBody?: { maxBytes: number };
 }
 
 export interface ParsedRequest {
@@ -35,8 +37,10 @@ export interface ParsedRequest {
   query(name: string): string | undefined;
   header(name: string): string | undefined;
   cookies: Readonly<Record<string, string | undefined>>;
-  /** The body as text (bounded), or '' when there is none. */
+  /** The body as text (bounded), or '' when there is none (or when the endpoint takes it as `bytes`). */
   body: string;
+  /** The body as bytes, for endpoints with `rawBody`; undefined when there is none. */
+  bytes?: Uint8Array;
   contentType: string | undefined;
 }
 
@@ -84,12 +88,20 @@ async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<P
   const cookieHeader = request.headers.get('cookie');
   if (cookieHeader && Buffer.byteLength(cookieHeader) > LIMITS.cookieHeaderBytes) throw new AuthError('request_too_large', { logDetail: 'cookie header' });
 
+  const bodyLimit = spec.rawBody?.maxBytes ?? LIMITS.bodyBytes;
   const declaredLength = Number(request.headers.get('content-length') ?? 0);
-  if (declaredLength > LIMITS.bodyBytes) throw new AuthError('request_too_large', { logDetail: 'body' });
-  const body = request.body ? await request.text() : '';
-  if (Buffer.byteLength(body) > LIMITS.bodyBytes) throw new AuthError('request_too_large', { logDetail: 'body' });
+  if (declaredLength > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
   const contentType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() || undefined;
-  if (body.length > 0 && !(spec.bodyTypes ?? []).includes(contentType ?? '')) throw new AuthError('unsupported_media_type');
+  let body = '';
+  let bytes: Uint8Array | undefined;
+  if (spec.rawBody) {
+    bytes = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+    if (bytes && bytes.byteLength > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
+  } else {
+    body = request.body ? await request.text() : '';
+    if (Buffer.byteLength(body) > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
+    if (body.length > 0 && !(spec.bodyTypes ?? []).includes(contentType ?? '')) throw new AuthError('unsupported_media_type');
+  }
 
   return {
     method: request.method,
@@ -102,11 +114,12 @@ async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<P
     header: (name) => request.headers.get(name) ?? undefined,
     cookies: parseCookieHeader(cookieHeader),
     body,
+    bytes,
     contentType,
   };
 }
 
-function toAuthError(error: unknown, logger: Logger): AuthError {
+export function toAuthError(error: unknown, logger: Logger): AuthError {
   if (error instanceof AuthError) return error;
   if (error instanceof ConfigError) {
     // Setting names and what is wrong with them; never their values' secrets (the parser does not echo them).

@@ -65,9 +65,20 @@ export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?
   return {
     status: error.status,
     headers,
-    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code }),
+    body: JSON.stringify({
+      type: `urn:entra-signin:error:${error.code}`,
+      title: error.message,
+      status: error.status,
+      code: error.code,
+      ...(error.challenge ? { claims: error.challenge.claims, loginUrl: error.challenge.loginUrl } : {}),
+    }),
     cookies,
   };
+}
+
+/** A body-less answer (204 for forward-auth) with the base headers and the given ones. */
+export function emptyResponse(status: number, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { ...BASE_HEADERS, ...headers } };
 }
 
 export function redirectResponse(location: string, cookies: Cookie[] = []): HttpResponseInit {
