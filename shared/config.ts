@@ -243,11 +243,13 @@ const API_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
  */
 function parseApis(raw: string | undefined, protocol: AuthConfig['protocol'], problems: string[]): ReadonlyMap<string, ApiUpstream> {
   const apis = new Map<string, ApiUpstream>();
-  for (const entry of (raw ?? '').split(';').map((e) => e.trim()).filter(Boolean)) {
+  const entries = (raw ?? '').split(';').map((e) => e.trim()).filter(Boolean);
+  for (const [index, entry] of entries.entries()) {
     const equals = entry.indexOf('=');
     const name = equals > 0 ? entry.slice(0, equals).trim() : '';
     const [urlText = '', ...scopes] = entry.slice(equals + 1).trim().split(/\s+/);
-    const label = `AUTH_APIS entry "${name || entry.slice(0, 40)}"`;
+    // Named by its position when it has no valid name: the rest of an entry may hold a URL not to be echoed.
+    const label = API_NAME.test(name) ? `AUTH_APIS entry "${name}"` : `AUTH_APIS entry ${index + 1}`;
     if (!API_NAME.test(name)) {
       problems.push(`${label} needs a name of lower-case letters, digits, "-" or "_" before "=" (name=<base URL> <scope> …)`);
       continue;
