@@ -73,6 +73,8 @@ async function boundedBody(response: Response, maxBytes: number): Promise<Uint8A
 
 /** Past the deadline: 504; any other failure to get an answer: 502. Never the URL (it may carry ids). */
 function transportError(cause: unknown, what: string): AuthError {
-  const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
+  // By name, not instanceof: fetch's DOMException may come from another realm (a test VM, a bundled copy).
+  const name = typeof cause === 'object' && cause !== null ? (cause as { name?: unknown }).name : undefined;
+  const timedOut = name === 'TimeoutError' || name === 'AbortError';
   return new AuthError(timedOut ? 'api_timeout' : 'api_unavailable', { cause, logDetail: `API ${what} ${timedOut ? 'timed out' : 'failed'}` });
 }
