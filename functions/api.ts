@@ -28,8 +28,9 @@ export function createApiHandler(services: ServicesProvider): HttpHandler {
 
 failFastOnBadConfiguration();
 app.http('api', {
-  // Every method the host knows, so that the ones not forwarded get our 405 rather than the host's 404.
-  methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'],
+  // OPTIONS too, so it gets our 405 rather than the host's 404. Not TRACE or CONNECT: the worker's request type
+  // (undici's) cannot even represent them, so they stay the host's 404.
+  methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
   route: 'auth/api/{name}/{*path}',
   authLevel: 'anonymous',
   handler: createApiHandler(getServices),

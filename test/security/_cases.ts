@@ -14,9 +14,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { APP_ORIGIN, Harness, PUBLIC_ORIGIN, type Response, type TestBrowser } from '../_support/harness';
+import { APP_ORIGIN, Harness, PUBLIC_ORIGIN, type HarnessOptions, type Response, type TestBrowser } from '../_support/harness';
 
-export type Endpoint = 'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health';
+export type Endpoint = 'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'api' | 'verify';
 
 export interface Sent {
   method?: string;
@@ -60,11 +60,16 @@ export interface Case extends Sent {
  * One harness for the whole file: started before its first test (tight provider deadline), stopped after the
  * last, its clock offset reset after each test. `onStart` receives it; the returned getter reads it.
  */
-export function harnessPerFile(onStart: (h: Harness) => void = () => {}): () => Harness {
+export function harnessPerFile(
+  onStart: (h: Harness) => void | Promise<void> = () => {},
+  /** Extra harness options; a function when they depend on something started in an earlier hook. */
+  options: HarnessOptions | (() => HarnessOptions) = {},
+): () => Harness {
   let h: Harness | undefined;
   before(async () => {
-    h = await Harness.start({ overrides: { providerTimeoutMs: 3000 } });
-    onStart(h);
+    const extra = typeof options === 'function' ? options() : options;
+    h = await Harness.start({ ...extra, overrides: { providerTimeoutMs: 3000, ...extra.overrides } });
+    await onStart(h);
   });
   after(async () => {
     await h?.stop();
