@@ -61,7 +61,7 @@ export interface Case extends Sent {
  * last, its clock offset reset after each test. `onStart` receives it; the returned getter reads it.
  */
 export function harnessPerFile(
-  onStart: (h: Harness) => void | Promise<void> = () => {},
+  onStart: (h: Harness) => unknown = () => {},
   /** Extra harness options; a function when they depend on something started in an earlier hook. */
   options: HarnessOptions | (() => HarnessOptions) = {},
 ): () => Harness {
