@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   loadFunctionModules,
+  type ModuleLoader,
   globalHooks,
   setSystemLog,
   type CapturedFunction,
@@ -61,6 +62,11 @@ export interface FunctionsHostOptions {
   maxRequestBodyBytes?: number;
   /** Run timer functions on their schedules (default true); `invokeTimer` and the admin endpoint always work. */
   runTimers?: boolean;
+  /**
+   * How a function module is evaluated; default: evicted from Node's require cache and required afresh. A test
+   * runner with a module registry of its own (Jest) passes its own isolating loader.
+   */
+  loadModule?: ModuleLoader;
 }
 
 export interface FunctionsHost {
@@ -191,7 +197,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
   });
 
   const modulePaths = options.modules ?? defaultFunctionModules(appRoot);
-  const loaded = loadFunctionModules(modulePaths);
+  const loaded = loadFunctionModules(modulePaths, options.loadModule);
   const functions: CapturedFunction[] = loaded.functions;
   if (modulePaths.length > 0 && functions.length === 0) {
     // Most likely cause: app.* ran in this process before the shim existed, so @azure/functions cached

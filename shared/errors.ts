@@ -86,7 +86,9 @@ export class AuthError extends Error {
 
 /** A fetch to the identity provider that threw: past its deadline (504) or otherwise failed (502). */
 export function upstreamTransportError(cause: unknown, what: string): AuthError {
-  const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
+  // By name, not `instanceof Error`: fetch's DOMException may come from another realm (a worker, a test VM).
+  const name = typeof cause === 'object' && cause !== null ? (cause as { name?: unknown }).name : undefined;
+  const timedOut = name === 'TimeoutError' || name === 'AbortError';
   return new AuthError(timedOut ? 'upstream_timeout' : 'upstream_unavailable', { cause, logDetail: `${what} ${timedOut ? 'timed out' : 'failed'}` });
 }
 

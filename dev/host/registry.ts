@@ -131,7 +131,7 @@ function flattenTrigger(metadata: CoreFunctionMetadata): RegisteredFunction['tri
 }
 
 /** The object `require('@azure/functions-core')` returns. Mirrors the worker's API surface used by the library. */
-const coreApi = {
+export const functionsCoreApi = {
   version: '3.10.1-local',
   get hostVersion(): string {
     return '4.1000.0-local';
@@ -192,7 +192,7 @@ export function installFunctionsCoreShim(): void {
   const shimModule = new Module(shimId);
   shimModule.filename = shimId;
   shimModule.loaded = true;
-  shimModule.exports = coreApi;
+  shimModule.exports = functionsCoreApi;
   M._cache[shimId] = shimModule;
   const original = M._resolveFilename;
   M._resolveFilename = function resolveWithShim(request, parent, isMain, options) {
@@ -211,12 +211,25 @@ export function globalHooks(): CapturedHook[] {
   return state.globalHooks;
 }
 
+/** Evaluates one function module (its top level registers the functions). */
+export type ModuleLoader = (modulePath: string) => void;
+
+/** Node's loader: evict the module from the require cache, then require it afresh. */
+function evictAndRequire(modulePath: string): void {
+  const resolved = require.resolve(modulePath);
+  delete require.cache[resolved];
+  require(resolved);
+}
+
 /**
  * Loads function modules and returns what they registered. Each module is evicted from the require cache first,
  * so a second host in the same process (tests: two hosts sharing one Azurite) gets its own registrations; the
  * modules' dependencies stay cached, as they would in one worker process.
  */
-export function loadFunctionModules(modulePaths: readonly string[]): { functions: CapturedFunction[]; hooks: CapturedHook[] } {
+export function loadFunctionModules(
+  modulePaths: readonly string[],
+  loadModule: ModuleLoader = evictAndRequire,
+): { functions: CapturedFunction[]; hooks: CapturedHook[] } {
   installFunctionsCoreShim();
   if (state.capture) throw new Error('Function modules are already being loaded (re-entrant loadFunctionModules).');
   const functions: CapturedFunction[] = [];
@@ -225,9 +238,7 @@ export function loadFunctionModules(modulePaths: readonly string[]): { functions
     const capture: Capture = { modulePath, functions: [], hooks: [] };
     state.capture = capture;
     try {
-      const resolved = require.resolve(modulePath);
-      delete require.cache[resolved];
-      require(resolved);
+      loadModule(modulePath);
     } catch (error) {
       throw new FunctionModuleLoadError(modulePath, error);
     } finally {

@@ -2,15 +2,14 @@
  * `AUTH_CREDENTIAL=certificate`: the Key Vault certificate read through its backing secret, as PKCS#12 (base64
  * PFX, Key Vault's default) and as PEM, through the real SDK clients and the stand-ins.
  */
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
 import forge from 'node-forge';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../dev/keyvault-standin';
 import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
 import { createClientCredentialProvider } from '../../shared/adapters/credential';
 import { certificateCredentialFromSecret, CertificateFormatError } from '../../shared/adapters/credential-certificate';
-import { isAuthError } from '../../shared/errors';
+import { isAuthError, type AuthError } from '../../shared/errors';
 import type { ClientCredential, Logger } from '../../shared/ports';
 
 const NAME = 'auth-client-certificate';
@@ -69,20 +68,20 @@ function makeCertificate(cn: string): TestCertificate {
 }
 
 function asCertificate(credential: ClientCredential) {
-  assert.equal(credential.kind, 'certificate');
+  if (credential.kind !== 'certificate') throw new Error(`expected a certificate credential, got ${credential.kind}`);
   return credential;
 }
 
 let mi: ManagedIdentityStandIn;
 let vault: KeyVaultStandIn;
 
-before(async () => {
+beforeAll(async () => {
   mi = await startManagedIdentityStandIn();
   Object.assign(process.env, mi.env);
   vault = await startKeyVaultStandIn({ trust: mi });
 });
 
-after(async () => {
+afterAll(async () => {
   await vault.stop();
   await mi.stop();
 });
@@ -90,82 +89,82 @@ after(async () => {
 describe('certificate parsing (pure)', () => {
   const cert = makeCertificate('parse.example');
 
-  it('reads a PKCS#12 (base64 PFX) into thumbprint, PKCS#8 key and a leaf-first x5c chain', () => {
+  test('reads a PKCS#12 (base64 PFX) into thumbprint, PKCS#8 key and a leaf-first x5c chain', () => {
     const { credential, facts } = certificateCredentialFromSecret(cert.pfxBase64, 'application/x-pkcs12');
-    assert.equal(credential.thumbprintSha256, cert.thumbprint);
-    assert.equal(credential.thumbprintSha256, createHash('sha256').update(new X509Certificate(cert.certPem).raw).digest('hex').toUpperCase());
-    assert.match(credential.privateKey, /^-----BEGIN PRIVATE KEY-----/);
+    expect(credential.thumbprintSha256).toBe(cert.thumbprint);
+    expect(credential.thumbprintSha256).toBe(createHash('sha256').update(new X509Certificate(cert.certPem).raw).digest('hex').toUpperCase());
+    expect(credential.privateKey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     const x5c = credential.x5c.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    assert.equal(x5c.length, 2);
-    assert.equal(new X509Certificate(x5c[0]!).fingerprint256, new X509Certificate(cert.certPem).fingerprint256, 'leaf first');
-    assert.ok(new X509Certificate(x5c[0]!).checkPrivateKey(createPrivateKey(credential.privateKey)));
-    assert.match(facts.subject, /parse\.example/);
-    assert.equal(certificateCredentialFromSecret(cert.pfxNoPasswordBase64, 'application/x-pkcs12').credential.thumbprintSha256, cert.thumbprint);
+    expect(x5c.length).toBe(2);
+    expect(new X509Certificate(x5c[0]!).fingerprint256).toBe(new X509Certificate(cert.certPem).fingerprint256);
+    expect(new X509Certificate(x5c[0]!).checkPrivateKey(createPrivateKey(credential.privateKey))).toBeTruthy();
+    expect(facts.subject).toMatch(/parse\.example/);
+    expect(certificateCredentialFromSecret(cert.pfxNoPasswordBase64, 'application/x-pkcs12').credential.thumbprintSha256).toBe(cert.thumbprint);
     // Key Vault's content type is advisory for old secrets: no content type means PKCS#12.
-    assert.equal(certificateCredentialFromSecret(cert.pfxBase64, undefined).credential.thumbprintSha256, cert.thumbprint);
+    expect(certificateCredentialFromSecret(cert.pfxBase64, undefined).credential.thumbprintSha256).toBe(cert.thumbprint);
   });
 
-  it('reads a PEM bundle whatever the order of key and certificates', () => {
+  test('reads a PEM bundle whatever the order of key and certificates', () => {
     const shuffled = `${cert.caPem}${cert.keyPem}${cert.certPem}`;
     const { credential } = certificateCredentialFromSecret(shuffled, 'application/x-pem-file');
-    assert.equal(credential.thumbprintSha256, cert.thumbprint);
-    assert.equal(new X509Certificate(credential.x5c).fingerprint256, new X509Certificate(cert.certPem).fingerprint256);
+    expect(credential.thumbprintSha256).toBe(cert.thumbprint);
+    expect(new X509Certificate(credential.x5c).fingerprint256).toBe(new X509Certificate(cert.certPem).fingerprint256);
   });
 
-  it('refuses a key without its certificate, a non-RSA key, and garbage, naming the problem only', () => {
-    assert.throws(() => certificateCredentialFromSecret(cert.keyPem, 'application/x-pem-file'), CertificateFormatError);
+  test('refuses a key without its certificate, a non-RSA key, and garbage, naming the problem only', () => {
+    expect(() => certificateCredentialFromSecret(cert.keyPem, 'application/x-pem-file')).toThrow(CertificateFormatError);
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    assert.throws(() => certificateCredentialFromSecret(`${ec}${cert.certPem}`, 'application/x-pem-file'), /must be RSA/);
-    assert.throws(() => certificateCredentialFromSecret('bm90IGEgcGZ4', 'application/x-pkcs12'), /cannot be read/);
-    assert.throws(() => certificateCredentialFromSecret('x', 'text/plain'), /unsupported content type/);
+    expect(() => certificateCredentialFromSecret(`${ec}${cert.certPem}`, 'application/x-pem-file')).toThrow(/must be RSA/);
+    expect(() => certificateCredentialFromSecret('bm90IGEgcGZ4', 'application/x-pkcs12')).toThrow(/cannot be read/);
+    expect(() => certificateCredentialFromSecret('x', 'text/plain')).toThrow(/unsupported content type/);
     // A key from another certificate: no certificate matches.
     const other = makeCertificate('other.example');
-    assert.throws(() => certificateCredentialFromSecret(`${other.keyPem}${cert.certPem}`, 'application/x-pem-file'), /matches the private key/);
+    expect(() => certificateCredentialFromSecret(`${other.keyPem}${cert.certPem}`, 'application/x-pem-file')).toThrow(/matches the private key/);
   });
 });
 
 describe('certificate provider through Key Vault', () => {
-  it('yields the certificate with the right SHA-256 thumbprint from a PFX secret, read once', async () => {
+  test('yields the certificate with the right SHA-256 thumbprint from a PFX secret, read once', async () => {
     const cert = makeCertificate('pfx.example');
     vault.setSecret(NAME, cert.pfxBase64, 'application/x-pkcs12');
     const before = vault.counters.secretReads;
     const provider = createClientCredentialProvider({ kind: 'certificate', keyVaultUrl: vault.url, certificateName: NAME }, { clientId: 'c', logger });
     const all = await Promise.all(Array.from({ length: 20 }, () => provider.get()));
-    assert.ok(all.every((c) => asCertificate(c).thumbprintSha256 === cert.thumbprint));
-    assert.equal(vault.counters.secretReads - before, 1);
+    expect(all.every((c) => asCertificate(c).thumbprintSha256 === cert.thumbprint)).toBeTruthy();
+    expect(vault.counters.secretReads - before).toBe(1);
   });
 
-  it('yields the certificate from a PEM secret and renews once after a rotation', async () => {
+  test('yields the certificate from a PEM secret and renews once after a rotation', async () => {
     const first = makeCertificate('pem-1.example');
     vault.setSecret(NAME, first.pemBundle, 'application/x-pem-file');
     const provider = createClientCredentialProvider({ kind: 'certificate', keyVaultUrl: vault.url, certificateName: NAME }, { clientId: 'c', logger });
     const old = await provider.get();
-    assert.equal(asCertificate(old).thumbprintSha256, first.thumbprint);
+    expect(asCertificate(old).thumbprintSha256).toBe(first.thumbprint);
     const second = makeCertificate('pem-2.example');
     vault.setSecret(NAME, second.pfxBase64, 'application/x-pkcs12');
     const reads = vault.counters.secretReads;
     const results = await Promise.all(Array.from({ length: 10 }, () => provider.renewAfterRejection(old)));
-    assert.ok(results.every(Boolean));
-    assert.equal(vault.counters.secretReads - reads, 1);
-    assert.equal(asCertificate(await provider.get()).thumbprintSha256, second.thumbprint);
-    assert.equal(await provider.renewAfterRejection(old), true);
-    assert.equal(vault.counters.secretReads - reads, 1);
+    expect(results.every(Boolean)).toBeTruthy();
+    expect(vault.counters.secretReads - reads).toBe(1);
+    expect(asCertificate(await provider.get()).thumbprintSha256).toBe(second.thumbprint);
+    expect(await provider.renewAfterRejection(old)).toBe(true);
+    expect(vault.counters.secretReads - reads).toBe(1);
   });
 
-  it('an unusable certificate secret is credential_unavailable with the reason, never the key', async () => {
+  test('an unusable certificate secret is credential_unavailable with the reason, never the key', async () => {
     const cert = makeCertificate('broken.example');
     vault.setSecret('broken-certificate', cert.keyPem, 'application/x-pem-file');
     const provider = createClientCredentialProvider(
       { kind: 'certificate', keyVaultUrl: vault.url, certificateName: 'broken-certificate' },
       { clientId: 'c', logger },
     );
-    await assert.rejects(provider.get(), (error: unknown) => {
-      assert.ok(isAuthError(error, 'credential_unavailable'));
-      assert.match(error.logDetail ?? '', /certificate "broken-certificate" \(version [0-9a-f]{32}\): the PEM holds no certificate/);
+    await expect(provider.get()).rejects.toSatisfy((error: AuthError) => {
+      expect(isAuthError(error, 'credential_unavailable')).toBeTruthy();
+      expect(error.logDetail ?? '').toMatch(/certificate "broken-certificate" \(version [0-9a-f]{32}\): the PEM holds no certificate/);
       return true;
     });
     const text = logLines.join('\n');
-    assert.ok(!text.includes('PRIVATE KEY'), 'no key material in the logs');
-    assert.ok(!text.includes(cert.keyPem.split('\n')[1]!));
+    expect(!text.includes('PRIVATE KEY')).toBeTruthy();
+    expect(!text.includes(cert.keyPem.split('\n')[1]!)).toBeTruthy();
   });
 });

@@ -3,16 +3,15 @@
  * providers must not load `@azure/keyvault-secrets` or `@azure/identity` (nor node-forge). Checked in a fresh
  * process, because this test runner's own process may have loaded anything.
  */
-import assert from 'node:assert/strict';
+import { describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { describe, it } from 'node:test';
 
 const root = resolve(__dirname, '..', '..');
 
 function loadedModules(script: string): { keyVault: boolean; identity: boolean; forge: boolean } {
   const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
-  assert.equal(child.status, 0, child.stderr);
+  expect(child.status).toBe(0);
   const last = child.stdout.trim().split('\n').at(-1) ?? '';
   return JSON.parse(last);
 }
@@ -26,7 +25,7 @@ const REPORT = `
   }));`;
 
 describe('credential.ts loads the Azure SDKs lazily', () => {
-  it('loading it and creating every kind of provider loads neither SDK', () => {
+  test('loading it and creating every kind of provider loads neither SDK', () => {
     const loaded = loadedModules(`
       const { createClientCredentialProvider } = require('./shared/adapters/credential.ts');
       const setting = createClientCredentialProvider({ kind: 'secret', source: 'setting', clientSecret: 'local-only' }, { clientId: 'c' });
@@ -34,16 +33,16 @@ describe('credential.ts loads the Azure SDKs lazily', () => {
       createClientCredentialProvider({ kind: 'certificate', keyVaultUrl: 'https://x.vault.azure.net', certificateName: 'c' }, { clientId: 'c' });
       createClientCredentialProvider({ kind: 'managed-identity' }, { clientId: 'c' });
       setting.get().then(() => { ${REPORT} });`);
-    assert.deepEqual(loaded, { keyVault: false, identity: false, forge: false });
+    expect(loaded).toStrictEqual({ keyVault: false, identity: false, forge: false });
   });
 
-  it('the first get() of a Key Vault provider is what loads them (the check above can see them)', () => {
+  test('the first get() of a Key Vault provider is what loads them (the check above can see them)', () => {
     const loaded = loadedModules(`
       const { createClientCredentialProvider } = require('./shared/adapters/credential.ts');
       const p = createClientCredentialProvider({ kind: 'secret', source: 'key-vault', keyVaultUrl: 'https://127.0.0.1:1', secretName: 's' },
         { clientId: 'c', keyVault: { totalBudgetMs: 200, callTimeoutMs: 200 }, tokenTimeoutMs: 200, env: {} });
       p.get().catch(() => undefined).then(() => { ${REPORT} });`);
-    assert.equal(loaded.keyVault, true);
-    assert.equal(loaded.identity, true);
+    expect(loaded.keyVault).toBe(true);
+    expect(loaded.identity).toBe(true);
   });
 });

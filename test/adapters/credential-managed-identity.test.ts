@@ -3,12 +3,11 @@
  * api://AzureADTokenExchange, through the real `ManagedIdentityCredential` (App Service source, driven by
  * IDENTITY_ENDPOINT / IDENTITY_HEADER) against the managed-identity stand-in.
  */
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
 import { startManagedIdentityStandIn, verifyStandInJwt, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
 import { createClientCredentialProvider } from '../../shared/adapters/credential';
-import { isAuthError } from '../../shared/errors';
+import { isAuthError, type AuthError } from '../../shared/errors';
 import type { ClientCredential, Logger } from '../../shared/ports';
 
 const logLines: string[] = [];
@@ -21,60 +20,60 @@ const assertions: string[] = [];
 
 let mi: ManagedIdentityStandIn;
 
-before(async () => {
+beforeAll(async () => {
   mi = await startManagedIdentityStandIn();
   Object.assign(process.env, mi.env);
 });
 
-after(async () => {
+afterAll(async () => {
   await mi.stop();
 });
 
 async function assertionOf(credential: ClientCredential): Promise<string> {
-  assert.equal(credential.kind, 'assertion');
+  if (credential.kind !== 'assertion') throw new Error(`expected an assertion credential, got ${credential.kind}`);
   const token = await credential.getAssertion();
   assertions.push(token);
   return token;
 }
 
 describe('managed-identity client assertion', () => {
-  it('is a JWT for api://AzureADTokenExchange signed by the identity, subject = its principal id', async () => {
+  test('is a JWT for api://AzureADTokenExchange signed by the identity, subject = its principal id', async () => {
     const provider = createClientCredentialProvider({ kind: 'managed-identity' }, { clientId: 'app', logger });
     const token = await assertionOf(await provider.get());
     const verified = verifyStandInJwt(token, { trusted: [mi], audience: 'api://AzureADTokenExchange' });
-    assert.ok(verified.ok, verified.ok ? '' : verified.reason);
-    assert.equal(verified.claims.aud, 'api://AzureADTokenExchange');
-    assert.equal(verified.claims.iss, mi.issuer);
-    assert.equal(verified.claims.sub, mi.subject);
-    assert.deepEqual(mi.requests.at(-1), { ...mi.requests.at(-1)!, resource: 'api://AzureADTokenExchange', clientId: undefined });
+    if (!verified.ok) throw new Error(`the stand-in JWT did not verify: ${verified.reason}`);
+    expect(verified.claims.aud).toBe('api://AzureADTokenExchange');
+    expect(verified.claims.iss).toBe(mi.issuer);
+    expect(verified.claims.sub).toBe(mi.subject);
+    expect(mi.requests.at(-1)).toStrictEqual({ ...mi.requests.at(-1)!, resource: 'api://AzureADTokenExchange', clientId: undefined });
   });
 
-  it('reuses the token: 20 concurrent sign-ins with a new identity make one token request', async () => {
+  test('reuses the token: 20 concurrent sign-ins with a new identity make one token request', async () => {
     const clientId = randomUUID();
     const provider = createClientCredentialProvider({ kind: 'managed-identity', managedIdentityClientId: clientId }, { clientId: 'app', logger });
     const before = mi.counters.tokenRequests;
     const credentials = await Promise.all(Array.from({ length: 20 }, () => provider.get()));
     const tokens = await Promise.all(credentials.map(assertionOf));
-    assert.equal(new Set(tokens).size, 1);
-    assert.equal(mi.counters.tokenRequests - before, 1);
+    expect(new Set(tokens).size).toBe(1);
+    expect(mi.counters.tokenRequests - before).toBe(1);
     const verified = verifyStandInJwt(tokens[0]!, { trusted: [mi], audience: 'api://AzureADTokenExchange' });
-    assert.ok(verified.ok);
-    assert.equal(verified.claims.sub, mi.subjectFor(clientId), 'the user-assigned identity signs in');
-    assert.equal(verified.claims.azp, clientId);
+    if (!verified.ok) throw new Error(`the stand-in JWT did not verify: ${verified.reason}`);
+    expect(verified.claims.sub).toBe(mi.subjectFor(clientId));
+    expect(verified.claims.azp).toBe(clientId);
   });
 
-  it('an identity endpoint failure is credential_unavailable from get(), before the caller consumes anything', async () => {
+  test('an identity endpoint failure is credential_unavailable from get(), before the caller consumes anything', async () => {
     mi.injectFault({ kind: 'status', status: 500 });
     try {
       const provider = createClientCredentialProvider(
         { kind: 'managed-identity', managedIdentityClientId: randomUUID() },
         { clientId: 'app', logger, tokenTimeoutMs: 3000 },
       );
-      await assert.rejects(provider.get(), (error: unknown) => {
-        assert.ok(isAuthError(error, 'credential_unavailable'));
-        assert.equal(error.status, 503);
-        assert.ok((error.retryAfterSeconds ?? 0) >= 1);
-        assert.match(error.logDetail ?? '', /managed identity token for api:\/\/AzureADTokenExchange failed/);
+      await expect(provider.get()).rejects.toSatisfy((error: AuthError) => {
+        expect(isAuthError(error, 'credential_unavailable')).toBeTruthy();
+        expect(error.status).toBe(503);
+        expect((error.retryAfterSeconds ?? 0) >= 1).toBeTruthy();
+        expect(error.logDetail ?? '').toMatch(/managed identity token for api:\/\/AzureADTokenExchange failed/);
         return true;
       });
     } finally {
@@ -82,7 +81,7 @@ describe('managed-identity client assertion', () => {
     }
   });
 
-  it('a hung identity endpoint is bounded by the token timeout', async () => {
+  test('a hung identity endpoint is bounded by the token timeout', async () => {
     mi.injectFault({ kind: 'hang' });
     try {
       const provider = createClientCredentialProvider(
@@ -90,24 +89,24 @@ describe('managed-identity client assertion', () => {
         { clientId: 'app', logger, tokenTimeoutMs: 500 },
       );
       const started = Date.now();
-      await assert.rejects(provider.get(), (error: unknown) => isAuthError(error, 'credential_unavailable'));
-      assert.ok(Date.now() - started < 1500);
+      await expect(provider.get()).rejects.toSatisfy((error: unknown) => isAuthError(error, 'credential_unavailable'));
+      expect(Date.now() - started < 1500).toBeTruthy();
     } finally {
       mi.clearFaults();
     }
   });
 
-  it('renewAfterRejection is false (a federated assertion has nothing older to replace) and reads nothing', async () => {
+  test('renewAfterRejection is false (a federated assertion has nothing older to replace) and reads nothing', async () => {
     const provider = createClientCredentialProvider({ kind: 'managed-identity' }, { clientId: 'app', logger });
     const credential = await provider.get();
     const before = mi.counters.tokenRequests;
-    assert.equal(await provider.renewAfterRejection(credential), false);
-    assert.equal(mi.counters.tokenRequests, before);
+    expect(await provider.renewAfterRejection(credential)).toBe(false);
+    expect(mi.counters.tokenRequests).toBe(before);
   });
 
-  it('logs no assertion', () => {
+  test('logs no assertion', () => {
     const text = logLines.join('\n');
-    assert.ok(assertions.length > 0);
-    for (const token of assertions) assert.ok(!text.includes(token));
+    expect(assertions.length > 0).toBeTruthy();
+    for (const token of assertions) expect(!text.includes(token)).toBeTruthy();
   });
 });

@@ -4,8 +4,7 @@
  * Azurite and the Entra stand-in. Also checks the lazy layout: login loads the Table SDK only, the callback adds
  * MSAL, and nothing loads Key Vault / identity / node-forge with a client secret.
  */
-import { after, before, test } from 'node:test';
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ let azurite: AzuriteInstance;
 let standIn: EntraStandIn;
 let app: AppProcess | undefined;
 
-before(async () => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'signin-build-'));
   const [az, si] = await Promise.all([
     startAzurite(),
@@ -32,7 +31,7 @@ before(async () => {
   standIn = si;
 });
 
-after(async () => {
+afterAll(async () => {
   await app?.stop();
   await standIn?.stop();
   await azurite?.stop();
@@ -41,36 +40,36 @@ after(async () => {
 
 test('package.json main names the bundle the build writes', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { main: string };
-  assert.equal(pkg.main, 'dist/main.js');
+  expect(pkg.main).toBe('dist/main.js');
   for (const f of ['main.js', 'main.js.map', 'vendor/azure-msal-node.js', 'vendor/azure-data-tables.js']) {
-    assert.ok(existsSync(join(dir, 'dist', f)), f);
+    expect(existsSync(join(dir, 'dist', f))).toBeTruthy();
   }
   const main = readFileSync(join(dir, 'dist', 'main.js'), 'utf8');
-  assert.match(main, /require\("\.\/vendor\/azure-msal-node\.js"\)/, 'MSAL is a separate, lazily required file');
-  assert.doesNotMatch(main, /ConfidentialClientApplication\s*=\s*class|class ConfidentialClientApplication/, 'no MSAL copy inside main.js');
+  expect(main).toMatch(/require\("\.\/vendor\/azure-msal-node\.js"\)/);
+  expect(main).not.toMatch(/ConfidentialClientApplication\s*=\s*class|class ConfidentialClientApplication/);
   const bareRequires = [...main.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!).filter((id) => !id.startsWith('./') && !id.startsWith('node:'));
   const builtins = new Set(require('node:module').builtinModules as string[]);
-  assert.deepEqual(bareRequires.filter((id) => !builtins.has(id)), ['@azure/functions-core'], 'self-contained: only the worker-injected module is external');
+  expect(bareRequires.filter((id) => !builtins.has(id))).toStrictEqual(['@azure/functions-core']);
 });
 
 test('the built bundle serves a whole sign-in through the Functions host (Azurite + Entra stand-in)', async () => {
   app = await startApp(join(dir, 'launch-host.js'), join(dir, 'dist'), appEnv(azurite, standIn), ['--enable-source-maps']);
-  assert.deepEqual([...app.functions].sort(), ['callback', 'health', 'login', 'logout', 'me', 'metadata', 'purge', 'refresh', 'token']);
-  assert.deepEqual(await app.command<string[]>('modules'), [], 'nothing heavy at load');
+  expect([...app.functions].sort()).toStrictEqual(['callback', 'health', 'login', 'logout', 'me', 'metadata', 'purge', 'refresh', 'token']);
+  expect(await app.command<string[]>('modules')).toStrictEqual([]);
 
   const browser = new Browser(app.url);
   const authorizeUrl = await browser.login();
-  assert.ok(authorizeUrl.startsWith(standIn.url), authorizeUrl);
+  expect(authorizeUrl.startsWith(standIn.url)).toBeTruthy();
   const afterLogin = (await app.command<string[]>('modules')).map((p) => p.replace(/.*vendor[\\/]/, ''));
-  assert.deepEqual(afterLogin, ['azure-data-tables.js'], 'login loads the Table SDK only');
+  expect(afterLogin).toStrictEqual(['azure-data-tables.js']);
 
   const callbackUrl = await standIn.signIn(authorizeUrl, standIn.users[0]!.username);
   await browser.callback(callbackUrl);
   const afterCallback = (await app.command<string[]>('modules')).map((p) => p.replace(/.*vendor[\\/]/, '')).sort();
-  assert.deepEqual(afterCallback, ['azure-data-tables.js', 'azure-msal-node.js'], 'callback adds MSAL, never Key Vault / identity / forge');
+  expect(afterCallback).toStrictEqual(['azure-data-tables.js', 'azure-msal-node.js']);
 
   const me = await browser.get('/auth/me');
-  assert.equal(me.status, 200, me.body);
-  assert.equal((JSON.parse(me.body) as { user: { username: string } }).user.username, standIn.users[0]!.username);
-  assert.equal(standIn.counters.codeRedemptions, 1);
+  expect(me.status).toBe(200);
+  expect((JSON.parse(me.body) as { user: { username: string } }).user.username).toBe(standIn.users[0]!.username);
+  expect(standIn.counters.codeRedemptions).toBe(1);
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { validateIdToken, type IdTokenExpectations } from '../../shared/core/id-token';
 import { isAuthError } from '../../shared/errors';
@@ -14,14 +13,14 @@ type Key = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 let privateKey: Key;
 let foreignKey: Key;
 
-before(async () => {
+beforeAll(async () => {
   const pair = await generateKeyPair('RS256');
   privateKey = pair.privateKey;
   foreignKey = (await generateKeyPair('RS256')).privateKey;
   keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
 });
 
-const expect: IdTokenExpectations = { protocol: 'entra', issuer: ISSUER, clientId: CLIENT, nonce: 'n-1', allowedTenants: [TENANT], now: NOW };
+const expected: IdTokenExpectations = { protocol: 'entra', issuer: ISSUER, clientId: CLIENT, nonce: 'n-1', allowedTenants: [TENANT], now: NOW };
 
 function claims(overrides: JWTPayload = {}): JWTPayload {
   return { iss: ISSUER, aud: CLIENT, sub: 'sub-1', oid: 'oid-1', tid: TENANT, nonce: 'n-1', iat: NOW - 10, nbf: NOW - 10, exp: NOW + 3600, name: 'Adele', preferred_username: 'adele@contoso.example', ...overrides };
@@ -38,18 +37,18 @@ function unsigned(payload: JWTPayload, alg = 'none') {
 
 describe('ID token validation', () => {
   test('a valid Entra token yields the user (tid + oid)', async () => {
-    const user = await validateIdToken(await sign(claims()), keys, expect);
-    assert.deepEqual(user, { id: 'oid-1', tenantId: TENANT, issuer: ISSUER, name: 'Adele', username: 'adele@contoso.example', email: undefined });
+    const user = await validateIdToken(await sign(claims()), keys, expected);
+    expect(user).toStrictEqual({ id: 'oid-1', tenantId: TENANT, issuer: ISSUER, name: 'Adele', username: 'adele@contoso.example', email: undefined });
   });
 
   test('multi-tenant metadata issuer {tenantid} is filled from tid', async () => {
-    const user = await validateIdToken(await sign(claims()), keys, { ...expect, issuer: 'https://login.example/{tenantid}/v2.0' });
-    assert.equal(user.tenantId, TENANT);
+    const user = await validateIdToken(await sign(claims()), keys, { ...expected, issuer: 'https://login.example/{tenantid}/v2.0' });
+    expect(user.tenantId).toBe(TENANT);
   });
 
   test('clock skew: 5 minutes tolerated, not more', async () => {
-    await validateIdToken(await sign(claims({ exp: NOW - 200, iat: NOW - 4000, nbf: NOW - 4000 })), keys, expect);
-    await validateIdToken(await sign(claims({ iat: NOW + 200, nbf: NOW + 200 })), keys, expect);
+    await validateIdToken(await sign(claims({ exp: NOW - 200, iat: NOW - 4000, nbf: NOW - 4000 })), keys, expected);
+    await validateIdToken(await sign(claims({ iat: NOW + 200, nbf: NOW + 200 })), keys, expected);
   });
 
   const rejected: [string, () => Promise<string>][] = [
@@ -74,14 +73,14 @@ describe('ID token validation', () => {
   ];
   for (const [name, make] of rejected) {
     test(`rejects: ${name}`, async () => {
-      await assert.rejects(validateIdToken(await make(), keys, expect), (e) => isAuthError(e, 'id_token_invalid'));
+      await expect(validateIdToken(await make(), keys, expected)).rejects.toSatisfy((e: unknown) => isAuthError(e, 'id_token_invalid'));
     });
   }
 
   test('generic OIDC: iss + sub identify the user, no tid needed', async () => {
     const token = await sign(claims({ iss: 'https://idp.example', tid: undefined, oid: undefined }));
-    const user = await validateIdToken(token, keys, { ...expect, protocol: 'oidc', issuer: 'https://idp.example', allowedTenants: undefined });
-    assert.equal(user.id, 'sub-1');
-    assert.equal(user.issuer, 'https://idp.example');
+    const user = await validateIdToken(token, keys, { ...expected, protocol: 'oidc', issuer: 'https://idp.example', allowedTenants: undefined });
+    expect(user.id).toBe('sub-1');
+    expect(user.issuer).toBe('https://idp.example');
   });
 });

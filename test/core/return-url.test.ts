@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, expect, test } from '@jest/globals';
 import { validateReturnUrl } from '../../shared/core/return-url';
 import { isAuthError } from '../../shared/errors';
 
@@ -14,7 +13,7 @@ describe('returnTo accepted', () => {
     ['http://localhost:3000/', 'http://localhost:3000/'],
     ['https://auth.contoso.example/x', 'https://auth.contoso.example/x'],
   ];
-  for (const [input, expected] of cases) test(JSON.stringify(input), () => assert.equal(validateReturnUrl(input, policy), expected));
+  for (const [input, expected] of cases) test(JSON.stringify(input), () => expect(validateReturnUrl(input, policy)).toBe(expected));
 });
 
 describe('returnTo attacks rejected with invalid_return_url', () => {
@@ -65,7 +64,7 @@ describe('returnTo attacks rejected with invalid_return_url', () => {
   ];
   for (const attack of attacks) {
     test(JSON.stringify(attack), () => {
-      assert.throws(() => validateReturnUrl(attack, policy), (e) => isAuthError(e, 'invalid_return_url'));
+      expect(() => validateReturnUrl(attack, policy)).toThrowSatisfying((e) => isAuthError(e, 'invalid_return_url'));
     });
   }
 });

@@ -1,5 +1,4 @@
-import { test, describe } from 'node:test';
-import assert from 'node:assert/strict';
+import { describe, expect, test } from '@jest/globals';
 import { TableClient } from '@azure/data-tables';
 import { isPidAlive, isPortOpen, startAzurite } from '../../dev/azurite';
 
@@ -8,26 +7,26 @@ describe('startAzurite', () => {
     const first = await startAzurite();
     let second: Awaited<ReturnType<typeof startAzurite>> | undefined;
     try {
-      assert.match(first.connectionString, new RegExp(`TableEndpoint=http://127\\.0\\.0\\.1:${first.port}/devstoreaccount1;$`));
-      assert.equal(first.tableEndpoint, `http://127.0.0.1:${first.port}/devstoreaccount1`);
+      expect(first.connectionString).toMatch(new RegExp(`TableEndpoint=http://127\\.0\\.0\\.1:${first.port}/devstoreaccount1;$`));
+      expect(first.tableEndpoint).toBe(`http://127.0.0.1:${first.port}/devstoreaccount1`);
 
       const client = TableClient.fromConnectionString(first.connectionString, 'DevTest', { allowInsecureConnection: true });
       await client.createTable();
       await client.createEntity({ partitionKey: 'p', rowKey: 'r', value: 42 });
-      assert.equal((await client.getEntity<{ value: number }>('p', 'r')).value, 42);
+      expect((await client.getEntity<{ value: number }>('p', 'r')).value).toBe(42);
 
       await first.stop();
-      assert.equal(isPidAlive(first.pid), false, 'the Azurite process is gone');
-      assert.equal(await isPortOpen(first.port), false, 'the port refuses connections');
+      expect(isPidAlive(first.pid)).toBe(false);
+      expect(await isPortOpen(first.port)).toBe(false);
       await first.stop(); // idempotent
 
       // "Storage down, then back": same port, fresh (in-memory) state.
       second = await startAzurite({ port: first.port });
-      assert.equal(second.port, first.port);
-      assert.notEqual(second.pid, first.pid);
+      expect(second.port).toBe(first.port);
+      expect(second.pid).not.toBe(first.pid);
       const again = TableClient.fromConnectionString(second.connectionString, 'DevTest', { allowInsecureConnection: true });
       await again.createTable();
-      await assert.rejects(again.getEntity('p', 'r'), (e: { statusCode?: number }) => e.statusCode === 404);
+      await expect(again.getEntity('p', 'r')).rejects.toSatisfy((e: { statusCode?: number }) => e.statusCode === 404);
     } finally {
       await first.stop();
       await second?.stop();
@@ -37,7 +36,7 @@ describe('startAzurite', () => {
   test('fails clearly when the port is taken', async () => {
     const holder = await startAzurite();
     try {
-      await assert.rejects(startAzurite({ port: holder.port, startTimeoutMs: 10_000 }), /AzuriteStartError|could not start|exited/);
+      await expect(startAzurite({ port: holder.port, startTimeoutMs: 10_000 })).rejects.toThrow(/AzuriteStartError|could not start|exited/);
     } finally {
       await holder.stop();
     }

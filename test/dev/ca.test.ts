@@ -1,6 +1,5 @@
 /** The local dev CA: creation, reuse, concurrent creation, leaf issuance and a real TLS handshake. */
-import { test, describe, after } from 'node:test';
-import assert from 'node:assert/strict';
+import { afterAll, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { DEV_CA_COMMON_NAME, devCaFromEnvironment, issueServerCertificate, loadOrCreateDevCa } from '../../dev/ca';
 
 const root = mkdtempSync(join(tmpdir(), 'dev-ca-test-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function runMakeCa(dir: string): Promise<number> {
   return new Promise((done, fail) => {
@@ -26,15 +25,15 @@ describe('dev CA', () => {
     const dir = join(root, 'fresh');
     const ca = loadOrCreateDevCa(dir);
     const cert = new X509Certificate(ca.certPem);
-    assert.ok(cert.ca);
-    assert.match(cert.subject, new RegExp(`CN=${DEV_CA_COMMON_NAME}`));
-    assert.equal(cert.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+    expect(cert.ca).toBeTruthy();
+    expect(cert.subject).toMatch(new RegExp(`CN=${DEV_CA_COMMON_NAME}`));
+    expect(cert.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
     const days = (new Date(cert.validTo).getTime() - Date.now()) / 86_400_000;
-    assert.ok(days > 9.9 && days <= 10, `validity ${days} days`);
-    assert.ok(cert.checkPrivateKey(createPrivateKey(ca.keyPem)));
-    assert.equal(statSync(join(dir, 'ca.key.pem')).mode & 0o777, 0o600);
-    assert.equal(readFileSync(join(dir, 'ca.pem'), 'utf8'), ca.certPem);
-    assert.equal(loadOrCreateDevCa(dir).certPem, ca.certPem, 'second call reuses the files');
+    expect(days > 9.9 && days <= 10).toBeTruthy();
+    expect(cert.checkPrivateKey(createPrivateKey(ca.keyPem))).toBeTruthy();
+    expect(statSync(join(dir, 'ca.key.pem')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, 'ca.pem'), 'utf8')).toBe(ca.certPem);
+    expect(loadOrCreateDevCa(dir).certPem).toBe(ca.certPem);
   });
 
   test('replaces an unusable CA (corrupt files, or key and certificate that do not match)', () => {
@@ -42,25 +41,25 @@ describe('dev CA', () => {
     const first = loadOrCreateDevCa(dir);
     writeFileSync(join(dir, 'ca.pem'), 'garbage');
     const second = loadOrCreateDevCa(dir);
-    assert.notEqual(second.certPem, first.certPem);
+    expect(second.certPem).not.toBe(first.certPem);
     writeFileSync(join(dir, 'ca.key.pem'), first.keyPem);
     const third = loadOrCreateDevCa(dir);
-    assert.ok(new X509Certificate(third.certPem).checkPrivateKey(createPrivateKey(third.keyPem)));
+    expect(new X509Certificate(third.certPem).checkPrivateKey(createPrivateKey(third.keyPem))).toBeTruthy();
   });
 
   test('concurrent make-ca processes agree on one consistent CA', async () => {
     const dir = join(root, 'race');
     const codes = await Promise.all([runMakeCa(dir), runMakeCa(dir), runMakeCa(dir)]);
-    assert.deepEqual(codes, [0, 0, 0]);
+    expect(codes).toStrictEqual([0, 0, 0]);
     const ca = loadOrCreateDevCa(dir);
-    assert.ok(new X509Certificate(ca.certPem).checkPrivateKey(createPrivateKey(ca.keyPem)));
+    expect(new X509Certificate(ca.certPem).checkPrivateKey(createPrivateKey(ca.keyPem))).toBeTruthy();
   });
 
   test('devCaFromEnvironment follows DEV_CA_DIR', () => {
     const saved = process.env.DEV_CA_DIR;
     process.env.DEV_CA_DIR = join(root, 'from-env');
     try {
-      assert.equal(devCaFromEnvironment().dir, join(root, 'from-env'));
+      expect(devCaFromEnvironment().dir).toBe(join(root, 'from-env'));
     } finally {
       if (saved === undefined) delete process.env.DEV_CA_DIR;
       else process.env.DEV_CA_DIR = saved;
@@ -70,16 +69,16 @@ describe('dev CA', () => {
   test('issues a cached serverAuth leaf with IP and DNS SANs that a TLS client trusting the CA accepts', async () => {
     const ca = loadOrCreateDevCa(join(root, 'leaf'));
     const leaf = issueServerCertificate(ca);
-    assert.equal(issueServerCertificate(ca), leaf, 'cached per CA and hosts');
+    expect(issueServerCertificate(ca)).toBe(leaf);
     const cert = new X509Certificate(leaf.certPem);
-    assert.ok(cert.verify(new X509Certificate(ca.certPem).publicKey));
-    assert.equal(cert.ca, false);
-    assert.equal(cert.checkIP('127.0.0.1'), '127.0.0.1');
-    assert.equal(cert.checkIP('::1'), '::1');
-    assert.equal(cert.checkHost('localhost'), 'localhost');
-    assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.1']);
+    expect(cert.verify(new X509Certificate(ca.certPem).publicKey)).toBeTruthy();
+    expect(cert.ca).toBe(false);
+    expect(cert.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(cert.checkIP('::1')).toBe('::1');
+    expect(cert.checkHost('localhost')).toBe('localhost');
+    expect(cert.keyUsage).toStrictEqual(['1.3.6.1.5.5.7.3.1']);
     const days = (new Date(cert.validTo).getTime() - Date.now()) / 86_400_000;
-    assert.ok(days > 1.9 && days <= 2);
+    expect(days > 1.9 && days <= 2).toBeTruthy();
 
     const server = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (_req, res) => res.end('ok'));
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -95,10 +94,10 @@ describe('dev CA', () => {
             })
             .on('error', fail);
         });
-        assert.equal(body, 'ok');
+        expect(body).toBe('ok');
       }
       // A client that does not trust this (fresh) CA refuses the certificate.
-      await assert.rejects(new Promise((done, fail) => https.get({ host: '127.0.0.1', port, agent: false }, done).on('error', fail)));
+      await expect(new Promise((done, fail) => https.get({ host: '127.0.0.1', port, agent: false }, done).on('error', fail))).rejects.toThrow();
     } finally {
       server.closeAllConnections();
       await new Promise((done) => server.close(done));

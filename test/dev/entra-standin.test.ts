@@ -5,8 +5,8 @@
  * Needs NODE_EXTRA_CA_CERTS=<DEV_CA_DIR>/ca.pem (set by test/run.mjs) because MSAL's HTTP client and fetch
  * trust the stand-in only through the platform's CA store, exactly as the service will.
  */
-import { test, describe, before, after } from 'node:test';
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { expectPresent } from '../_support/expect-present';
 import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { ConfidentialClientApplication, CryptoProvider, ProtocolMode, type AuthenticationResult, type Configuration } from '@azure/msal-node';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
@@ -69,10 +69,11 @@ async function authorizeWithMsal(standIn: EntraStandIn, app: ConfidentialClientA
   const nonce = `nonce-${Math.random().toString(36).slice(2)}`;
   const url = await app.getAuthCodeUrl({ scopes, redirectUri: REDIRECT, codeChallenge: challenge, codeChallengeMethod: 'S256', state: 'state-1', nonce });
   const location = new URL(await standIn.signIn(url, ADELE));
-  assert.equal(location.origin + location.pathname, REDIRECT);
-  assert.equal(location.searchParams.get('state'), 'state-1');
+  expect(location.origin + location.pathname).toBe(REDIRECT);
+  expect(location.searchParams.get('state')).toBe('state-1');
   const code = location.searchParams.get('code');
-  assert.ok(code && code.length > 100, 'a long opaque code');
+  expectPresent(code);
+  expect(code.length > 100).toBeTruthy();
   return { code, verifier, nonce, scopes };
 }
 
@@ -87,7 +88,7 @@ async function msalError(promise: Promise<unknown>): Promise<{ errorCode: string
   } catch (error) {
     return error as { errorCode: string; errorMessage: string };
   }
-  assert.fail('expected MSAL to throw');
+  throw new Error('expected MSAL to throw');
 }
 
 async function tokenRequest(standIn: EntraStandIn, form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
@@ -106,28 +107,28 @@ function authorizeUrl(standIn: EntraStandIn, params: Record<string, string>): st
 
 describe('Entra stand-in (entra protocol)', () => {
   let standIn: EntraStandIn;
-  before(async () => {
+  beforeAll(async () => {
     standIn = await startEntraStandIn({ clients: clients() });
   });
-  after(async () => {
+  afterAll(async () => {
     await standIn.stop();
   });
 
   test('serves Entra-shaped discovery at both tenant paths and an RS256 JWKS', async () => {
-    assert.equal(standIn.authority, `${standIn.url}/${standIn.tenantId}`);
+    expect(standIn.authority).toBe(`${standIn.url}/${standIn.tenantId}`);
     for (const path of ['v2.0/.well-known/openid-configuration', '.well-known/openid-configuration']) {
       const doc = (await (await fetch(`${standIn.authority}/${path}`)).json()) as Record<string, unknown>;
-      assert.equal(doc.issuer, `${standIn.authority}/v2.0`);
-      assert.equal(doc.authorization_endpoint, `${standIn.authority}/oauth2/v2.0/authorize`);
-      assert.equal(doc.token_endpoint, `${standIn.authority}/oauth2/v2.0/token`);
-      assert.equal(doc.end_session_endpoint, `${standIn.authority}/oauth2/v2.0/logout`);
-      assert.equal(doc.jwks_uri, `${standIn.authority}/discovery/v2.0/keys`);
-      assert.deepEqual(doc.code_challenge_methods_supported, ['S256']);
+      expect(doc.issuer).toBe(`${standIn.authority}/v2.0`);
+      expect(doc.authorization_endpoint).toBe(`${standIn.authority}/oauth2/v2.0/authorize`);
+      expect(doc.token_endpoint).toBe(`${standIn.authority}/oauth2/v2.0/token`);
+      expect(doc.end_session_endpoint).toBe(`${standIn.authority}/oauth2/v2.0/logout`);
+      expect(doc.jwks_uri).toBe(`${standIn.authority}/discovery/v2.0/keys`);
+      expect(doc.code_challenge_methods_supported).toStrictEqual(['S256']);
     }
     const jwks = (await (await fetch(standIn.jwksUri)).json()) as { keys: Array<Record<string, unknown>> };
-    assert.equal(jwks.keys.length, 1);
-    assert.deepEqual(Object.keys(jwks.keys[0]!).sort(), ['alg', 'e', 'kid', 'kty', 'n', 'use']);
-    assert.equal(jwks.keys[0]!.alg, 'RS256');
+    expect(jwks.keys.length).toBe(1);
+    expect(Object.keys(jwks.keys[0]!).sort()).toStrictEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+    expect(jwks.keys[0]!.alg).toBe('RS256');
   });
 
   test('MSAL: code + PKCE redemption, Entra claims, client_info, then refresh through acquireTokenSilent', async () => {
@@ -135,16 +136,16 @@ describe('Entra stand-in (entra protocol)', () => {
     const started = await authorizeWithMsal(standIn, app);
     const before = standIn.counters.codeRedemptions;
     const result = await redeem(app, started);
-    assert.equal(standIn.counters.codeRedemptions, before + 1);
+    expect(standIn.counters.codeRedemptions).toBe(before + 1);
     const user = standIn.users.find((u) => u.username === ADELE)!;
     // client_info made MSAL key the account by oid.tid, exactly as with real Entra.
-    assert.equal(result.account?.homeAccountId, `${user.oid}.${standIn.tenantId}`);
-    assert.equal(result.account?.username, ADELE);
+    expect(result.account?.homeAccountId).toBe(`${user.oid}.${standIn.tenantId}`);
+    expect(result.account?.username).toBe(ADELE);
     const claims = result.idTokenClaims as Record<string, unknown>;
-    assert.equal(claims.nonce, started.nonce);
-    assert.equal(claims.tid, standIn.tenantId);
-    assert.equal(claims.oid, user.oid);
-    assert.equal(claims.ver, '2.0');
+    expect(claims.nonce).toBe(started.nonce);
+    expect(claims.tid).toBe(standIn.tenantId);
+    expect(claims.oid).toBe(user.oid);
+    expect(claims.ver).toBe('2.0');
 
     // The ID token verifies against the published JWKS with the checks the service will make.
     const { payload, protectedHeader } = await jwtVerify(result.idToken, createRemoteJWKSet(new URL(standIn.jwksUri)), {
@@ -152,49 +153,49 @@ describe('Entra stand-in (entra protocol)', () => {
       audience: CLIENT,
       algorithms: ['RS256'],
     });
-    assert.ok(protectedHeader.kid);
-    assert.equal(payload.sub, user.sub);
+    expect(protectedHeader.kid).toBeTruthy();
+    expect(payload.sub).toBe(user.sub);
     const access = decodeJwt(result.accessToken);
-    assert.equal(access.aud, GRAPH_RESOURCE_ID);
-    assert.equal(access.scp, 'User.Read');
-    assert.deepEqual(await standIn.verifyAccessToken(result.accessToken, GRAPH_RESOURCE_ID).then((p) => p.oid), user.oid);
+    expect(access.aud).toBe(GRAPH_RESOURCE_ID);
+    expect(access.scp).toBe('User.Read');
+    expect(await standIn.verifyAccessToken(result.accessToken, GRAPH_RESOURCE_ID).then((p) => p.oid)).toStrictEqual(user.oid);
 
     const refreshes = standIn.counters.token.refresh_token ?? 0;
     const refreshed = await app.acquireTokenSilent({ account: result.account!, scopes: ['User.Read'], forceRefresh: true });
-    assert.equal(standIn.counters.token.refresh_token, refreshes + 1);
-    assert.notEqual(refreshed.accessToken, result.accessToken);
-    assert.equal((refreshed.idTokenClaims as Record<string, unknown>).oid, user.oid);
+    expect(standIn.counters.token.refresh_token).toBe(refreshes + 1);
+    expect(refreshed.accessToken).not.toBe(result.accessToken);
+    expect((refreshed.idTokenClaims as Record<string, unknown>).oid).toBe(user.oid);
 
     // A token for another resource from the same refresh token: audience follows the api:// scope.
     const api = await app.acquireTokenSilent({ account: result.account!, scopes: ['api://contoso-api/Orders.Read'] });
-    assert.equal(decodeJwt(api.accessToken).aud, 'api://contoso-api');
-    assert.equal(decodeJwt(api.accessToken).scp, 'Orders.Read');
+    expect(decodeJwt(api.accessToken).aud).toBe('api://contoso-api');
+    expect(decodeJwt(api.accessToken).scp).toBe('Orders.Read');
 
     const secrets = standIn.issuedSecrets();
-    for (const value of [started.code, result.accessToken, result.idToken, refreshed.accessToken, SECRET]) assert.ok(secrets.includes(value));
+    for (const value of [started.code, result.accessToken, result.idToken, refreshed.accessToken, SECRET]) expect(secrets.includes(value)).toBeTruthy();
   });
 
   test('MSAL: wrong client secret is invalid_client (AADSTS7000215), with an Entra-shaped error body', async () => {
     const app = msalApp(standIn, { clientSecret: 'not-the-secret' });
     const started = await authorizeWithMsal(standIn, app);
     const error = await msalError(redeem(app, started));
-    assert.equal(error.errorCode, 'invalid_client');
-    assert.match(error.errorMessage, /AADSTS7000215/);
+    expect(error.errorCode).toBe('invalid_client');
+    expect(error.errorMessage).toMatch(/AADSTS7000215/);
 
     const raw = await tokenRequest(standIn, { grant_type: 'authorization_code', client_id: CLIENT, client_secret: 'nope', code: 'x' }, { 'client-request-id': '11111111-2222-4333-8444-555555555555' });
-    assert.equal(raw.status, 401);
-    assert.equal(raw.headers.get('content-type'), 'application/json; charset=utf-8');
-    assert.deepEqual(raw.body.error_codes, [7000215]);
-    assert.equal(raw.body.correlation_id, '11111111-2222-4333-8444-555555555555');
-    assert.match(String(raw.body.error_description), /^AADSTS7000215: .*\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: 11111111-2222-4333-8444-555555555555\r\nTimestamp: /);
+    expect(raw.status).toBe(401);
+    expect(raw.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(raw.body.error_codes).toStrictEqual([7000215]);
+    expect(raw.body.correlation_id).toBe('11111111-2222-4333-8444-555555555555');
+    expect(String(raw.body.error_description)).toMatch(/^AADSTS7000215: .*\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: 11111111-2222-4333-8444-555555555555\r\nTimestamp: /);
   });
 
   test('HTTP Basic client authentication is accepted (form-urlencoded id and secret)', async () => {
     const basic = Buffer.from(`${encodeURIComponent(CLIENT)}:${encodeURIComponent(SECRET)}`).toString('base64');
     const raw = await tokenRequest(standIn, { grant_type: 'refresh_token', refresh_token: 'unknown' }, { Authorization: `Basic ${basic}` });
     // Authentication passed; the grant itself is what fails.
-    assert.equal(raw.status, 400);
-    assert.equal(raw.body.error, 'invalid_grant');
+    expect(raw.status).toBe(400);
+    expect(raw.body.error).toBe('invalid_grant');
   });
 
   test('MSAL: a code redeemed twice is invalid_grant AADSTS54005', async () => {
@@ -202,18 +203,18 @@ describe('Entra stand-in (entra protocol)', () => {
     const started = await authorizeWithMsal(standIn, app);
     await redeem(app, started);
     const error = await msalError(redeem(msalApp(standIn), started));
-    assert.equal(error.errorCode, 'invalid_grant');
-    assert.match(error.errorMessage, /AADSTS54005/);
+    expect(error.errorCode).toBe('invalid_grant');
+    expect(error.errorMessage).toMatch(/AADSTS54005/);
   });
 
   test('MSAL: a wrong PKCE verifier is invalid_grant AADSTS501481, and burns the code', async () => {
     const app = msalApp(standIn);
     const started = await authorizeWithMsal(standIn, app);
     const error = await msalError(redeem(app, started, { codeVerifier: (await pkce()).verifier }));
-    assert.equal(error.errorCode, 'invalid_grant');
-    assert.match(error.errorMessage, /AADSTS501481/);
+    expect(error.errorCode).toBe('invalid_grant');
+    expect(error.errorMessage).toMatch(/AADSTS501481/);
     const retry = await msalError(redeem(app, started));
-    assert.match(retry.errorMessage, /AADSTS54005/);
+    expect(retry.errorMessage).toMatch(/AADSTS54005/);
   });
 
   test('token endpoint: redirect_uri must match the authorize request; expired codes; unsupported grants', async () => {
@@ -223,8 +224,8 @@ describe('Entra stand-in (entra protocol)', () => {
       grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: started.code,
       redirect_uri: 'http://localhost:7071/other', code_verifier: started.verifier,
     });
-    assert.equal(mismatch.status, 400);
-    assert.equal(mismatch.body.error, 'invalid_grant');
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body.error).toBe('invalid_grant');
 
     const late = await authorizeWithMsal(standIn, app);
     standIn.advanceTime(11 * 60 * 1000);
@@ -232,14 +233,14 @@ describe('Entra stand-in (entra protocol)', () => {
       const expired = await tokenRequest(standIn, {
         grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: late.code, redirect_uri: REDIRECT, code_verifier: late.verifier,
       });
-      assert.deepEqual(expired.body.error_codes, [70008]);
+      expect(expired.body.error_codes).toStrictEqual([70008]);
     } finally {
       standIn.advanceTime(-11 * 60 * 1000);
     }
 
     const grant = await tokenRequest(standIn, { grant_type: 'password', client_id: CLIENT, client_secret: SECRET });
-    assert.equal(grant.status, 400);
-    assert.equal(grant.body.error, 'unsupported_grant_type');
+    expect(grant.status).toBe(400);
+    expect(grant.body.error).toBe('unsupported_grant_type');
   });
 
   test('MSAL: certificate assertion (x5t#S256, PS256) is accepted; an unregistered certificate is rejected', async () => {
@@ -247,19 +248,19 @@ describe('Entra stand-in (entra protocol)', () => {
     const pkcs8 = (pem: string) => createPrivateKey(pem).export({ type: 'pkcs8', format: 'pem' }).toString();
     const app = msalApp(standIn, { clientCertificate: { thumbprintSha256: thumbprint(clientCert.certPem), privateKey: pkcs8(clientCert.keyPem), x5c: clientCert.certPem } }, CERT_CLIENT);
     const result = await redeem(app, await authorizeWithMsal(standIn, app));
-    assert.equal((result.idTokenClaims as Record<string, unknown>).aud, CERT_CLIENT);
+    expect((result.idTokenClaims as Record<string, unknown>).aud).toBe(CERT_CLIENT);
     // MSAL caches its assertion for 10 minutes; reusing it (same jti) must keep working, as with Entra.
     await app.acquireTokenSilent({ account: result.account!, scopes: ['User.Read'], forceRefresh: true });
 
     const wrong = msalApp(standIn, { clientCertificate: { thumbprintSha256: thumbprint(otherCert.certPem), privateKey: pkcs8(otherCert.keyPem) } }, CERT_CLIENT);
     const error = await msalError(redeem(wrong, await authorizeWithMsal(standIn, wrong)));
-    assert.equal(error.errorCode, 'invalid_client');
-    assert.match(error.errorMessage, /AADSTS700027/);
+    expect(error.errorCode).toBe('invalid_client');
+    expect(error.errorMessage).toMatch(/AADSTS700027/);
 
     // Right thumbprint, wrong key: the signature check, not the lookup, rejects it.
     const forged = msalApp(standIn, { clientCertificate: { thumbprintSha256: thumbprint(clientCert.certPem), privateKey: pkcs8(otherCert.keyPem) } }, CERT_CLIENT);
     const forgedError = await msalError(redeem(forged, await authorizeWithMsal(standIn, forged)));
-    assert.equal(forgedError.errorCode, 'invalid_client');
+    expect(forgedError.errorCode).toBe('invalid_client');
   });
 
   test('federated assertion: matching iss/sub/aud and key accepted; wrong audience or key rejected', async () => {
@@ -277,27 +278,27 @@ describe('Entra stand-in (entra protocol)', () => {
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await assertion(aud, key),
     });
     const ok = await tokenRequest(standIn, await form('api://AzureADTokenExchange'));
-    assert.equal(ok.body.error, 'invalid_grant', 'client authenticated; only the grant fails');
+    expect(ok.body.error).toBe('invalid_grant');
     const badAud = await tokenRequest(standIn, await form('api://something-else'));
-    assert.equal(badAud.status, 401);
-    assert.equal(badAud.body.error, 'invalid_client');
+    expect(badAud.status).toBe(401);
+    expect(badAud.body.error).toBe('invalid_client');
     const badKey = await tokenRequest(standIn, await form('api://AzureADTokenExchange', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey));
-    assert.equal(badKey.status, 401);
+    expect(badKey.status).toBe(401);
   });
 
   test('authorize: unknown client and unregistered redirect_uri get an error page, never a redirect', async () => {
     const { challenge } = await pkce();
     const base = { response_type: 'code', scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256' };
     const unknown = await fetch(authorizeUrl(standIn, { ...base, client_id: 'nobody', redirect_uri: REDIRECT }), { redirect: 'manual' });
-    assert.equal(unknown.status, 400);
-    assert.equal(unknown.headers.get('location'), null);
-    assert.match(await unknown.text(), /AADSTS700016/);
+    expect(unknown.status).toBe(400);
+    expect(unknown.headers.get('location')).toBe(null);
+    expect(await unknown.text()).toMatch(/AADSTS700016/);
     const evil = await fetch(authorizeUrl(standIn, { ...base, client_id: CLIENT, redirect_uri: 'https://evil.example/cb' }), { redirect: 'manual' });
-    assert.equal(evil.status, 400);
-    assert.equal(evil.headers.get('location'), null);
-    assert.match(await evil.text(), /AADSTS50011/);
+    expect(evil.status).toBe(400);
+    expect(evil.headers.get('location')).toBe(null);
+    expect(await evil.text()).toMatch(/AADSTS50011/);
     // signIn() reports the same page as an error.
-    await assert.rejects(standIn.signIn(authorizeUrl(standIn, { ...base, client_id: 'nobody', redirect_uri: REDIRECT }), ADELE), StandInSignInError);
+    await expect(standIn.signIn(authorizeUrl(standIn, { ...base, client_id: 'nobody', redirect_uri: REDIRECT }), ADELE)).rejects.toThrow(StandInSignInError);
   });
 
   test('authorize: PKCE plain or missing, and a non-query response_mode, redirect with invalid_request', async () => {
@@ -310,11 +311,11 @@ describe('Entra stand-in (entra protocol)', () => {
     ];
     for (const extra of variants) {
       const res = await fetch(authorizeUrl(standIn, { ...base, ...extra }), { redirect: 'manual' });
-      assert.equal(res.status, 302);
+      expect(res.status).toBe(302);
       const location = new URL(res.headers.get('location')!);
-      assert.equal(location.origin + location.pathname, REDIRECT);
-      assert.equal(location.searchParams.get('error'), 'invalid_request');
-      assert.equal(location.searchParams.get('state'), 's1');
+      expect(location.origin + location.pathname).toBe(REDIRECT);
+      expect(location.searchParams.get('error')).toBe('invalid_request');
+      expect(location.searchParams.get('state')).toBe('s1');
     }
   });
 
@@ -322,12 +323,12 @@ describe('Entra stand-in (entra protocol)', () => {
     const { challenge } = await pkce();
     const url = authorizeUrl(standIn, { client_id: CLIENT, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid profile User.Read', code_challenge: challenge, code_challenge_method: 'S256', state: 's2' });
     const cancelled = new URL(await standIn.signIn(url, ADELE, { cancel: true }));
-    assert.equal(cancelled.searchParams.get('error'), 'access_denied');
-    assert.match(cancelled.searchParams.get('error_description')!, /^AADSTS65004: User declined to consent/);
-    assert.equal(cancelled.searchParams.get('state'), 's2');
-    await assert.rejects(standIn.signIn(url, ADELE, { password: 'wrong' }), (error: StandInSignInError) => {
-      assert.equal(error.status, 200);
-      assert.match(error.message, /account or password is incorrect/);
+    expect(cancelled.searchParams.get('error')).toBe('access_denied');
+    expect(cancelled.searchParams.get('error_description')!).toMatch(/^AADSTS65004: User declined to consent/);
+    expect(cancelled.searchParams.get('state')).toBe('s2');
+    await expect(standIn.signIn(url, ADELE, { password: 'wrong' })).rejects.toSatisfy((error: StandInSignInError) => {
+      expect(error.status).toBe(200);
+      expect(error.message).toMatch(/account or password is incorrect/);
       return true;
     });
   });
@@ -336,19 +337,19 @@ describe('Entra stand-in (entra protocol)', () => {
     const { challenge } = await pkce();
     const hostile = '"><script>alert(1)</script><img src=x onerror=alert(2)>';
     const res = await fetch(authorizeUrl(standIn, { client_id: CLIENT, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid offline_access User.Read', code_challenge: challenge, code_challenge_method: 'S256', login_hint: hostile, state: hostile }));
-    assert.equal(res.status, 200);
+    expect(res.status).toBe(200);
     const html = await res.text();
-    assert.ok(!html.includes('<script'), 'no script element');
-    assert.ok(!html.includes('<img'), 'no injected element');
-    assert.ok(html.includes('&#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;'));
-    assert.ok(!html.includes('Contoso <Sign-in>'));
-    for (const u of standIn.users) assert.ok(html.includes(u.username) && html.includes(u.name));
-    assert.match(html, /Sign you in and read your profile/);
-    assert.match(res.headers.get('content-security-policy')!, /default-src 'none'/);
-    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    expect(!html.includes('<script')).toBeTruthy();
+    expect(!html.includes('<img')).toBeTruthy();
+    expect(html.includes('&#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;')).toBeTruthy();
+    expect(!html.includes('Contoso <Sign-in>')).toBeTruthy();
+    for (const u of standIn.users) expect(html.includes(u.username) && html.includes(u.name)).toBeTruthy();
+    expect(html).toMatch(/Sign you in and read your profile/);
+    expect(res.headers.get('content-security-policy')!).toMatch(/default-src 'none'/);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
     // The hostile state round-trips intact through the hidden fields to the redirect.
     const location = new URL(await standIn.signIn(res.url, ADELE));
-    assert.equal(location.searchParams.get('state'), hostile);
+    expect(location.searchParams.get('state')).toBe(hostile);
   });
 
   test('faults: 503 HTML, truncated JSON, 429 Retry-After, AADSTS error, destroyed socket, hang, delay', async () => {
@@ -356,28 +357,28 @@ describe('Entra stand-in (entra protocol)', () => {
     const app = msalApp(standIn);
     const started = await authorizeWithMsal(standIn, app);
     const outage = await msalError(redeem(app, started));
-    assert.ok(outage.errorCode, 'MSAL surfaces the 503 as an error');
+    expect(outage.errorCode).toBeTruthy();
     // The fault was consumed; the code was never seen by the token logic, so it still works.
     await redeem(app, started);
 
     standIn.injectFault('discovery', { status: 200, body: '{"issuer":"https://127.0', contentType: 'application/json' });
-    await assert.rejects((await fetch(standIn.discoveryUrl)).json());
+    await expect((await fetch(standIn.discoveryUrl)).json()).rejects.toThrow();
     standIn.injectFault('token', { status: 429, headers: { 'Retry-After': '7' }, body: '{}', contentType: 'application/json' });
-    assert.equal((await tokenRequest(standIn, { grant_type: 'refresh_token' })).headers.get('retry-after'), '7');
+    expect((await tokenRequest(standIn, { grant_type: 'refresh_token' })).headers.get('retry-after')).toBe('7');
     standIn.injectFault('token', { aadsts: 50196, error: 'temporarily_unavailable', description: 'The server is busy.', status: 503 });
     const busy = await tokenRequest(standIn, { grant_type: 'refresh_token' });
-    assert.equal(busy.status, 503);
-    assert.deepEqual(busy.body.error_codes, [50196]);
+    expect(busy.status).toBe(503);
+    expect(busy.body.error_codes).toStrictEqual([50196]);
     standIn.injectFault('jwks', { destroySocket: true });
-    await assert.rejects(fetch(standIn.jwksUri));
+    await expect(fetch(standIn.jwksUri)).rejects.toThrow();
     standIn.injectFault('jwks', { hang: true });
-    await assert.rejects(fetch(standIn.jwksUri, { signal: AbortSignal.timeout(300) }), { name: 'TimeoutError' });
+    await expect(fetch(standIn.jwksUri, { signal: AbortSignal.timeout(300) })).rejects.toMatchObject({ name: 'TimeoutError' });
     standIn.injectFault('jwks', { delayMs: 150 }, 2);
     const t0 = Date.now();
     await fetch(standIn.jwksUri);
     await fetch(standIn.jwksUri);
-    assert.ok(Date.now() - t0 >= 290);
-    assert.equal((await fetch(standIn.jwksUri)).status, 200);
+    expect(Date.now() - t0 >= 290).toBeTruthy();
+    expect((await fetch(standIn.jwksUri)).status).toBe(200);
   });
 
   test('nextIdToken: tampered ID tokens fail verification against the JWKS', async () => {
@@ -398,26 +399,26 @@ describe('Entra stand-in (entra protocol)', () => {
       standIn.nextIdToken(mutate);
       // MSAL only decodes ID tokens, so it accepts them: validating is the service's job (jose).
       const result = await redeem(app, started);
-      await assert.rejects(verify(result.idToken), `${name} must not verify`);
+      await expect(verify(result.idToken)).rejects.toThrow();
     }
     const app = msalApp(standIn);
     const started = await authorizeWithMsal(standIn, app);
     standIn.nextIdToken((c, sign) => sign({ ...c, nonce: 'other' }));
-    assert.equal((await msalError(redeem(app, started))).errorCode, 'nonce_mismatch');
+    expect((await msalError(redeem(app, started))).errorCode).toBe('nonce_mismatch');
   });
 
   test('signing key rotation: keepOld publishes both keys; new tokens use the new kid', async () => {
     const before = decodeProtectedHeader((await redeem(msalApp(standIn), await authorizeWithMsal(standIn, msalApp(standIn)))).idToken).kid;
     standIn.rotateSigningKey({ keepOld: true });
     const keys = ((await (await fetch(standIn.jwksUri)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
-    assert.equal(keys.length, 2);
-    assert.ok(keys.includes(before!));
+    expect(keys.length).toBe(2);
+    expect(keys.includes(before!)).toBeTruthy();
     const app = msalApp(standIn);
     const after = decodeProtectedHeader((await redeem(app, await authorizeWithMsal(standIn, app))).idToken).kid;
-    assert.notEqual(after, before);
-    assert.equal(keys[0], after);
+    expect(after).not.toBe(before);
+    expect(keys[0]).toBe(after);
     standIn.rotateSigningKey();
-    assert.equal(((await (await fetch(standIn.jwksUri)).json()) as { keys: unknown[] }).keys.length, 1);
+    expect(((await (await fetch(standIn.jwksUri)).json()) as { keys: unknown[] }).keys.length).toBe(1);
   });
 
   test('refresh tokens: revocation gives AADSTS50173; secret rotation rejects the old secret', async () => {
@@ -425,55 +426,55 @@ describe('Entra stand-in (entra protocol)', () => {
     const result = await redeem(app, await authorizeWithMsal(standIn, app));
     standIn.revokeRefreshTokens({ username: ADELE });
     const revoked = await msalError(app.acquireTokenSilent({ account: result.account!, scopes: ['User.Read'], forceRefresh: true }));
-    assert.equal(revoked.errorCode, 'invalid_grant');
-    assert.match(revoked.errorMessage, /AADSTS50173/);
+    expect(revoked.errorCode).toBe('invalid_grant');
+    expect(revoked.errorMessage).toMatch(/AADSTS50173/);
 
     standIn.setClientSecrets(CLIENT, ['rotated-secret-value']);
     try {
       const stale = await tokenRequest(standIn, { grant_type: 'refresh_token', client_id: CLIENT, client_secret: SECRET, refresh_token: 'x' });
-      assert.deepEqual(stale.body.error_codes, [7000215]);
+      expect(stale.body.error_codes).toStrictEqual([7000215]);
       standIn.setClientSecrets(CLIENT, [{ value: 'expired-secret', expiresAt: Date.now() - 1000 }]);
       const expired = await tokenRequest(standIn, { grant_type: 'refresh_token', client_id: CLIENT, client_secret: 'expired-secret', refresh_token: 'x' });
-      assert.deepEqual(expired.body.error_codes, [7000222]);
+      expect(expired.body.error_codes).toStrictEqual([7000222]);
     } finally {
       standIn.setClientSecrets(CLIENT, [SECRET]);
     }
-    assert.ok(standIn.issuedSecrets().includes('rotated-secret-value'));
+    expect(standIn.issuedSecrets().includes('rotated-secret-value')).toBeTruthy();
   });
 
   test('end session: registered post-logout URI redirects; anything else gets the signed-out page', async () => {
     const logout = `${standIn.authority}/oauth2/v2.0/logout`;
     const registered = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent('https://app.contoso.example/signed-out')}&state=x`, { redirect: 'manual' });
-    assert.equal(registered.status, 302);
-    assert.equal(registered.headers.get('location'), 'https://app.contoso.example/signed-out?state=x');
+    expect(registered.status).toBe(302);
+    expect(registered.headers.get('location')).toBe('https://app.contoso.example/signed-out?state=x');
     const sameOrigin = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent('http://localhost:7071/')}`, { redirect: 'manual' });
-    assert.equal(sameOrigin.status, 302);
+    expect(sameOrigin.status).toBe(302);
     const evil = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, { redirect: 'manual' });
-    assert.equal(evil.status, 200);
-    assert.match(await evil.text(), /You signed out/);
+    expect(evil.status).toBe(200);
+    expect(await evil.text()).toMatch(/You signed out/);
   });
 });
 
 describe('Entra stand-in (oidc protocol, plain-HTTP front channel)', () => {
   let standIn: EntraStandIn;
-  before(async () => {
+  beforeAll(async () => {
     standIn = await startEntraStandIn({ protocol: 'oidc', frontChannel: 'http', clients: clients() });
   });
-  after(async () => {
+  afterAll(async () => {
     await standIn.stop();
   });
 
   test('discovery advertises http browser endpoints; the http listener serves no tokens or keys', async () => {
-    assert.equal(standIn.authority, `${standIn.url}/oidc`);
-    assert.match(standIn.frontChannelUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(standIn.authority).toBe(`${standIn.url}/oidc`);
+    expect(standIn.frontChannelUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const doc = (await (await fetch(standIn.discoveryUrl)).json()) as Record<string, string>;
-    assert.equal(doc.issuer, `${standIn.url}/oidc`);
-    assert.equal(doc.authorization_endpoint, `${standIn.frontChannelUrl}/oidc/auth`);
-    assert.equal(doc.end_session_endpoint, `${standIn.frontChannelUrl}/oidc/session/end`);
-    assert.equal(doc.token_endpoint, `${standIn.url}/oidc/token`);
-    assert.equal(doc.jwks_uri, `${standIn.url}/oidc/certs`);
-    assert.equal((await fetch(`${standIn.frontChannelUrl}/oidc/token`, { method: 'POST' })).status, 404);
-    assert.equal((await fetch(`${standIn.frontChannelUrl}/oidc/certs`)).status, 404);
+    expect(doc.issuer).toBe(`${standIn.url}/oidc`);
+    expect(doc.authorization_endpoint).toBe(`${standIn.frontChannelUrl}/oidc/auth`);
+    expect(doc.end_session_endpoint).toBe(`${standIn.frontChannelUrl}/oidc/session/end`);
+    expect(doc.token_endpoint).toBe(`${standIn.url}/oidc/token`);
+    expect(doc.jwks_uri).toBe(`${standIn.url}/oidc/certs`);
+    expect((await fetch(`${standIn.frontChannelUrl}/oidc/token`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${standIn.frontChannelUrl}/oidc/certs`)).status).toBe(404);
   });
 
   test('MSAL (protocolMode OIDC): sign-in and refresh; ID token has no tid/oid, response has no client_info', async () => {
@@ -481,14 +482,14 @@ describe('Entra stand-in (oidc protocol, plain-HTTP front channel)', () => {
     const started = await authorizeWithMsal(standIn, app, []);
     const result = await redeem(app, started);
     const user = standIn.users.find((u) => u.username === ADELE)!;
-    assert.equal(result.account?.homeAccountId, user.sub);
+    expect(result.account?.homeAccountId).toBe(user.sub);
     const claims = result.idTokenClaims as Record<string, unknown>;
-    assert.equal(claims.iss, standIn.issuer);
-    assert.equal(claims.sub, user.sub);
-    assert.equal(claims.tid, undefined);
-    assert.equal(claims.oid, undefined);
+    expect(claims.iss).toBe(standIn.issuer);
+    expect(claims.sub).toBe(user.sub);
+    expect(claims.tid).toBe(undefined);
+    expect(claims.oid).toBe(undefined);
     const refreshed = await app.acquireTokenSilent({ account: result.account!, scopes: [], forceRefresh: true });
-    assert.notEqual(refreshed.accessToken, result.accessToken);
+    expect(refreshed.accessToken).not.toBe(result.accessToken);
 
     // Raw: even when asked, no client_info; errors carry no AADSTS codes.
     const raw = await authorizeWithMsal(standIn, app, []);
@@ -496,12 +497,12 @@ describe('Entra stand-in (oidc protocol, plain-HTTP front channel)', () => {
       grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: raw.code, redirect_uri: REDIRECT,
       code_verifier: raw.verifier, client_info: '1', scope: 'openid profile offline_access',
     });
-    assert.equal(direct.status, 200);
-    assert.equal(direct.body.client_info, undefined);
+    expect(direct.status).toBe(200);
+    expect(direct.body.client_info).toBe(undefined);
     const again = await tokenRequest(standIn, {
       grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: raw.code, redirect_uri: REDIRECT, code_verifier: raw.verifier,
     });
-    assert.equal(again.body.error, 'invalid_grant');
-    assert.equal(again.body.error_codes, undefined);
+    expect(again.body.error).toBe('invalid_grant');
+    expect(again.body.error_codes).toBe(undefined);
   });
 });

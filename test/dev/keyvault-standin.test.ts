@@ -2,9 +2,8 @@
  * The Key Vault and managed-identity stand-ins speak the wire protocol the real services do (checked here with
  * raw HTTP, independently of the SDKs that the adapter tests drive through them).
  */
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { request as httpsRequest } from 'node:https';
-import { after, before, describe, it } from 'node:test';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../dev/keyvault-standin';
 import { signJwt, startManagedIdentityStandIn, createStandInSigningKey, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
 
@@ -39,78 +38,75 @@ async function miToken(mi: ManagedIdentityStandIn, resource: string, clientId?: 
 let mi: ManagedIdentityStandIn;
 let vault: KeyVaultStandIn;
 
-before(async () => {
+beforeAll(async () => {
   mi = await startManagedIdentityStandIn({ tenantId: 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa' });
   vault = await startKeyVaultStandIn({ trust: mi, tenantId: mi.tenantId, secrets: { 'auth-client-secret': 'v1' } });
 });
 
-after(async () => {
+afterAll(async () => {
   await vault.stop();
   await mi.stop();
 });
 
 describe('managed-identity stand-in (App Service protocol)', () => {
-  it('issues an RS256 token for the resource, as App Service answers', async () => {
+  test('issues an RS256 token for the resource, as App Service answers', async () => {
     const { status, body } = await miToken(mi, 'api://AzureADTokenExchange');
-    assert.equal(status, 200);
-    assert.equal(body.token_type, 'Bearer');
-    assert.equal(body.resource, 'api://AzureADTokenExchange');
-    assert.match(body.expires_on, /^\d+$/);
+    expect(status).toBe(200);
+    expect(body.token_type).toBe('Bearer');
+    expect(body.resource).toBe('api://AzureADTokenExchange');
+    expect(body.expires_on).toMatch(/^\d+$/);
     const claims = JSON.parse(Buffer.from(body.access_token.split('.')[1], 'base64url').toString());
-    assert.equal(claims.aud, 'api://AzureADTokenExchange');
-    assert.equal(claims.iss, `https://login.microsoftonline.com/${mi.tenantId}/v2.0`);
-    assert.equal(claims.sub, mi.subject);
+    expect(claims.aud).toBe('api://AzureADTokenExchange');
+    expect(claims.iss).toBe(`https://login.microsoftonline.com/${mi.tenantId}/v2.0`);
+    expect(claims.sub).toBe(mi.subject);
     const jwks = (await (await fetch(mi.jwksUri)).json()) as { keys: Array<{ kid: string }> };
-    assert.equal(jwks.keys[0]?.kid, mi.kid);
+    expect(jwks.keys[0]?.kid).toBe(mi.kid);
   });
 
-  it('refuses a missing header or api-version, and names identities by client_id', async () => {
+  test('refuses a missing header or api-version, and names identities by client_id', async () => {
     const noHeader = await fetch(`${mi.endpoint}?api-version=2019-08-01&resource=x`);
-    assert.equal(noHeader.status, 401);
+    expect(noHeader.status).toBe(401);
     const url = `${mi.endpoint}?resource=x`;
-    assert.equal((await fetch(url, { headers: { 'X-IDENTITY-HEADER': mi.identityHeader } })).status, 400);
+    expect((await fetch(url, { headers: { 'X-IDENTITY-HEADER': mi.identityHeader } })).status).toBe(400);
     const ua = await miToken(mi, 'https://vault.azure.net', 'c0ffee00-0000-4000-8000-000000000000');
-    assert.equal(ua.status, 200);
+    expect(ua.status).toBe(200);
     const claims = JSON.parse(Buffer.from(ua.body.access_token.split('.')[1], 'base64url').toString());
-    assert.equal(claims.sub, mi.subjectFor('c0ffee00-0000-4000-8000-000000000000'));
-    assert.notEqual(claims.sub, mi.subject);
+    expect(claims.sub).toBe(mi.subjectFor('c0ffee00-0000-4000-8000-000000000000'));
+    expect(claims.sub).not.toBe(mi.subject);
   });
 });
 
 describe('Key Vault stand-in', () => {
-  it('challenges a request without a token with the exact header the SDK parses', async () => {
+  test('challenges a request without a token with the exact header the SDK parses', async () => {
     const reply = await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`);
-    assert.equal(reply.status, 401);
-    assert.equal(
-      reply.headers['www-authenticate'],
-      `Bearer authorization="https://login.microsoftonline.com/${mi.tenantId}", resource="https://vault.azure.net"`,
-    );
-    assert.equal(reply.body.error.code, 'Unauthorized');
+    expect(reply.status).toBe(401);
+    expect(reply.headers['www-authenticate']).toBe(`Bearer authorization="https://login.microsoftonline.com/${mi.tenantId}", resource="https://vault.azure.net"`);
+    expect(reply.body.error.code).toBe('Unauthorized');
   });
 
-  it('serves a Key Vault-shaped secret to a valid bearer, latest or by version', async () => {
+  test('serves a Key Vault-shaped secret to a valid bearer, latest or by version', async () => {
     const { body: token } = await miToken(mi, 'https://vault.azure.net');
     const auth = { Authorization: `Bearer ${token.access_token}` };
     const latest = await get(`${vault.url}/secrets/auth-client-secret/?api-version=2025-07-01`, auth);
-    assert.equal(latest.status, 200);
-    assert.equal(latest.body.value, 'v1');
-    assert.match(latest.body.id, new RegExp(`^${vault.url}/secrets/auth-client-secret/[0-9a-f]{32}$`));
-    assert.equal(latest.body.attributes.enabled, true);
+    expect(latest.status).toBe(200);
+    expect(latest.body.value).toBe('v1');
+    expect(latest.body.id).toMatch(new RegExp(`^${vault.url}/secrets/auth-client-secret/[0-9a-f]{32}$`));
+    expect(latest.body.attributes.enabled).toBe(true);
     const v2 = vault.setSecret('auth-client-secret', 'v2', 'text/plain');
     const byVersion = await get(`${vault.url}/secrets/auth-client-secret/${latest.body.id.split('/').pop()}?api-version=2025-07-01`, auth);
-    assert.equal(byVersion.body.value, 'v1');
+    expect(byVersion.body.value).toBe('v1');
     const rotated = await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`, auth);
-    assert.equal(rotated.body.value, 'v2');
-    assert.equal(rotated.body.contentType, 'text/plain');
-    assert.ok(rotated.body.id.endsWith(v2));
+    expect(rotated.body.value).toBe('v2');
+    expect(rotated.body.contentType).toBe('text/plain');
+    expect(rotated.body.id.endsWith(v2)).toBeTruthy();
     const missing = await get(`${vault.url}/secrets/nope?api-version=2025-07-01`, auth);
-    assert.equal(missing.status, 404);
-    assert.equal(missing.body.error.code, 'SecretNotFound');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('SecretNotFound');
     const noVersion = await get(`${vault.url}/secrets/auth-client-secret`, auth);
-    assert.equal(noVersion.status, 400);
+    expect(noVersion.status).toBe(400);
   });
 
-  it('refuses tokens with a wrong audience, a foreign signer, or expired', async () => {
+  test('refuses tokens with a wrong audience, a foreign signer, or expired', async () => {
     const { body: graph } = await miToken(mi, 'https://graph.microsoft.com');
     const foreignKey = createStandInSigningKey();
     const now = Math.floor(Date.now() / 1000);
@@ -119,26 +115,26 @@ describe('Key Vault stand-in', () => {
     const before = vault.counters.unauthorized;
     for (const token of [graph.access_token, forged, expired, 'not-a-jwt']) {
       const reply = await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`, { Authorization: `Bearer ${token}` });
-      assert.equal(reply.status, 401);
-      assert.ok(reply.headers['www-authenticate']);
+      expect(reply.status).toBe(401);
+      expect(reply.headers['www-authenticate']).toBeTruthy();
     }
-    assert.equal(vault.counters.unauthorized - before, 4);
+    expect(vault.counters.unauthorized - before).toBe(4);
   });
 
-  it('injects throttling with Retry-After, for a number of requests', async () => {
+  test('injects throttling with Retry-After, for a number of requests', async () => {
     vault.injectFault({ kind: 'status', status: 429, retryAfterSeconds: 7 }, 2);
     for (let i = 0; i < 2; i += 1) {
       const reply = await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`);
-      assert.equal(reply.status, 429);
-      assert.equal(reply.headers['retry-after'], '7');
-      assert.equal(reply.body.error.code, 'Throttled');
+      expect(reply.status).toBe(429);
+      expect(reply.headers['retry-after']).toBe('7');
+      expect(reply.body.error.code).toBe('Throttled');
     }
-    assert.equal((await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`)).status, 401);
+    expect((await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`)).status).toBe(401);
   });
 
-  it('injects an outage (connection dropped)', async () => {
+  test('injects an outage (connection dropped)', async () => {
     vault.injectFault({ kind: 'down' });
-    await assert.rejects(get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`));
+    await expect(get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`)).rejects.toThrow();
     vault.clearFaults();
   });
 });

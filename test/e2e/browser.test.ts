@@ -4,10 +4,10 @@
  * /auth/refresh and signs out — cookies, CORS with credentials and the X-CSRF header as a browser really does
  * them (`__Host-` + Secure cookies on http://localhost, SameSite=Lax across ports of the same site).
  */
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { expectPresent } from '../_support/expect-present';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { devCaFromEnvironment } from '../../dev/ca';
 import { createHash, randomBytes } from 'node:crypto';
@@ -25,7 +25,7 @@ const STEP_TIMEOUT_MS = 15_000;
 let stack: Stack;
 let browser: Browser;
 
-before(async () => {
+beforeAll(async () => {
   const ca = devCaFromEnvironment();
   // Both start at once: Chromium's launch and the stack's child processes overlap.
   [stack, browser] = await Promise.all([
@@ -34,7 +34,7 @@ before(async () => {
   ]);
 });
 
-after(async () => {
+afterAll(async () => {
   await browser?.close();
   await stack?.stop();
 });
@@ -62,11 +62,11 @@ async function signInThroughStandIn(page: Page, username: string, password = sta
   await page.locator('#signed-out').waitFor();
   await page.click('#signin');
   await page.waitForURL((url) => url.href.startsWith(`${stack.standIn.frontChannelUrl}/`));
-  assert.equal(new URL(page.url()).protocol, 'http:', 'the browser-facing pages are plain HTTP: no certificate warning');
+  expect(new URL(page.url()).protocol).toBe('http:');
   await page.click(`button[data-username="${username}"]`);
-  assert.equal(await page.inputValue('#username'), username);
+  expect(await page.inputValue('#username')).toBe(username);
   const consent = await page.locator('section.consent').innerText();
-  assert.match(consent, /User\.Read/);
+  expect(consent).toMatch(/User\.Read/);
   await page.fill('#password', password);
   await page.click('#signin');
 }
@@ -81,34 +81,31 @@ describe('the demo site in Chromium', () => {
       // The callback sent us back to the demo origin (absolute returnTo on an allowed origin).
       await page.waitForURL(`${stack.demo.url}/`);
       await page.locator('#signed-in').waitFor();
-      assert.equal(await page.textContent('#user-name'), user.name);
+      expect(await page.textContent('#user-name')).toBe(user.name);
       const me = JSON.parse((await page.textContent('#me-json')) ?? '{}');
-      assert.equal(me.user.username, user.username);
-      assert.equal(me.user.id, user.oid);
-      assert.equal(me.user.tenantId, stack.standIn.tenantId);
+      expect(me.user.username).toBe(user.username);
+      expect(me.user.id).toBe(user.oid);
+      expect(me.user.tenantId).toBe(stack.standIn.tenantId);
 
       // The session cookie: __Host-, Secure, HttpOnly, SameSite=Lax — accepted on http://localhost (a secure
       // context), sent with the cross-origin same-site fetches above, invisible to the page's scripts.
       const cookies = await context.cookies(stack.functions.url);
       const session = cookies.find((c) => c.name === SESSION_COOKIE);
-      assert.ok(session, `session cookie set (have: ${cookies.map((c) => c.name).join(', ')})`);
-      assert.match(session.name, /^__Host-/);
-      assert.deepEqual(
-        { secure: session.secure, httpOnly: session.httpOnly, sameSite: session.sameSite, path: session.path, domain: session.domain },
-        { secure: true, httpOnly: true, sameSite: 'Lax', path: '/', domain: 'localhost' },
-      );
-      assert.equal(cookies.filter((c) => c.name.startsWith('__Host-')).length, 1, 'the transaction cookie is gone');
+      expectPresent(session);
+      expect(session.name).toMatch(/^__Host-/);
+      expect({ secure: session.secure, httpOnly: session.httpOnly, sameSite: session.sameSite, path: session.path, domain: session.domain }).toStrictEqual({ secure: true, httpOnly: true, sameSite: 'Lax', path: '/', domain: 'localhost' });
+      expect(cookies.filter((c) => c.name.startsWith('__Host-')).length).toBe(1);
       const pageCookies = (await page.evaluate('document.cookie')) as string;
-      assert.ok(!pageCookies.includes(SESSION_COOKIE) && !pageCookies.includes(session.value), 'document.cookie does not show the session');
-      assert.equal(await page.textContent('#page-cookies'), JSON.stringify(pageCookies));
+      expect(!pageCookies.includes(SESSION_COOKIE) && !pageCookies.includes(session.value)).toBeTruthy();
+      expect(await page.textContent('#page-cookies')).toBe(JSON.stringify(pageCookies));
 
       // An access token from /auth/refresh (POST + X-CSRF: a preflighted CORS request with credentials).
       await page.click('#get-token');
       await page.locator('#token').waitFor();
-      assert.match((await page.textContent('#token-value')) ?? '', /^eyJ[A-Za-z0-9_-]{21}… \(\d+ characters\)$/);
-      assert.equal(await page.textContent('#token-type'), 'Bearer');
-      assert.match((await page.textContent('#token-scope')) ?? '', /User\.Read/);
-      assert.match((await page.textContent('#token-expires')) ?? '', /^in \d+ min/);
+      expect((await page.textContent('#token-value')) ?? '').toMatch(/^eyJ[A-Za-z0-9_-]{21}… \(\d+ characters\)$/);
+      expect(await page.textContent('#token-type')).toBe('Bearer');
+      expect((await page.textContent('#token-scope')) ?? '').toMatch(/User\.Read/);
+      expect((await page.textContent('#token-expires')) ?? '').toMatch(/^in \d+ min/);
 
       mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -117,20 +114,20 @@ describe('the demo site in Chromium', () => {
       const second = await context.newPage();
       await second.goto(`${stack.demo.url}/`);
       await second.locator('#signed-in').waitFor();
-      assert.equal(await second.textContent('#user-name'), user.name);
+      expect(await second.textContent('#user-name')).toBe(user.name);
 
       // Sign out: the session ends at the service, the stand-in's end-session page sends us back to the demo.
       await page.click('#signout');
       await page.waitForURL(`${stack.demo.url}/`);
       await page.locator('#signed-out').waitFor();
-      assert.equal((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE), false, 'cookie cleared');
+      expect((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE)).toBe(false);
 
       // The other tab's next call is a 401, and it shows the signed-out page on reload.
       const status = await second.evaluate(async (api) => (await fetch(`${api}/auth/me`, { credentials: 'include' })).status, stack.functions.url);
-      assert.equal(status, 401);
+      expect(status).toBe(401);
       await second.reload();
       await second.locator('#signed-out').waitFor();
-      assert.deepEqual(problems, []);
+      expect(problems).toStrictEqual([]);
     } finally {
       await context.close();
     }
@@ -140,10 +137,10 @@ describe('the demo site in Chromium', () => {
     const { context, page } = await newContext();
     try {
       const response = await page.goto(`${stack.functions.url}/auth/login?returnTo=${encodeURIComponent('https://evil.example/')}`);
-      assert.equal(response?.status(), 400);
-      assert.match(await page.content(), /invalid_return_url/);
-      assert.ok(page.url().startsWith(stack.functions.url), 'no redirect anywhere');
-      assert.equal((await context.cookies()).length, 0, 'no sign-in was started');
+      expect(response?.status()).toBe(400);
+      expect(await page.content()).toMatch(/invalid_return_url/);
+      expect(page.url().startsWith(stack.functions.url)).toBeTruthy();
+      expect((await context.cookies()).length).toBe(0);
     } finally {
       await context.close();
     }
@@ -154,17 +151,17 @@ describe('the demo site in Chromium', () => {
     try {
       await signInThroughStandIn(page, stack.users[1]!.username, 'not-the-password');
       await page.locator('#error').waitFor();
-      assert.match((await page.textContent('#error')) ?? '', /account or password is incorrect/);
-      assert.ok(page.url().startsWith(stack.standIn.frontChannelUrl), 'still on the sign-in page');
+      expect((await page.textContent('#error')) ?? '').toMatch(/account or password is incorrect/);
+      expect(page.url().startsWith(stack.standIn.frontChannelUrl)).toBeTruthy();
 
       await page.click('#cancel');
       await page.waitForURL((url) => url.origin === stack.demo.url && url.pathname === '/');
       await page.locator('#auth-error').waitFor();
-      assert.equal(await page.textContent('#auth-error'), 'You cancelled the sign-in, so you are still signed out. (access_denied)');
+      expect(await page.textContent('#auth-error')).toBe('You cancelled the sign-in, so you are still signed out. (access_denied)');
       await page.locator('#signed-out').waitFor();
-      assert.equal(new URL(page.url()).search, '', 'auth_error is dropped from the address bar');
-      assert.equal((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE), false);
-      assert.deepEqual(problems, []);
+      expect(new URL(page.url()).search).toBe('');
+      expect((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE)).toBe(false);
+      expect(problems).toStrictEqual([]);
     } finally {
       await context.close();
     }
@@ -175,8 +172,8 @@ describe('the demo site in Chromium', () => {
     try {
       // The served metadata (a route under /.well-known) names the endpoints the app uses.
       const metadata = (await (await fetch(`${stack.functions.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, string>;
-      assert.equal(metadata.issuer, stack.functions.url);
-      assert.equal(metadata.token_endpoint, `${stack.functions.url}/auth/token`);
+      expect(metadata.issuer).toBe(stack.functions.url);
+      expect(metadata.token_endpoint).toBe(`${stack.functions.url}/auth/token`);
 
       // What AppAuth does: its own PKCE pair and state, the authorization request opened in the browser.
       const verifier = randomBytes(32).toString('base64url');
@@ -198,11 +195,11 @@ describe('the demo site in Chromium', () => {
       await page.fill('#password', stack.password);
       await page.click('#signin');
       const caught = new URL((await appRedirect).headers().location!);
-      assert.equal(caught.searchParams.get('state'), state);
-      assert.equal(caught.searchParams.get('iss'), stack.functions.url);
+      expect(caught.searchParams.get('state')).toBe(state);
+      expect(caught.searchParams.get('iss')).toBe(stack.functions.url);
       const code = caught.searchParams.get('code') ?? '';
-      assert.match(code, /^\d{10}\.[A-Za-z0-9_-]{43}$/);
-      assert.equal((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE), false, 'no browser session');
+      expect(code).toMatch(/^\d{10}\.[A-Za-z0-9_-]{43}$/);
+      expect((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE)).toBe(false);
 
       // The app redeems the code at the token endpoint and uses its session token as Bearer.
       const token = await fetch(metadata.token_endpoint!, {
@@ -210,11 +207,11 @@ describe('the demo site in Chromium', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri }),
       });
-      assert.equal(token.status, 200);
+      expect(token.status).toBe(200);
       const tokens = (await token.json()) as { refresh_token: string; access_token: string };
       const me = await fetch(`${stack.functions.url}/auth/me`, { headers: { authorization: `Bearer ${tokens.refresh_token}` } });
-      assert.equal(me.status, 200);
-      assert.equal(((await me.json()) as { user: { username: string } }).user.username, user.username);
+      expect(me.status).toBe(200);
+      expect(((await me.json()) as { user: { username: string } }).user.username).toBe(user.username);
     } finally {
       await context.close();
     }

@@ -4,8 +4,7 @@
  * the other: everything the flow needs between requests is in Table Storage or the browser's cookies, nothing in
  * a process's memory. A plain HTTP client with a cookie jar stands in for the browser.
  */
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { devCaFromEnvironment } from '../../dev/ca';
 import { startFunctionsProcess, startStack, type FunctionsProcess, type Stack } from '../../dev/demo/stack';
 import { SESSION_COOKIE } from '../../shared/core/flow';
@@ -14,14 +13,14 @@ let stack: Stack;
 let hostA: FunctionsProcess;
 let hostB: FunctionsProcess;
 
-before(async () => {
+beforeAll(async () => {
   const ca = devCaFromEnvironment();
   stack = await startStack({ ca: { ...ca, dir: ca.dir! }, functionsPort: 0, demoPort: 0, runTimers: false });
   hostA = stack.functions;
   hostB = await startFunctionsProcess(stack.functionsEnv(0));
 });
 
-after(async () => {
+afterAll(async () => {
   await hostB?.stop();
   await stack?.stop();
 });
@@ -50,7 +49,7 @@ class Client {
   /** GET /auth/login on `host`; the user signs in at the stand-in; returns the callback path + query. */
   async startAndSignIn(host: FunctionsProcess, username = stack.users[0]!.username): Promise<string> {
     const login = await this.request(host, `/auth/login?returnTo=${encodeURIComponent(`${stack.demo.url}/`)}`);
-    assert.equal(login.status, 302);
+    expect(login.status).toBe(302);
     await login.arrayBuffer();
     const callbackUrl = new URL(await stack.standIn.signIn(login.headers.get('location')!, username));
     return `${callbackUrl.pathname}${callbackUrl.search}`;
@@ -69,9 +68,9 @@ class Client {
 
 describe('two functions hosts sharing one Azurite', () => {
   test('they are separate processes', () => {
-    assert.notEqual(hostA.pid, hostB.pid);
-    assert.notEqual(hostA.port, hostB.port);
-    assert.notEqual(hostA.pid, process.pid);
+    expect(hostA.pid).not.toBe(hostB.pid);
+    expect(hostA.port).not.toBe(hostB.port);
+    expect(hostA.pid).not.toBe(process.pid);
   });
 
   test('a sign-in started on host A is finished on host B, and the session works on both', async () => {
@@ -79,51 +78,51 @@ describe('two functions hosts sharing one Azurite', () => {
     const user = stack.users[1]!;
     const callback = await client.startAndSignIn(hostA, user.username);
     const finished = await client.request(hostB, callback);
-    assert.equal(finished.status, 302, await finished.text());
-    assert.equal(finished.headers.get('location'), `${stack.demo.url}/`);
-    assert.ok(client.jar.has(SESSION_COOKIE), 'host B set the session cookie');
-    assert.equal([...client.jar.keys()].filter((n) => n !== SESSION_COOKIE).length, 0, "host A's transaction cookie was cleared by B");
+    expect(finished.status).toBe(302);
+    expect(finished.headers.get('location')).toBe(`${stack.demo.url}/`);
+    expect(client.jar.has(SESSION_COOKIE)).toBeTruthy();
+    expect([...client.jar.keys()].filter((n) => n !== SESSION_COOKIE).length).toBe(0);
 
     for (const host of [hostB, hostA]) {
       const me = await client.me(host);
-      assert.equal(me.status, 200);
-      assert.equal(me.body.user?.username, user.username);
+      expect(me.status).toBe(200);
+      expect(me.body.user?.username).toBe(user.username);
     }
     const token = await client.refresh(hostA);
-    assert.equal(token.status, 200);
-    assert.equal((await stack.standIn.verifyAccessToken(token.body.access_token!)).oid, user.oid);
+    expect(token.status).toBe(200);
+    expect((await stack.standIn.verifyAccessToken(token.body.access_token!)).oid).toBe(user.oid);
   });
 
   test('a session made on host A works on host B (me + refresh), and signing out on B ends it on A', async () => {
     const client = new Client();
     const finished = await client.request(hostA, await client.startAndSignIn(hostA));
-    assert.equal(finished.status, 302);
+    expect(finished.status).toBe(302);
 
     const me = await client.me(hostB);
-    assert.equal(me.status, 200);
-    assert.equal(me.body.user?.username, stack.users[0]!.username);
+    expect(me.status).toBe(200);
+    expect(me.body.user?.username).toBe(stack.users[0]!.username);
     const token = await client.refresh(hostB);
-    assert.equal(token.status, 200);
-    assert.match(token.body.scope ?? '', /User\.Read/);
+    expect(token.status).toBe(200);
+    expect(token.body.scope ?? '').toMatch(/User\.Read/);
 
     const session = client.jar.get(SESSION_COOKIE)!;
     const logout = await client.request(hostB, '/auth/logout', { method: 'POST', headers: { 'x-csrf': '1' } });
-    assert.equal(logout.status, 200);
+    expect(logout.status).toBe(200);
     await logout.arrayBuffer();
     client.jar.set(SESSION_COOKIE, session); // replay the old cookie on the other host
-    assert.equal((await client.me(hostA)).status, 401);
+    expect((await client.me(hostA)).status).toBe(401);
   });
 
   test('a sign-in state is single use across hosts: the callback replayed on the other host is refused', async () => {
     const client = new Client();
     const callback = await client.startAndSignIn(hostA);
     const transaction = new Map(client.jar);
-    assert.equal((await client.request(hostA, callback)).status, 302);
+    expect((await client.request(hostA, callback)).status).toBe(302);
     const replay = new Client();
     for (const [name, value] of transaction) replay.jar.set(name, value);
     const second = await replay.request(hostB, callback);
-    assert.equal(second.status, 400);
-    assert.match(await second.text(), /state_/);
-    assert.equal(replay.jar.has(SESSION_COOKIE), false);
+    expect(second.status).toBe(400);
+    expect(await second.text()).toMatch(/state_/);
+    expect(replay.jar.has(SESSION_COOKIE)).toBe(false);
   });
 });

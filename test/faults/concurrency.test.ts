@@ -9,8 +9,8 @@
  * one Entra call per need" and "the newest Entra refresh token is the one stored" — are checked with the stand-in's
  * refresh-grant counter and by opening the session row with the cookie's secret.
  */
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { expectPresent } from '../_support/expect-present';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { SESSION_COOKIE } from '../../shared/core/flow';
 import { SESSION_TOUCH_INTERVAL_MS } from '../../shared/core/session';
@@ -34,15 +34,15 @@ const SHORT_ACCESS_TOKEN_SECONDS = 60;
 
 let azurite: AzuriteInstance;
 
-before(async () => {
+beforeAll(async () => {
   azurite = await startAzurite();
 });
-after(async () => {
+afterAll(async () => {
   await azurite?.stop();
 });
 
 function assertNoLeaks(h: Harness): void {
-  assert.deepEqual(h.leakedSecrets(), [], 'no code, state, token, secret or cookie value in the logs');
+  expect(h.leakedSecrets()).toStrictEqual([]);
 }
 
 /**
@@ -92,7 +92,7 @@ async function assertFreshOrCleanError(h: Harness, responses: Response[]): Promi
 /** What the session row holds, checked against the refresh tokens Entra issued. */
 async function storedRefreshTokens(view: TableView, cookie: string, h: Harness): Promise<{ stored: string[]; newest: string | undefined }> {
   const record = await view.openSession(cookie);
-  assert.ok(record, 'the session row is there and opens with the cookie');
+  expectPresent(record);
   const issued = h.standIn.issuedRefreshTokens();
   return { stored: issued.filter((token) => record.includes(token)), newest: issued.at(-1) };
 }
@@ -103,10 +103,10 @@ describe('ten concurrent refreshes of one session (Entra keeps a used refresh to
   let h: Harness;
   const view = tableView(() => azurite.connectionString);
 
-  before(async () => {
+  beforeAll(async () => {
     h = await Harness.start({ azurite });
   });
-  after(() => h?.stop());
+  afterAll(() => h?.stop());
 
   /** A signed-in session whose access token has just expired, and the result of ten refreshes at once. */
   async function burstAfterExpiry() {
@@ -119,12 +119,12 @@ describe('ten concurrent refreshes of one session (Entra keeps a used refresh to
   test('no 500: each answer is a fresh access token or a clean coded error, and the session keeps working', async () => {
     const { browser, cookie, responses } = await burstAfterExpiry();
     const ok = await assertFreshOrCleanError(h, responses);
-    assert.ok(ok.length >= 1, 'at least one refresh succeeded');
+    expect(ok.length >= 1).toBeTruthy();
     const { stored } = await storedRefreshTokens(view, cookie, h);
-    assert.equal(stored.length, 1, 'the session holds exactly one Entra refresh token');
+    expect(stored.length).toBe(1);
 
     const after = await browser.call('refresh', REFRESH);
-    assert.equal(after.status, 200, after.body);
+    expect(after.status).toBe(200);
     await assertFreshOrCleanError(h, [after]);
     assertNoLeaks(h);
   });
@@ -132,8 +132,8 @@ describe('ten concurrent refreshes of one session (Entra keeps a used refresh to
   test('at most one Entra call for the one need, and all ten get the token', async () => {
     const { responses, grants } = await burstAfterExpiry();
     const ok = await assertFreshOrCleanError(h, responses);
-    assert.equal(grants, 1, 'one refresh grant for ten concurrent refreshes of one session');
-    assert.equal(ok.length, CONCURRENT, 'every caller gets the one fresh token');
+    expect(grants).toBe(1);
+    expect(ok.length).toBe(CONCURRENT);
     assertNoLeaks(h);
   });
 
@@ -141,7 +141,7 @@ describe('ten concurrent refreshes of one session (Entra keeps a used refresh to
     const { cookie, responses } = await burstAfterExpiry();
     await assertFreshOrCleanError(h, responses);
     const { stored, newest } = await storedRefreshTokens(view, cookie, h);
-    assert.deepEqual(stored, [newest], 'the session keeps the refresh token Entra issued last');
+    expect(stored).toStrictEqual([newest]);
     assertNoLeaks(h);
   });
 });
@@ -150,20 +150,20 @@ describe('ten concurrent refreshes with strict rotation (a used refresh token is
   let h: Harness;
   const view = tableView(() => azurite.connectionString);
 
-  before(async () => {
+  beforeAll(async () => {
     h = await Harness.start({ azurite, standIn: { revokeRefreshTokenOnUse: true } });
   });
-  after(() => h?.stop());
+  afterAll(() => h?.stop());
 
   test('no 500; the stored refresh token is the live one, so the session still refreshes afterwards', async () => {
     const { browser, cookie } = await signedInWithExpiredAccessToken(h);
     const ok = await assertFreshOrCleanError(h, await refreshBurst(h, browser));
-    assert.ok(ok.length >= 1, 'at least one refresh succeeded');
+    expect(ok.length >= 1).toBeTruthy();
     const { stored, newest } = await storedRefreshTokens(view, cookie, h);
-    assert.deepEqual(stored, [newest], 'the stored refresh token is the one not yet used');
+    expect(stored).toStrictEqual([newest]);
 
     const after = await browser.call('refresh', REFRESH);
-    assert.equal(after.status, 200, `a later refresh works: ${after.body}`);
+    expect(after.status).toBe(200);
     await assertFreshOrCleanError(h, [after]);
     assertNoLeaks(h);
   });
@@ -172,8 +172,8 @@ describe('ten concurrent refreshes with strict rotation (a used refresh token is
     const { browser } = await signedInWithExpiredAccessToken(h);
     const grantsBefore = tokenPosts(h.standIn, 'refresh_token');
     const ok = await assertFreshOrCleanError(h, await refreshBurst(h, browser));
-    assert.equal(tokenPosts(h.standIn, 'refresh_token') - grantsBefore, 1, 'one refresh grant');
-    assert.equal(ok.length, CONCURRENT, 'all ten answered 200');
+    expect(tokenPosts(h.standIn, 'refresh_token') - grantsBefore).toBe(1);
+    expect(ok.length).toBe(CONCURRENT);
     assertNoLeaks(h);
   });
 });
@@ -202,20 +202,20 @@ describe('a refresh arriving while another one is reading the session (held on c
       hold.release();
       const [first, second] = await Promise.all([firstCall, secondCall]);
 
-      assert.equal(first.status, 200, first.body);
+      expect(first.status).toBe(200);
       const ok = await assertFreshOrCleanError(h, [first, second]);
       const grants = tokenPosts(h.standIn, 'refresh_token') - grantsBefore;
       const { stored, newest } = await storedRefreshTokens(view, cookie, h);
       if (strict) {
-        assert.equal(ok.length, 2, 'both refreshes answer a fresh access token');
-        assert.equal(grants, 1, 'one Entra call: the late refresh uses what the first one saved');
-        assert.deepEqual(stored, [newest], 'the newest refresh token is the one stored');
+        expect(ok.length).toBe(2);
+        expect(grants).toBe(1);
+        expect(stored).toStrictEqual([newest]);
       } else {
-        assert.ok(grants >= 1 && grants <= 2, `at most one Entra call per refresh, was ${grants}`);
-        assert.equal(stored.length, 1, 'the session holds one refresh token');
+        expect(grants >= 1 && grants <= 2).toBeTruthy();
+        expect(stored.length).toBe(1);
       }
       const after = await browser.call('refresh', REFRESH);
-      assert.equal(after.status, 200, `the session keeps working: ${after.body}`);
+      expect(after.status).toBe(200);
       await assertFreshOrCleanError(h, [after]);
       assertNoLeaks(h);
     } finally {
@@ -228,10 +228,10 @@ describe('refreshes racing faults and a logout', () => {
   let h: Harness;
   const view = tableView(() => azurite.connectionString);
 
-  before(async () => {
+  beforeAll(async () => {
     h = await Harness.start({ azurite });
   });
-  after(() => h?.stop());
+  afterAll(() => h?.stop());
 
   test('ten concurrent refreshes while the token endpoint fails now and then: each 200 or 502, never a 500; the session survives', async () => {
     const { browser, cookie } = await signedInWithExpiredAccessToken(h);
@@ -246,10 +246,10 @@ describe('refreshes racing faults and a logout', () => {
       h.standIn.clearFaults();
     }
     await assertFreshOrCleanError(h, responses);
-    for (const r of responses) assert.ok(r.status === 200 || r.status === 502, `200 or 502, was ${r.status}`);
-    assert.ok(await view.openSession(cookie), 'the session row still opens');
+    for (const r of responses) expect(r.status === 200 || r.status === 502).toBeTruthy();
+    expect(await view.openSession(cookie)).toBeTruthy();
     const after = await browser.call('refresh', REFRESH);
-    assert.equal(after.status, 200, after.body);
+    expect(after.status).toBe(200);
     await assertFreshOrCleanError(h, [after]);
     assertNoLeaks(h);
   });
@@ -262,14 +262,14 @@ describe('refreshes racing faults and a logout', () => {
     ];
     const responses = await Promise.all(calls);
     const logout = responses.at(-1)!;
-    assert.equal(logout.status, 200, logout.body);
+    expect(logout.status).toBe(200);
     await assertFreshOrCleanError(h, responses.slice(0, -1));
 
-    assert.equal(await view.hasSession(cookie), false, 'the session row is gone');
+    expect(await view.hasSession(cookie)).toBe(false);
     const me = await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } });
-    assert.equal(me.status, 401);
+    expect(me.status).toBe(401);
     const refreshed = await h.call('refresh', { ...REFRESH, headers: { ...REFRESH.headers, cookie: `${SESSION_COOKIE}=${cookie}` } });
-    assert.equal(refreshed.status, 401);
+    expect(refreshed.status).toBe(401);
     assertNoLeaks(h);
   });
 
@@ -283,10 +283,10 @@ describe('refreshes racing faults and a logout', () => {
     } finally {
       h.clockOffsetMs = 0;
     }
-    for (const r of responses) assert.equal(r.status, 200, r.body);
-    assert.notEqual(await view.sessionEtag(cookie), etag, 'the idle expiry was pushed forward');
-    assert.ok(await view.openSession(cookie), 'and the row still opens');
-    assert.equal((await browser.call('me', { url: '/auth/me' })).status, 200);
+    for (const r of responses) expect(r.status).toBe(200);
+    expect(await view.sessionEtag(cookie)).not.toBe(etag);
+    expect(await view.openSession(cookie)).toBeTruthy();
+    expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
     assertNoLeaks(h);
   });
 });

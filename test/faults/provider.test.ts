@@ -6,8 +6,7 @@
  * the tables hold afterwards, how many times the service posted to the token endpoint (an authorization code is
  * never sent twice; one refresh need is at most one Entra call), and that nothing secret reached the logs.
  */
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import type { Fault } from '../../dev/entra-standin';
 import {
@@ -37,17 +36,17 @@ let azurite: AzuriteInstance;
 let h: Harness;
 const view = tableView(() => azurite.connectionString);
 
-before(async () => {
+beforeAll(async () => {
   azurite = await startAzurite();
   h = await Harness.start({ azurite, overrides: { providerTimeoutMs: PROVIDER_TIMEOUT_MS } });
 });
-after(async () => {
+afterAll(async () => {
   await h?.stop();
   await azurite?.stop();
 });
 
 function assertNoLeaks(harness: Harness): void {
-  assert.deepEqual(harness.leakedSecrets(), [], 'no code, state, token, secret or cookie value in the logs');
+  expect(harness.leakedSecrets()).toStrictEqual([]);
 }
 
 interface FaultCase {
@@ -107,12 +106,12 @@ describe('the stand-in’s cut-short bodies do what they say', () => {
   test('truncateAtBytes announces the whole body, sends a part, then closes (or stalls)', async () => {
     h.standIn.injectFault('discovery', { status: 200, body: TOKEN_JSON, contentType: JSON_TYPE, truncateAtBytes: 30 });
     const response = await fetch(h.standIn.discoveryUrl);
-    assert.equal(response.headers.get('content-length'), String(Buffer.byteLength(TOKEN_JSON)));
-    await assert.rejects(response.text(), 'the body ends early');
+    expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(TOKEN_JSON)));
+    await expect(response.text()).rejects.toThrow();
 
     h.standIn.injectFault('discovery', { status: 200, body: TOKEN_JSON, contentType: JSON_TYPE, truncateAtBytes: 30, afterTruncate: 'stall' });
     const stalled = await fetch(h.standIn.discoveryUrl, { signal: AbortSignal.timeout(300) });
-    await assert.rejects(stalled.text(), (error: Error) => error.name === 'TimeoutError' || error.name === 'AbortError');
+    await expect(stalled.text()).rejects.toSatisfy((error: Error) => error.name === 'TimeoutError' || error.name === 'AbortError');
   });
 });
 
@@ -137,13 +136,13 @@ describe('token endpoint faults at the callback (code redemption) → 502/504, c
     } finally {
       h.standIn.clearFaults();
     }
-    assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts + 1, 'the code was posted exactly once');
-    assert.equal(await view.hasState(state), false, 'the state is consumed: the user starts again');
-    assert.equal((await view.sessions()).length, sessionsBefore, 'no session row');
+    expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
+    expect(await view.hasState(state)).toBe(false);
+    expect((await view.sessions()).length).toBe(sessionsBefore);
 
     const replay = await browser.callback(callbackUrl);
     assertCodedError(replay, 400, 'state_unknown', 'the same callback again');
-    assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts + 1, 'an authorization code is never sent twice');
+    expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
     assertNoLeaks(h);
   });
 
@@ -151,15 +150,15 @@ describe('token endpoint faults at the callback (code redemption) → 502/504, c
     const { browser, callbackUrl } = await pendingCallback(h);
     h.standIn.injectFault('token', { delayMs: 300 });
     const response = await browser.callback(callbackUrl);
-    assert.equal(response.status, 302, response.body);
-    assert.ok(newSessionCookie(response));
+    expect(response.status).toBe(302);
+    expect(newSessionCookie(response)).toBeTruthy();
     assertNoLeaks(h);
   });
 });
 
 describe('token endpoint faults at /auth/refresh (refresh grant) → 502/504, one Entra call, the session untouched and still usable', () => {
-  before(() => h.standIn.setAccessTokenLifetime(60)); // inside MSAL's 5-minute margin: every refresh needs Entra
-  after(() => h.standIn.setAccessTokenLifetime(3600));
+  beforeAll(() => h.standIn.setAccessTokenLifetime(60)); // inside MSAL's 5-minute margin: every refresh needs Entra
+  afterAll(() => h.standIn.setAccessTokenLifetime(3600));
 
   const cases: FaultCase[] = [
     ...TOKEN_ENDPOINT_FAULTS,
@@ -187,21 +186,21 @@ describe('token endpoint faults at /auth/refresh (refresh grant) → 502/504, on
     } finally {
       h.standIn.clearFaults();
     }
-    assert.equal(tokenPosts(h.standIn, 'refresh_token'), refreshPosts + 1, 'one Entra call for one refresh, no retry');
-    assert.equal(await view.sessionEtag(cookie), etag, 'the session row is unchanged');
+    expect(tokenPosts(h.standIn, 'refresh_token')).toBe(refreshPosts + 1);
+    expect(await view.sessionEtag(cookie)).toBe(etag);
 
     const retried = await browser.call('refresh', REFRESH);
-    assert.equal(retried.status, 200, `retry: ${retried.body}`);
+    expect(retried.status).toBe(200);
     h.seenSecrets.add(retried.json().access_token);
     await h.standIn.verifyAccessToken(retried.json().access_token);
-    assert.equal(tokenPosts(h.standIn, 'refresh_token'), refreshPosts + 2);
+    expect(tokenPosts(h.standIn, 'refresh_token')).toBe(refreshPosts + 2);
     assertNoLeaks(h);
   });
 });
 
 describe('token endpoint faults behind POST /auth/token (native apps) → 502/504 as RFC 6749 errors; nothing rotated or burnt, the retry works', () => {
-  before(() => h.standIn.setAccessTokenLifetime(60)); // every access token the app asks for needs Entra
-  after(() => h.standIn.setAccessTokenLifetime(3600));
+  beforeAll(() => h.standIn.setAccessTokenLifetime(60)); // every access token the app asks for needs Entra
+  afterAll(() => h.standIn.setAccessTokenLifetime(3600));
 
   /** The OAuth error names `/auth/token` answers for our 502 and 504. */
   const cases: FaultCase[] = [
@@ -216,7 +215,7 @@ describe('token endpoint faults behind POST /auth/token (native apps) → 502/50
       const app = new NativeApp(h);
       const tokens = await app.signInForTokens();
       const etag = await view.sessionEtag(tokens.refresh_token);
-      assert.ok(etag, 'the native session row');
+      expect(etag).toBeTruthy();
       const refreshPosts = tokenPosts(h.standIn, 'refresh_token');
       h.standIn.injectFault('token', c.fault);
       try {
@@ -224,12 +223,12 @@ describe('token endpoint faults behind POST /auth/token (native apps) → 502/50
       } finally {
         h.standIn.clearFaults();
       }
-      assert.equal(tokenPosts(h.standIn, 'refresh_token'), refreshPosts + 1, 'one Entra call, no retry');
-      assert.equal(await view.sessionEtag(tokens.refresh_token), etag, 'the session row is unchanged: nothing rotated');
+      expect(tokenPosts(h.standIn, 'refresh_token')).toBe(refreshPosts + 1);
+      expect(await view.sessionEtag(tokens.refresh_token)).toBe(etag);
 
       const retried = await app.refresh(tokens.refresh_token);
-      assert.equal(retried.status, 200, `the same refresh token works on the retry: ${retried.body}`);
-      assert.notEqual(retried.json().refresh_token, tokens.refresh_token, 'and is rotated then');
+      expect(retried.status).toBe(200);
+      expect(retried.json().refresh_token).not.toBe(tokens.refresh_token);
       await h.standIn.verifyAccessToken(retried.json().access_token);
       assertNoLeaks(h);
     });
@@ -246,10 +245,10 @@ describe('token endpoint faults behind POST /auth/token (native apps) → 502/50
       } finally {
         h.standIn.clearFaults();
       }
-      assert.equal((await view.sessions()).length, sessionsBefore, 'no session row');
+      expect((await view.sessions()).length).toBe(sessionsBefore);
       const retried = await app.redeem(code);
-      assert.equal(retried.status, 200, `the code is redeemed on the retry: ${retried.body}`);
-      assert.ok(await view.hasSession(retried.json().refresh_token), 'one session row, for the retry');
+      expect(retried.status).toBe(200);
+      expect(await view.hasSession(retried.json().refresh_token)).toBeTruthy();
       assertNoLeaks(h);
     });
   });
@@ -270,9 +269,9 @@ describe('discovery faults on a fresh instance: login → 502/504, nothing writt
       const { response } = await fresh.newBrowser().startSignIn();
       fresh.standIn.clearFaults();
       expectError(c, strict, response);
-      assert.equal(response.setCookies.length, 0, 'no transaction cookie');
-      assert.equal((await view.states()).length, statesBefore, 'no AuthState row');
-      assert.equal((await fresh.newBrowser().startSignIn()).response.status, 302, 'the next login fetches discovery again and works');
+      expect(response.setCookies.length).toBe(0);
+      expect((await view.states()).length).toBe(statesBefore);
+      expect((await fresh.newBrowser().startSignIn()).response.status).toBe(302);
       assertNoLeaks(fresh);
     } finally {
       await fresh.stop();
@@ -280,14 +279,14 @@ describe('discovery faults on a fresh instance: login → 502/504, nothing writt
   });
 
   test('discovery down once the cached copy is a day old: the stale copy keeps sign-in working', async () => {
-    assert.equal((await h.newBrowser().startSignIn()).response.status, 302, 'cached');
+    expect((await h.newBrowser().startSignIn()).response.status).toBe(302);
     const fetched = h.standIn.counters.discovery;
     h.clockOffsetMs = 25 * 3600_000;
     h.standIn.injectFault('discovery', { status: 503, body: HTML_PAGE }, 10);
     try {
       const { response } = await h.newBrowser().startSignIn();
-      assert.equal(response.status, 302, response.body);
-      assert.ok(h.standIn.counters.discovery > fetched, 'it did try to refresh the document');
+      expect(response.status).toBe(302);
+      expect(h.standIn.counters.discovery > fetched).toBeTruthy();
     } finally {
       h.standIn.clearFaults();
       h.clockOffsetMs = 0;
@@ -317,15 +316,15 @@ describe('JWKS faults at the callback on a fresh instance → 502/504 after the 
       } finally {
         fresh.standIn.clearFaults();
       }
-      assert.equal(fresh.standIn.counters.codeRedemptions, 1, 'the code was redeemed once');
-      assert.equal(tokenPosts(fresh.standIn, 'authorization_code'), 1, 'and posted once');
-      assert.equal(await freshView.hasState(state), false, 'state consumed');
-      assert.equal((await freshView.sessions()).length, sessionsBefore, 'no session row');
+      expect(fresh.standIn.counters.codeRedemptions).toBe(1);
+      expect(tokenPosts(fresh.standIn, 'authorization_code')).toBe(1);
+      expect(await freshView.hasState(state)).toBe(false);
+      expect((await freshView.sessions()).length).toBe(sessionsBefore);
       assertCodedError(await browser.callback(callbackUrl), 400, 'state_unknown', 'the same callback again');
-      assert.equal(tokenPosts(fresh.standIn, 'authorization_code'), 1, 'the code is never sent twice');
+      expect(tokenPosts(fresh.standIn, 'authorization_code')).toBe(1);
 
       const again = await signedIn(fresh);
-      assert.equal((await again.browser.call('me', { url: '/auth/me' })).status, 200, 'the keys are fetched again; sign-in works');
+      expect((await again.browser.call('me', { url: '/auth/me' })).status).toBe(200);
       assertNoLeaks(fresh);
     } finally {
       await fresh.stop();
@@ -335,7 +334,7 @@ describe('JWKS faults at the callback on a fresh instance → 502/504 after the 
 
 describe('logs', () => {
   test('the shared harness logged no secret over the whole file', () => {
-    assert.ok(h.logs.length > 20, 'there were logs to scan');
+    expect(h.logs.length > 20).toBeTruthy();
     assertNoLeaks(h);
   });
 });

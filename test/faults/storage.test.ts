@@ -6,11 +6,11 @@
  * tables hold afterwards (read directly, never through the fault), what reached the Entra stand-in, and that
  * nothing secret reached the logs.
  */
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { expectPresent } from '../_support/expect-present';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { SESSION_COOKIE } from '../../shared/core/flow';
 import { SESSION_TOUCH_INTERVAL_MS } from '../../shared/core/session';
@@ -37,7 +37,7 @@ import { startSlowProxy, type ProxyMode, type SlowProxy } from '../_support/slow
 const FAULTY_STORE_TIMEOUT_MS = 1000;
 
 function assertNoLeaks(h: Harness): void {
-  assert.deepEqual(h.leakedSecrets(), [], 'no code, state, token, secret or cookie value in the logs');
+  expect(h.leakedSecrets()).toStrictEqual([]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -48,12 +48,12 @@ describe('Azurite stopped mid-flow and restarted on the same port (tables on dis
   let h: Harness;
   const view = tableView(() => azurite.connectionString);
 
-  before(async () => {
+  beforeAll(async () => {
     location = mkdtempSync(join(tmpdir(), 'faults-azurite-'));
     azurite = await startAzurite({ location });
     h = await Harness.start({ azurite });
   });
-  after(async () => {
+  afterAll(async () => {
     await h?.stop();
     await azurite?.stop();
     if (location) rmSync(location, { recursive: true, force: true });
@@ -71,16 +71,16 @@ describe('Azurite stopped mid-flow and restarted on the same port (tables on dis
   }
 
   test('login while storage is down → 503 storage_unavailable, no cookie, no redirect, nothing written', async () => {
-    assert.equal((await h.newBrowser().startSignIn()).response.status, 302, 'warm: discovery cached, tables exist');
+    expect((await h.newBrowser().startSignIn()).response.status).toBe(302);
     const statesBefore = (await view.states()).length;
     await outage(async () => {
       const { response } = await h.newBrowser().startSignIn();
       assertCodedError(response, 503, 'storage_unavailable', 'login');
-      assert.equal(response.headers.location, undefined);
-      assert.equal(response.setCookies.length, 0, 'no transaction cookie for a sign-in that was not stored');
+      expect(response.headers.location).toBe(undefined);
+      expect(response.setCookies.length).toBe(0);
     });
-    assert.equal((await view.states()).length, statesBefore, 'no AuthState row written');
-    assert.equal((await h.newBrowser().startSignIn()).response.status, 302, 'login works again once storage is back');
+    expect((await view.states()).length).toBe(statesBefore);
+    expect((await h.newBrowser().startSignIn()).response.status).toBe(302);
     assertNoLeaks(h);
   });
 
@@ -91,19 +91,19 @@ describe('Azurite stopped mid-flow and restarted on the same port (tables on dis
     await outage(async () => {
       const response = await browser.callback(callbackUrl);
       assertCodedError(response, 503, 'storage_unavailable', 'callback');
-      assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts, 'the code was not sent to the token endpoint');
+      expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts);
     });
-    assert.ok(await view.hasState(state), 'the state row is still there: nothing was consumed');
-    assert.equal((await view.sessions()).length, sessionsBefore, 'no session row');
+    expect(await view.hasState(state)).toBeTruthy();
+    expect((await view.sessions()).length).toBe(sessionsBefore);
 
     const retried = await browser.callback(callbackUrl);
-    assert.equal(retried.status, 302, retried.body);
+    expect(retried.status).toBe(302);
     const cookie = newSessionCookie(retried);
-    assert.ok(cookie, 'session cookie set on the retry');
-    assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts + 1, 'the code was sent exactly once, by the retry');
-    assert.equal(await view.hasState(state), false, 'state consumed by the retry');
-    assert.ok(await view.hasSession(cookie), 'session row written');
-    assert.equal((await browser.call('me', { url: '/auth/me' })).status, 200);
+    expectPresent(cookie);
+    expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
+    expect(await view.hasState(state)).toBe(false);
+    expect(await view.hasSession(cookie)).toBeTruthy();
+    expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
     assertNoLeaks(h);
   });
 
@@ -116,17 +116,17 @@ describe('Azurite stopped mid-flow and restarted on the same port (tables on dis
       assertCodedError(await browser.call('refresh', REFRESH), 503, 'storage_unavailable', 'refresh');
       const logout = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } });
       assertCodedError(logout, 503, 'storage_unavailable', 'logout');
-      assert.ok(browser.jar.has(SESSION_COOKIE), 'a logout that could not delete the session does not pretend it did');
+      expect(browser.jar.has(SESSION_COOKIE)).toBeTruthy();
     });
-    assert.equal(Object.values(h.standIn.counters.token).reduce((a, b) => a + b, 0), tokenCalls, 'no token call while storage was down');
-    assert.equal(await view.sessionEtag(cookie), etag, 'the session row is unchanged');
+    expect(Object.values(h.standIn.counters.token).reduce((a, b) => a + b, 0)).toBe(tokenCalls);
+    expect(await view.sessionEtag(cookie)).toBe(etag);
 
-    assert.equal((await browser.call('me', { url: '/auth/me' })).status, 200);
+    expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
     const refreshed = await browser.call('refresh', REFRESH);
-    assert.equal(refreshed.status, 200, refreshed.body);
+    expect(refreshed.status).toBe(200);
     h.seenSecrets.add(refreshed.json().access_token);
-    assert.equal((await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } })).status, 200);
-    assert.equal(await view.hasSession(cookie), false);
+    expect((await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } })).status).toBe(200);
+    expect(await view.hasSession(cookie)).toBe(false);
     assertNoLeaks(h);
   });
 });
@@ -138,28 +138,28 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
   let proxy: SlowProxy;
   const view = tableView(() => azurite.connectionString);
 
-  before(async () => {
+  beforeAll(async () => {
     azurite = await startAzurite();
     proxy = await startSlowProxy(azurite.port);
   });
-  after(async () => {
+  afterAll(async () => {
     await proxy?.stop();
     await azurite?.stop();
   });
 
   describe('production wiring (the adapter’s own deadline)', () => {
     let h: Harness;
-    before(async () => {
+    beforeAll(async () => {
       h = await Harness.start({ azurite, env: { AUTH_STORAGE_CONNECTION_STRING: proxiedConnectionString(azurite, proxy) } });
     });
-    after(() => h?.stop());
+    afterAll(() => h?.stop());
 
     test('a store that is slow but within the deadline: the whole sign-in works', async () => {
       proxy.mode = { kind: 'delay', ms: 100 };
       try {
         const { browser, cookie } = await signedIn(h);
-        assert.equal((await browser.call('me', { url: '/auth/me' })).status, 200);
-        assert.ok(await view.hasSession(cookie));
+        expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
+        expect(await view.hasSession(cookie)).toBeTruthy();
       } finally {
         proxy.mode = { kind: 'forward' };
       }
@@ -167,26 +167,26 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
     });
 
     test('a store that accepts connections and never answers: login → 503 storage_unavailable within the adapter’s bound, nothing written', async () => {
-      assert.equal((await h.newBrowser().startSignIn()).response.status, 302, 'warm');
+      expect((await h.newBrowser().startSignIn()).response.status).toBe(302);
       const statesBefore = (await view.states()).length;
       const forwarded = proxy.forwardedBytes;
       proxy.mode = { kind: 'blackhole' };
       try {
         const { response } = await h.newBrowser().startSignIn();
         assertCodedError(response, 503, 'storage_unavailable', 'login');
-        assert.equal(response.setCookies.length, 0);
-        assert.equal(proxy.forwardedBytes, forwarded, 'nothing reached the store');
+        expect(response.setCookies.length).toBe(0);
+        expect(proxy.forwardedBytes).toBe(forwarded);
       } finally {
         proxy.mode = { kind: 'forward' };
       }
-      assert.equal((await view.states()).length, statesBefore, 'no AuthState row');
+      expect((await view.states()).length).toBe(statesBefore);
       assertNoLeaks(h);
     });
   });
 
   describe('each endpoint × each store fault (stores with a 1 s deadline) → 503, nothing written, and the retry works', () => {
     let h: Harness;
-    before(async () => {
+    beforeAll(async () => {
       const viaProxy = proxiedConnectionString(azurite, proxy);
       h = await Harness.start({
         azurite,
@@ -196,7 +196,7 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
         },
       });
     });
-    after(() => h?.stop());
+    afterAll(() => h?.stop());
 
     const modes: [string, ProxyMode][] = [
       ['never answers', { kind: 'blackhole' }],
@@ -222,9 +222,9 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
           return {
             call: async () => (await browser.startSignIn()).response,
             check: async () => {
-              assert.equal((await view.states()).length, statesBefore, 'no AuthState row');
-              assert.equal(browser.jar.size, 0, 'no transaction cookie');
-              assert.equal((await browser.startSignIn()).response.status, 302, 'retry');
+              expect((await view.states()).length).toBe(statesBefore);
+              expect(browser.jar.size).toBe(0);
+              expect((await browser.startSignIn()).response.status).toBe(302);
             },
           };
         },
@@ -236,12 +236,12 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
           return {
             call: () => browser.callback(callbackUrl),
             check: async () => {
-              assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts, 'no code sent to Entra');
-              assert.ok(await view.hasState(state), 'state row kept');
+              expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts);
+              expect(await view.hasState(state)).toBeTruthy();
               const retried = await browser.callback(callbackUrl);
-              assert.equal(retried.status, 302, `retry: ${retried.body}`);
-              assert.ok(newSessionCookie(retried));
-              assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts + 1, 'the code was sent once, by the retry');
+              expect(retried.status).toBe(302);
+              expect(newSessionCookie(retried)).toBeTruthy();
+              expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
             },
           };
         },
@@ -253,8 +253,8 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
           return {
             call: () => browser.call('me', { url: '/auth/me' }),
             check: async () => {
-              assert.equal(await view.sessionEtag(cookie), etag, 'session row unchanged');
-              assert.equal((await browser.call('me', { url: '/auth/me' })).status, 200, 'retry');
+              expect(await view.sessionEtag(cookie)).toBe(etag);
+              expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
             },
           };
         },
@@ -267,10 +267,10 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
           return {
             call: () => browser.call('refresh', REFRESH),
             check: async () => {
-              assert.equal(tokenPosts(h.standIn, 'refresh_token'), refreshPosts, 'no Entra call');
-              assert.equal(await view.sessionEtag(cookie), etag, 'session row unchanged');
+              expect(tokenPosts(h.standIn, 'refresh_token')).toBe(refreshPosts);
+              expect(await view.sessionEtag(cookie)).toBe(etag);
               const retried = await browser.call('refresh', REFRESH);
-              assert.equal(retried.status, 200, `retry: ${retried.body}`);
+              expect(retried.status).toBe(200);
               h.seenSecrets.add(retried.json().access_token);
             },
           };
@@ -285,9 +285,9 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
           return {
             call: () => app.refresh(tokens.refresh_token),
             check: async () => {
-              assert.equal(await view.sessionEtag(tokens.refresh_token), etag, 'session row unchanged: nothing rotated');
+              expect(await view.sessionEtag(tokens.refresh_token)).toBe(etag);
               const retried = await app.refresh(tokens.refresh_token);
-              assert.equal(retried.status, 200, `retry with the same refresh token: ${retried.body}`);
+              expect(retried.status).toBe(200);
             },
           };
         },
@@ -298,10 +298,10 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
           return {
             call: () => browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } }),
             check: async () => {
-              assert.ok(await view.hasSession(cookie), 'session kept: the logout did not happen');
-              assert.ok(browser.jar.has(SESSION_COOKIE), 'and the cookie was not cleared');
-              assert.equal((await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } })).status, 200, 'retry');
-              assert.equal(await view.hasSession(cookie), false);
+              expect(await view.hasSession(cookie)).toBeTruthy();
+              expect(browser.jar.has(SESSION_COOKIE)).toBeTruthy();
+              expect((await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } })).status).toBe(200);
+              expect(await view.hasSession(cookie)).toBe(false);
             },
           };
         },
@@ -337,7 +337,7 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
   let stores: { states: SwitchRowStore; sessions: SwitchRowStore };
   const view = tableView(() => azurite.connectionString);
 
-  before(async () => {
+  beforeAll(async () => {
     azurite = await startAzurite();
     proxy = await startSlowProxy(azurite.port);
     stores = switchableStores(azurite, proxy, FAULTY_STORE_TIMEOUT_MS);
@@ -345,7 +345,7 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
     // Both tables exist before the first case: a write to a missing table is refused, not applied.
     await signedIn(h);
   });
-  after(async () => {
+  afterAll(async () => {
     await h?.stop();
     await proxy?.stop();
     await azurite?.stop();
@@ -379,20 +379,20 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
         proxy.mode = { kind: 'forward' };
       }
       assertCodedError(response, 503, 'storage_unavailable', c.name);
-      assert.equal(stores.sessions.calls.insert, inserts + 1, 'the failing step was the session insert');
-      assert.equal(h.standIn.counters.codeRedemptions, redemptions + 1, 'Entra redeemed the code');
-      assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts + 1, 'the code was sent once');
-      assert.equal(await view.hasState(state), false, 'the state row is consumed: the user starts again');
-      if (strict) assert.equal((await view.sessions()).length, sessionsBefore, 'no session row: no tokens orphaned in storage');
+      expect(stores.sessions.calls.insert).toBe(inserts + 1);
+      expect(h.standIn.counters.codeRedemptions).toBe(redemptions + 1);
+      expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
+      expect(await view.hasState(state)).toBe(false);
+      if (strict) expect((await view.sessions()).length).toBe(sessionsBefore);
       const stored = JSON.stringify([...(await view.states()), ...(await view.sessions())]);
-      for (const secret of h.standIn.issuedSecrets()) assert.ok(!stored.includes(secret), 'no issued token in clear in any row');
+      for (const secret of h.standIn.issuedSecrets()) expect(!stored.includes(secret)).toBeTruthy();
 
       const replay = await browser.callback(callbackUrl);
       assertCodedError(replay, 400, 'state_unknown', 'the same callback again');
-      assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts + 1, 'the code is never sent twice');
+      expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
 
       const again = await signedIn(h);
-      assert.equal((await again.browser.call('me', { url: '/auth/me' })).status, 200, 'starting again works');
+      expect((await again.browser.call('me', { url: '/auth/me' })).status).toBe(200);
       assertNoLeaks(h);
     });
   });
@@ -411,12 +411,12 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
         proxy.mode = { kind: 'forward' };
       }
       assertCodedError(response, 503, 'storage_unavailable', 'callback');
-      assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts, 'the code was not sent');
-      assert.ok(await view.hasState(state), 'the state row is kept');
+      expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts);
+      expect(await view.hasState(state)).toBeTruthy();
       const retried = await browser.callback(callbackUrl);
-      assert.equal(retried.status, 302, retried.body);
-      assert.ok(newSessionCookie(retried));
-      assert.equal(tokenPosts(h.standIn, 'authorization_code'), codePosts + 1);
+      expect(retried.status).toBe(302);
+      expect(newSessionCookie(retried)).toBeTruthy();
+      expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
       assertNoLeaks(h);
     });
 
@@ -435,13 +435,13 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
           stores.sessions.reset();
           proxy.mode = { kind: 'forward' };
         }
-        assert.equal(stores.sessions.calls.replace > 0, true, 'the session save was attempted');
+        expect(stores.sessions.calls.replace > 0).toBe(true);
         if (response.status === 200) h.seenSecrets.add(response.json().access_token);
         else assertCodedError(response, 503, 'storage_unavailable', 'refresh');
-        assert.equal(tokenPosts(h.standIn, 'refresh_token'), refreshPosts + 1, 'one Entra call');
-        assert.equal(await view.sessionEtag(cookie), etag, 'the session row is unchanged (Entra keeps the old refresh token valid)');
+        expect(tokenPosts(h.standIn, 'refresh_token')).toBe(refreshPosts + 1);
+        expect(await view.sessionEtag(cookie)).toBe(etag);
         const retried = await browser.call('refresh', REFRESH);
-        assert.equal(retried.status, 200, retried.body);
+        expect(retried.status).toBe(200);
         h.seenSecrets.add(retried.json().access_token);
       } finally {
         h.standIn.setAccessTokenLifetime(3600);
@@ -462,14 +462,14 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
         proxy.mode = { kind: 'forward' };
       }
       assertCodedError(response, 503, 'temporarily_unavailable', 'token');
-      assert.ok(await view.hasSession(tokens.refresh_token), 'the session is there (rotated, the app never heard)');
+      expect(await view.hasSession(tokens.refresh_token)).toBeTruthy();
 
       const retried = await app.refresh(tokens.refresh_token);
-      assert.equal(retried.status, 200, `the retry with the old token: ${retried.body}`);
+      expect(retried.status).toBe(200);
       const successor = retried.json().refresh_token as string;
-      assert.notEqual(successor, tokens.refresh_token);
+      expect(successor).not.toBe(tokens.refresh_token);
       const next = await app.refresh(successor);
-      assert.equal(next.status, 200, `the successor works: ${next.body}`);
+      expect(next.status).toBe(200);
       assertNoLeaks(h);
     });
 
@@ -488,8 +488,8 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
         h.clockOffsetMs = 0;
       }
       if (response.status !== 200) assertCodedError(response, 503, 'storage_unavailable', 'me');
-      assert.equal(await view.sessionEtag(cookie), etag, 'the session row is unchanged');
-      assert.equal((await browser.call('me', { url: '/auth/me' })).status, 200);
+      expect(await view.sessionEtag(cookie)).toBe(etag);
+      expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
       assertNoLeaks(h);
     });
   });

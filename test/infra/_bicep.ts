@@ -30,10 +30,11 @@ let parserPromise: Promise<Parser> | undefined;
 
 export function getParser(): Promise<Parser> {
   parserPromise ??= (async () => {
-    await Parser.init();
+    // Bytes, not paths: web-tree-sitter reads a path with a dynamic import(), which Jest's CommonJS runtime refuses.
     const require = createRequire(join(ROOT, 'package.json'));
+    await Parser.init({ wasmBinary: readFileSync(require.resolve('web-tree-sitter/tree-sitter.wasm')) });
     const wasm = join(require.resolve('tree-sitter-bicep/package.json'), '..', 'tree-sitter-bicep.wasm');
-    const language = await Language.load(wasm);
+    const language = await Language.load(readFileSync(wasm));
     const parser = new Parser();
     parser.setLanguage(language);
     return parser;

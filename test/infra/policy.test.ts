@@ -1,6 +1,5 @@
 // Policy over the Bicep syntax tree: the real infra passes; each rule fires on a small inline snippet.
-import { before, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BicepFile, INFRA_DIR, loadInfra, parseBicep } from './_bicep';
@@ -15,7 +14,7 @@ async function violationsOf(source: string): Promise<Violation[]> {
 /** Asserts that `rule` fires on `source` (and reports what fired otherwise). */
 async function assertFires(rule: string, source: string): Promise<void> {
   const found = await violationsOf(source);
-  assert.ok(found.some((x) => x.rule === rule), `expected ${rule}; got ${JSON.stringify(found, null, 1)}`);
+  expect(found.some((x) => x.rule === rule)).toBeTruthy();
 }
 
 const GOOD_STORAGE = `resource sa 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -30,36 +29,36 @@ const GOOD_STORAGE = `resource sa 'Microsoft.Storage/storageAccounts@2023-05-01'
 
 describe('the infra passes the policy', () => {
   let files: BicepFile[];
-  before(async () => {
+  beforeAll(async () => {
     files = await loadInfra();
   });
 
   test('no violations, every required resource, table and role present', () => {
     const found = checkPolicy(files, { requireComplete: true });
-    assert.deepEqual(found, [], found.map((x) => `${x.path}:${x.line} [${x.rule}] ${x.message}`).join('\n'));
+    expect(found).toStrictEqual([]);
   });
 
   test('the function app settings are identity-based (AzureWebJobsStorage__*) and Entra-authenticated telemetry', () => {
     const names = appSettingGroups(files).flatMap((g) => g.settings.map((s) => s.name));
     for (const name of ['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING']) {
-      assert.ok(names.includes(name), `missing ${name}`);
+      expect(names.includes(name)).toBeTruthy();
     }
-    assert.ok(!names.includes('AzureWebJobsStorage'), 'AzureWebJobsStorage (a connection string) must not be set');
+    expect(!names.includes('AzureWebJobsStorage')).toBeTruthy();
   });
 
   test('AUTH_STORAGE_ACCOUNT_URL is the table endpoint, AUTH_REDIRECT_URI the callback, AUTH_KEY_VAULT_URL the vault URI', () => {
     const main = readFileSync(join(INFRA_DIR, 'main.bicep'), 'utf8');
     const settings = new Map(appSettingGroups(files).flatMap((g) => g.settings.map((s) => [s.name, s.value?.text ?? ''] as const)));
-    assert.equal(settings.get('AUTH_STORAGE_ACCOUNT_URL'), 'tableEndpoint');
-    assert.match(main, /tableEndpoint: storage\.outputs\.tableEndpoint/);
-    assert.equal(settings.get('AUTH_REDIRECT_URI'), 'redirectUri');
-    assert.match(main, /var redirectUri = 'https:\/\/\$\{functionAppHostName\}\/auth\/callback'/);
-    assert.equal(settings.get('AUTH_KEY_VAULT_URL'), 'keyVaultUrl');
-    assert.match(main, /keyVaultUrl: keyVault\.outputs\.vaultUri/);
+    expect(settings.get('AUTH_STORAGE_ACCOUNT_URL')).toBe('tableEndpoint');
+    expect(main).toMatch(/tableEndpoint: storage\.outputs\.tableEndpoint/);
+    expect(settings.get('AUTH_REDIRECT_URI')).toBe('redirectUri');
+    expect(main).toMatch(/var redirectUri = 'https:\/\/\$\{functionAppHostName\}\/auth\/callback'/);
+    expect(settings.get('AUTH_KEY_VAULT_URL')).toBe('keyVaultUrl');
+    expect(main).toMatch(/keyVaultUrl: keyVault\.outputs\.vaultUri/);
   });
 
   test('every role GUID in the allow-list is the documented one', () => {
-    assert.deepEqual(Object.values(ALLOWED_ROLES).sort(), [
+    expect(Object.values(ALLOWED_ROLES).sort()).toStrictEqual([
       'Key Vault Secrets User',
       'Monitoring Metrics Publisher',
       'Storage Blob Data Owner',
@@ -71,18 +70,18 @@ describe('the infra passes the policy', () => {
 describe('each rule fires on a violating snippet', () => {
   test('required-resource: an empty deployment misses every required resource', async () => {
     const found = checkPolicy([await parseBicep("param x string\n", 'empty.bicep')], { requireComplete: true });
-    assert.ok(found.filter((x) => x.rule === 'required-resource').length >= 13, JSON.stringify(found));
-    assert.ok(found.some((x) => x.message.includes('table AuthState')));
-    assert.equal(found.filter((x) => x.rule === 'required-role').length, 4);
+    expect(found.filter((x) => x.rule === 'required-resource').length >= 13).toBeTruthy();
+    expect(found.some((x) => x.message.includes('table AuthState'))).toBeTruthy();
+    expect(found.filter((x) => x.rule === 'required-role').length).toBe(4);
   });
 
   test('required-resource: an `existing` reference does not count as declaring the resource', async () => {
     const found = checkPolicy([await parseBicep("resource kv 'Microsoft.KeyVault/vaults@2023-07-01' existing = {\n  name: 'kv'\n}\n", 's.bicep')], { requireComplete: true });
-    assert.ok(found.some((x) => x.rule === 'required-resource' && x.message.includes('Microsoft.KeyVault/vaults ')), JSON.stringify(found));
+    expect(found.some((x) => x.rule === 'required-resource' && x.message.includes('Microsoft.KeyVault/vaults '))).toBeTruthy();
   });
 
   test('a compliant storage account passes', async () => {
-    assert.deepEqual(rulesOf(await violationsOf(GOOD_STORAGE)), []);
+    expect(rulesOf(await violationsOf(GOOD_STORAGE))).toStrictEqual([]);
   });
 
   test('storage-shared-key: allowSharedKeyAccess true, missing, or not a literal', async () => {
@@ -102,7 +101,7 @@ describe('each rule fires on a violating snippet', () => {
 
   const VAULT = "resource kv 'Microsoft.KeyVault/vaults@2023-07-01' = {\n  name: 'kv'\n  properties: {\n    enableRbacAuthorization: true\n    enableSoftDelete: true\n    enablePurgeProtection: true\n  }\n}\n";
   test('keyvault-rbac: access-policy mode (or unset) fails', async () => {
-    assert.deepEqual(rulesOf(await violationsOf(VAULT)), []);
+    expect(rulesOf(await violationsOf(VAULT))).toStrictEqual([]);
     await assertFires('keyvault-rbac', VAULT.replace('enableRbacAuthorization: true', 'enableRbacAuthorization: false'));
     await assertFires('keyvault-rbac', VAULT.replace('enableRbacAuthorization: true', ''));
   });
@@ -131,7 +130,7 @@ describe('each rule fires on a violating snippet', () => {
 }
 `;
   test('https-only: httpsOnly false or missing fails', async () => {
-    assert.deepEqual(rulesOf(await violationsOf(SITE)), []);
+    expect(rulesOf(await violationsOf(SITE))).toStrictEqual([]);
     await assertFires('https-only', SITE.replace('httpsOnly: true', 'httpsOnly: false'));
     await assertFires('https-only', SITE.replace('httpsOnly: true', ''));
   });
@@ -162,7 +161,7 @@ describe('each rule fires on a violating snippet', () => {
       "{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: ai.properties.ConnectionString }\n        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD;ClientId=\${id}' }",
     );
     const component = "resource ai 'Microsoft.Insights/components@2020-02-02' = {\n  name: 'ai'\n  properties: {\n    disableLocalAuth: true\n  }\n}\n";
-    assert.deepEqual(rulesOf(await violationsOf(ok + component)), []);
+    expect(rulesOf(await violationsOf(ok + component))).toStrictEqual([]);
     await assertFires('app-setting-secret', ok + component.replace('disableLocalAuth: true', 'disableLocalAuth: false'));
   });
 
@@ -192,7 +191,7 @@ describe('each rule fires on a violating snippet', () => {
     await assertFires('output-secret', "output conn string = monitoring.outputs.connectionString\n");
     await assertFires('output-secret', "output k string = sa.properties.primaryKey\n");
     await assertFires('output-secret', "@secure()\nparam clientSecret string\noutput echo string = clientSecret\n");
-    assert.deepEqual(rulesOf(await violationsOf("output AUTH_KEY_VAULT_URL string = kv.properties.vaultUri\noutput AUTH_CLIENT_SECRET_NAME string = 'n'\n")), []);
+    expect(rulesOf(await violationsOf("output AUTH_KEY_VAULT_URL string = kv.properties.vaultUri\noutput AUTH_CLIENT_SECRET_NAME string = 'n'\n"))).toStrictEqual([]);
   });
 
   test('avm-pinned: a registry module without an exact version fails', async () => {
@@ -204,7 +203,7 @@ describe('each rule fires on a violating snippet', () => {
 
   test('role-allowed: an allowed role named beside its GUID passes', async () => {
     const source = assignment("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', tableRole)", "var tableRole = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor\n");
-    assert.deepEqual(rulesOf(await violationsOf(source)), []);
+    expect(rulesOf(await violationsOf(source))).toStrictEqual([]);
   });
 
   for (const [guid, name] of Object.entries(BROAD_ROLES)) {

@@ -1,7 +1,6 @@
 // Drift between infra and code: the AUTH_* app settings in Bicep and the AUTH_* keys of
 // local.settings.sample.json must be exactly the settings shared/config.ts parses (SETTINGS).
-import { before, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SETTINGS } from '../../shared/config';
@@ -24,7 +23,7 @@ const sorted = (values: Iterable<string>): string[] => [...values].sort();
 describe('AUTH_* settings: infra and local sample match shared/config.ts', () => {
   let files: BicepFile[];
   let bicepAuthSettings: string[];
-  before(async () => {
+  beforeAll(async () => {
     files = await loadInfra();
     bicepAuthSettings = appSettingGroups(files)
       .flatMap((g) => g.settings.map((s) => s.name))
@@ -32,40 +31,40 @@ describe('AUTH_* settings: infra and local sample match shared/config.ts', () =>
   });
 
   test('SETTINGS is non-empty and every name is AUTH_-prefixed', () => {
-    assert.ok(SETTINGS.length > 0);
-    for (const name of SETTINGS) assert.match(name, /^AUTH_[A-Z0-9_]+$/);
+    expect(SETTINGS.length > 0).toBeTruthy();
+    for (const name of SETTINGS) expect(name).toMatch(/^AUTH_[A-Z0-9_]+$/);
   });
 
   test('the exception list names only real settings', () => {
     for (const name of Object.keys(NOT_SET_IN_AZURE)) {
-      assert.ok((SETTINGS as readonly string[]).includes(name), `${name} is in NOT_SET_IN_AZURE but not in SETTINGS: remove it`);
+      expect((SETTINGS as readonly string[]).includes(name)).toBeTruthy();
     }
   });
 
   test('Bicep app settings = SETTINGS minus the documented exceptions', () => {
     const expected = sorted(SETTINGS.filter((name) => !(name in NOT_SET_IN_AZURE)));
-    assert.deepEqual(sorted(new Set(bicepAuthSettings)), expected);
+    expect(sorted(new Set(bicepAuthSettings))).toStrictEqual(expected);
   });
 
   test('no AUTH_* app setting is declared twice', () => {
     const dupes = bicepAuthSettings.filter((name, i) => bicepAuthSettings.indexOf(name) !== i);
-    assert.deepEqual(dupes, []);
+    expect(dupes).toStrictEqual([]);
   });
 
   test('the exceptions really are absent from the Bicep app settings', () => {
-    for (const name of Object.keys(NOT_SET_IN_AZURE)) assert.ok(!bicepAuthSettings.includes(name), `${name} is set in Bicep`);
+    for (const name of Object.keys(NOT_SET_IN_AZURE)) expect(!bicepAuthSettings.includes(name)).toBeTruthy();
   });
 
   test('AUTH_* outputs of the templates name real settings', () => {
     const outputs = files.flatMap((f) => descendants(f.root, 'output_declaration').map((o) => o.namedChildren[0]?.text ?? ''));
     const unknown = outputs.filter((name) => name.startsWith('AUTH_') && !(SETTINGS as readonly string[]).includes(name));
-    assert.deepEqual(unknown, []);
+    expect(unknown).toStrictEqual([]);
   });
 
   test('local.settings.sample.json AUTH_* keys = SETTINGS', () => {
     const sample = JSON.parse(readFileSync(join(ROOT, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
     const keys = Object.keys(sample.Values).filter((key) => key.startsWith('AUTH_'));
-    assert.deepEqual(sorted(keys), sorted(SETTINGS));
+    expect(sorted(keys)).toStrictEqual(sorted(SETTINGS));
   });
 });
 
@@ -77,7 +76,7 @@ describe('the drift check can fail', () => {
     );
     const names = appSettingGroups([file]).flatMap((g) => g.settings.map((s) => s.name));
     const expected = sorted(SETTINGS.filter((name) => !(name in NOT_SET_IN_AZURE)));
-    assert.notDeepEqual(sorted(names), expected);
-    assert.ok(names.includes('AUTH_CLIENTID') && !(SETTINGS as readonly string[]).includes('AUTH_CLIENTID'));
+    expect(sorted(names)).not.toStrictEqual(expected);
+    expect(names.includes('AUTH_CLIENTID') && !(SETTINGS as readonly string[]).includes('AUTH_CLIENTID')).toBeTruthy();
   });
 });

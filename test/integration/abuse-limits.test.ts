@@ -2,8 +2,7 @@
  * What an anonymous caller can make the service store, and how fast: a per-instance bound on pending sign-ins,
  * a per-browser cap on transaction cookies, and the size of one pending sign-in.
  */
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { MAX_SIGN_INS_PER_BROWSER } from '../../functions/login';
 import { TokenBucket } from '../../shared/core/rate-limit';
 import { TRANSACTION_COOKIE_PREFIX } from '../../shared/core/keys';
@@ -14,12 +13,12 @@ import { tableRows } from '../_support/tables';
 let h: Harness;
 let now = Date.now();
 
-before(async () => {
+beforeAll(async () => {
   // A tiny bucket on a clock of its own: 3 at once, then 1 per second.
   h = await Harness.start({ overrides: { signInRate: new TokenBucket(1, 3, { now: () => now }) } });
 });
 
-after(async () => {
+afterAll(async () => {
   await h?.stop();
 });
 
@@ -29,22 +28,22 @@ describe('pending sign-ins per instance', () => {
   test('beyond the rate: 429 rate_limited with Retry-After, nothing stored; allowed again after the wait', async () => {
     now += 60_000; // a full bucket
     const browser = h.newBrowser();
-    for (let i = 0; i < 3; i++) assert.equal((await browser.startSignIn()).response.status, 302);
+    for (let i = 0; i < 3; i++) expect((await browser.startSignIn()).response.status).toBe(302);
     const before = (await stateRows()).length;
     const refused = await h.call('login', { url: '/auth/login?returnTo=%2F' });
-    assert.equal(refused.status, 429);
-    assert.match(refused.body, /rate_limited/);
-    assert.equal(refused.headers['retry-after'], '1');
-    assert.equal(refused.setCookies.length, 0);
-    assert.equal((await stateRows()).length, before);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatch(/rate_limited/);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.setCookies.length).toBe(0);
+    expect((await stateRows()).length).toBe(before);
 
     // A native app hears it the OAuth way.
     const app = new NativeApp(h);
     const native = await app.browser.call('login', { url: `/auth/login?${app.authorizeQuery()}` });
-    assert.equal(new URL(native.headers.location!).searchParams.get('error'), 'temporarily_unavailable');
+    expect(new URL(native.headers.location!).searchParams.get('error')).toBe('temporarily_unavailable');
 
     now += 1000;
-    assert.equal((await browser.startSignIn()).response.status, 302);
+    expect((await browser.startSignIn()).response.status).toBe(302);
   });
 });
 
@@ -58,15 +57,15 @@ describe('transaction cookies per browser', () => {
       now += 1000;
     }
     const pending = () => [...browser.jar.keys()].filter((name) => name.startsWith(TRANSACTION_COOKIE_PREFIX)).length;
-    assert.equal(pending(), MAX_SIGN_INS_PER_BROWSER);
+    expect(pending()).toBe(MAX_SIGN_INS_PER_BROWSER);
     const latest = await browser.startSignIn();
-    assert.equal(pending(), 1, 'the older ones were cleared');
+    expect(pending()).toBe(1);
 
     const oldest = await browser.callback(await browser.signInAtProvider(started[0]!.authorizeUrl));
-    assert.equal(oldest.status, 400);
-    assert.match(oldest.body, /state_mismatch/);
+    expect(oldest.status).toBe(400);
+    expect(oldest.body).toMatch(/state_mismatch/);
     const newest = await browser.callback(await browser.signInAtProvider(latest.authorizeUrl));
-    assert.equal(newest.status, 302);
+    expect(newest.status).toBe(302);
   });
 });
 
@@ -76,20 +75,20 @@ describe('the size of one pending sign-in', () => {
     const before = await stateRows();
     const returnTo = `${APP_ORIGIN}/${'a'.repeat(2048 - APP_ORIGIN.length - 1)}`;
     const response = await h.newBrowser().startSignIn(`returnTo=${encodeURIComponent(returnTo)}`);
-    assert.equal(response.response.status, 302);
+    expect(response.response.status).toBe(302);
     const added = (await stateRows()).filter((row) => !before.some((b) => b.rowKey === row.rowKey));
-    assert.equal(added.length, 1);
-    assert.ok(JSON.stringify(added[0]).length < 4096, 'one pending sign-in is bounded');
+    expect(added.length).toBe(1);
+    expect(JSON.stringify(added[0]).length < 4096).toBeTruthy();
 
     const count = (await stateRows()).length;
     const longer = await h.call('login', { url: `/auth/login?returnTo=${encodeURIComponent(`${returnTo}a`)}` });
-    assert.equal(longer.status, 400);
+    expect(longer.status).toBe(400);
     const tooLarge = await h.call('login', { url: `/auth/login?returnTo=${encodeURIComponent(`${APP_ORIGIN}/${'a'.repeat(4100)}`)}` });
-    assert.equal(tooLarge.status, 413);
-    assert.equal((await stateRows()).length, count);
+    expect(tooLarge.status).toBe(413);
+    expect((await stateRows()).length).toBe(count);
   });
 
   test('no secret reached a log', () => {
-    assert.deepEqual(h.leakedSecrets(), []);
+    expect(h.leakedSecrets()).toStrictEqual([]);
   });
 });

@@ -6,9 +6,8 @@
  * One managed-identity stand-in for the file, its env set before the first token request. A test that needs a
  * cold managed-identity token cache uses a user-assigned client id no other test used.
  */
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
 import forge from 'node-forge';
 import type { AzuriteInstance } from '../../dev/azurite';
 import type { StandInClient } from '../../dev/entra-standin';
@@ -77,24 +76,24 @@ const certificateEnv = (): Record<string, string> => ({
 });
 
 function assertNoLeaks(h: Harness): void {
-  assert.deepEqual(h.leakedSecrets(), []);
+  expect(h.leakedSecrets()).toStrictEqual([]);
   const text = h.logs.join('\n');
   for (const value of secretTexts) {
-    assert.ok(!text.includes(value), 'no key or vault value in the logs');
+    expect(!text.includes(value)).toBeTruthy();
     // Any 64-character line of a key's base64 body (a partial dump would show one).
-    for (const line of value.split('\n').filter((l) => l.length === 64)) assert.ok(!text.includes(line), 'no key material in the logs');
+    for (const line of value.split('\n').filter((l) => l.length === 64)) expect(!text.includes(line)).toBeTruthy();
   }
-  assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(text), 'no JWT (assertion, bearer) in the logs');
+  expect(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(text)).toBeTruthy();
 }
 
 let stack: CredentialStack | undefined;
 
-before(async () => {
+beforeAll(async () => {
   stack = await startCredentialStack(APP_IDENTITY);
   ({ azurite, mi, vault } = stack);
 });
 
-after(async () => {
+afterAll(async () => {
   for (const h of harnesses) await h.stop();
   await stack?.stop();
 });
@@ -105,10 +104,10 @@ describe('AUTH_CREDENTIAL=certificate', () => {
     vault.setSecret(CERT_NAME, `${certificate.keyPem}${certificate.certPem}`, 'application/x-pem-file');
     const h = await start(certificateEnv(), { certificates: [certificate.certPem] });
     const reads = vault.counters.secretReads;
-    assert.equal((await h.newBrowser().signIn()).status, 302);
-    assert.equal((await h.newBrowser().signIn()).status, 302);
-    assert.equal(vault.counters.secretReads - reads, 1);
-    assert.ok(h.logs.some((l) => l.includes('client credential loaded') && l.includes('thumbprintSha256')));
+    expect((await h.newBrowser().signIn()).status).toBe(302);
+    expect((await h.newBrowser().signIn()).status).toBe(302);
+    expect(vault.counters.secretReads - reads).toBe(1);
+    expect(h.logs.some((l) => l.includes('client credential loaded') && l.includes('thumbprintSha256'))).toBeTruthy();
     assertNoLeaks(h);
   });
 
@@ -116,7 +115,7 @@ describe('AUTH_CREDENTIAL=certificate', () => {
     const certificate = makeCertificate('entra-signin-pfx');
     vault.setSecret(CERT_NAME, certificate.pfxBase64, 'application/x-pkcs12');
     const h = await start(certificateEnv(), { certificates: [certificate.certPem] });
-    assert.equal((await h.newBrowser().signIn()).status, 302);
+    expect((await h.newBrowser().signIn()).status).toBe(302);
     assertNoLeaks(h);
   });
 
@@ -126,9 +125,9 @@ describe('AUTH_CREDENTIAL=certificate', () => {
     vault.setSecret(CERT_NAME, `${unknown.keyPem}${unknown.certPem}`, 'application/x-pem-file');
     const h = await start(certificateEnv(), { certificates: [known.certPem] });
     const response = await h.newBrowser().signIn();
-    assert.equal(response.status, 503);
-    assert.ok(response.body.includes('credential_unavailable'));
-    assert.ok(h.logs.join('\n').includes('invalid_client'));
+    expect(response.status).toBe(503);
+    expect(response.body.includes('credential_unavailable')).toBeTruthy();
+    expect(h.logs.join('\n').includes('invalid_client')).toBeTruthy();
     assertNoLeaks(h);
   });
 
@@ -137,8 +136,8 @@ describe('AUTH_CREDENTIAL=certificate', () => {
     vault.setSecret(CERT_NAME, `${certificate.keyPem}${certificate.certPem}`, 'application/x-pem-file');
     const h = await start(certificateEnv(), { certificates: [certificate.certPem] });
     const requests = vault.counters.requests;
-    assert.equal((await h.newBrowser().startSignIn()).response.status, 302);
-    assert.equal(vault.counters.requests, requests);
+    expect((await h.newBrowser().startSignIn()).response.status).toBe(302);
+    expect(vault.counters.requests).toBe(requests);
   });
 });
 
@@ -151,10 +150,10 @@ describe('AUTH_CREDENTIAL=managed-identity (secretless)', () => {
       { AUTH_CREDENTIAL: 'managed-identity', AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY },
       { federated: [federatedFor(APP_IDENTITY)] },
     );
-    assert.equal((await h.newBrowser().signIn()).status, 302);
-    assert.equal((await h.newBrowser().signIn()).status, 302);
-    assert.equal(vault.counters.requests, vaultRequests, 'no Key Vault in this mode');
-    assert.ok(mi.requests.some((r) => r.resource === 'api://AzureADTokenExchange' && r.clientId === APP_IDENTITY));
+    expect((await h.newBrowser().signIn()).status).toBe(302);
+    expect((await h.newBrowser().signIn()).status).toBe(302);
+    expect(vault.counters.requests).toBe(vaultRequests);
+    expect(mi.requests.some((r) => r.resource === 'api://AzureADTokenExchange' && r.clientId === APP_IDENTITY)).toBeTruthy();
     assertNoLeaks(h);
   });
 
@@ -164,9 +163,9 @@ describe('AUTH_CREDENTIAL=managed-identity (secretless)', () => {
       { federated: [{ ...federatedFor(APP_IDENTITY), subject: '99999999-9999-4999-8999-999999999999' }] },
     );
     const response = await h.newBrowser().signIn();
-    assert.equal(response.status, 503);
-    assert.ok(response.body.includes('credential_unavailable'));
-    assert.ok(h.logs.join('\n').includes('invalid_client'));
+    expect(response.status).toBe(503);
+    expect(response.body.includes('credential_unavailable')).toBeTruthy();
+    expect(h.logs.join('\n').includes('invalid_client')).toBeTruthy();
     assertNoLeaks(h);
   });
 
@@ -187,13 +186,13 @@ describe('AUTH_CREDENTIAL=managed-identity (secretless)', () => {
     } finally {
       mi.clearFaults();
     }
-    assert.equal(failed.status, 503);
-    assert.ok(failed.body.includes('credential_unavailable'));
-    assert.match(failed.headers['retry-after'] ?? '', /^\d+$/);
-    assert.equal(h.standIn.counters.codeRedemptions, redemptions);
+    expect(failed.status).toBe(503);
+    expect(failed.body.includes('credential_unavailable')).toBeTruthy();
+    expect(failed.headers['retry-after'] ?? '').toMatch(/^\d+$/);
+    expect(h.standIn.counters.codeRedemptions).toBe(redemptions);
     const rows = await tableRows(azurite.connectionString, 'AuthState');
-    assert.ok(rows.some((r) => r.rowKey === stateRowRef(state).rowKey), 'state row kept');
-    assert.equal((await browser.callback(callbackUrl)).status, 302);
+    expect(rows.some((r) => r.rowKey === stateRowRef(state).rowKey)).toBeTruthy();
+    expect((await browser.callback(callbackUrl)).status).toBe(302);
     assertNoLeaks(h);
   });
 });

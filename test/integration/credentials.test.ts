@@ -8,11 +8,10 @@
  * (`allowedPrincipals`), so every passing sign-in also proves that `AUTH_MANAGED_IDENTITY_CLIENT_ID` reaches the
  * Key Vault credential. "Fresh services" = a new Harness, i.e. a cold instance with nothing cached.
  */
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
 import type { AzuriteInstance } from '../../dev/azurite';
 import type { KeyVaultStandIn } from '../../dev/keyvault-standin';
 import type { ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
@@ -70,11 +69,11 @@ async function stateRowExists(state: string): Promise<boolean> {
 }
 
 function assertNoLeaks(h: Harness): void {
-  assert.deepEqual(h.leakedSecrets(), [], 'no state, code, cookie or Entra secret in the logs');
+  expect(h.leakedSecrets()).toStrictEqual([]);
   const text = h.logs.join('\n');
-  for (const value of secretValues) assert.ok(!text.includes(value), 'no vault secret value in the logs');
+  for (const value of secretValues) expect(!text.includes(value)).toBeTruthy();
   // Bearer tokens (managed-identity, Key Vault) and ID/access tokens are JWTs.
-  assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(text), 'no JWT in the logs');
+  expect(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(text)).toBeTruthy();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,12 +81,12 @@ const tokenCalls = (h: Harness) => Object.values(h.standIn.counters.token).reduc
 
 let stack: CredentialStack | undefined;
 
-before(async () => {
+beforeAll(async () => {
   stack = await startCredentialStack(APP_IDENTITY);
   ({ azurite, mi, vault } = stack);
 });
 
-after(async () => {
+afterAll(async () => {
   for (const h of harnesses) await h.stop();
   await stack?.stop();
 });
@@ -99,21 +98,21 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     main = await start([secret]);
     const reads = vault.counters.secretReads;
     const first = await main.newBrowser().signIn();
-    assert.equal(first.status, 302);
-    assert.equal(first.headers.location, '/app');
-    assert.equal((await main.newBrowser().signIn()).status, 302);
-    assert.equal(vault.counters.secretReads - reads, 1, 'one vault read for the instance');
-    assert.ok(mi.requests.some((r) => r.resource.includes('vault.azure.net') && r.clientId === APP_IDENTITY), 'vault token for the user-assigned identity');
-    assert.ok(main.logs.some((l) => l.includes('client credential loaded')));
+    expect(first.status).toBe(302);
+    expect(first.headers.location).toBe('/app');
+    expect((await main.newBrowser().signIn()).status).toBe(302);
+    expect(vault.counters.secretReads - reads).toBe(1);
+    expect(mi.requests.some((r) => r.resource.includes('vault.azure.net') && r.clientId === APP_IDENTITY)).toBeTruthy();
+    expect(main.logs.some((l) => l.includes('client credential loaded'))).toBeTruthy();
     assertNoLeaks(main);
   });
 
   test('/auth/login never touches the vault', async () => {
     const requests = vault.counters.requests;
-    for (let i = 0; i < 3; i++) assert.equal((await main.newBrowser().startSignIn()).response.status, 302);
+    for (let i = 0; i < 3; i++) expect((await main.newBrowser().startSignIn()).response.status).toBe(302);
     const cold = await start([newSecret('unused')]);
-    assert.equal((await cold.newBrowser().startSignIn()).response.status, 302);
-    assert.equal(vault.counters.requests, requests, 'no vault request, not even a challenge');
+    expect((await cold.newBrowser().startSignIn()).response.status).toBe(302);
+    expect(vault.counters.requests).toBe(requests);
     assertNoLeaks(cold);
   });
 
@@ -126,18 +125,18 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     main.standIn.injectFault('token', { delayMs: 1500 }, 6);
     const inflight = pending.map((p) => p.browser.callback(p.callbackUrl));
     for (let waited = 0; codeRequests() - before < 6 && waited < 5000; waited += 10) await sleep(10);
-    assert.equal(codeRequests() - before, 6, 'all six redemptions are in flight');
+    expect(codeRequests() - before).toBe(6);
 
     const rotated = newSecret('rotated');
     vault.setSecret(SECRET_NAME, rotated);
     main.standIn.setClientSecrets(CLIENT_ID, [rotated]); // the old secret is removed
 
     const results = await Promise.all(inflight);
-    assert.deepEqual(results.map((r) => r.status), Array(6).fill(302), 'no failed sign-in');
-    assert.equal(vault.counters.secretReads - reads, 1, 'exactly one extra vault read');
-    assert.equal((await main.newBrowser().signIn()).status, 302);
-    assert.equal(vault.counters.secretReads - reads, 1, 'later sign-ins use the renewed copy');
-    assert.ok(main.logs.some((l) => l.includes('event credential_rotated')));
+    expect(results.map((r) => r.status)).toStrictEqual(Array(6).fill(302));
+    expect(vault.counters.secretReads - reads).toBe(1);
+    expect((await main.newBrowser().signIn()).status).toBe(302);
+    expect(vault.counters.secretReads - reads).toBe(1);
+    expect(main.logs.some((l) => l.includes('event credential_rotated'))).toBeTruthy();
     assertNoLeaks(main);
   });
 
@@ -146,8 +145,8 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     try {
       const requests = vault.counters.requests;
       const results = await Promise.all(Array.from({ length: 3 }, () => main.newBrowser().signIn()));
-      assert.deepEqual(results.map((r) => r.status), [302, 302, 302]);
-      assert.equal(vault.counters.requests, requests);
+      expect(results.map((r) => r.status)).toStrictEqual([302, 302, 302]);
+      expect(vault.counters.requests).toBe(requests);
     } finally {
       vault.clearFaults();
     }
@@ -164,25 +163,25 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     const calls = tokenCalls(h);
 
     const failed = await browser.callback(callbackUrl);
-    assert.equal(failed.status, 503);
-    assert.ok(failed.body.includes('credential_unavailable'));
-    assert.match(failed.headers['retry-after'] ?? '', /^\d+$/);
-    assert.ok(await stateRowExists(state), 'the state row is not consumed');
-    assert.equal(h.standIn.counters.codeRedemptions, redemptions, 'no code redeemed during the outage');
-    assert.equal(tokenCalls(h), calls, 'no token request at all');
-    assert.ok(h.logs.some((l) => l.includes('client credential unavailable') && l.includes('Key Vault')));
+    expect(failed.status).toBe(503);
+    expect(failed.body.includes('credential_unavailable')).toBeTruthy();
+    expect(failed.headers['retry-after'] ?? '').toMatch(/^\d+$/);
+    expect(await stateRowExists(state)).toBeTruthy();
+    expect(h.standIn.counters.codeRedemptions).toBe(redemptions);
+    expect(tokenCalls(h)).toBe(calls);
+    expect(h.logs.some((l) => l.includes('client credential unavailable') && l.includes('Key Vault'))).toBeTruthy();
 
     // During the cool-down a retry answers 503 at once, without hammering the vault.
     const requests = vault.counters.requests;
-    assert.equal((await browser.callback(callbackUrl)).status, 503);
-    assert.equal(vault.counters.requests, requests);
+    expect((await browser.callback(callbackUrl)).status).toBe(503);
+    expect(vault.counters.requests).toBe(requests);
 
     vault.clearFaults();
     h.clockOffsetMs += 3000; // past the failure cool-down
     const retried = await browser.callback(callbackUrl);
-    assert.equal(retried.status, 302, 'the user can retry the same sign-in');
-    assert.ok(!(await stateRowExists(state)));
-    assert.equal(h.standIn.counters.codeRedemptions, redemptions + 1);
+    expect(retried.status).toBe(302);
+    expect(!(await stateRowExists(state))).toBeTruthy();
+    expect(h.standIn.counters.codeRedemptions).toBe(redemptions + 1);
     assertNoLeaks(h);
   });
 
@@ -193,8 +192,8 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     const pending = await Promise.all(Array.from({ length: 20 }, () => pendingSignIn(h)));
     const reads = vault.counters.secretReads;
     const results = await Promise.all(pending.map((p) => p.browser.callback(p.callbackUrl)));
-    assert.deepEqual(results.map((r) => r.status), Array(20).fill(302));
-    assert.equal(vault.counters.secretReads - reads, 1);
+    expect(results.map((r) => r.status)).toStrictEqual(Array(20).fill(302));
+    expect(vault.counters.secretReads - reads).toBe(1);
     assertNoLeaks(h);
   });
 
@@ -209,10 +208,10 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     const started = Date.now();
     const response = await browser.callback(callbackUrl);
     const elapsed = Date.now() - started;
-    assert.equal(response.status, 302);
-    assert.equal(vault.counters.faultsServed - faults, 1);
-    assert.equal(vault.counters.secretReads - reads, 1);
-    assert.ok(elapsed >= 1000, `waited for Retry-After (${elapsed} ms)`);
+    expect(response.status).toBe(302);
+    expect(vault.counters.faultsServed - faults).toBe(1);
+    expect(vault.counters.secretReads - reads).toBe(1);
+    expect(elapsed >= 1000).toBeTruthy();
     assertNoLeaks(h);
   });
 
@@ -227,11 +226,11 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
       let requests = vault.counters.requests;
       let started = Date.now();
       const long = await browser.callback(callbackUrl);
-      assert.equal(long.status, 503);
-      assert.ok(long.body.includes('credential_unavailable'));
-      assert.equal(long.headers['retry-after'], '30');
-      assert.equal(vault.counters.requests - requests, 1);
-      assert.ok(Date.now() - started < 2000, 'failed fast');
+      expect(long.status).toBe(503);
+      expect(long.body.includes('credential_unavailable')).toBeTruthy();
+      expect(long.headers['retry-after']).toBe('30');
+      expect(vault.counters.requests - requests).toBe(1);
+      expect(Date.now() - started < 2000).toBeTruthy();
 
       // Throttled on every attempt with a short Retry-After: at most 4 attempts, within the 5 s budget.
       vault.injectFault({ kind: 'status', status: 429, retryAfterSeconds: 1 });
@@ -239,15 +238,15 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
       requests = vault.counters.requests;
       started = Date.now();
       const repeated = await browser.callback(callbackUrl);
-      assert.equal(repeated.status, 503);
-      assert.ok(vault.counters.requests - requests <= 4, `attempts: ${vault.counters.requests - requests}`);
-      assert.ok(Date.now() - started < 6000, 'bounded by the budget');
-      assert.ok(await stateRowExists(state));
+      expect(repeated.status).toBe(503);
+      expect(vault.counters.requests - requests <= 4).toBeTruthy();
+      expect(Date.now() - started < 6000).toBeTruthy();
+      expect(await stateRowExists(state)).toBeTruthy();
     } finally {
       vault.clearFaults();
     }
     h.clockOffsetMs += 31_000;
-    assert.equal((await browser.callback(callbackUrl)).status, 302);
+    expect((await browser.callback(callbackUrl)).status).toBe(302);
     assertNoLeaks(h);
   });
 
@@ -258,23 +257,23 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     const h = await start([right]);
     const reads = vault.counters.secretReads;
     const response = await h.newBrowser().signIn();
-    assert.equal(response.status, 503);
-    assert.ok(response.body.includes('credential_unavailable'));
-    assert.ok(response.headers['retry-after']);
+    expect(response.status).toBe(503);
+    expect(response.body.includes('credential_unavailable')).toBeTruthy();
+    expect(response.headers['retry-after']).toBeTruthy();
     const text = h.logs.join('\n');
-    assert.ok(text.includes('invalid_client'), 'the log says the provider rejected the client credential');
-    assert.ok(text.includes('the source holds no newer one'), 'and that the vault holds nothing newer');
-    assert.equal(vault.counters.secretReads - reads, 2, 'the first read and one re-read');
+    expect(text.includes('invalid_client')).toBeTruthy();
+    expect(text.includes('the source holds no newer one')).toBeTruthy();
+    expect(vault.counters.secretReads - reads).toBe(2);
 
     // Further sign-ins do not hammer the vault for the same rejected value.
-    assert.equal((await h.newBrowser().signIn()).status, 503);
-    assert.equal(vault.counters.secretReads - reads, 2);
+    expect((await h.newBrowser().signIn()).status).toBe(503);
+    expect(vault.counters.secretReads - reads).toBe(2);
 
     // The operator corrects the vault: picked up on the next rejection after the re-check interval.
     vault.setSecret(SECRET_NAME, right);
     h.clockOffsetMs += 31_000;
-    assert.equal((await h.newBrowser().signIn()).status, 302);
-    assert.equal(vault.counters.secretReads - reads, 3);
+    expect((await h.newBrowser().signIn()).status).toBe(302);
+    expect(vault.counters.secretReads - reads).toBe(3);
     assertNoLeaks(h);
   });
 
@@ -311,11 +310,11 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     const requests = vault.counters.requests;
     // Asynchronously: the Entra stand-in the child's login asks for discovery runs in this process.
     const child = await run(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, env });
-    assert.equal(child.status, 0, child.stderr);
+    expect(child.status).toBe(0);
     const report = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}');
-    assert.deepEqual(report, { status: 302, keyVault: false, identity: false, msal: false });
-    assert.equal(vault.counters.requests, requests);
-    for (const value of secretValues) assert.ok(!child.stdout.includes(value) && !child.stderr.includes(value));
+    expect(report).toStrictEqual({ status: 302, keyVault: false, identity: false, msal: false });
+    expect(vault.counters.requests).toBe(requests);
+    for (const value of secretValues) expect(!child.stdout.includes(value) && !child.stderr.includes(value)).toBeTruthy();
   });
 });
 

@@ -3,8 +3,7 @@
  * simulated app with its own PKCE signs in through the browser, catches the redirect with a handoff code,
  * redeems it at /auth/token, uses its session token as Bearer, and rotates it; and the bad inputs around it.
  */
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { SESSION_COOKIE } from '../../shared/core/flow';
 import { HANDOFF_TTL_MS } from '../../shared/core/native';
@@ -16,12 +15,12 @@ import { tableRows } from '../_support/tables';
 let azurite: AzuriteInstance;
 let h: Harness;
 
-before(async () => {
+beforeAll(async () => {
   azurite = await startAzurite();
   h = await Harness.start({ azurite, overrides: { providerTimeoutMs: 3000 } });
 });
 
-after(async () => {
+afterAll(async () => {
   await h?.stop();
   await azurite?.stop();
 });
@@ -30,22 +29,21 @@ const states = async () => (await tableRows(azurite.connectionString, 'AuthState
 const sessions = async () => (await tableRows(azurite.connectionString, 'AuthSessions')).length;
 
 function assertOAuthError(response: Response, status: number, error: string): void {
-  assert.equal(response.status, status, response.body);
-  assert.equal(response.json().error, error);
-  assert.equal(typeof response.json().error_description, 'string');
-  assert.equal(response.headers['cache-control'], 'no-store');
-  assert.equal(response.headers.pragma, 'no-cache');
-  assert.match(response.headers['content-type'] ?? '', /^application\/json/);
+  expect(response.status).toBe(status);
+  expect(response.json().error).toBe(error);
+  expect(typeof response.json().error_description).toBe('string');
+  expect(response.headers['cache-control']).toBe('no-store');
+  expect(response.headers.pragma).toBe('no-cache');
+  expect(response.headers['content-type'] ?? '').toMatch(/^application\/json/);
 }
 
 describe('discovery', () => {
   test('/.well-known/oauth-authorization-server describes the endpoints (RFC 8414)', async () => {
     const response = await h.call('metadata', { url: '/.well-known/oauth-authorization-server' });
-    assert.equal(response.status, 200);
-    assert.match(response.headers['cache-control'] ?? '', /max-age=3600/);
+    expect(response.status).toBe(200);
+    expect(response.headers['cache-control'] ?? '').toMatch(/max-age=3600/);
     const metadata = response.json();
-    assert.deepEqual(
-      {
+    expect({
         issuer: metadata.issuer,
         authorization_endpoint: metadata.authorization_endpoint,
         token_endpoint: metadata.token_endpoint,
@@ -53,8 +51,7 @@ describe('discovery', () => {
         code_challenge_methods_supported: metadata.code_challenge_methods_supported,
         token_endpoint_auth_methods_supported: metadata.token_endpoint_auth_methods_supported,
         authorization_response_iss_parameter_supported: metadata.authorization_response_iss_parameter_supported,
-      },
-      {
+      }).toStrictEqual({
         issuer: PUBLIC_ORIGIN,
         authorization_endpoint: `${PUBLIC_ORIGIN}/auth/login`,
         token_endpoint: `${PUBLIC_ORIGIN}/auth/token`,
@@ -62,8 +59,7 @@ describe('discovery', () => {
         code_challenge_methods_supported: ['S256'],
         token_endpoint_auth_methods_supported: ['none'],
         authorization_response_iss_parameter_supported: true,
-      },
-    );
+      });
   });
 });
 
@@ -71,73 +67,73 @@ describe('the native flow', () => {
   test('sign in through the browser, handoff code to the app, redeem, Bearer calls, rotate', async () => {
     const app = new NativeApp(h);
     const callback = await app.signIn();
-    assert.equal(callback.status, 302);
-    assert.ok(!callback.setCookies.some((c) => c.name === SESSION_COOKIE && c.maxAge !== 0), 'no browser session for a native sign-in');
+    expect(callback.status).toBe(302);
+    expect(!callback.setCookies.some((c) => c.name === SESSION_COOKIE && c.maxAge !== 0)).toBeTruthy();
     const redirect = app.captureRedirect(callback);
-    assert.equal(`${redirect.protocol}${redirect.pathname}`, 'com.contoso.app:/oauth2redirect');
-    assert.equal(redirect.searchParams.get('state'), app.state);
-    assert.equal(redirect.searchParams.get('iss'), PUBLIC_ORIGIN);
+    expect(`${redirect.protocol}${redirect.pathname}`).toBe('com.contoso.app:/oauth2redirect');
+    expect(redirect.searchParams.get('state')).toBe(app.state);
+    expect(redirect.searchParams.get('iss')).toBe(PUBLIC_ORIGIN);
     const code = redirect.searchParams.get('code') ?? '';
-    assert.match(code, /^\d{10}\.[A-Za-z0-9_-]{43}$/);
-    assert.ok(!/eyJ/.test(redirect.href), 'no token in the URL');
+    expect(code).toMatch(/^\d{10}\.[A-Za-z0-9_-]{43}$/);
+    expect(!/eyJ/.test(redirect.href)).toBeTruthy();
     const sessionsBefore = await sessions();
 
     const redeemed = await app.redeem(code);
-    assert.equal(redeemed.status, 200, redeemed.body);
-    assert.equal(redeemed.headers['cache-control'], 'no-store');
+    expect(redeemed.status).toBe(200);
+    expect(redeemed.headers['cache-control']).toBe('no-store');
     const tokens = redeemed.json();
-    assert.equal(tokens.token_type, 'Bearer');
-    assert.ok(tokens.expires_in > 0);
-    assert.ok(tokens.scope.split(' ').includes('User.Read'));
-    assert.equal((await h.standIn.verifyAccessToken(tokens.access_token)).oid !== undefined, true);
-    assert.match(tokens.refresh_token, /^\d{10}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/, 'the backend session token, not an Entra refresh token');
-    assert.equal(await sessions(), sessionsBefore + 1);
-    assert.ok(!JSON.stringify(await tableRows(azurite.connectionString, 'AuthSessions')).includes(tokens.refresh_token.split('.')[2]));
+    expect(tokens.token_type).toBe('Bearer');
+    expect(tokens.expires_in > 0).toBeTruthy();
+    expect(tokens.scope.split(' ').includes('User.Read')).toBeTruthy();
+    expect((await h.standIn.verifyAccessToken(tokens.access_token)).oid !== undefined).toBe(true);
+    expect(tokens.refresh_token).toMatch(/^\d{10}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    expect(await sessions()).toBe(sessionsBefore + 1);
+    expect(!JSON.stringify(await tableRows(azurite.connectionString, 'AuthSessions')).includes(tokens.refresh_token.split('.')[2])).toBeTruthy();
 
     const me = await app.bearer('me', tokens.refresh_token);
-    assert.equal(me.status, 200);
-    assert.equal(me.json().user.username, h.standIn.users[0]!.username);
+    expect(me.status).toBe(200);
+    expect(me.json().user.username).toBe(h.standIn.users[0]!.username);
     const access = await app.bearer('refresh', tokens.refresh_token);
-    assert.equal(access.status, 200, 'Bearer needs no X-CSRF');
-    assert.equal(access.json().refresh_token, undefined, 'refresh never returns a refresh token');
+    expect(access.status).toBe(200);
+    expect(access.json().refresh_token).toBe(undefined);
 
     const rotated = await app.refresh(tokens.refresh_token);
-    assert.equal(rotated.status, 200, rotated.body);
+    expect(rotated.status).toBe(200);
     const next = rotated.json();
-    assert.notEqual(next.refresh_token, tokens.refresh_token);
-    assert.equal(next.refresh_token.split('.').slice(0, 2).join('.'), tokens.refresh_token.split('.').slice(0, 2).join('.'), 'same session row');
-    assert.equal((await app.bearer('me', next.refresh_token)).status, 200);
-    assert.equal(await sessions(), sessionsBefore + 1, 'rotation keeps one row');
+    expect(next.refresh_token).not.toBe(tokens.refresh_token);
+    expect(next.refresh_token.split('.').slice(0, 2).join('.')).toBe(tokens.refresh_token.split('.').slice(0, 2).join('.'));
+    expect((await app.bearer('me', next.refresh_token)).status).toBe(200);
+    expect(await sessions()).toBe(sessionsBefore + 1);
 
     const logout = await app.bearer('logout', next.refresh_token);
-    assert.equal(logout.status, 200);
-    assert.ok(logout.json().logoutUrl);
-    assert.equal(await sessions(), sessionsBefore);
-    assert.equal((await app.bearer('me', next.refresh_token)).status, 401);
+    expect(logout.status).toBe(200);
+    expect(logout.json().logoutUrl).toBeTruthy();
+    expect(await sessions()).toBe(sessionsBefore);
+    expect((await app.bearer('me', next.refresh_token)).status).toBe(401);
   });
 
   test('a loopback redirect URI matches with any port (RFC 8252 §7.3); the code is bound to that exact URI', async () => {
     const app = new NativeApp(h, 'http://127.0.0.1:51234/callback');
     const code = await app.signInForCode();
     assertOAuthError(await app.redeem(code, { redirect_uri: 'http://127.0.0.1:51235/callback' }), 400, 'invalid_grant');
-    assert.equal((await app.redeem(code)).status, 200);
+    expect((await app.redeem(code)).status).toBe(200);
   });
 
   test('a claimed https link works; the app keeps its own query on the redirect URI', async () => {
     const app = new NativeApp(h, NATIVE_REDIRECT_URIS[1]);
     const redirect = app.captureRedirect(await app.signIn());
-    assert.equal(`${redirect.origin}${redirect.pathname}`, NATIVE_REDIRECT_URIS[1]);
-    assert.equal((await app.redeem(redirect.searchParams.get('code')!)).status, 200);
+    expect(`${redirect.origin}${redirect.pathname}`).toBe(NATIVE_REDIRECT_URIS[1]);
+    expect((await app.redeem(redirect.searchParams.get('code')!)).status).toBe(200);
   });
 
   test('the user cancels at the provider: the app gets error=access_denied with its state, nothing stored', async () => {
     const app = new NativeApp(h);
     const [statesBefore, sessionsBefore] = [await states(), await sessions()];
     const redirect = app.captureRedirect(await app.signIn({ cancel: true }));
-    assert.equal(redirect.searchParams.get('error'), 'access_denied');
-    assert.equal(redirect.searchParams.get('state'), app.state);
-    assert.equal(redirect.searchParams.get('code'), null);
-    assert.deepEqual([await states(), await sessions()], [statesBefore, sessionsBefore], 'the state row consumed, no handoff, no session');
+    expect(redirect.searchParams.get('error')).toBe('access_denied');
+    expect(redirect.searchParams.get('state')).toBe(app.state);
+    expect(redirect.searchParams.get('code')).toBe(null);
+    expect([await states(), await sessions()]).toStrictEqual([statesBefore, sessionsBefore]);
   });
 });
 
@@ -151,11 +147,11 @@ describe("failures after the app's redirect URI matched go back to the app", () 
       h.standIn.injectFault('token', fault);
       try {
         const redirect = app.captureRedirect(await app.browser.callback(callbackUrl));
-        assert.equal(`${redirect.protocol}${redirect.pathname}`, 'com.contoso.app:/oauth2redirect');
-        assert.equal(redirect.searchParams.get('error'), error);
-        assert.equal(redirect.searchParams.get('state'), app.state);
-        assert.equal(redirect.searchParams.get('code'), null);
-        assert.equal(await sessions(), sessionsBefore);
+        expect(`${redirect.protocol}${redirect.pathname}`).toBe('com.contoso.app:/oauth2redirect');
+        expect(redirect.searchParams.get('error')).toBe(error);
+        expect(redirect.searchParams.get('state')).toBe(app.state);
+        expect(redirect.searchParams.get('code')).toBe(null);
+        expect(await sessions()).toBe(sessionsBefore);
       } finally {
         h.standIn.clearFaults();
       }
@@ -167,9 +163,9 @@ describe("failures after the app's redirect URI matched go back to the app", () 
     const { authorizeUrl } = await app.browser.startSignIn(app.authorizeQuery());
     const callbackUrl = await app.browser.signInAtProvider(authorizeUrl);
     const response = await h.newBrowser().callback(callbackUrl);
-    assert.equal(response.status, 400);
-    assert.equal(response.headers.location, undefined);
-    assert.match(response.body, /state_mismatch/);
+    expect(response.status).toBe(400);
+    expect(response.headers.location).toBe(undefined);
+    expect(response.body).toMatch(/state_mismatch/);
   });
 });
 
@@ -188,11 +184,11 @@ describe('bad authorization requests: nothing stored', () => {
       const app = new NativeApp(h);
       const before = await states();
       const response = await app.browser.call('login', { url: `/auth/login?${app.authorizeQuery(overrides)}` });
-      assert.equal(response.status, 400);
-      assert.equal(response.headers.location, undefined);
-      assert.match(response.body, /invalid_redirect_uri/);
-      assert.equal(response.setCookies.length, 0);
-      assert.equal(await states(), before);
+      expect(response.status).toBe(400);
+      expect(response.headers.location).toBe(undefined);
+      expect(response.body).toMatch(/invalid_redirect_uri/);
+      expect(response.setCookies.length).toBe(0);
+      expect(await states()).toBe(before);
     });
   }
 
@@ -210,14 +206,14 @@ describe('bad authorization requests: nothing stored', () => {
       const app = new NativeApp(h);
       const before = await states();
       const response = await app.browser.call('login', { url: `/auth/login?${app.authorizeQuery(overrides)}` });
-      assert.equal(response.status, 302);
+      expect(response.status).toBe(302);
       const redirect = new URL(response.headers.location!);
-      assert.equal(`${redirect.protocol}${redirect.pathname}`, 'com.contoso.app:/oauth2redirect');
-      assert.equal(redirect.searchParams.get('error'), 'invalid_request');
-      assert.equal(redirect.searchParams.get('state'), app.state);
-      assert.equal(redirect.searchParams.get('code'), null);
-      assert.equal(response.setCookies.length, 0);
-      assert.equal(await states(), before);
+      expect(`${redirect.protocol}${redirect.pathname}`).toBe('com.contoso.app:/oauth2redirect');
+      expect(redirect.searchParams.get('error')).toBe('invalid_request');
+      expect(redirect.searchParams.get('state')).toBe(app.state);
+      expect(redirect.searchParams.get('code')).toBe(null);
+      expect(response.setCookies.length).toBe(0);
+      expect(await states()).toBe(before);
     });
   }
 
@@ -225,8 +221,8 @@ describe('bad authorization requests: nothing stored', () => {
     const app = new NativeApp(h);
     const response = await app.browser.call('login', { url: `/auth/login?${app.authorizeQuery({ state: 'a\r\nb' })}` });
     const redirect = new URL(response.headers.location!);
-    assert.equal(redirect.searchParams.get('error'), 'invalid_request');
-    assert.equal(redirect.searchParams.get('state'), null);
+    expect(redirect.searchParams.get('error')).toBe('invalid_request');
+    expect(redirect.searchParams.get('state')).toBe(null);
   });
 });
 
@@ -238,8 +234,8 @@ describe('bad token requests: OAuth errors, nothing issued', () => {
     assertOAuthError(await app.redeem(code, { code_verifier: 'A'.repeat(43) }), 400, 'invalid_grant');
     assertOAuthError(await app.redeem(code, { code_verifier: 'short' }), 400, 'invalid_grant');
     assertOAuthError(await app.redeem(code, { redirect_uri: NATIVE_REDIRECT_URIS[1] }), 400, 'invalid_grant');
-    assert.equal(await sessions(), sessionsBefore);
-    assert.equal((await app.redeem(code)).status, 200);
+    expect(await sessions()).toBe(sessionsBefore);
+    expect((await app.redeem(code)).status).toBe(200);
   });
 
   test('a replayed handoff code → invalid_grant, and the session it produced is revoked (RFC 6749 §4.1.2)', async () => {
@@ -247,8 +243,8 @@ describe('bad token requests: OAuth errors, nothing issued', () => {
     const code = await app.signInForCode();
     const tokens = (await app.redeem(code)).json();
     assertOAuthError(await app.redeem(code), 400, 'invalid_grant');
-    assert.equal((await app.bearer('me', tokens.refresh_token)).status, 401);
-    assert.ok(h.logs.some((line) => line.includes('event replay_detected') && line.includes('handoff_code')));
+    expect((await app.bearer('me', tokens.refresh_token)).status).toBe(401);
+    expect(h.logs.some((line) => line.includes('event replay_detected') && line.includes('handoff_code'))).toBeTruthy();
   });
 
   test('an expired handoff code → invalid_grant, no session', async () => {
@@ -262,7 +258,7 @@ describe('bad token requests: OAuth errors, nothing issued', () => {
       h.clockOffsetMs -= HANDOFF_TTL_MS + 1000;
     }
     assertOAuthError(await app.redeem(code), 400, 'invalid_grant');
-    assert.equal(await sessions(), sessionsBefore);
+    expect(await sessions()).toBe(sessionsBefore);
   });
 
   const malformed: [string, Record<string, string | undefined>, number, string][] = [
@@ -283,7 +279,7 @@ describe('bad token requests: OAuth errors, nothing issued', () => {
       const app = new NativeApp(h);
       const [statesBefore, sessionsBefore] = [await states(), await sessions()];
       assertOAuthError(await app.token(params), status, error);
-      assert.deepEqual([await states(), await sessions()], [statesBefore, sessionsBefore]);
+      expect([await states(), await sessions()]).toStrictEqual([statesBefore, sessionsBefore]);
     });
   }
 
@@ -302,7 +298,7 @@ describe('bad token requests: OAuth errors, nothing issued', () => {
     assertOAuthError(json, 415, 'invalid_request');
     const get = await h.call('token', { url: '/auth/token?grant_type=refresh_token' });
     assertOAuthError(get, 405, 'invalid_request');
-    assert.equal(get.headers.allow, 'POST');
+    expect(get.headers.allow).toBe('POST');
     const empty = await h.call('token', { method: 'POST', url: '/auth/token' });
     assertOAuthError(empty, 400, 'invalid_request');
   });
@@ -311,7 +307,7 @@ describe('bad token requests: OAuth errors, nothing issued', () => {
     const app = new NativeApp(h);
     const tokens = await app.signInForTokens();
     assertOAuthError(await app.refresh(tokens.refresh_token, 'Mail.Send'), 400, 'invalid_scope');
-    assert.equal((await app.refresh(tokens.refresh_token)).status, 200, 'the token was not burnt');
+    expect((await app.refresh(tokens.refresh_token)).status).toBe(200);
   });
 });
 
@@ -321,18 +317,18 @@ describe('refresh token rotation', () => {
     const first = (await app.signInForTokens()).refresh_token;
     const second = (await app.refresh(first)).json().refresh_token;
     const retried = await app.refresh(first);
-    assert.equal(retried.status, 200);
-    assert.equal(retried.json().refresh_token, second, 'a retry inside the grace window gets the same successor');
-    assert.equal((await app.bearer('me', first)).status, 200, 'inside the grace window the old token still reads the session');
+    expect(retried.status).toBe(200);
+    expect(retried.json().refresh_token).toBe(second);
+    expect((await app.bearer('me', first)).status).toBe(200);
 
     h.clockOffsetMs += ROTATION_GRACE_MS + 1000;
     try {
       const sessionsBefore = await sessions();
       assertOAuthError(await app.refresh(first), 400, 'invalid_grant');
-      assert.equal(await sessions(), sessionsBefore - 1, 'the whole session is revoked');
+      expect(await sessions()).toBe(sessionsBefore - 1);
       assertOAuthError(await app.refresh(second), 400, 'invalid_grant');
-      assert.equal((await app.bearer('me', second)).status, 401);
-      assert.ok(h.logs.some((line) => line.includes('event token_reuse_detected')));
+      expect((await app.bearer('me', second)).status).toBe(401);
+      expect(h.logs.some((line) => line.includes('event token_reuse_detected'))).toBeTruthy();
     } finally {
       h.clockOffsetMs -= ROTATION_GRACE_MS + 1000;
     }
@@ -344,19 +340,19 @@ describe('refresh token rotation', () => {
     const second = (await app.refresh(first)).json().refresh_token;
     const third = (await app.refresh(second)).json().refresh_token;
     assertOAuthError(await app.refresh(first), 400, 'invalid_grant');
-    assert.equal((await app.bearer('me', third)).status, 401, 'revoked');
+    expect((await app.bearer('me', third)).status).toBe(401);
   });
 
   test('ten concurrent refreshes with the same token: one rotation wins, all get its successor, no 500', async () => {
     const app = new NativeApp(h);
     const first = (await app.signInForTokens()).refresh_token;
     const responses = await Promise.all(Array.from({ length: 10 }, () => app.refresh(first)));
-    for (const response of responses) assert.equal(response.status, 200, response.body);
+    for (const response of responses) expect(response.status).toBe(200);
     const successors = new Set(responses.map((r) => r.json().refresh_token));
-    assert.equal(successors.size, 1, 'one rotation won');
+    expect(successors.size).toBe(1);
     const [successor] = successors;
-    assert.notEqual(successor, first);
-    assert.equal((await app.bearer('me', successor!)).status, 200);
+    expect(successor).not.toBe(first);
+    expect((await app.bearer('me', successor!)).status).toBe(200);
   });
 
   test('an expired access token is refreshed from the Entra refresh token kept server-side', async () => {
@@ -366,9 +362,9 @@ describe('refresh token rotation', () => {
       const tokens = await app.signInForTokens();
       const refreshesBefore = h.standIn.counters.refreshRedemptions;
       const rotated = await app.refresh(tokens.refresh_token);
-      assert.equal(rotated.status, 200);
-      assert.ok(rotated.json().access_token !== tokens.access_token, 'a new access token');
-      assert.equal(h.standIn.counters.refreshRedemptions, refreshesBefore + 1);
+      expect(rotated.status).toBe(200);
+      expect(rotated.json().access_token !== tokens.access_token).toBeTruthy();
+      expect(h.standIn.counters.refreshRedemptions).toBe(refreshesBefore + 1);
     } finally {
       h.standIn.setAccessTokenLifetime(3600);
     }
@@ -381,21 +377,21 @@ describe('sessions are not interchangeable', () => {
     await browser.signIn();
     const cookie = browser.jar.get(SESSION_COOKIE)!;
     const app = new NativeApp(h);
-    assert.equal((await app.bearer('me', cookie)).status, 401);
-    assert.equal((await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } })).status, 200, 'the web session itself is intact');
+    expect((await app.bearer('me', cookie)).status).toBe(401);
+    expect((await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } })).status).toBe(200);
 
     const tokens = await app.signInForTokens();
-    assert.equal((await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${tokens.refresh_token}` } })).status, 401);
+    expect((await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${tokens.refresh_token}` } })).status).toBe(401);
     assertOAuthError(await app.refresh(cookie), 400, 'invalid_grant');
     for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', `Bearer ${tokens.refresh_token} extra`]) {
       const response = await h.call('me', { url: '/auth/me', headers: { authorization } });
-      assert.equal(response.status, 401, authorization.slice(0, 6));
+      expect(response.status).toBe(401);
     }
   });
 });
 
 describe('logs', () => {
   test('no code, state, verifier, token or secret reached a log', () => {
-    assert.deepEqual(h.leakedSecrets(), []);
+    expect(h.leakedSecrets()).toStrictEqual([]);
   });
 });

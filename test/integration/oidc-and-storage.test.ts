@@ -3,8 +3,7 @@
  * broken configuration answering fail-closed.
  */
 import { InvocationContext } from '@azure/functions';
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { createHealthHandler } from '../../functions/health';
 import { createLoginHandler } from '../../functions/login';
@@ -17,36 +16,36 @@ import { tableRows } from '../_support/tables';
 
 let azurite: AzuriteInstance;
 
-before(async () => {
+beforeAll(async () => {
   azurite = await startAzurite();
 });
-after(async () => {
+afterAll(async () => {
   await azurite?.stop();
 });
 
 describe('generic OpenID Provider (AUTH_PROTOCOL=oidc)', () => {
   let h: Harness;
-  before(async () => {
+  beforeAll(async () => {
     h = await Harness.start({ azurite, protocol: 'oidc' });
   });
-  after(() => h?.stop());
+  afterAll(() => h?.stop());
 
   test('discovery at the issuer, different paths, no client_info and no tid: sign-in, me, refresh, logout', async () => {
     const browser = h.newBrowser();
     const { authorizeUrl } = await browser.startSignIn();
-    assert.ok(authorizeUrl.startsWith(`${h.standIn.frontChannelUrl}/oidc/`), authorizeUrl);
+    expect(authorizeUrl.startsWith(`${h.standIn.frontChannelUrl}/oidc/`)).toBeTruthy();
     const done = await browser.callback(await browser.signInAtProvider(authorizeUrl));
-    assert.equal(done.status, 302, done.body);
+    expect(done.status).toBe(302);
     const me = (await browser.call('me', { url: '/auth/me' })).json();
-    assert.equal(me.user.issuer, h.standIn.issuer);
-    assert.equal(me.user.id, h.standIn.users[0]!.sub);
-    assert.equal(me.user.tenantId, undefined);
+    expect(me.user.issuer).toBe(h.standIn.issuer);
+    expect(me.user.id).toBe(h.standIn.users[0]!.sub);
+    expect(me.user.tenantId).toBe(undefined);
     const refreshed = await browser.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { 'x-csrf': '1' } });
-    assert.equal(refreshed.status, 200, refreshed.body);
+    expect(refreshed.status).toBe(200);
     h.seenSecrets.add(refreshed.json().access_token);
     const logout = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } });
-    assert.ok(new URL(logout.json().logoutUrl).pathname.startsWith('/oidc/'));
-    assert.deepEqual(h.leakedSecrets(), []);
+    expect(new URL(logout.json().logoutUrl).pathname.startsWith('/oidc/')).toBeTruthy();
+    expect(h.leakedSecrets()).toStrictEqual([]);
   });
 });
 
@@ -61,27 +60,27 @@ describe('storage outages', () => {
       await own.stop();
 
       const login = await h.newBrowser().startSignIn();
-      assert.equal(login.response.status, 503);
-      assert.ok(login.response.body.includes('storage_unavailable'));
-      assert.equal(login.response.headers['retry-after'], '5');
-      assert.equal(login.response.setCookies.length, 0, 'no transaction cookie for a sign-in that was not stored');
+      expect(login.response.status).toBe(503);
+      expect(login.response.body.includes('storage_unavailable')).toBeTruthy();
+      expect(login.response.headers['retry-after']).toBe('5');
+      expect(login.response.setCookies.length).toBe(0);
 
       const redemptions = h.standIn.counters.codeRedemptions;
       const callback = await browser.callback(callbackUrl);
-      assert.equal(callback.status, 503);
-      assert.equal(h.standIn.counters.codeRedemptions, redemptions, 'no code redeemed while storage is down');
+      expect(callback.status).toBe(503);
+      expect(h.standIn.counters.codeRedemptions).toBe(redemptions);
 
       const me = await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${'0'.repeat(10)}.${'A'.repeat(22)}.${'A'.repeat(43)}` } });
-      assert.equal(me.status, 503);
-      assert.equal(me.json().code, 'storage_unavailable');
+      expect(me.status).toBe(503);
+      expect(me.json().code).toBe('storage_unavailable');
 
       const restarted = await startAzurite({ port: own.port });
       try {
         // In-memory Azurite lost everything: the interrupted sign-in is unknown; a new one works end to end.
-        assert.equal((await browser.callback(callbackUrl)).status, 400);
+        expect((await browser.callback(callbackUrl)).status).toBe(400);
         const fresh = h.newBrowser();
-        assert.equal((await fresh.signIn()).status, 302);
-        assert.equal((await fresh.call('me', { url: '/auth/me' })).status, 200);
+        expect((await fresh.signIn()).status).toBe(302);
+        expect((await fresh.call('me', { url: '/auth/me' })).status).toBe(200);
       } finally {
         await restarted.stop();
       }
@@ -101,22 +100,22 @@ describe('purge', () => {
       const states = async () => (await tableRows(azurite.connectionString, 'AuthState')).length;
       const sessions = async () => (await tableRows(azurite.connectionString, 'AuthSessions')).length;
       const [statesBefore, sessionsBefore] = [await states(), await sessions()];
-      assert.ok(statesBefore >= 1 && sessionsBefore >= 1);
+      expect(statesBefore >= 1 && sessionsBefore >= 1).toBeTruthy();
 
       const context = () => new InvocationContext({ functionName: 'purge', logHandler: (_l, ...a) => h.logs.push(a.join(' ')) });
       const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
       await createPurgeHandler(() => h.deps)(timer, context());
-      assert.equal(await states(), statesBefore, 'nothing expired yet');
-      assert.equal(await sessions(), sessionsBefore);
+      expect(await states()).toBe(statesBefore);
+      expect(await sessions()).toBe(sessionsBefore);
 
       h.clockOffsetMs = 2 * 3600_000; // past every state's partition, not the sessions' (24 h)
       await createPurgeHandler(() => h.deps)(timer, context());
-      assert.equal(await states(), 0);
-      assert.equal(await sessions(), sessionsBefore);
+      expect(await states()).toBe(0);
+      expect(await sessions()).toBe(sessionsBefore);
 
       h.clockOffsetMs = (h.config.session.absoluteSeconds + 2 * 3600) * 1000;
       await createPurgeHandler(() => h.deps)(timer, context());
-      assert.equal(await sessions(), 0);
+      expect(await sessions()).toBe(0);
     } finally {
       h.clockOffsetMs = 0;
       await h.stop();
@@ -136,10 +135,10 @@ describe('configuration failures fail closed', () => {
         new HttpRequest({ method: 'GET', url: 'https://auth.contoso.example/auth/login' }),
         new InvocationContext({ functionName: 'x', logHandler: (_level, ...args) => logs.push(args.join(' ')) }),
       );
-      assert.equal(response.status, 503);
-      assert.ok(String(response.body).includes('configuration_invalid'));
+      expect(response.status).toBe(503);
+      expect(String(response.body).includes('configuration_invalid')).toBeTruthy();
     }
     const text = logs.join('\n');
-    for (const name of ['AUTH_CLIENT_ID', 'AUTH_REDIRECT_URI', 'AUTH_ALLOWED_TENANTS', 'AUTH_STORAGE_CONNECTION_STRING']) assert.ok(text.includes(name), name);
+    for (const name of ['AUTH_CLIENT_ID', 'AUTH_REDIRECT_URI', 'AUTH_ALLOWED_TENANTS', 'AUTH_STORAGE_CONNECTION_STRING']) expect(text.includes(name)).toBeTruthy();
   });
 });

@@ -2,13 +2,12 @@
  * `npm run serve` as a user runs it: a `local.settings.json` pointing at the Entra stand-in and Azurite, the
  * project's local Functions host in its own process, and a plain HTTP client with a cookie jar signing in.
  */
-import assert from 'node:assert/strict';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { after, before, test } from 'node:test';
 import { findFreePort, startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { startEntraStandIn, type EntraStandIn } from '../../dev/entra-standin';
 
@@ -23,7 +22,7 @@ let origin: string;
 let workDir: string;
 const output: string[] = [];
 
-before(async () => {
+beforeAll(async () => {
   azurite = await startAzurite();
   const port = await findFreePort();
   origin = `http://localhost:${port}`;
@@ -66,7 +65,7 @@ before(async () => {
   }
 });
 
-after(async () => {
+afterAll(async () => {
   if (host && host.exitCode === null) {
     const exited = new Promise((r) => host.once('exit', r));
     host.kill('SIGTERM');
@@ -96,35 +95,35 @@ async function http(path: string, init: RequestInit = {}): Promise<Response> {
 
 test('npm run serve: a plain HTTP client with a cookie jar signs in, reads /auth/me, refreshes and signs out', async () => {
   const health = await http('/auth/health');
-  assert.equal(health.status, 200);
+  expect(health.status).toBe(200);
 
   const login = await http('/auth/login?returnTo=%2Fauth%2Fme');
-  assert.equal(login.status, 302, output.join(''));
+  expect(login.status).toBe(302);
   const authorizeUrl = login.headers.get('location')!;
-  assert.ok(authorizeUrl.startsWith(standIn.url));
-  assert.ok([...jar.keys()].some((name) => name.startsWith('__Host-signin-')));
+  expect(authorizeUrl.startsWith(standIn.url)).toBeTruthy();
+  expect([...jar.keys()].some((name) => name.startsWith('__Host-signin-'))).toBeTruthy();
 
   const callbackUrl = new URL(await standIn.signIn(authorizeUrl, standIn.users[1]!.username));
-  assert.equal(callbackUrl.origin, origin);
+  expect(callbackUrl.origin).toBe(origin);
   const callback = await http(`${callbackUrl.pathname}${callbackUrl.search}`);
-  assert.equal(callback.status, 302, output.join(''));
-  assert.equal(callback.headers.get('location'), '/auth/me');
-  assert.ok(jar.has('__Host-session'));
-  assert.ok(![...jar.keys()].some((name) => name.startsWith('__Host-signin-')), 'transaction cookie cleared');
+  expect(callback.status).toBe(302);
+  expect(callback.headers.get('location')).toBe('/auth/me');
+  expect(jar.has('__Host-session')).toBeTruthy();
+  expect(![...jar.keys()].some((name) => name.startsWith('__Host-signin-'))).toBeTruthy();
 
   const me = await http('/auth/me');
-  assert.equal(me.status, 200);
-  assert.equal(((await me.json()) as { user: { username: string } }).user.username, standIn.users[1]!.username);
+  expect(me.status).toBe(200);
+  expect(((await me.json()) as { user: { username: string } }).user.username).toBe(standIn.users[1]!.username);
 
   const refresh = await http('/auth/refresh', { method: 'POST', headers: { 'x-csrf': '1' } });
-  assert.equal(refresh.status, 200);
-  assert.equal(((await refresh.json()) as { token_type: string }).token_type, 'Bearer');
+  expect(refresh.status).toBe(200);
+  expect(((await refresh.json()) as { token_type: string }).token_type).toBe('Bearer');
 
   const logout = await http('/auth/logout', { method: 'POST', headers: { 'x-csrf': '1' } });
-  assert.equal(logout.status, 200);
-  assert.equal((await http('/auth/me')).status, 401);
+  expect(logout.status).toBe(200);
+  expect((await http('/auth/me')).status).toBe(401);
 
   const logged = output.join('');
   const secrets = [...standIn.issuedSecrets(), new URL(authorizeUrl).searchParams.get('state')!, callbackUrl.searchParams.get('code')!, SECRET];
-  assert.deepEqual(secrets.filter((s) => s && logged.includes(s)), [], 'the host log holds no code, state, token or secret');
+  expect(secrets.filter((s) => s && logged.includes(s))).toStrictEqual([]);
 });

@@ -2,18 +2,17 @@
  * Security telemetry: the events a sign-in produces, each with a correlation id, and no personal data in any log
  * line beyond the hashed user id.
  */
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { userHash } from '../../shared/telemetry';
 import { Harness } from '../_support/harness';
 
 let h: Harness;
 
-before(async () => {
+beforeAll(async () => {
   h = await Harness.start();
 });
 
-after(async () => {
+afterAll(async () => {
   await h?.stop();
 });
 
@@ -30,16 +29,16 @@ describe('security events', () => {
   test('a web sign-in: signin_started and signin_completed with flow, hashed user id, duration and correlation id', async () => {
     const from = h.logs.length;
     const response = await h.newBrowser().signIn();
-    assert.equal(response.status, 302);
+    expect(response.status).toBe(302);
     const events = eventsSince(from);
-    assert.deepEqual(events.map((e) => e.event), ['signin_started', 'signin_completed']);
+    expect(events.map((e) => e.event)).toStrictEqual(['signin_started', 'signin_completed']);
     const [started, completed] = events as [Record<string, unknown>, Record<string, unknown>];
-    assert.equal(started.flow, 'web');
-    assert.match(String(started.correlationId), /^[\w-]+$/);
+    expect(started.flow).toBe('web');
+    expect(String(started.correlationId)).toMatch(/^[\w-]+$/);
     const user = h.standIn.users[0]!;
-    assert.equal(completed.userHash, userHash(`${h.standIn.tenantId}/${user.oid}`));
-    assert.equal(typeof completed.durationMs, 'number');
-    assert.notEqual(completed.correlationId, started.correlationId, 'each request has its own correlation id');
+    expect(completed.userHash).toBe(userHash(`${h.standIn.tenantId}/${user.oid}`));
+    expect(typeof completed.durationMs).toBe('number');
+    expect(completed.correlationId).not.toBe(started.correlationId);
   });
 
   test('a refused callback is signin_failed with its code; a replayed state is replay_detected', async () => {
@@ -48,8 +47,8 @@ describe('security events', () => {
     const callbackUrl = await browser.signInAtProvider(authorizeUrl);
     const from = h.logs.length;
     const stranger = await h.newBrowser().callback(callbackUrl);
-    assert.equal(stranger.status, 400);
-    assert.deepEqual(eventsSince(from).map((e) => [e.event, e.code]), [['signin_failed', 'state_mismatch']]);
+    expect(stranger.status).toBe(400);
+    expect(eventsSince(from).map((e) => [e.event, e.code])).toStrictEqual([['signin_failed', 'state_mismatch']]);
 
     // Two callbacks of the same browser at once, both past the state check before either consumes it: one
     // completes, the other loses the single-use race — the replay the event is about.
@@ -75,9 +74,9 @@ describe('security events', () => {
     try {
       const afterStranger = h.logs.length;
       const results = await Promise.all([browser.callback(callbackUrl), browser.callback(callbackUrl)]);
-      assert.deepEqual(results.map((r) => r.status).sort(), [302, 400]);
+      expect(results.map((r) => r.status).sort()).toStrictEqual([302, 400]);
       const names = eventsSince(afterStranger).map((e) => e.event).sort();
-      assert.deepEqual(names, ['replay_detected', 'signin_completed', 'signin_failed']);
+      expect(names).toStrictEqual(['replay_detected', 'signin_completed', 'signin_failed']);
     } finally {
       h.deps.states = real;
     }
@@ -90,15 +89,15 @@ describe('security events', () => {
     const from = h.logs.length;
     await browser.callback(callbackUrl);
     const [failed] = eventsSince(from);
-    assert.equal(failed?.event, 'signin_failed');
-    assert.equal(failed?.providerError, 'access_denied');
+    expect(failed?.event).toBe('signin_failed');
+    expect(failed?.providerError).toBe('access_denied');
   });
 
   test('no log line holds a name, username, e-mail or object id of any user', () => {
     const text = h.logs.join('\n');
     for (const user of h.standIn.users) {
-      for (const value of [user.name, user.username, user.oid]) assert.ok(!text.includes(value), 'personal data in the logs');
+      for (const value of [user.name, user.username, user.oid]) expect(!text.includes(value)).toBeTruthy();
     }
-    assert.deepEqual(h.leakedSecrets(), []);
+    expect(h.leakedSecrets()).toStrictEqual([]);
   });
 });

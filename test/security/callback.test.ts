@@ -5,8 +5,8 @@
  * keys, issuer, audience, times, claims, size); signing-key rotation and unknown kids against the JWKS cooldown;
  * forged Host / identity headers; and the returnTo values login accepts, followed to the final redirect.
  */
-import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, mock } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, expect, jest } from '@jest/globals';
+import { expectPresent } from '../_support/expect-present';
 import type { SignFn } from '../../dev/entra-standin';
 import { APP_ORIGIN, Harness, PUBLIC_ORIGIN, type Response } from '../_support/harness';
 import {
@@ -38,7 +38,7 @@ type Pending = Awaited<ReturnType<typeof pendingCallback>> & { params: URLSearch
 /** A row whose request is a live sign-in's callback, as `tamper` changes it (default: unchanged). */
 function live(
   name: string,
-  expect: Case['expect'],
+  expected: Case['expect'],
   tamper: (p: Pending) => Partial<Sent> | Promise<Partial<Sent>> = () => ({}),
   options: { query?: string; cancel?: boolean; skip?: string; payloads?: string[] } = {},
 ): Case {
@@ -54,7 +54,7 @@ function live(
       tokenCallsBefore = tokenCalls(); // the row's own request starts here
       return sent;
     },
-    expect,
+    expect: expected,
   };
 }
 
@@ -70,16 +70,14 @@ function signedIn(location: string | ((location: string) => void) = '/app'): Cas
     status: 302,
     stored: { states: -1, sessions: 1 },
     check: (response: Response) => {
-      if (typeof location === 'string') assert.equal(response.headers.location, location);
+      if (typeof location === 'string') expect(response.headers.location).toBe(location);
       else location(response.headers.location ?? '');
-      assert.ok(staysTrusted(response.headers.location ?? ''), 'the redirect stays on a trusted origin');
+      expect(staysTrusted(response.headers.location ?? '')).toBeTruthy();
       const session = response.setCookies.find((c) => c.name === SESSION_COOKIE_NAME);
-      assert.ok(session?.value, 'session cookie set');
-      assert.deepEqual(
-        { secure: session.attributes.secure, httpOnly: session.attributes.httpOnly, path: session.attributes.path, domain: session.attributes.domain, sameSite: session.attributes.sameSite },
-        { secure: true, httpOnly: true, path: '/', domain: undefined, sameSite: 'Lax' },
-      );
-      assert.ok(response.setCookies.some((c) => c.name.startsWith('__Host-signin-') && c.maxAge === 0), 'transaction cookie cleared');
+      expectPresent(session);
+      expect(session.value).toBeTruthy();
+      expect({ secure: session.attributes.secure, httpOnly: session.attributes.httpOnly, path: session.attributes.path, domain: session.attributes.domain, sameSite: session.attributes.sameSite }).toStrictEqual({ secure: true, httpOnly: true, path: '/', domain: undefined, sameSite: 'Lax' });
+      expect(response.setCookies.some((c) => c.name.startsWith('__Host-signin-') && c.maxAge === 0)).toBeTruthy();
     },
   };
 }
@@ -89,7 +87,7 @@ function refusedEarly(code: string, status = 400): Case['expect'] {
   return {
     status,
     code,
-    check: () => assert.equal(tokenCalls(), tokenCallsBefore, 'no token call for a refused callback'),
+    check: () => expect(tokenCalls()).toBe(tokenCallsBefore),
   };
 }
 
@@ -97,8 +95,8 @@ function refusedEarly(code: string, status = 400): Case['expect'] {
 const ID_TOKEN_INVALID: Case['expect'] = { status: 502, code: 'id_token_invalid', stored: { states: -1 } };
 
 /** A callback whose ID token the stand-in builds with `mutate`. */
-function idTokenRow(name: string, mutate: (claims: Record<string, unknown>, sign: SignFn) => string, expect: Case['expect'] = ID_TOKEN_INVALID, skip?: string): Case {
-  return live(name, expect, () => {
+function idTokenRow(name: string, mutate: (claims: Record<string, unknown>, sign: SignFn) => string, expected: Case['expect'] = ID_TOKEN_INVALID, skip?: string): Case {
+  return live(name, expected, () => {
     h.standIn.nextIdToken(mutate);
     return {};
   }, { skip });
@@ -196,15 +194,15 @@ describe('a live sign-in: browser binding, replay, code injection', () => {
     }),
     live('a code already redeemed, replayed with a fresh state', { status: 400, code: 'invalid_grant', stored: { states: -1 } }, async (p) => {
       const victim = await pendingCallback(h);
-      assert.equal((await victim.browser.callback(victim.callbackUrl.href)).status, 302);
+      expect((await victim.browser.callback(victim.callbackUrl.href)).status).toBe(302);
       return withParams(p, (q) => q.set('code', victim.callbackUrl.searchParams.get('code')!));
     }),
     live('the whole callback replayed after it completed', refusedEarly('state_unknown'), async (p) => {
-      assert.equal((await p.browser.callback(p.callbackUrl.href)).status, 302);
+      expect((await p.browser.callback(p.callbackUrl.href)).status).toBe(302);
       return {};
     }),
     live('replayed after it completed, from another browser', refusedEarly('state_unknown'), async (p) => {
-      assert.equal((await p.browser.callback(p.callbackUrl.href)).status, 302);
+      expect((await p.browser.callback(p.callbackUrl.href)).status).toBe(302);
       return { headers: {} };
     }),
     live('the state of a sign-in replayed with another sign-in\'s cookie and code', refusedEarly('state_mismatch'), async (p) => {
@@ -225,7 +223,7 @@ describe('a live sign-in: browser binding, replay, code injection', () => {
 });
 
 describe('provider errors', () => {
-  const cancelled = (location: string): Case['expect'] => ({ status: 302, stored: { states: -1 }, check: (r) => assert.equal(r.headers.location, location) });
+  const cancelled = (location: string): Case['expect'] => ({ status: 302, stored: { states: -1 }, check: (r) => expect(r.headers.location).toBe(location) });
   const cases: Case[] = [
     live('user cancelled: back to returnTo with auth_error', cancelled('/app?auth_error=access_denied'), () => ({}), { cancel: true }),
     live('error with markup: becomes server_error, nothing reflected', cancelled('/app?auth_error=server_error'), (p) => withParams(p, (q) => q.set('error', '<script>alert("evil")</script>')), { cancel: true, payloads: ['<script>alert("evil")</script>'] }),
@@ -234,7 +232,7 @@ describe('provider errors', () => {
     live('error empty: becomes server_error', cancelled('/app?auth_error=server_error'), (p) => withParams(p, (q) => q.set('error', '')), { cancel: true }),
     live('error_description with markup and CRLF is never reflected', cancelled('/app?auth_error=access_denied'), (p) => withParams(p, (q) => q.set('error_description', '<img src=x onerror=alert("evil")>\r\nLocation: https://evil.example/')), { cancel: true, payloads: ['<img src=x onerror=alert("evil")>', 'Location: https://evil.example/'] }),
     live('error_uri to another site is ignored', cancelled('/app?auth_error=access_denied'), (p) => withParams(p, (q) => q.set('error_uri', 'https://evil.example/phish')), { cancel: true }),
-    live('error and a code together: the error wins, the code is not redeemed', { ...cancelled('/app?auth_error=access_denied'), check: (r) => { assert.equal(r.headers.location, '/app?auth_error=access_denied'); assert.equal(tokenCalls(), tokenCallsBefore); } }, (p) => withParams(p, (q) => q.set('error', 'access_denied'))),
+    live('error and a code together: the error wins, the code is not redeemed', { ...cancelled('/app?auth_error=access_denied'), check: (r) => { expect(r.headers.location).toBe('/app?auth_error=access_denied'); expect(tokenCalls()).toBe(tokenCallsBefore); } }, (p) => withParams(p, (q) => q.set('error', 'access_denied'))),
     live('a provider error from another browser: refused, the sign-in not spent', refusedEarly('state_mismatch'), () => ({ headers: {} }), { cancel: true }),
     live('a provider error for an absolute returnTo keeps it absolute', cancelled(`${APP_ORIGIN}/a?auth_error=access_denied`), () => ({}), { cancel: true, query: `returnTo=${encodeURIComponent(`${APP_ORIGIN}/a`)}` }),
   ];
@@ -310,7 +308,7 @@ describe('ID tokens that fail validation → 502 id_token_invalid, state spent, 
 describe('forged Host and identity headers: the redirect never uses a forwarded host', () => {
   const cases: Case[] = forgedHeaderSets().flatMap(([name, headers]): Case[] => [
     live(`${name}: signed in, relative redirect, host-only cookie`, signedIn('/app'), (p) => ({ headers: { cookie: p.cookie, ...headers } })),
-    live(`${name}: cancelled, relative redirect`, { status: 302, stored: { states: -1 }, check: (r) => assert.equal(r.headers.location, '/app?auth_error=access_denied') }, (p) => ({ headers: { cookie: p.cookie, ...headers } }), { cancel: true }),
+    live(`${name}: cancelled, relative redirect`, { status: 302, stored: { states: -1 }, check: (r) => expect(r.headers.location).toBe('/app?auth_error=access_denied') }, (p) => ({ headers: { cookie: p.cookie, ...headers } }), { cancel: true }),
   ]);
   cases.push(
     live('callback reached under another host (what a forged Host yields)', signedIn('/app'), (p) => ({ url: `https://evil.example${p.path}`, headers: { cookie: p.cookie, host: 'evil.example' } })),
@@ -347,8 +345,8 @@ describe('returnTo values login accepts, followed to the final redirect (success
         status: 302,
         stored: { states: -1 },
         check: (r) => {
-          assert.equal(r.headers.location, withError(location));
-          assert.ok(staysTrusted(r.headers.location ?? ''), 'stays on a trusted origin');
+          expect(r.headers.location).toBe(withError(location));
+          expect(staysTrusted(r.headers.location ?? '')).toBeTruthy();
         },
       },
       () => ({}),
@@ -363,14 +361,14 @@ describe('signing keys: unknown kid and rotation against the JWKS refetch cooldo
   // move Date.now() past the cooldown instead of waiting (the harness clock follows; the stand-in's does not).
   const realNow = Date.now.bind(Date);
   let offsetMs = 0;
-  before(() => {
-    mock.method(Date, 'now', () => realNow() + offsetMs);
+  beforeAll(() => {
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + offsetMs);
   });
-  after(() => {
-    mock.restoreAll();
+  afterAll(() => {
+    jest.restoreAllMocks();
   });
   let jwksBefore = 0;
-  const jwksFetches = (expected: number) => () => assert.equal(h.standIn.counters.jwks - jwksBefore, expected, 'JWKS fetches');
+  const jwksFetches = (expected: number) => () => expect(h.standIn.counters.jwks - jwksBefore).toBe(expected);
   const cases: Case[] = [
     live('unknown kid after the cooldown: one JWKS refetch, then rejected', { ...ID_TOKEN_INVALID, check: jwksFetches(1) }, () => {
       offsetMs += 31_000;

@@ -2,8 +2,7 @@
  * GET /auth/health under attack: whatever the query, cookies, headers or method, it answers its fixed,
  * secret-free body (or 405 / 413), echoes nothing, writes nothing, and calls neither storage nor the provider.
  */
-import assert from 'node:assert/strict';
-import { describe } from 'node:test';
+import { describe, expect } from '@jest/globals';
 import { CLIENT_ID, CLIENT_SECRET, Harness, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -35,22 +34,22 @@ const quiet = async () => {
 const healthy: Case['expect'] = {
   status: 200,
   check: (response: Response) => {
-    assert.deepEqual(response.json(), { status: 'ok', protocol: 'entra', credential: 'secret', storage: 'connection-string' });
-    assert.match(response.headers['content-type'] ?? '', /^application\/json/);
-    assert.equal(response.headers['cache-control'], 'no-store');
-    assert.equal(response.setCookies.length, 0);
-    for (const secret of [CLIENT_SECRET, h.azurite.connectionString, 'AccountKey', CLIENT_ID]) assert.ok(!response.body.includes(secret), 'no configuration value in the body');
-    assert.equal(providerCalls(), providerCallsBefore, 'no call to the identity provider');
+    expect(response.json()).toStrictEqual({ status: 'ok', protocol: 'entra', credential: 'secret', storage: 'connection-string' });
+    expect(response.headers['content-type'] ?? '').toMatch(/^application\/json/);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.setCookies.length).toBe(0);
+    for (const secret of [CLIENT_SECRET, h.azurite.connectionString, 'AccountKey', CLIENT_ID]) expect(!response.body.includes(secret)).toBeTruthy();
+    expect(providerCalls()).toBe(providerCallsBefore);
   },
 };
 const refused = (status: number, code: string, allow?: string): Case['expect'] => ({
   status,
   code,
   allow,
-  check: () => assert.equal(providerCalls(), providerCallsBefore, 'no call to the identity provider'),
+  check: () => expect(providerCalls()).toBe(providerCallsBefore),
 });
 
-const row = (name: string, expect: Case['expect'], sent: Partial<Case> = {}): Case => ({ name, url: '/auth/health', ...sent, prepare: quiet, expect });
+const row = (name: string, expected: Case['expect'], sent: Partial<Case> = {}): Case => ({ name, url: '/auth/health', ...sent, prepare: quiet, expect: expected });
 
 describe('query, cookies and headers are ignored; sizes are bounded', () => {
   const cases: Case[] = [

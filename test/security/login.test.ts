@@ -4,8 +4,7 @@
  * size limits; cookies; forged Host / forwarding headers; and the open-redirect lists against returnTo.
  * A refused login writes no AuthState row and sets no cookie.
  */
-import assert from 'node:assert/strict';
-import { describe } from 'node:test';
+import { describe, expect } from '@jest/globals';
 import { CLIENT_ID, Harness, NATIVE_REDIRECT_URIS, REDIRECT_URI, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -31,20 +30,17 @@ function startsSignIn(params: Record<string, string | null> = {}): Case['expect'
     stored: { states: 1 },
     check: (response: Response) => {
       const location = new URL(response.headers.location ?? '');
-      assert.equal(`${location.origin}${location.pathname}`, `${h.standIn.frontChannelUrl}/${h.standIn.tenantId}/oauth2/v2.0/authorize`);
-      assert.equal(location.searchParams.get('redirect_uri'), REDIRECT_URI, 'redirect_uri comes from configuration only');
-      for (const [name, value] of Object.entries(params)) assert.equal(location.searchParams.get(name), value, name);
+      expect(`${location.origin}${location.pathname}`).toBe(`${h.standIn.frontChannelUrl}/${h.standIn.tenantId}/oauth2/v2.0/authorize`);
+      expect(location.searchParams.get('redirect_uri')).toBe(REDIRECT_URI);
+      for (const [name, value] of Object.entries(params)) expect(location.searchParams.get(name)).toBe(value);
       for (const name of ['client_id', 'response_type', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method']) {
-        assert.equal(location.searchParams.getAll(name).length, 1, `${name} exactly once`);
+        expect(location.searchParams.getAll(name).length).toBe(1);
       }
       h.seenSecrets.add(location.searchParams.get('state') ?? '');
-      assert.equal(response.setCookies.length, 1);
+      expect(response.setCookies.length).toBe(1);
       const [cookie] = response.setCookies;
-      assert.match(cookie!.name, /^__Host-signin-[0-9a-f]{16}$/);
-      assert.deepEqual(
-        { secure: cookie!.attributes.secure, httpOnly: cookie!.attributes.httpOnly, path: cookie!.attributes.path, domain: cookie!.attributes.domain },
-        { secure: true, httpOnly: true, path: '/', domain: undefined },
-      );
+      expect(cookie!.name).toMatch(/^__Host-signin-[0-9a-f]{16}$/);
+      expect({ secure: cookie!.attributes.secure, httpOnly: cookie!.attributes.httpOnly, path: cookie!.attributes.path, domain: cookie!.attributes.domain }).toStrictEqual({ secure: true, httpOnly: true, path: '/', domain: undefined });
     },
   };
 }
@@ -170,11 +166,11 @@ describe('native-app parameters: an unregistered redirect URI is never redirecte
         status: 302,
         check: (response) => {
           const location = new URL(response.headers.location ?? '');
-          assert.ok(NATIVE_REDIRECT_URIS.some((uri) => response.headers.location!.startsWith(uri.replace('/callback', ''))), 'back to a registered app');
-          assert.equal(location.searchParams.get('error'), 'invalid_request');
-          assert.equal(location.searchParams.get('state'), state);
-          assert.ok(!/evil/.test(response.headers.location!));
-          assert.equal(response.setCookies.length, 0);
+          expect(NATIVE_REDIRECT_URIS.some((uri) => response.headers.location!.startsWith(uri.replace('/callback', '')))).toBeTruthy();
+          expect(location.searchParams.get('error')).toBe('invalid_request');
+          expect(location.searchParams.get('state')).toBe(state);
+          expect(!/evil/.test(response.headers.location!)).toBeTruthy();
+          expect(response.setCookies.length).toBe(0);
         },
       },
     })),

@@ -5,8 +5,7 @@
  * missing, replayed or spliced, Authorization headers, forged Host / identity headers, methods and sizes.
  * A refused logout deletes nothing: the session survives.
  */
-import assert from 'node:assert/strict';
-import { describe } from 'node:test';
+import { describe, expect } from '@jest/globals';
 import { APP_ORIGIN, CLIENT_ID, Harness, PUBLIC_ORIGIN, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -44,12 +43,12 @@ function signsOut(target = `${PUBLIC_ORIGIN}/`, how: 'json' | 'redirect' = 'json
     stored: { sessions },
     check: (response: Response) => {
       const logoutUrl = new URL(how === 'json' ? response.json().logoutUrl : (response.headers.location ?? ''));
-      assert.equal(`${logoutUrl.origin}${logoutUrl.pathname}`, `${h.standIn.frontChannelUrl}/${h.standIn.tenantId}/oauth2/v2.0/logout`);
-      assert.equal(logoutUrl.searchParams.get('client_id'), CLIENT_ID);
-      assert.equal(logoutUrl.searchParams.get('post_logout_redirect_uri'), target);
-      assert.ok(staysTrusted(logoutUrl.searchParams.get('post_logout_redirect_uri') ?? ''), 'back to a trusted origin');
+      expect(`${logoutUrl.origin}${logoutUrl.pathname}`).toBe(`${h.standIn.frontChannelUrl}/${h.standIn.tenantId}/oauth2/v2.0/logout`);
+      expect(logoutUrl.searchParams.get('client_id')).toBe(CLIENT_ID);
+      expect(logoutUrl.searchParams.get('post_logout_redirect_uri')).toBe(target);
+      expect(staysTrusted(logoutUrl.searchParams.get('post_logout_redirect_uri') ?? '')).toBeTruthy();
       const cleared = response.setCookies.find((c) => c.name === SESSION_COOKIE_NAME);
-      assert.equal(cleared?.maxAge, 0, 'session cookie cleared');
+      expect(cleared?.maxAge).toBe(0);
     },
   };
 }
@@ -128,7 +127,7 @@ describe('sessions and Authorization', () => {
     row('logged out twice: the second deletes nothing', signsOut(undefined, 'json', 0), {
       headers: XHR,
       make: async (c) => {
-        assert.equal((await h.call('logout', { method: 'POST', url: '/auth/logout', headers: { ...XHR, cookie: c } })).status, 200);
+        expect((await h.call('logout', { method: 'POST', url: '/auth/logout', headers: { ...XHR, cookie: c } })).status).toBe(200);
         return { cookie: c };
       },
     }),

@@ -3,8 +3,7 @@
  * spliced, replayed after logout, expired; Authorization headers; forged identity headers (Easy Auth's
  * X-MS-CLIENT-PRINCIPAL*, forwarding headers) that must never stand in for a session; methods and sizes.
  */
-import assert from 'node:assert/strict';
-import { describe } from 'node:test';
+import { describe, expect } from '@jest/globals';
 import { Harness, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -36,8 +35,8 @@ function noSession(code = 'session_required', stored: Case['expect']['stored'] =
     code,
     stored,
     check: (response: Response) => {
-      assert.match(response.headers['www-authenticate'] ?? '', /^Bearer /);
-      assert.ok(!response.body.includes(FORGED_OID) && !response.body.includes('"user"'));
+      expect(response.headers['www-authenticate'] ?? '').toMatch(/^Bearer /);
+      expect(!response.body.includes(FORGED_OID) && !response.body.includes('"user"')).toBeTruthy();
     },
   };
 }
@@ -47,21 +46,21 @@ const profile: Case['expect'] = {
   status: 200,
   check: (response: Response) => {
     const body = response.json();
-    assert.equal(body.user.id, h.standIn.users[0]!.oid);
-    assert.equal(body.user.tenantId, h.standIn.tenantId);
-    assert.ok(!/eyJ|refresh|access_token|id_token/i.test(response.body), 'no token in /auth/me');
-    assert.ok(!response.body.includes(FORGED_OID) && !/evil/i.test(response.body));
+    expect(body.user.id).toBe(h.standIn.users[0]!.oid);
+    expect(body.user.tenantId).toBe(h.standIn.tenantId);
+    expect(!/eyJ|refresh|access_token|id_token/i.test(response.body)).toBeTruthy();
+    expect(!response.body.includes(FORGED_OID) && !/evil/i.test(response.body)).toBeTruthy();
   },
 };
 
 /** A row run with a fresh session: `make` builds the request headers from that session's cookie header. */
 function withSession(
   name: string,
-  expect: Case['expect'],
+  expected: Case['expect'],
   make: (sessionCookie: string) => Record<string, string> | Promise<Record<string, string>> = (c) => ({ cookie: c }),
   row: Partial<Pick<Case, 'url' | 'method' | 'skip'>> = {},
 ): Case {
-  return { name, url: '/auth/me', ...row, expect, prepare: async (h) => ({ headers: await make(await freshSessionCookie(h)) }) };
+  return { name, url: '/auth/me', ...row, expect: expected, prepare: async (h) => ({ headers: await make(await freshSessionCookie(h)) }) };
 }
 
 /** A header carries bytes: non-Latin-1 text arrives as its UTF-8 bytes. */
@@ -113,7 +112,7 @@ describe('the session cookie', () => {
         const browser = await signedInBrowser(h);
         const value = browser.jar.get(SESSION_COOKIE_NAME)!;
         const logout = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } });
-        assert.equal(logout.status, 200);
+        expect(logout.status).toBe(200);
         return { headers: { cookie: cookie(value) } };
       },
     },

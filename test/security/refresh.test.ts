@@ -4,8 +4,7 @@
  * missing, tampered, replayed or expired, Authorization headers, forged identity headers, methods and sizes.
  * A refused refresh calls no provider, answers no token, and changes no row.
  */
-import assert from 'node:assert/strict';
-import { describe } from 'node:test';
+import { describe, expect } from '@jest/globals';
 import { Harness, type Response } from '../_support/harness';
 import {
   cookieHeaderOfLength,
@@ -37,10 +36,10 @@ const accessToken: Case['expect'] = {
   check: async (response: Response) => {
     const body = response.json();
     h.seenSecrets.add(body.access_token);
-    assert.deepEqual(Object.keys(body).sort(), ['access_token', 'expires_in', 'scope', 'token_type']);
-    assert.equal(body.token_type, 'Bearer');
-    assert.equal((await h.standIn.verifyAccessToken(body.access_token)).oid, h.standIn.users[0]!.oid);
-    assert.ok(!/refresh_token|id_token/.test(response.body));
+    expect(Object.keys(body).sort()).toStrictEqual(['access_token', 'expires_in', 'scope', 'token_type']);
+    expect(body.token_type).toBe('Bearer');
+    expect((await h.standIn.verifyAccessToken(body.access_token)).oid).toBe(h.standIn.users[0]!.oid);
+    expect(!/refresh_token|id_token/.test(response.body)).toBeTruthy();
   },
 };
 
@@ -51,8 +50,8 @@ function refused(status: number, code: string, stored: Case['expect']['stored'] 
     code,
     stored,
     check: (response: Response) => {
-      assert.equal(tokenCalls(), tokenCallsBefore, 'no call to the provider');
-      assert.ok(!/eyJ|access_token/.test(response.body), 'no token in a refusal');
+      expect(tokenCalls()).toBe(tokenCallsBefore);
+      expect(!/eyJ|access_token/.test(response.body)).toBeTruthy();
     },
   };
 }
@@ -81,7 +80,7 @@ describe('the X-CSRF header', () => {
 });
 
 describe('the JSON body', () => {
-  const json = (name: string, expect: Case['expect'], body: string, headers: Record<string, string> = JSON_TYPE) => row(name, expect, { headers: { ...XHR, ...headers }, body });
+  const json = (name: string, expected: Case['expect'], body: string, headers: Record<string, string> = JSON_TYPE) => row(name, expected, { headers: { ...XHR, ...headers }, body });
   const cases: Case[] = [
     json('{"scopes":["User.Read"]}', accessToken, scopes(['User.Read'])),
     json('an empty JSON object: the allowed scopes', accessToken, '{}'),
@@ -153,7 +152,7 @@ describe('the session', () => {
       prepare: async (h) => {
         const browser = await signedInBrowser(h);
         const value = browser.jar.get(SESSION_COOKIE_NAME)!;
-        assert.equal((await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: XHR })).status, 200);
+        expect((await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: XHR })).status).toBe(200);
         tokenCallsBefore = tokenCalls();
         return { headers: { ...XHR, cookie: `${SESSION_COOKIE_NAME}=${value}` } };
       },

@@ -3,19 +3,18 @@
  * the RFC 6749 §5.2 `error`, `Cache-Control: no-store`, what was stored (a refused request writes nothing; a
  * detected replay or reuse deletes the session), and that nothing secret or attacker-chosen reached a log.
  */
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Harness, NATIVE_REDIRECT_URIS, type Response } from '../_support/harness';
 import { NativeApp } from '../_support/native-app';
 import { FORGED_IDENTITY_HEADERS, LIMITS, rowCounts, signedInBrowser } from './_cases';
 
 let h: Harness;
 
-before(async () => {
+beforeAll(async () => {
   h = await Harness.start();
 });
 
-after(async () => {
+afterAll(async () => {
   await h?.stop();
 });
 
@@ -54,26 +53,22 @@ async function run(row: Row): Promise<Response> {
   const before = await rowCounts(h);
   const firstLog = h.logs.length;
   const response = await h.call('token', { method: sent.method ?? 'POST', url: '/auth/token', headers: sent.headers, body: sent.body });
-  assert.notEqual(response.status, 500);
-  assert.equal(response.status, row.expect.status, `status (${response.body.slice(0, 80)})`);
-  assert.equal(response.headers['cache-control'], 'no-store');
-  assert.equal(response.setCookies.length, 0, 'the token endpoint sets no cookie');
+  expect(response.status).not.toBe(500);
+  expect(response.status).toBe(row.expect.status);
+  expect(response.headers['cache-control']).toBe('no-store');
+  expect(response.setCookies.length).toBe(0);
   if (row.expect.error) {
-    assert.equal(response.json().error, row.expect.error);
-    assert.deepEqual(Object.keys(response.json()).sort(), ['error', 'error_description']);
+    expect(response.json().error).toBe(row.expect.error);
+    expect(Object.keys(response.json()).sort()).toStrictEqual(['error', 'error_description']);
   }
-  if (row.expect.allow) assert.equal(response.headers.allow, row.expect.allow);
+  if (row.expect.allow) expect(response.headers.allow).toBe(row.expect.allow);
   const after = await rowCounts(h);
-  assert.deepEqual(
-    { states: after.states - before.states, sessions: after.sessions - before.sessions },
-    { states: row.expect.states ?? 0, sessions: row.expect.sessions ?? 0 },
-    'rows written or deleted',
-  );
-  assert.deepEqual(h.leakedSecrets(), []);
+  expect({ states: after.states - before.states, sessions: after.sessions - before.sessions }).toStrictEqual({ states: row.expect.states ?? 0, sessions: row.expect.sessions ?? 0 });
+  expect(h.leakedSecrets()).toStrictEqual([]);
   const logs = h.logs.slice(firstLog).join('\n');
   for (const payload of row.payloads ?? []) {
-    assert.ok(!logs.includes(payload), 'payload in the logs');
-    assert.ok(!response.body.includes(payload), 'payload echoed');
+    expect(!logs.includes(payload)).toBeTruthy();
+    expect(!response.body.includes(payload)).toBeTruthy();
   }
   return response;
 }
@@ -151,7 +146,7 @@ const rows: Row[] = [
     prepare: async () => {
       const app = new NativeApp(h);
       const code = await app.signInForCode();
-      assert.equal((await app.redeem(code)).status, 200);
+      expect((await app.redeem(code)).status).toBe(200);
       return codeGrant({ code, code_verifier: app.verifier, redirect_uri: app.redirectUri });
     },
     expect: { status: 400, error: 'invalid_grant', sessions: -1 },
@@ -161,7 +156,7 @@ const rows: Row[] = [
     prepare: async () => {
       const app = new NativeApp(h);
       const first = (await app.signInForTokens()).refresh_token;
-      assert.equal((await app.refresh(first)).status, 200);
+      expect((await app.refresh(first)).status).toBe(200);
       h.clockOffsetMs += 61_000;
       return form({ grant_type: 'refresh_token', refresh_token: first });
     },
@@ -181,7 +176,7 @@ describe('POST /auth/token', () => {
   test('a valid redemption still works after all of the above (the suite refused, it did not break)', async () => {
     const app = new NativeApp(h);
     const response = await app.redeem(await app.signInForCode());
-    assert.equal(response.status, 200);
-    assert.equal(response.headers['cache-control'], 'no-store');
+    expect(response.status).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
   });
 });

@@ -1,5 +1,4 @@
-import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, expect, test } from '@jest/globals';
 import { parseConfig, SETTINGS } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
 
@@ -16,43 +15,43 @@ function problemsOf(env: Record<string, string>): string[] {
   try {
     parseConfig(env);
   } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return [...error.problems];
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
   }
-  assert.fail('expected a ConfigError');
+  throw new Error('expected a ConfigError');
 }
 
 describe('configuration', () => {
   test('a minimal Entra configuration gets safe defaults', () => {
     const config = parseConfig(valid);
-    assert.equal(config.authority, `https://login.microsoftonline.com/${TENANT}`);
-    assert.equal(config.discoveryUrl, `https://login.microsoftonline.com/${TENANT}/v2.0/.well-known/openid-configuration`);
-    assert.deepEqual(config.scopes, ['User.Read']);
-    assert.deepEqual(config.allowedTenants, [TENANT]);
-    assert.equal(config.publicOrigin, 'https://auth.contoso.example');
-    assert.deepEqual(config.credential, { kind: 'secret', source: 'setting', clientSecret: 'dev-secret' });
-    assert.equal(config.session.idleSeconds, 480 * 60);
+    expect(config.authority).toBe(`https://login.microsoftonline.com/${TENANT}`);
+    expect(config.discoveryUrl).toBe(`https://login.microsoftonline.com/${TENANT}/v2.0/.well-known/openid-configuration`);
+    expect(config.scopes).toStrictEqual(['User.Read']);
+    expect(config.allowedTenants).toStrictEqual([TENANT]);
+    expect(config.publicOrigin).toBe('https://auth.contoso.example');
+    expect(config.credential).toStrictEqual({ kind: 'secret', source: 'setting', clientSecret: 'dev-secret' });
+    expect(config.session.idleSeconds).toBe(480 * 60);
   });
 
   test('each missing required setting is named, all at once', () => {
     const problems = problemsOf({});
     for (const name of ['AUTH_CLIENT_ID', 'AUTH_TENANT_ID or AUTH_AUTHORITY', 'AUTH_REDIRECT_URI', 'AUTH_CLIENT_SECRET or AUTH_KEY_VAULT_URL', 'AUTH_STORAGE_CONNECTION_STRING or AUTH_STORAGE_ACCOUNT_URL']) {
-      assert.ok(problems.some((p) => p.includes(name)), `${name} in ${problems.join(' | ')}`);
+      expect(problems.some((p) => p.includes(name))).toBeTruthy();
     }
   });
 
   test('a multi-tenant authority without an allow-list fails closed', () => {
-    assert.ok(problemsOf({ ...valid, AUTH_TENANT_ID: 'common' }).some((p) => p.includes('AUTH_ALLOWED_TENANTS')));
+    expect(problemsOf({ ...valid, AUTH_TENANT_ID: 'common' }).some((p) => p.includes('AUTH_ALLOWED_TENANTS'))).toBeTruthy();
     const ok = parseConfig({ ...valid, AUTH_TENANT_ID: 'organizations', AUTH_ALLOWED_TENANTS: TENANT.toUpperCase() });
-    assert.deepEqual(ok.allowedTenants, [TENANT]);
+    expect(ok.allowedTenants).toStrictEqual([TENANT]);
   });
 
   test('oidc needs an authority and uses its discovery path; no tenant check', () => {
-    assert.ok(problemsOf({ ...valid, AUTH_PROTOCOL: 'oidc' }).some((p) => p.includes('AUTH_AUTHORITY')));
+    expect(problemsOf({ ...valid, AUTH_PROTOCOL: 'oidc' }).some((p) => p.includes('AUTH_AUTHORITY'))).toBeTruthy();
     const config = parseConfig({ ...valid, AUTH_PROTOCOL: 'oidc', AUTH_AUTHORITY: 'https://idp.example/realms/x/' });
-    assert.equal(config.discoveryUrl, 'https://idp.example/realms/x/.well-known/openid-configuration');
-    assert.equal(config.allowedTenants, undefined);
-    assert.deepEqual(config.scopes, []);
+    expect(config.discoveryUrl).toBe('https://idp.example/realms/x/.well-known/openid-configuration');
+    expect(config.allowedTenants).toBe(undefined);
+    expect(config.scopes).toStrictEqual([]);
   });
 
   test('malformed values are refused, never defaulted', () => {
@@ -68,21 +67,21 @@ describe('configuration', () => {
       AUTH_SCOPES: 'User.Read "bad"',
     });
     for (const name of ['AUTH_PROTOCOL', 'AUTH_AUTHORITY', 'AUTH_REDIRECT_URI', 'https://app.example/path', '"*"', 'localhost', 'myapp:/cb', 'AUTH_CREDENTIAL', 'AUTH_SESSION_IDLE_MINUTES', 'AUTH_SCOPES']) {
-      assert.ok(problems.some((p) => p.includes(name)), `${name} in ${problems.join(' | ')}`);
+      expect(problems.some((p) => p.includes(name))).toBeTruthy();
     }
   });
 
   test('the problem text never echoes a secret value', () => {
     const problems = problemsOf({ ...valid, AUTH_KEY_VAULT_URL: 'https://kv.vault.azure.net', AUTH_CLIENT_SECRET: 'S3cr3t-value-123' });
-    assert.ok(!problems.join('\n').includes('S3cr3t-value-123'));
+    expect(!problems.join('\n').includes('S3cr3t-value-123')).toBeTruthy();
   });
 
   test('http redirect URI is allowed on loopback only', () => {
-    assert.equal(parseConfig({ ...valid, AUTH_REDIRECT_URI: 'http://localhost:7071/auth/callback' }).publicOrigin, 'http://localhost:7071');
+    expect(parseConfig({ ...valid, AUTH_REDIRECT_URI: 'http://localhost:7071/auth/callback' }).publicOrigin).toBe('http://localhost:7071');
   });
 
   test('every setting is AUTH_-prefixed and listed once', () => {
-    assert.equal(new Set(SETTINGS).size, SETTINGS.length);
-    assert.ok(SETTINGS.every((s) => s.startsWith('AUTH_')));
+    expect(new Set(SETTINGS).size).toBe(SETTINGS.length);
+    expect(SETTINGS.every((s) => s.startsWith('AUTH_'))).toBeTruthy();
   });
 });
