@@ -493,6 +493,15 @@ async function apiProxy(world: World): Promise<void> {
       goal: 'info',
       met: true,
     });
+    rows.push({
+      figure: '(p) API proxy app CPU vs /auth/me',
+      runs: `3×${PROXY_REQUESTS} req`,
+      measured: `proxied: ${spread(appCpu, 'µs/req', 0)}`,
+      baseline: `/auth/me: ${spread(meCpu, 'µs/req', 0)}`,
+      ratio: median(appCpu) / median(meCpu),
+      goal: 'info',
+      met: true,
+    });
     notes.push(
       `(p) the proxy adds ${fmt(median(proxiedMs) - median(directMs), 2)} ms per sequential request (median of round medians) and ` +
         `${fmt(median(appCpu), 0)} µs of app CPU per request (${spread(appCpu, 'µs/req', 0)}; the upstream itself ${spread(directCpu, 'µs/req', 0)}; ` +
