@@ -20,7 +20,10 @@ export function createApiHandler(services: ServicesProvider): HttpHandler {
       const session = sessionCredential(request);
       // Every method, GET included: an upstream GET may change state, and a cross-site page must not read it.
       if (session.kind === 'web') requireCsrfHeader(request);
-      const answer = await proxyApiRequest({ method: request.method, target, header: request.header, body: request.bytes, session }, deps);
+      const answer = await proxyApiRequest(
+        { method: request.method, target, header: request.header, body: request.bytes, session },
+        deps,
+      );
       return { status: answer.status, headers: answer.headers, body: answer.body };
     },
   );

@@ -22,4 +22,9 @@ export function createVerifyHandler(services: ServicesProvider): HttpHandler {
 }
 
 failFastOnBadConfiguration();
-app.http('verify', { methods: [...ANY_METHOD, 'HEAD'], route: 'auth/verify', authLevel: 'anonymous', handler: createVerifyHandler(getServices) });
+app.http('verify', {
+  methods: [...ANY_METHOD, 'HEAD'],
+  route: 'auth/verify',
+  authLevel: 'anonymous',
+  handler: createVerifyHandler(getServices),
+});

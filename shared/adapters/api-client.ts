@@ -23,15 +23,25 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       let response: Response;
       let challenges: readonly ApiChallenge[] = [];
       try {
-        response = await protectedResourceRequest(call.accessToken, call.method, url, new Headers(call.headers), call.body ?? null, {
-          signal,
-          // Configuration allows http only for loopback upstreams (local development and tests).
-          [allowInsecureRequests]: url.protocol === 'http:',
-        });
+        response = await protectedResourceRequest(
+          call.accessToken,
+          call.method,
+          url,
+          new Headers(call.headers),
+          call.body ?? null,
+          {
+            signal,
+            // Configuration allows http only for loopback upstreams (local development and tests).
+            [allowInsecureRequests]: url.protocol === 'http:',
+          },
+        );
       } catch (error) {
         if (!(error instanceof WWWAuthenticateChallengeError)) throw transportError(error, 'request');
         response = error.response;
-        challenges = error.cause.map((c) => ({ scheme: c.scheme, parameters: { ...c.parameters } as Record<string, string> }));
+        challenges = error.cause.map((c) => ({
+          scheme: c.scheme,
+          parameters: { ...c.parameters } as Record<string, string>,
+        }));
       }
       const body = await boundedBody(response, options.maxResponseBytes);
       const headers: Record<string, string> = {};
@@ -76,5 +86,8 @@ function transportError(cause: unknown, what: string): AuthError {
   // By name, not instanceof: fetch's DOMException may come from another realm (a test VM, a bundled copy).
   const name = typeof cause === 'object' && cause !== null ? (cause as { name?: unknown }).name : undefined;
   const timedOut = name === 'TimeoutError' || name === 'AbortError';
-  return new AuthError(timedOut ? 'api_timeout' : 'api_unavailable', { cause, logDetail: `API ${what} ${timedOut ? 'timed out' : 'failed'}` });
+  return new AuthError(timedOut ? 'api_timeout' : 'api_unavailable', {
+    cause,
+    logDetail: `API ${what} ${timedOut ? 'timed out' : 'failed'}`,
+  });
 }

@@ -18,7 +18,11 @@ import { sessionAccessToken, type FlowDeps } from './flow';
 import type { SessionKind } from './session';
 
 /** Request body, answer body and deadline of one proxied call. */
-export const API_LIMITS = { requestBodyBytes: 1024 * 1024, responseBodyBytes: 8 * 1024 * 1024, timeoutMs: 30_000 } as const;
+export const API_LIMITS = {
+  requestBodyBytes: 1024 * 1024,
+  responseBodyBytes: 8 * 1024 * 1024,
+  timeoutMs: 30_000,
+} as const;
 
 /** Methods the proxy forwards (CONNECT, TRACE and OPTIONS are answered 405 here: CORS preflights never reach it). */
 export const API_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -89,7 +93,8 @@ export interface ApiTarget {
  * throws `api_not_found` for a name not in AUTH_APIS and `api_path_invalid` for a path that could leave the base.
  */
 export function apiTarget(pathname: string, search: string, apis: ReadonlyMap<string, ApiUpstream>): ApiTarget {
-  if (pathname.slice(0, API_ROUTE_PREFIX.length).toLowerCase() !== API_ROUTE_PREFIX) throw invalidPath('not under /auth/api/');
+  if (pathname.slice(0, API_ROUTE_PREFIX.length).toLowerCase() !== API_ROUTE_PREFIX)
+    throw invalidPath('not under /auth/api/');
   const rest = pathname.slice(API_ROUTE_PREFIX.length);
   const slash = rest.indexOf('/');
   const name = slash < 0 ? rest : rest.slice(0, slash);
@@ -101,7 +106,8 @@ export function apiTarget(pathname: string, search: string, apis: ReadonlyMap<st
   segments.forEach((segment, i) => checkSegment(segment, i === segments.length - 1));
   const url = new URL(`${api.baseUrl}${segments.join('/')}${search}`);
   // Belt and braces over the segment rules: whatever the URL parser made of it is still below the base URL.
-  if (!url.href.startsWith(api.baseUrl) || url.origin !== new URL(api.baseUrl).origin) throw invalidPath('resolved outside the base URL');
+  if (!url.href.startsWith(api.baseUrl) || url.origin !== new URL(api.baseUrl).origin)
+    throw invalidPath('resolved outside the base URL');
   return { api, url: url.href };
 }
 
@@ -123,6 +129,7 @@ function checkSegment(segment: string, last: boolean): void {
     throw invalidPath('bad percent-encoding');
   }
   if (decoded === '.' || decoded === '..') throw invalidPath('dot segment');
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[/\\\u0000-\u001f\u007f]/.test(decoded)) throw invalidPath('encoded separator or control character');
   if (/%(?:2e|2f|5c|00|0a|0d)/i.test(decoded)) throw invalidPath('double-encoded dot, separator or control character');
 }
@@ -163,9 +170,14 @@ export async function proxyApiRequest(request: ApiProxyRequest, deps: FlowDeps):
   deps.logger.info('api upstream answered', { api: api.name, status: answer.status });
   if (answer.status === 401) {
     const claims = apiClaimsChallenge(answer.challenges);
-    if (claims !== undefined) throw claimsChallengeError(claims, deps.config, `API ${api.name} answered a claims challenge`);
+    if (claims !== undefined)
+      throw claimsChallengeError(claims, deps.config, `API ${api.name} answered a claims challenge`);
   }
-  return { status: answer.status, headers: returnedHeaders(answer, request.target), body: request.method === 'HEAD' ? undefined : answer.body };
+  return {
+    status: answer.status,
+    headers: returnedHeaders(answer, request.target),
+    body: request.method === 'HEAD' ? undefined : answer.body,
+  };
 }
 
 /** The allow-listed request headers, minus any the client named in `Connection` (hop-by-hop by declaration). */

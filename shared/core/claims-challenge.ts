@@ -29,7 +29,8 @@ export function apiClaimsChallenge(challenges: readonly ApiChallenge[]): string 
   for (const challenge of challenges) {
     if (challenge.scheme !== 'bearer' || challenge.parameters.error !== 'insufficient_claims') continue;
     const encoded = challenge.parameters.claims;
-    if (encoded === undefined || encoded.length > MAX_CLAIMS_LENGTH * 2 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded)) continue;
+    if (encoded === undefined || encoded.length > MAX_CLAIMS_LENGTH * 2 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded))
+      continue;
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8'));

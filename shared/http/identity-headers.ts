@@ -27,12 +27,15 @@ export function identityHeaders(user: SignedInUser): Record<string, string> {
   set(IDENTITY_HEADERS.email, user.email);
   set(IDENTITY_HEADERS.name, user.name);
   set(IDENTITY_HEADERS.tenant, user.tenantId);
-  if (user.roles?.length) headers[IDENTITY_HEADERS.roles] = user.roles.map((role) => headerSafe(role).replaceAll(',', '%2C')).join(',');
+  if (user.roles?.length)
+    headers[IDENTITY_HEADERS.roles] = user.roles.map((role) => headerSafe(role).replaceAll(',', '%2C')).join(',');
   return headers;
 }
 
 function headerSafe(value: string): string {
   return Array.from(Buffer.from(value, 'utf8'), (byte) =>
-    byte >= 0x20 && byte < 0x7f && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+    byte >= 0x20 && byte < 0x7f && byte !== 0x25
+      ? String.fromCharCode(byte)
+      : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
   ).join('');
 }

@@ -23,17 +23,20 @@ import { problemResponse } from './responses';
 import { sessionCredential } from './session-credential';
 
 export type SessionCheck =
-  | { ok: true; user: SignedInUser; kind: SessionKind; expiresAt: string }
-  | { ok: false; response: HttpResponseInit };
+  { ok: true; user: SignedInUser; kind: SessionKind; expiresAt: string } | { ok: false; response: HttpResponseInit };
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export async function requireSession(request: HttpRequest, services: ServicesProvider = getServices): Promise<SessionCheck> {
+export async function requireSession(
+  request: HttpRequest,
+  services: ServicesProvider = getServices,
+): Promise<SessionCheck> {
   const deps = services();
   try {
     const headers = { header: (name: string) => request.headers.get(name) ?? undefined };
     const cookieHeader = request.headers.get('cookie');
-    if (cookieHeader && Buffer.byteLength(cookieHeader) > LIMITS.cookieHeaderBytes) throw new AuthError('request_too_large', { logDetail: 'cookie header' });
+    if (cookieHeader && Buffer.byteLength(cookieHeader) > LIMITS.cookieHeaderBytes)
+      throw new AuthError('request_too_large', { logDetail: 'cookie header' });
     const { token, kind } = sessionCredential({ ...headers, cookies: parseCookieHeader(cookieHeader) });
     if (kind === 'web' && !SAFE_METHODS.has(request.method)) requireCsrfHeader(headers);
     const session = await readSession(token, kind, deps);

@@ -59,8 +59,14 @@ export async function startApiUpstream(
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-    const record: ReceivedRequest = { method: req.method ?? '', target: req.url ?? '', headers, body: Buffer.concat(chunks) };
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    const record: ReceivedRequest = {
+      method: req.method ?? '',
+      target: req.url ?? '',
+      headers,
+      body: Buffer.concat(chunks),
+    };
     const bearer = /^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1];
     if (bearer && options.verify) {
       try {
@@ -75,12 +81,19 @@ export async function startApiUpstream(
     const path = url.pathname.replace(/^\/base/, '');
     const json = (status: number, body: unknown, extra: Record<string, string> = {}) => {
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...extra });
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(text)),
+        ...extra,
+      });
       res.end(req.method === 'HEAD' ? undefined : text);
     };
     if (path === '/large' || path === '/chunked') {
       const bytes = Number(url.searchParams.get('bytes') ?? 0);
-      res.writeHead(200, { 'content-type': 'application/octet-stream', ...(path === '/large' ? { 'content-length': String(bytes) } : {}) });
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        ...(path === '/large' ? { 'content-length': String(bytes) } : {}),
+      });
       const block = Buffer.alloc(64 * 1024, 0x61);
       let left = bytes;
       while (left > 0) {
@@ -105,29 +118,48 @@ export async function startApiUpstream(
       return;
     }
     const status = /^\/status\/(\d{3})$/.exec(path)?.[1];
-    if (status) return json(Number(status), { upstream: Number(status) }, Number(status) === 429 || Number(status) === 503 ? { 'retry-after': '7' } : {});
+    if (status)
+      return json(
+        Number(status),
+        { upstream: Number(status) },
+        Number(status) === 429 || Number(status) === 503 ? { 'retry-after': '7' } : {},
+      );
     if (path === '/challenge') {
       const claims = Buffer.from(CHALLENGE_CLAIMS).toString('base64');
-      return json(401, { error: 'insufficient_claims' }, {
-        'www-authenticate': `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="${claims}"`,
-      });
+      return json(
+        401,
+        { error: 'insufficient_claims' },
+        {
+          'www-authenticate': `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="${claims}"`,
+        },
+      );
     }
-    if (path === '/bad-challenge') return json(401, { error: 'insufficient_claims' }, { 'www-authenticate': 'Bearer error="insufficient_claims", claims="not base64 json!"' });
-    if (path === '/unauthorized') return json(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    if (path === '/bad-challenge')
+      return json(
+        401,
+        { error: 'insufficient_claims' },
+        { 'www-authenticate': 'Bearer error="insufficient_claims", claims="not base64 json!"' },
+      );
+    if (path === '/unauthorized')
+      return json(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
     if (path === '/headers') {
-      return json(200, { headers: true }, {
-        'set-cookie': 'upstream=1; Path=/',
-        'access-control-allow-origin': '*',
-        'access-control-allow-credentials': 'true',
-        server: 'upstream/1.0',
-        'x-powered-by': 'upstream',
-        'strict-transport-security': 'max-age=1',
-        'content-security-policy': "default-src *",
-        'cache-control': 'public, max-age=3600',
-        etag: '"v1"',
-        'x-request-id': 'req-123',
-        'www-authenticate': 'Bearer realm="x"',
-      });
+      return json(
+        200,
+        { headers: true },
+        {
+          'set-cookie': 'upstream=1; Path=/',
+          'access-control-allow-origin': '*',
+          'access-control-allow-credentials': 'true',
+          server: 'upstream/1.0',
+          'x-powered-by': 'upstream',
+          'strict-transport-security': 'max-age=1',
+          'content-security-policy': 'default-src *',
+          'cache-control': 'public, max-age=3600',
+          etag: '"v1"',
+          'x-request-id': 'req-123',
+          'www-authenticate': 'Bearer realm="x"',
+        },
+      );
     }
     if (path === '/redirect') {
       res.writeHead(302, { location: url.searchParams.get('to') ?? '/', 'content-length': '0' });
@@ -140,7 +172,12 @@ export async function startApiUpstream(
       res.end(page);
       return;
     }
-    return json(200, { method: record.method, target: record.target, headers: record.headers, body: record.body.toString('utf8') });
+    return json(200, {
+      method: record.method,
+      target: record.target,
+      headers: record.headers,
+      body: record.body.toString('utf8'),
+    });
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -10,7 +10,11 @@ import { apiClaimsChallenge, claimsChallengeError } from '../../shared/core/clai
 import { AuthError, ConfigError } from '../../shared/errors';
 import { identityHeaders } from '../../shared/http/identity-headers';
 
-const ORDERS: ApiUpstream = { name: 'orders', baseUrl: 'https://orders.example.com/v1/', scopes: ['api://orders/Orders.Read'] };
+const ORDERS: ApiUpstream = {
+  name: 'orders',
+  baseUrl: 'https://orders.example.com/v1/',
+  scopes: ['api://orders/Orders.Read'],
+};
 const APIS: ReadonlyMap<string, ApiUpstream> = new Map([['orders', ORDERS]]);
 
 function codeOf(run: () => unknown): string | undefined {
@@ -41,7 +45,9 @@ describe('apiTarget: only paths below the base URL of a configured name', () => 
   });
 
   test('the query passes as received', () => {
-    expect(apiTarget('/auth/api/orders/items', '?q=a%26b&page=2', APIS).url).toBe('https://orders.example.com/v1/items?q=a%26b&page=2');
+    expect(apiTarget('/auth/api/orders/items', '?q=a%26b&page=2', APIS).url).toBe(
+      'https://orders.example.com/v1/items?q=a%26b&page=2',
+    );
   });
 
   test.each([
@@ -83,7 +89,9 @@ describe('apiTarget: only paths below the base URL of a configured name', () => 
   test('a base URL without a path still only takes paths below /', () => {
     const root: ApiUpstream = { name: 'root', baseUrl: 'https://api.example.com/', scopes: ['api://x/y'] };
     expect(apiTarget('/auth/api/root/a/b', '', new Map([['root', root]])).url).toBe('https://api.example.com/a/b');
-    expect(codeOf(() => apiTarget('/auth/api/root//@evil.example/', '', new Map([['root', root]])))).toBe('api_path_invalid');
+    expect(codeOf(() => apiTarget('/auth/api/root//@evil.example/', '', new Map([['root', root]])))).toBe(
+      'api_path_invalid',
+    );
   });
 });
 
@@ -160,7 +168,9 @@ describe('headers across the proxy', () => {
     ['protocol-relative', '//evil.example/v1/x', undefined],
     ['http downgrade of the base', 'http://orders.example.com/v1/x', undefined],
   ])('Location %s (%s) → %s', (_name, location, expected) => {
-    expect(returnedHeaders({ headers: { location } }, apiTarget('/auth/api/orders/items', '', APIS)).location).toBe(expected);
+    expect(returnedHeaders({ headers: { location } }, apiTarget('/auth/api/orders/items', '', APIS)).location).toBe(
+      expected,
+    );
   });
 });
 
@@ -169,7 +179,11 @@ describe('claims challenges', () => {
   const encoded = Buffer.from(claims).toString('base64');
 
   test('an Entra insufficient_claims Bearer challenge gives its JSON claims request', () => {
-    expect(apiClaimsChallenge([{ scheme: 'bearer', parameters: { realm: '', error: 'insufficient_claims', claims: encoded } }])).toBe(claims);
+    expect(
+      apiClaimsChallenge([
+        { scheme: 'bearer', parameters: { realm: '', error: 'insufficient_claims', claims: encoded } },
+      ]),
+    ).toBe(claims);
   });
 
   test.each([
@@ -177,9 +191,36 @@ describe('claims challenges', () => {
     ['another scheme', [{ scheme: 'basic', parameters: { error: 'insufficient_claims', claims: encoded } }]],
     ['no claims', [{ scheme: 'bearer', parameters: { error: 'insufficient_claims' } }]],
     ['claims not base64', [{ scheme: 'bearer', parameters: { error: 'insufficient_claims', claims: 'not base64!' } }]],
-    ['claims not JSON', [{ scheme: 'bearer', parameters: { error: 'insufficient_claims', claims: Buffer.from('nope').toString('base64') } }]],
-    ['claims a JSON array', [{ scheme: 'bearer', parameters: { error: 'insufficient_claims', claims: Buffer.from('[1]').toString('base64') } }]],
-    ['claims too long', [{ scheme: 'bearer', parameters: { error: 'insufficient_claims', claims: Buffer.from(JSON.stringify({ a: 'x'.repeat(5000) })).toString('base64') } }]],
+    [
+      'claims not JSON',
+      [
+        {
+          scheme: 'bearer',
+          parameters: { error: 'insufficient_claims', claims: Buffer.from('nope').toString('base64') },
+        },
+      ],
+    ],
+    [
+      'claims a JSON array',
+      [
+        {
+          scheme: 'bearer',
+          parameters: { error: 'insufficient_claims', claims: Buffer.from('[1]').toString('base64') },
+        },
+      ],
+    ],
+    [
+      'claims too long',
+      [
+        {
+          scheme: 'bearer',
+          parameters: {
+            error: 'insufficient_claims',
+            claims: Buffer.from(JSON.stringify({ a: 'x'.repeat(5000) })).toString('base64'),
+          },
+        },
+      ],
+    ],
   ])('%s: no challenge', (_name, challenges) => {
     expect(apiClaimsChallenge(challenges)).toBeUndefined();
   });
@@ -199,7 +240,16 @@ describe('claims challenges', () => {
 
 describe('forward-auth identity headers', () => {
   test('each present claim in its header; absent ones are omitted', () => {
-    expect(identityHeaders({ id: 'oid-1', tenantId: 'tid-1', issuer: 'https://x', name: 'Adele Vance', email: 'adele@contoso.example', roles: ['Reader', 'Orders.Admin'] })).toStrictEqual({
+    expect(
+      identityHeaders({
+        id: 'oid-1',
+        tenantId: 'tid-1',
+        issuer: 'https://x',
+        name: 'Adele Vance',
+        email: 'adele@contoso.example',
+        roles: ['Reader', 'Orders.Admin'],
+      }),
+    ).toStrictEqual({
       'X-Auth-Request-User': 'oid-1',
       'X-Auth-Request-Email': 'adele@contoso.example',
       'X-Auth-Request-Name': 'Adele Vance',
@@ -244,17 +294,24 @@ describe('AUTH_APIS', () => {
   test('entries parse into names, base URLs ending in "/" and scopes', () => {
     const { apis } = parseConfig({
       ...BASE_ENV,
-      AUTH_APIS: ' orders=https://orders.example.com/v1 api://orders/Orders.Read api://orders/Orders.Write ; graph=https://graph.microsoft.com/v1.0/ User.Read;local=http://127.0.0.1:8080 api://local/.default;',
+      AUTH_APIS:
+        ' orders=https://orders.example.com/v1 api://orders/Orders.Read api://orders/Orders.Write ; graph=https://graph.microsoft.com/v1.0/ User.Read;local=http://127.0.0.1:8080 api://local/.default;',
     });
     expect([...apis.values()]).toStrictEqual([
-      { name: 'orders', baseUrl: 'https://orders.example.com/v1/', scopes: ['api://orders/Orders.Read', 'api://orders/Orders.Write'] },
+      {
+        name: 'orders',
+        baseUrl: 'https://orders.example.com/v1/',
+        scopes: ['api://orders/Orders.Read', 'api://orders/Orders.Write'],
+      },
       { name: 'graph', baseUrl: 'https://graph.microsoft.com/v1.0/', scopes: ['User.Read'] },
       { name: 'local', baseUrl: 'http://127.0.0.1:8080/', scopes: ['api://local/.default'] },
     ]);
   });
 
   test('openid, profile and offline_access are not the API scopes', () => {
-    expect(parseConfig({ ...BASE_ENV, AUTH_APIS: 'a=https://a.example api://a/x offline_access' }).apis.get('a')?.scopes).toStrictEqual(['api://a/x']);
+    expect(
+      parseConfig({ ...BASE_ENV, AUTH_APIS: 'a=https://a.example api://a/x offline_access' }).apis.get('a')?.scopes,
+    ).toStrictEqual(['api://a/x']);
   });
 
   test.each([

@@ -16,7 +16,16 @@ const ORDERS_SCOPE = `${ORDERS_RESOURCE}/Orders.Read`;
  * What a request may carry when it reaches the upstream: the allow-list, the token, and what Node's fetch adds
  * on its own for any client (Host, Connection, Content-Length, Accept-Encoding, Sec-Fetch-Mode, a User-Agent).
  */
-const CLIENT_STACK_HEADERS = ['host', 'connection', 'content-length', 'transfer-encoding', 'accept-encoding', 'sec-fetch-mode', 'user-agent', 'authorization'];
+const CLIENT_STACK_HEADERS = [
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'accept-encoding',
+  'sec-fetch-mode',
+  'user-agent',
+  'authorization',
+];
 const ALLOWED_AT_UPSTREAM = new Set<string>([...FORWARDED_REQUEST_HEADERS, ...CLIENT_STACK_HEADERS]);
 
 let h: Harness;
@@ -24,14 +33,13 @@ let upstream: ApiUpstream;
 let browser: TestBrowser;
 
 beforeAll(async () => {
-  let standIn: Harness['standIn'] | undefined;
-  upstream = await startApiUpstream({ verify: (token) => standIn!.verifyAccessToken(token) });
+  // The upstream checks tokens against the stand-in the harness starts next (requests come only after that).
+  upstream = await startApiUpstream({ verify: (token) => h.standIn.verifyAccessToken(token) });
   h = await Harness.start({
     env: { AUTH_APIS: `orders=${upstream.origin}/base ${ORDERS_SCOPE}; graph=${upstream.origin}/graph User.Read` },
     // A short deadline so the slow and stalled answers end in this test's time; the default is 30 s.
-    overrides: { apiTimeoutMs: 1500, providerTimeoutMs: 3000 },
+    overrides: { apiTimeoutMs: 4000, providerTimeoutMs: 3000 },
   });
-  standIn = h.standIn;
   browser = h.newBrowser();
   expect((await browser.signIn()).status).toBe(302);
 });
@@ -49,7 +57,12 @@ function lastReceived(): ReceivedRequest {
 
 /** A cookie call from the page: X-CSRF and whatever else is given. */
 function fromPage(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-  return browser.call('api', { url, method: init.method, body: init.body, headers: { 'x-csrf': '1', ...init.headers } });
+  return browser.call('api', {
+    url,
+    method: init.method,
+    body: init.body,
+    headers: { 'x-csrf': '1', ...init.headers },
+  });
 }
 
 describe('what reaches the upstream', () => {
@@ -107,7 +120,9 @@ describe('what reaches the upstream', () => {
     const other = h.newBrowser();
     expect((await other.signIn()).status).toBe(302);
     const redemptions = h.standIn.counters.refreshRedemptions;
-    const answers = await Promise.all(Array.from({ length: 5 }, () => other.call('api', { url: '/auth/api/orders/x', headers: { 'x-csrf': '1' } })));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => other.call('api', { url: '/auth/api/orders/x', headers: { 'x-csrf': '1' } })),
+    );
     expect(answers.map((a) => a.status)).toStrictEqual([200, 200, 200, 200, 200]);
     expect(h.standIn.counters.refreshRedemptions - redemptions).toBe(1);
   });
@@ -117,15 +132,22 @@ describe('what reaches the upstream', () => {
     expect(lastReceived().headers['accept-language']).not.toBe('fr');
   });
 
-  test.each(['POST', 'PUT', 'PATCH', 'DELETE'])('%s: the body arrives byte for byte with its content type', async (method) => {
-    const body = JSON.stringify({ order: 7, note: 'Grüße \u2603', method });
-    const response = await fromPage('/auth/api/orders/items', { method, body, headers: { 'content-type': 'application/json; charset=utf-8' } });
-    expect(response.status).toBe(200);
-    const got = lastReceived();
-    expect(got.method).toBe(method);
-    expect(got.body.toString('utf8')).toBe(body);
-    expect(got.headers['content-type']).toBe('application/json; charset=utf-8');
-  });
+  test.each(['POST', 'PUT', 'PATCH', 'DELETE'])(
+    '%s: the body arrives byte for byte with its content type',
+    async (method) => {
+      const body = JSON.stringify({ order: 7, note: 'Grüße \u2603', method });
+      const response = await fromPage('/auth/api/orders/items', {
+        method,
+        body,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      });
+      expect(response.status).toBe(200);
+      const got = lastReceived();
+      expect(got.method).toBe(method);
+      expect(got.body.toString('utf8')).toBe(body);
+      expect(got.headers['content-type']).toBe('application/json; charset=utf-8');
+    },
+  );
 
   test('HEAD reaches the upstream as HEAD and answers without a body', async () => {
     const response = await fromPage('/auth/api/orders/status/200', { method: 'HEAD' });
@@ -137,7 +159,10 @@ describe('what reaches the upstream', () => {
   test('a native app calls with its session token as Bearer (no CSRF header needed)', async () => {
     const app = new NativeApp(h);
     const tokens = await app.signInForTokens();
-    const response = await h.call('api', { url: '/auth/api/orders/native', headers: { authorization: `Bearer ${tokens.refresh_token}` } });
+    const response = await h.call('api', {
+      url: '/auth/api/orders/native',
+      headers: { authorization: `Bearer ${tokens.refresh_token}` },
+    });
     expect(response.status).toBe(200);
     const got = lastReceived();
     expect(got.headers.authorization).not.toContain(tokens.refresh_token);
@@ -153,7 +178,15 @@ describe('what comes back', () => {
     expect(response.headers.etag).toBe('"v1"');
     expect(response.headers['x-request-id']).toBe('req-123');
     expect(response.setCookies).toStrictEqual([]);
-    for (const name of ['set-cookie', 'access-control-allow-origin', 'access-control-allow-credentials', 'server', 'x-powered-by', 'strict-transport-security', 'www-authenticate']) {
+    for (const name of [
+      'set-cookie',
+      'access-control-allow-origin',
+      'access-control-allow-credentials',
+      'server',
+      'x-powered-by',
+      'strict-transport-security',
+      'www-authenticate',
+    ]) {
       expect(response.headers[name]).toBeUndefined();
     }
     expect(response.headers['cache-control']).toBe('no-store');
@@ -189,11 +222,14 @@ describe('what comes back', () => {
     expect(response.body.length).toBe(1_000_000);
   });
 
-  test.each(['large', 'chunked'])('an answer over 8 MiB (%s) is 502 api_unavailable, not a truncated 200', async (kind) => {
-    const response = await fromPage(`/auth/api/orders/${kind}?bytes=${8 * 1024 * 1024 + 1}`);
-    expect(response.status).toBe(502);
-    expect(response.json().code).toBe('api_unavailable');
-  });
+  test.each(['large', 'chunked'])(
+    'an answer over 8 MiB (%s) is 502 api_unavailable, not a truncated 200',
+    async (kind) => {
+      const response = await fromPage(`/auth/api/orders/${kind}?bytes=${8 * 1024 * 1024 + 1}`);
+      expect(response.status).toBe(502);
+      expect(response.json().code).toBe('api_unavailable');
+    },
+  );
 
   test('redirects are not followed; a Location below the base comes back through the proxy, any other is dropped', async () => {
     const inside = await fromPage('/auth/api/orders/redirect?to=%2Fbase%2Fnext%3Fp%3D2');
@@ -209,7 +245,7 @@ describe('what comes back', () => {
 
 describe('upstream faults', () => {
   test('headers later than the deadline: 504 api_timeout', async () => {
-    const response = await fromPage('/auth/api/orders/slow?ms=4000');
+    const response = await fromPage('/auth/api/orders/slow?ms=8000');
     expect(response.status).toBe(504);
     expect(response.json().code).toBe('api_timeout');
   });
@@ -229,7 +265,10 @@ describe('upstream faults', () => {
   test('nothing listening at the base URL: 502 api_unavailable', async () => {
     const closed = await startApiUpstream();
     await closed.stop();
-    const other = await Harness.start({ azurite: h.azurite, env: { AUTH_APIS: `gone=${closed.origin}/ ${ORDERS_SCOPE}` } });
+    const other = await Harness.start({
+      azurite: h.azurite,
+      env: { AUTH_APIS: `gone=${closed.origin}/ ${ORDERS_SCOPE}` },
+    });
     try {
       const b = other.newBrowser();
       expect((await b.signIn()).status).toBe(302);
@@ -243,7 +282,7 @@ describe('upstream faults', () => {
 });
 
 describe('challenges and sessions', () => {
-  test("an upstream claims challenge is 401 interaction_required with the claims and a loginUrl; the session is kept", async () => {
+  test('an upstream claims challenge is 401 interaction_required with the claims and a loginUrl; the session is kept', async () => {
     const response = await fromPage('/auth/api/orders/challenge');
     expect(response.status).toBe(401);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -288,7 +327,11 @@ describe('challenges and sessions', () => {
   test('the identity provider down while a token is needed: 502, the upstream is not called', async () => {
     const fresh = h.newBrowser();
     expect((await fresh.signIn()).status).toBe(302);
-    h.standIn.injectFault('token', { status: 503, body: '{"error":"temporarily_unavailable"}', contentType: 'application/json' }, 5);
+    h.standIn.injectFault(
+      'token',
+      { status: 503, body: '{"error":"temporarily_unavailable"}', contentType: 'application/json' },
+      5,
+    );
     const before = upstream.received.length;
     try {
       const response = await fresh.call('api', { url: '/auth/api/orders/x', headers: { 'x-csrf': '1' } });

@@ -34,7 +34,9 @@ describe('/auth/verify and requireSession through the handlers', () => {
     h = await Harness.start();
     // The signed-in user has an email, app roles and a non-ASCII name in the ID token (Entra sends `roles` for
     // assigned app roles: https://learn.microsoft.com/entra/identity-platform/howto-add-app-roles-in-apps).
-    h.standIn.nextIdToken((claims, sign) => sign({ ...claims, email: 'adele@contoso.example', name: 'Adèle Vance', roles: ROLES }));
+    h.standIn.nextIdToken((claims, sign) =>
+      sign({ ...claims, email: 'adele@contoso.example', name: 'Adèle Vance', roles: ROLES }),
+    );
     browser = h.newBrowser();
     expect((await browser.signIn()).status).toBe(302);
     cookie = browser.cookieHeader();
@@ -73,14 +75,21 @@ describe('/auth/verify and requireSession through the handlers', () => {
 
   test('a native app session token as Bearer: 204', async () => {
     const tokens = await new NativeApp(h).signInForTokens();
-    const response = await h.call('verify', { url: '/auth/verify', headers: { authorization: `Bearer ${tokens.refresh_token}` } });
+    const response = await h.call('verify', {
+      url: '/auth/verify',
+      headers: { authorization: `Bearer ${tokens.refresh_token}` },
+    });
     expect(response.status).toBe(204);
     expect(response.headers['x-auth-request-user']).toBe(h.standIn.users[0]!.oid);
   });
 
   test.each([
     ['no session', {}, 'session_required'],
-    ['forged identity headers only', { 'x-auth-request-user': 'admin', 'x-ms-client-principal-id': 'admin' }, 'session_required'],
+    [
+      'forged identity headers only',
+      { 'x-auth-request-user': 'admin', 'x-ms-client-principal-id': 'admin' },
+      'session_required',
+    ],
     ['a tampered cookie', { cookie: 'TAMPER' }, 'session_required'],
     ['a Basic Authorization header', { authorization: 'Basic dXNlcjpwYXNz' }, 'session_required'],
   ])('%s: 401, no identity header', async (_name, headers: Record<string, string>, code) => {
@@ -112,7 +121,12 @@ describe('/auth/verify and requireSession through the handlers', () => {
 
   describe('requireSession(request), as a function of this app calls it', () => {
     const request = (method: string, headers: Record<string, string>, body?: string) =>
-      new HttpRequest({ method, url: 'https://auth.contoso.example/orders/7', headers, body: body === undefined ? undefined : { string: body } });
+      new HttpRequest({
+        method,
+        url: 'https://auth.contoso.example/orders/7',
+        headers,
+        body: body === undefined ? undefined : { string: body },
+      });
 
     test('a cookie GET: the user, and the request body is left for the function', async () => {
       const sent = request('GET', { cookie });
@@ -148,7 +162,10 @@ describe('/auth/verify and requireSession through the handlers', () => {
 
     test('a native session token as Bearer: the user, no CSRF header needed for POST', async () => {
       const tokens = await new NativeApp(h).signInForTokens();
-      const auth = await requireSession(request('POST', { authorization: `Bearer ${tokens.refresh_token}` }), () => h.deps);
+      const auth = await requireSession(
+        request('POST', { authorization: `Bearer ${tokens.refresh_token}` }),
+        () => h.deps,
+      );
       expect(auth.ok && auth.kind).toBe('native');
     });
 
@@ -164,11 +181,19 @@ describe('/auth/verify and requireSession through the handlers', () => {
 function findNginx(): { path?: string; reason?: string } {
   const which = () => ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
   if (which()) return { path: which() };
-  if (process.getuid?.() !== 0) return { reason: 'nginx is not installed and this is not root (apt-get install -y nginx)' };
-  const installed = spawnSync('sh', ['-c', 'apt-get install -y -qq nginx >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)'], {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    timeout: 300_000,
-  });
+  if (process.getuid?.() !== 0)
+    return { reason: 'nginx is not installed and this is not root (apt-get install -y nginx)' };
+  const installed = spawnSync(
+    'sh',
+    [
+      '-c',
+      'apt-get install -y -qq nginx >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)',
+    ],
+    {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 300_000,
+    },
+  );
   return which() ? { path: which() } : { reason: `apt-get install -y nginx failed (exit ${installed.status})` };
 }
 
@@ -214,9 +239,17 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
   let functionsOrigin: string;
 
   const jar = new Map<string, string>();
-  async function http(path: string, init: RequestInit & { headers?: Record<string, string> } = {}, base = origin): Promise<Response> {
+  async function http(
+    path: string,
+    init: RequestInit & { headers?: Record<string, string> } = {},
+    base = origin,
+  ): Promise<Response> {
     const cookies = [...jar].map(([n, v]) => `${n}=${v}`).join('; ');
-    const response = await fetch(new URL(path, base), { ...init, redirect: 'manual', headers: { ...init.headers, ...(cookies ? { cookie: cookies } : {}) } });
+    const response = await fetch(new URL(path, base), {
+      ...init,
+      redirect: 'manual',
+      headers: { ...init.headers, ...(cookies ? { cookie: cookies } : {}) },
+    });
     for (const line of response.headers.getSetCookie()) {
       const pair = line.split(';')[0]!;
       const [name, value] = [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1).trim()];
@@ -240,7 +273,11 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
     functionsOrigin = `http://127.0.0.1:${functionsPort}`;
     apiUpstream = await startApiUpstream();
     // The harness provides Azurite and the stand-in (registered for the nginx origin's callback).
-    harness = await Harness.start({ standIn: { clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [`${origin}/auth/callback`] }] } });
+    harness = await Harness.start({
+      standIn: {
+        clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [`${origin}/auth/callback`] }],
+      },
+    });
     standIn = harness.standIn;
 
     site = createServer((req, res) => {
@@ -273,18 +310,27 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
     for (const name of Object.keys(env)) if (name.startsWith('AUTH_') || name === 'PORT') delete env[name];
     if (env.NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = resolve(env.NODE_EXTRA_CA_CERTS);
     if (env.DEV_CA_DIR) env.DEV_CA_DIR = resolve(env.DEV_CA_DIR);
-    functionsHost = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, join(ROOT, 'dev', 'serve.ts')], {
-      cwd: workDir,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    functionsHost = spawn(
+      process.execPath,
+      ['--import', pathToFileURL(require.resolve('tsx')).href, join(ROOT, 'dev', 'serve.ts')],
+      {
+        cwd: workDir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     functionsHost.stdout!.on('data', (chunk) => output.push(String(chunk)));
     functionsHost.stderr!.on('data', (chunk) => output.push(String(chunk)));
     await waitFor(async () => output.join('').includes('Functions listening on'), 'the functions host');
 
     const nginxDir = join(workDir, 'nginx');
-    for (const dir of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(nginxDir, dir), { recursive: true });
-    const server = nginxExampleOnLoopback(readFileSync(join(ROOT, 'README.md'), 'utf8'), { nginx: nginxPort, functions: functionsPort, site: sitePort });
+    for (const dir of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+      mkdirSync(join(nginxDir, dir), { recursive: true });
+    const server = nginxExampleOnLoopback(readFileSync(join(ROOT, 'README.md'), 'utf8'), {
+      nginx: nginxPort,
+      functions: functionsPort,
+      site: sitePort,
+    });
     writeFileSync(
       join(nginxDir, 'nginx.conf'),
       [
@@ -296,14 +342,20 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
         'events { worker_connections 64; }',
         'http {',
         '  access_log off;',
-        ...['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((d) => `  ${d === 'body' ? 'client_body' : d}_temp_path ${join(nginxDir, d)};`),
+        ...['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
+          (d) => `  ${d === 'body' ? 'client_body' : d}_temp_path ${join(nginxDir, d)};`,
+        ),
         server,
         '}',
       ].join('\n'),
     );
-    const checked = spawnSync(nginx.path!, ['-t', '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], { encoding: 'utf8' });
+    const checked = spawnSync(nginx.path!, ['-t', '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], {
+      encoding: 'utf8',
+    });
     if (checked.status !== 0) throw new Error(`nginx -t refused the README example:\n${checked.stderr}`);
-    nginxProcess = spawn(nginx.path!, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    nginxProcess = spawn(nginx.path!, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     nginxProcess.stderr!.on('data', (chunk) => output.push(String(chunk)));
     await waitFor(async () => (await fetch(`${origin}/auth/health`)).status === 200, 'nginx');
   });
@@ -340,7 +392,9 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
     expect(callback.status).toBe(302);
     expect(jar.has('__Host-session')).toBe(true);
 
-    const page = await http('/dashboard?tab=1', { headers: { 'x-auth-request-user': 'forged-admin', 'x-auth-request-roles': 'Global Admin' } });
+    const page = await http('/dashboard?tab=1', {
+      headers: { 'x-auth-request-user': 'forged-admin', 'x-auth-request-roles': 'Global Admin' },
+    });
     expect(page.status).toBe(200);
     expect(await page.text()).toBe('site');
     const seen = siteRequests.at(-1)!;
@@ -354,7 +408,11 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
 
   test('a POST with a body: the subrequest is a GET without it, the site gets the POST and its body', async () => {
     const logged = output.join('').length;
-    const response = await http('/orders', { method: 'POST', body: 'qty=2', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const response = await http('/orders', {
+      method: 'POST',
+      body: 'qty=2',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(response.status).toBe(200);
     expect(siteRequests.at(-1)!.method).toBe('POST');
     const hostLog = output.join('').slice(logged);
@@ -370,9 +428,15 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
     const csrf = { 'x-csrf': '1' };
     for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']) {
       const before = apiUpstream.received.length;
-      const response = await http('/auth/api/orders/a/b/c.json?x=1&y=%2F', { method, headers: csrf, ...(method === 'GET' || method === 'HEAD' ? {} : { body: '{}' }) });
+      const response = await http('/auth/api/orders/a/b/c.json?x=1&y=%2F', {
+        method,
+        headers: csrf,
+        ...(method === 'GET' || method === 'HEAD' ? {} : { body: '{}' }),
+      });
       expect(response.status).toBe(200);
-      expect(apiUpstream.received.slice(before).map((r) => `${r.method} ${r.target}`)).toStrictEqual([`${method} /base/a/b/c.json?x=1&y=%2F`]);
+      expect(apiUpstream.received.slice(before).map((r) => `${r.method} ${r.target}`)).toStrictEqual([
+        `${method} /base/a/b/c.json?x=1&y=%2F`,
+      ]);
     }
     // Straight to the host (not through nginx): the catch-all also takes an empty path.
     const bare = await http('/auth/api/orders', { headers: csrf }, functionsOrigin);
