@@ -57,11 +57,11 @@ export async function accessTokenFor(record: SessionRecord, scopes: readonly str
 }
 
 /**
- * `accessTokenFor` a stored session. When the provider ends the sign-in for good (a terminal `invalid_grant`:
+ * `accessTokenFor` a loaded session. When the provider ends the sign-in for good (a terminal `invalid_grant`:
  * revoked, expired, password reset, disabled account) the session row goes too, so `/auth/me` answers 401 and no
  * other call keeps acting for a user the provider no longer accepts. A claims challenge keeps the session.
  */
-export async function sessionAccessToken(session: LoadedSession, scopes: readonly string[], deps: FlowDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
+export async function accessTokenForSession(session: LoadedSession, scopes: readonly string[], deps: FlowDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
   try {
     return await accessTokenFor(session.record, scopes, deps);
   } catch (error) {
