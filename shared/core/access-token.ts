@@ -10,6 +10,7 @@ import { AuthError } from '../errors';
 import type { TokenCacheBox } from '../ports';
 import type { FlowDeps } from './flow';
 import type { LoadedSession, SessionRecord } from './session';
+import { deleteSessionRow, sessionIndexLinks } from './session-index';
 
 /** The JSON shape of /auth/refresh and of the token endpoint's access token part (RFC 6749 §5.1). */
 export interface AccessTokenView {
@@ -66,7 +67,8 @@ export async function accessTokenForSession(session: LoadedSession, scopes: read
     return await accessTokenFor(session.record, scopes, deps);
   } catch (error) {
     if (error instanceof AuthError && error.code === 'session_revoked') {
-      await deps.sessions.delete(session.ref.partitionKey, session.ref.rowKey);
+      // With its index entries, so the user's session list and "everywhere" never name a session that is gone.
+      await deleteSessionRow({ ...session.ref, links: sessionIndexLinks(session.ref, session.record) }, deps);
       deps.logger.info('session ended: the provider refused its refresh token', { aadsts: error.provider?.aadsts });
     }
     throw error;
