@@ -11,6 +11,8 @@
  *   `adapters/provider-metadata.ts` on the Entra stand-in.
  * - ClientCredentialProvider: `credential-provider.ts`; fake `fakes/fake-credential-provider.ts`; real
  *   `adapters/credential.ts` (Key Vault secret) on the Key Vault and managed-identity stand-ins.
+ * - ApiClient (the API proxy's HTTP client): no contract suite or fake yet; `adapters/api-client.ts` is tested
+ *   against `test/_support/api-upstream.ts` in the integration and security tiers.
  * Clock and Logger have no contract: tests pass a fixed clock and a capturing logger
  * (`test/_support/core-world.ts` builds the core's dependencies from the fakes).
  */

@@ -83,6 +83,12 @@ export async function coreWorld(): Promise<CoreWorld> {
     signInRate: { take: () => undefined },
     idTokenKeys: () => provider.idTokenKeys(),
     tokenClient: async () => tokenPort,
+    // The API proxy is not part of these tests: any call to it is a test bug, said loudly.
+    apiClient: () => ({
+      send: async () => {
+        throw new Error('the core world has no API client: the API proxy is not under test here');
+      },
+    }),
   };
   return {
     deps,

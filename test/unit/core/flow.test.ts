@@ -228,14 +228,13 @@ describe('web session', () => {
     expect(await rejection(readSession(cookie, 'web', world.deps))).toBe('session_required');
   });
 
-  // Known gap (shared/core/access-token.ts sessionAccessToken): the row is deleted with `sessions.delete`, not
-  // `deleteSessionRow`, so its user-index entry (`u.…`) stays behind, and the purge never reaches `u.` partitions.
-  test.failing('…and its index entries go with it (fails today: sessionAccessToken leaves the u. entry)', async () => {
+  test('…and its index entries go with it: nothing of the session is left in AuthSessions', async () => {
     const world = await coreWorld();
     world.provider.accessTokenLifetimeMs = 60_000;
     const cookie = await webSession(world);
+    expect(world.sessions.snapshot().length).toBeGreaterThan(sessionRows(world).length); // the user index entry
     world.provider.revokeRefreshTokens();
-    await rejection(refreshAccessToken(cookie, 'web', undefined, world.deps));
+    expect(await rejection(refreshAccessToken(cookie, 'web', undefined, world.deps))).toBe('session_revoked');
     expect(world.sessions.snapshot()).toEqual([]);
   });
 
