@@ -99,8 +99,11 @@ param protocol string = 'entra'
 @description('AUTH_SCOPES: space-separated scopes asked at sign-in.')
 param scopes string = 'User.Read'
 
-@description('Comma-separated browser origins of your web apps (exact, e.g. https://app.example.com): CORS with credentials, and AUTH_ALLOWED_RETURN_ORIGINS.')
+@description('Comma-separated browser origins of your web apps (exact, e.g. https://www.contoso.com): CORS with credentials, and AUTH_ALLOWED_RETURN_ORIGINS. Each must be on the same site as the service (set publicHostName), else the app refuses to start: README "Use it from your site".')
 param allowedOrigins string = ''
+
+@description('Your own host name for the sign-in service, e.g. auth.contoso.com (same site as your web apps). Deploys Azure Front Door Standard (managed certificate, WAF rate rule) in front of the Function App and locks the app to it; AUTH_REDIRECT_URI, the reply URL and CORS follow this host. Empty: the default *.azurewebsites.net host (a site of its own), no Front Door.')
+param publicHostName string = ''
 
 @description('AUTH_NATIVE_REDIRECT_URIS: comma-separated exact redirect URIs of mobile apps.')
 param nativeRedirectUris string = ''
@@ -217,12 +220,17 @@ var functionAppName = 'func-api-${resourceToken}'
 // The redirect URI must be known before the app exists (the app registration is created first and the
 // app settings need its client id): the default host name of a site without a domain-name label scope.
 var functionAppHostName = '${functionAppName}.azurewebsites.net'
-var redirectUri = 'https://${functionAppHostName}/auth/callback'
+// With publicHostName, browsers reach the service only through Front Door on that host (the app is locked to it).
+var validatedPublicHostName = empty(publicHostName) || (toLower(publicHostName) == publicHostName && !contains(publicHostName, '/') && !contains(publicHostName, ':') && contains(publicHostName, '.'))
+  ? publicHostName
+  : fail('publicHostName must be a lower-case host name such as auth.contoso.com: no scheme, port or path.')
+var publicHost = empty(validatedPublicHostName) ? functionAppHostName : validatedPublicHostName
+var redirectUri = 'https://${publicHost}/auth/callback'
 // Where Entra may send the user after sign-out: it must be a registered redirect URI (OpenID Connect RP-Initiated
 // Logout 1.0 section 3; Learn "OpenID Connect on the Microsoft identity platform", sign-out). The app sends
 // AUTH_POST_LOGOUT_REDIRECT_URI resolved against its own origin (shared/core/flow.ts endSession).
 var postLogoutRedirectTarget = startsWith(postLogoutRedirectUri, '/')
-  ? 'https://${functionAppHostName}${postLogoutRedirectUri}'
+  ? 'https://${publicHost}${postLogoutRedirectUri}'
   : postLogoutRedirectUri
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
 
@@ -310,6 +318,17 @@ module appRegistration 'modules/app-registration.bicep' = if (useAppRegistration
 
 var effectiveClientId = useAppRegistration ? appRegistration.outputs.clientId : clientId
 
+module frontDoor 'modules/front-door.bicep' = if (!empty(validatedPublicHostName)) {
+  name: 'frontdoor'
+  scope: rg
+  params: {
+    resourceToken: resourceToken
+    tags: tags
+    publicHostName: validatedPublicHostName
+    originHostName: functionAppHostName
+  }
+}
+
 module api 'modules/function-app.bicep' = {
   name: 'api'
   scope: rg
@@ -332,6 +351,7 @@ module api 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     virtualNetworkSubnetId: vnetEnabled ? network.outputs.appSubnetId : ''
     allowedOrigins: validatedOrigins
+    frontDoorId: empty(validatedPublicHostName) ? '' : frontDoor.outputs.frontDoorId
     clientId: effectiveClientId
     tenantId: effectiveTenantId
     authority: effectiveAuthority
@@ -380,8 +400,11 @@ output SERVICE_API_NAME string = api.outputs.name
 // deployment if the site's real default host name differs (e.g. a domain-name label scope), rather than deploy a
 // sign-in whose redirect URI nobody serves.
 output SERVICE_API_URI string = api.outputs.defaultHostName == functionAppHostName
-  ? 'https://${api.outputs.defaultHostName}'
+  ? 'https://${publicHost}'
   : fail('The site answers on ${api.outputs.defaultHostName}, not ${functionAppHostName}: the redirect URI would not reach it.')
+output SIGNIN_DNS_RECORDS string = empty(validatedPublicHostName)
+  ? 'none (no publicHostName)'
+  : 'TXT _dnsauth.${validatedPublicHostName} = ${frontDoor.outputs.customDomainValidationToken}; CNAME ${validatedPublicHostName} -> ${frontDoor.outputs.endpointHostName}'
 output AUTH_CLIENT_ID string = effectiveClientId
 output AUTH_REDIRECT_URI string = redirectUri
 output SIGNIN_KEY_VAULT_NAME string = usesKeyVault ? keyVault.outputs.name : ''

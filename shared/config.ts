@@ -4,6 +4,7 @@
  * A missing or malformed setting fails closed with one message naming every problem (oauth2-proxy style):
  * there is no default that opens a hole (e.g. a multi-tenant authority without a tenant allow-list).
  */
+import { isSameSite, siteOf } from './core/site';
 import { ConfigError } from './errors';
 
 /** Every setting this service reads. Infra (Bicep) and `local.settings.sample.json` are checked against it. */
@@ -65,6 +66,11 @@ export interface AuthConfig {
   managedIdentityClientId: string | undefined;
   allowedReturnOrigins: readonly string[];
   nativeRedirectUris: readonly string[];
+  /**
+   * Origins of the web (http/https) entries of AUTH_NATIVE_REDIRECT_URIS: single-page apps on any site that use
+   * the token flow. They get CORS, without credentials, on the token flow's routes only (shared/http/cors.ts).
+   */
+  tokenClientOrigins: readonly string[];
   /** Tenant ids accepted in ID tokens; undefined only for the generic OIDC protocol (no `tid`). */
   allowedTenants: readonly string[] | undefined;
   /** Where the provider sends the user after sign-out when the caller names no target (relative or allowed). */
@@ -175,12 +181,16 @@ export function parseConfig(env: Environment): AuthConfig {
   const storage = parseStorage(get, problems);
 
   const allowedReturnOrigins = splitList(get('AUTH_ALLOWED_RETURN_ORIGINS') ?? '');
+  const publicProblems: string[] = [];
   for (const origin of allowedReturnOrigins) {
     const url = parseUrl(origin);
     if (!url || !isSecureWebUrl(url) || url.origin !== origin) {
       problems.push(`AUTH_ALLOWED_RETURN_ORIGINS entry "${origin}" must be an exact origin like https://app.example.com`);
+    } else if (publicOrigin && !isSameSite(url, publicOrigin)) {
+      publicProblems.push(crossSiteOriginProblem(origin, publicOrigin));
     }
   }
+  problems.push(...publicProblems);
 
   const nativeRedirectUris = splitList(get('AUTH_NATIVE_REDIRECT_URIS') ?? '');
   for (const uri of nativeRedirectUris) {
@@ -198,7 +208,7 @@ export function parseConfig(env: Environment): AuthConfig {
 
   const signInRatePerSecond = parseInteger(get('AUTH_SIGNIN_RATE_PER_SECOND'), 100, 0, 100_000, 'AUTH_SIGNIN_RATE_PER_SECOND', problems);
 
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length) throw new ConfigError(problems, publicProblems);
   return {
     clientId,
     protocol,
@@ -213,6 +223,7 @@ export function parseConfig(env: Environment): AuthConfig {
     managedIdentityClientId: get('AUTH_MANAGED_IDENTITY_CLIENT_ID'),
     allowedReturnOrigins,
     nativeRedirectUris,
+    tokenClientOrigins: [...new Set(nativeRedirectUris.map(parseUrl).filter(isWebUrl).map((url) => url.origin))],
     allowedTenants,
     postLogoutRedirectUri,
     session: { idleSeconds: idleMinutes * 60, absoluteSeconds: absoluteHours * 3600 },
@@ -230,6 +241,30 @@ export function tokenExchangeAudienceFor(authority: string): string {
   if (host === 'login.microsoftonline.us' || host === 'login.usgovcloudapi.net') return 'api://AzureADTokenExchangeUSGov';
   if (host === 'login.chinacloudapi.cn' || host === 'login.partner.microsoftonline.cn') return 'api://AzureADTokenExchangeChina';
   return 'api://AzureADTokenExchange';
+}
+
+/**
+ * Why a cookie origin on another site can never work, and the three ways that do. The session cookie is
+ * `SameSite=Lax` on the host of AUTH_REDIRECT_URI, so a `fetch` from a page on another site never carries it
+ * (and Safari and Firefox block third-party cookies even with `SameSite=None`). Names only public origins: it
+ * is also shown by /auth/health.
+ */
+export function crossSiteOriginProblem(origin: string, publicOrigin: string): string {
+  return (
+    `AUTH_ALLOWED_RETURN_ORIGINS entry "${origin}" (site ${siteOf(origin)}) is not same-site with this service ` +
+    `(AUTH_REDIRECT_URI is on ${publicOrigin}, site ${siteOf(publicOrigin)}): browsers never send the session cookie ` +
+    `from a page on another site. Use one of the three topologies (README "Use it from your site"): ` +
+    `1) same site, own subdomain: serve the service on a host under ${siteOf(origin)} (Bicep publicHostName, Azure Front Door) ` +
+    `and set AUTH_REDIRECT_URI to https://<that host>/auth/callback; ` +
+    `2) one origin: forward ${origin}/auth/* to the service through your site's own proxy and set AUTH_REDIRECT_URI to ` +
+    `${origin}/auth/callback; ` +
+    `3) a single-page app on another site: no cookies, the token flow; remove ${origin} from AUTH_ALLOWED_RETURN_ORIGINS and ` +
+    `put the app's https redirect URI (e.g. ${origin}/callback) in AUTH_NATIVE_REDIRECT_URIS`
+  );
+}
+
+function isWebUrl(url: URL | undefined): url is URL {
+  return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:');
 }
 
 function parseCredential(get: (name: SettingName) => string | undefined, problems: string[], authority: string): CredentialConfig {

@@ -80,7 +80,14 @@ export function isAuthError(value: unknown, code?: ErrorCode): value is AuthErro
 /** Thrown once at start-up with every configuration problem found, so one fix-and-retry is enough. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly string[]) {
+  /**
+   * @param problems every problem, for the start-up log.
+   * @param publicProblems the subset that names only public values (origins), safe for /auth/health to show.
+   */
+  constructor(
+    readonly problems: readonly string[],
+    readonly publicProblems: readonly string[] = [],
+  ) {
     super(`Invalid configuration:\n - ${problems.join('\n - ')}`);
   }
 }

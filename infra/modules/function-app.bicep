@@ -22,6 +22,8 @@ param maximumInstanceCount int = 100
 param virtualNetworkSubnetId string = ''
 @description('Browser origins allowed by CORS (with credentials) and as absolute returnTo targets.')
 param allowedOrigins array = []
+@description('X-Azure-FDID of the Front Door profile in front (publicHostName); empty: no Front Door, no lock.')
+param frontDoorId string = ''
 
 // ---- AUTH_* settings (the contract: README "Configuration", parsed by shared/config.ts) ----
 param clientId string
@@ -47,6 +49,12 @@ param postLogoutRedirectUri string = '/'
 param sessionIdleMinutes int = 480
 param sessionAbsoluteHours int = 24
 param signInRatePerSecond int = 100
+
+// Token-flow SPAs (web entries of AUTH_NATIVE_REDIRECT_URIS) get CORS from the app on its token routes only. But
+// once the platform's CORS list is not empty, the platform answers every preflight itself (ASP.NET Core
+// CorsMiddleware), so their origins must be in that list too.
+var nativeWebOrigins = map(filter(map(split(nativeRedirectUris, ','), uri => trim(uri)), uri => startsWith(uri, 'https://')), uri => 'https://${split(substring(uri, 8), '/')[0]}')
+var platformCorsOrigins = empty(allowedOrigins) ? [] : union(allowedOrigins, nativeWebOrigins)
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -113,9 +121,28 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
       cors: {
-        allowedOrigins: allowedOrigins
+        allowedOrigins: platformCorsOrigins
         supportCredentials: true
       }
+      // publicHostName: only Front Door (service tag) with this profile's id (header) reaches the app.
+      // https://learn.microsoft.com/azure/frontdoor/origin-security#app-service
+      ipSecurityRestrictions: empty(frontDoorId)
+        ? []
+        : [
+            {
+              name: 'front-door-only'
+              tag: 'ServiceTag'
+              ipAddress: 'AzureFrontDoor.Backend'
+              action: 'Allow'
+              priority: 100
+              headers: {
+                'x-azure-fdid': [
+                  frontDoorId
+                ]
+              }
+            }
+          ]
+      ipSecurityRestrictionsDefaultAction: empty(frontDoorId) ? 'Allow' : 'Deny'
       appSettings: [
         // Functions host storage, identity-based (no AccountKey anywhere).
         { name: 'AzureWebJobsStorage__accountName', value: storage.name }

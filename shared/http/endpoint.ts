@@ -9,6 +9,7 @@ import { AuthError, ConfigError } from '../errors';
 import type { Logger } from '../ports';
 import { securityEvent } from '../telemetry';
 import { parseCookieHeader } from './cookies';
+import { isPreflight, preflightResponse, tokenFlowCorsHeaders } from './cors';
 import { errorPageResponse, oauthErrorResponse, problemResponse } from './responses';
 
 /** Input bounds (design §7): oversized input is refused with a 4xx before any work. */
@@ -26,6 +27,13 @@ export interface EndpointSpec {
   signIn?: boolean;
   /** Content types a body may have (POST); a body of another type is 415. */
   bodyTypes?: readonly string[];
+  /**
+   * Health only: an invalid configuration's public problems (cross-site origins, which name nothing secret) go
+   * into the 503 body as `problems`, so a deployment shows why without anyone reading the logs.
+   */
+  showPublicConfigProblems?: boolean;
+  /** The token flow's routes: CORS (no credentials) for the token-flow origins, preflights answered here. */
+  tokenFlowCors?: boolean;
 }
 
 export interface ParsedRequest {
@@ -52,7 +60,13 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
     const logger = invocationLogger(context);
     let response: HttpResponseInit;
     let code: string | undefined;
+    let corsHeaders: Record<string, string> = {};
     try {
+      if (spec.tokenFlowCors) {
+        const { config } = services();
+        if (isPreflight(request.method, request.headers)) return preflightResponse(config, spec.methods, request.headers);
+        corsHeaders = tokenFlowCorsHeaders(config, request.headers.get('origin') ?? undefined);
+      }
       const parsed = await parseRequest(request, spec);
       const deps = { ...services(), logger };
       response = await logic(parsed, deps);
@@ -64,10 +78,14 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
       }
       if (spec.signIn) securityEvent(logger, 'signin_failed', { endpoint: spec.name, code, status: authError.status });
       const allowHeader = authError.code === 'method_not_allowed' ? allow : undefined;
-      response = ERROR_RESPONSES[spec.kind](authError, allowHeader);
+      const publicProblems = authError.cause instanceof ConfigError ? authError.cause.publicProblems : [];
+      response =
+        spec.showPublicConfigProblems && spec.kind === 'json' && publicProblems.length
+          ? problemResponse(authError, [], allowHeader, { problems: publicProblems })
+          : ERROR_RESPONSES[spec.kind](authError, allowHeader);
     }
     logger.info(`${spec.name} ${response.status ?? 200}`, { code, ms: Math.round(performance.now() - started) });
-    return response;
+    return Object.keys(corsHeaders).length ? withHeaders(response, corsHeaders) : response;
   };
 }
 
@@ -104,6 +122,12 @@ async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<P
     body,
     contentType,
   };
+}
+
+function withHeaders(response: HttpResponseInit, extra: Record<string, string>): HttpResponseInit {
+  const headers = new Headers(response.headers as ConstructorParameters<typeof Headers>[0]);
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+  return { ...response, headers: Object.fromEntries(headers.entries()) };
 }
 
 function toAuthError(error: unknown, logger: Logger): AuthError {

@@ -59,13 +59,14 @@ export function oauthErrorResponse(error: AuthError, allow?: string): HttpRespon
   return { status, headers, body: JSON.stringify({ error: name, error_description: error.message }) };
 }
 
-export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?: string): HttpResponseInit {
+export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?: string, extensions: Record<string, unknown> = {}): HttpResponseInit {
   const headers: Record<string, string> = { ...BASE_HEADERS, 'Content-Type': 'application/problem+json; charset=utf-8', ...errorHeaders(error) };
   if (allow) headers.Allow = allow;
   return {
     status: error.status,
     headers,
-    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code }),
+    // RFC 9457 §3.2: extension members beside the standard ones.
+    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code, ...extensions }),
     cookies,
   };
 }
