@@ -107,10 +107,9 @@ export function evaluate(
   path: readonly string[] = [],
 ): Value {
   if (node.type === 'member_expression') {
-    const object = node.childForFieldName('object');
-    if (object && CHAIN_NODES.has(object.type)) return evaluateChain(node, scope, locals, path);
-    if (object && PUSHDOWN_NODES.has(object.type))
-      return evaluate(object, scope, locals, [node.childForFieldName('property')?.text ?? '', ...path]);
+    const { base, properties } = memberChain(node);
+    if (CHAIN_NODES.has(base.type)) return evaluateChain(node, scope, locals, path);
+    if (PUSHDOWN_NODES.has(base.type)) return evaluate(base, scope, locals, [...properties, ...path]);
   }
   if (node.type === 'lambda_expression') {
     const names = node.namedChildren
@@ -145,6 +144,17 @@ function member(object: Value, property: string, node: SyntaxNode, scope: Scope)
   throw new Error(`no property ${property} in ${node.text.slice(0, 80)}`);
 }
 
+/** `a.b.c` → base `a`, properties [b, c] (the tree nests member expressions left to right). */
+function memberChain(node: SyntaxNode): { base: SyntaxNode; properties: string[] } {
+  const properties: string[] = [];
+  let base = node;
+  while (base.type === 'member_expression' && base.childForFieldName('object')) {
+    properties.unshift(base.childForFieldName('property')?.text ?? '');
+    base = base.childForFieldName('object')!;
+  }
+  return { base, properties };
+}
+
 type Token = { operand: SyntaxNode; path: string[] } | { prefix: string } | { op: string };
 type Ast =
   { operand: SyntaxNode; path: string[] } | { prefix: string; arg: Ast } | { op: string; left: Ast; right: Ast };
@@ -176,10 +186,11 @@ function flatten(node: SyntaxNode, out: Token[]): void {
   } else if (node.type === 'unary_expression') {
     out.push({ prefix: node.children[0]?.text ?? '?' });
     flatten(node.namedChildren[0]!, out);
-  } else if (node.type === 'member_expression' && CHAIN_NODES.has(node.childForFieldName('object')?.type ?? '')) {
-    flatten(node.childForFieldName('object')!, out);
+  } else if (node.type === 'member_expression' && CHAIN_NODES.has(memberChain(node).base.type)) {
+    const { base, properties } = memberChain(node);
+    flatten(base, out);
     const last = out[out.length - 1] as { operand: SyntaxNode; path: string[] };
-    last.path.push(node.childForFieldName('property')?.text ?? '');
+    last.path.push(...properties);
   } else {
     out.push({ operand: node, path: [] });
   }

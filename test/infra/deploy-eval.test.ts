@@ -121,7 +121,14 @@ describe('reply URLs: every redirect the app sends is registered', () => {
   test.each([
     [{}],
     [{ postLogoutRedirectUri: '/signed-out' }],
-    [{ allowedOrigins: 'https://app.example.com', postLogoutRedirectUri: 'https://app.example.com/bye' }],
+    // A cookie origin must be same-site with the service: its public host (Front Door) is then on that site too.
+    [
+      {
+        publicHostName: 'auth.example.com',
+        allowedOrigins: 'https://app.example.com',
+        postLogoutRedirectUri: 'https://app.example.com/bye',
+      },
+    ],
   ])('%j: the callback and the post-logout target are web redirect URIs', (params) => {
     const registered = resourceProperty(
       run(params).module('appRegistration'),
