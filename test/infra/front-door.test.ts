@@ -93,7 +93,7 @@ describe('main.bicep and the Function App with publicHostName', () => {
     const registration = modules(file('main.bicep')).find((m) => m.type === 'modules/app-registration.bicep');
     // The registration takes the callback and the post-logout target (both on the public host: redirectUri, postLogoutRedirectTarget).
     expect(text(getProperty(registration!.body, 'params', 'redirectUris'))).toBe('union([redirectUri], [postLogoutRedirectTarget])');
-    expect(main).toMatch(/var postLogoutRedirectTarget = startsWith\(postLogoutRedirectUri, '\/'\)\n  \? 'https:\/\/\$\{publicHost\}\$\{postLogoutRedirectUri\}'/);
+    expect(main).toMatch(/var postLogoutRedirectTarget = startsWith\(postLogoutRedirectUri, '\/'\)\n {2}\? 'https:\/\/\$\{publicHost\}\$\{postLogoutRedirectUri\}'/);
     const api = modules(file('main.bicep')).find((m) => m.type === 'modules/function-app.bicep');
     expect(text(getProperty(api!.body, 'params', 'redirectUri'))).toBe('redirectUri');
     expect(text(getProperty(api!.body, 'params', 'frontDoorId'))).toMatch(/frontDoor\.outputs\.frontDoorId/);
