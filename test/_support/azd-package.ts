@@ -61,13 +61,15 @@ export function resolveRemoteBuild(serviceDir: string, service: AzdService): boo
   return service.remoteBuild;
 }
 
-/** `npm run build` in the service's folder, as azd's node framework runs it (Build, and again in Package). */
+/**
+ * `npm run build` in the service's folder, as azd's node framework runs it (Build, and again in Package). Run at the
+ * lowest CPU priority (`nice`, where there is one): the type-check and bundle take a core for a minute, and the
+ * tests running beside it keep their deadlines.
+ */
 export function runBuildScript(serviceDir: string): { status: number | null; output: string } {
-  const r = spawnSync('npm', ['run', 'build'], {
-    cwd: serviceDir,
-    encoding: 'utf8',
-    env: { ...process.env, npm_config_loglevel: 'error' },
-  });
+  const nice = process.platform !== 'win32' && existsSync('/usr/bin/nice');
+  const [command, args] = nice ? ['/usr/bin/nice', ['-n', '19', 'npm', 'run', 'build']] : ['npm', ['run', 'build']];
+  const r = spawnSync(command, args, { cwd: serviceDir, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
