@@ -69,7 +69,11 @@ export function resolveRemoteBuild(serviceDir: string, service: AzdService): boo
 export function runBuildScript(serviceDir: string): { status: number | null; output: string } {
   const nice = process.platform !== 'win32' && existsSync('/usr/bin/nice');
   const [command, args] = nice ? ['/usr/bin/nice', ['-n', '19', 'npm', 'run', 'build']] : ['npm', ['run', 'build']];
-  const r = spawnSync(command, args, { cwd: serviceDir, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
+  const r = spawnSync(command, args, {
+    cwd: serviceDir,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_loglevel: 'error' },
+  });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
