@@ -101,7 +101,7 @@ beforeAll(async () => {
       },
     ],
   });
-}, 300_000);
+}, 480_000);
 
 afterAll(async () => {
   await app?.stop();
