@@ -217,6 +217,24 @@ describe('GET /auth/sessions', () => {
     expect(alexView).toEqual([expect.objectContaining({ userAgent: 'Alex Browser', current: true })]);
   });
 
+  test('a device seen again later shows its new lastSeenAt in the others’ lists (the touch updates the index)', async () => {
+    const { adeleA, adeleB } = await fourDevices();
+    const seenB = async () =>
+      ((await list(adeleA)).json().sessions as { userAgent: string; createdAt: string; lastSeenAt: string }[]).find(
+        (s) => s.userAgent === 'Browser B',
+      )!;
+    const before = await seenB();
+    expect(before.lastSeenAt).toBe(before.createdAt);
+    h.clockOffsetMs = 6 * 60_000; // past the touch interval: /auth/me writes the session (and its index entry)
+    try {
+      expect(await alive(adeleB)).toBe(true);
+      const after = await seenB();
+      expect(Date.parse(after.lastSeenAt) - Date.parse(before.lastSeenAt)).toBeGreaterThanOrEqual(6 * 60_000);
+    } finally {
+      h.clockOffsetMs = 0;
+    }
+  });
+
   test('an id opens nothing: as a cookie, as a Bearer token, or inside a session token', async () => {
     const { adeleA } = await fourDevices();
     const ids = ((await list(adeleA)).json().sessions as { id: string }[]).map((s) => s.id);
