@@ -3,7 +3,7 @@ import { endSession } from '../shared/core/flow';
 import { AuthError } from '../shared/errors';
 import { expiredHostCookie } from '../shared/http/cookies';
 import { endpoint, type ParsedRequest, type ServicesProvider } from '../shared/http/endpoint';
-import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
+import { ANY_METHOD_AND_PREFLIGHT, failFastOnBadConfiguration } from '../shared/http/registration';
 import { jsonResponse, redirectResponse } from '../shared/http/responses';
 import { sessionCredential } from '../shared/http/session-credential';
 import { getServices } from '../shared/services';
@@ -16,7 +16,7 @@ import { getServices } from '../shared/services';
  */
 export function createLogoutHandler(services: ServicesProvider): HttpHandler {
   return endpoint(
-    { name: 'logout', methods: ['POST'], kind: 'json', bodyTypes: ['application/x-www-form-urlencoded', 'application/json'] },
+    { name: 'logout', tokenFlowCors: true, methods: ['POST'], kind: 'json', bodyTypes: ['application/x-www-form-urlencoded', 'application/json'] },
     services,
     async (request, deps) => {
       const { token, kind } = sessionCredential(request);
@@ -70,4 +70,4 @@ function logoutOptions(request: ParsedRequest): { postLogoutRedirect: string | u
 }
 
 failFastOnBadConfiguration();
-app.http('logout', { methods: [...ANY_METHOD], route: 'auth/logout', authLevel: 'anonymous', handler: createLogoutHandler(getServices) });
+app.http('logout', { methods: [...ANY_METHOD_AND_PREFLIGHT], route: 'auth/logout', authLevel: 'anonymous', handler: createLogoutHandler(getServices) });

@@ -3,7 +3,7 @@ import { redeemHandoff, refreshGrant } from '../shared/core/native';
 import { displayUserAgent } from '../shared/core/session-index';
 import { AuthError } from '../shared/errors';
 import { endpoint, type ServicesProvider } from '../shared/http/endpoint';
-import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
+import { ANY_METHOD_AND_PREFLIGHT, failFastOnBadConfiguration } from '../shared/http/registration';
 import { jsonResponse } from '../shared/http/responses';
 import { getServices } from '../shared/services';
 
@@ -15,7 +15,7 @@ import { getServices } from '../shared/services';
  * Errors are RFC 6749 §5.2 JSON; every answer is `Cache-Control: no-store`.
  */
 export function createTokenHandler(services: ServicesProvider): HttpHandler {
-  return endpoint({ name: 'token', methods: ['POST'], kind: 'oauth', bodyTypes: ['application/x-www-form-urlencoded'] }, services, async (request, deps) => {
+  return endpoint({ name: 'token', tokenFlowCors: true, methods: ['POST'], kind: 'oauth', bodyTypes: ['application/x-www-form-urlencoded'] }, services, async (request, deps) => {
     const form = new URLSearchParams(request.body);
     // RFC 6749 §3.2: parameters sent without a value are treated as omitted; none may be repeated.
     const param = (name: string): string | undefined => {
@@ -47,4 +47,4 @@ export function createTokenHandler(services: ServicesProvider): HttpHandler {
 }
 
 failFastOnBadConfiguration();
-app.http('token', { methods: [...ANY_METHOD], route: 'auth/token', authLevel: 'anonymous', handler: createTokenHandler(getServices) });
+app.http('token', { methods: [...ANY_METHOD_AND_PREFLIGHT], route: 'auth/token', authLevel: 'anonymous', handler: createTokenHandler(getServices) });

@@ -59,16 +59,22 @@ export interface RowStore {
   /** Deletes the row whatever its etag; a missing row is not an error. */
   delete(partitionKey: string, rowKey: string): Promise<void>;
   /**
-   * Deletes every row whose partition key sorts before `partitionKey`, and each one's `links` first (so a purge
-   * interrupted halfway leaves no link behind: the next run finds the row again). Returns how many rows were
-   * deleted, links not counted.
+   * Deletes rows whose partition key sorts before `partitionKey`, each one's `links` first (so a purge interrupted
+   * halfway leaves no link behind: the next run finds the row again), until none is left or `budgetMs` has passed.
+   * A run that stops at its budget is not a failure: the next run goes on with what is left. Links are not counted.
    */
-  purgePartitionsBefore(partitionKey: string): Promise<number>;
+  purgePartitionsBefore(partitionKey: string, budgetMs?: number): Promise<PurgeResult>;
   /**
    * The rows of one partition whose row key sorts at or after `fromRowKey`: one key-range query inside one
    * partition, so its cost grows with the rows returned, not with the table.
    */
   listPartition(partitionKey: string, fromRowKey: string): Promise<StoredRowWithEtag[]>;
+}
+
+export interface PurgeResult {
+  deleted: number;
+  /** False when the time budget ended first and expired rows remain. */
+  complete: boolean;
 }
 
 /** The provider's OpenID configuration (OpenID Connect Discovery 1.0 §3), the fields this service uses. */
@@ -137,4 +143,40 @@ export interface TokenClient {
   prepare(): Promise<void>;
   redeemCode(request: CodeRedemption, cache: TokenCacheBox): Promise<RedeemedTokens>;
   acquireSilent(request: { homeAccountId: string; scopes: readonly string[] }, cache: TokenCacheBox): Promise<AccessToken>;
+}
+
+/** One call to an upstream API of the proxy, with the user's access token for it. */
+export interface ApiCall {
+  method: string;
+  /** Absolute upstream URL, already checked to lie below the API's base URL. */
+  url: string;
+  accessToken: string;
+  /** Lower-case names; the allow-listed request headers only (no cookie, no Authorization). */
+  headers: Record<string, string>;
+  body: Uint8Array | undefined;
+}
+
+export interface ApiChallenge {
+  /** Lower-case auth scheme, e.g. `bearer`. */
+  scheme: string;
+  /** Auth-params by lower-case name (RFC 9110 §11.2). */
+  parameters: Readonly<Record<string, string>>;
+}
+
+export interface ApiAnswer {
+  status: number;
+  /** Lower-case names, as the upstream sent them (filtered by the caller). */
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** The parsed `WWW-Authenticate` challenges of the answer, if any. */
+  challenges: readonly ApiChallenge[];
+}
+
+/**
+ * The proxy's HTTP client. Follows no redirect; reads the whole answer within the deadline and the size bound.
+ * Throws AuthError('api_timeout') past the deadline and AuthError('api_unavailable') when the upstream cannot be
+ * reached or answers more than the bound.
+ */
+export interface ApiClient {
+  send(call: ApiCall): Promise<ApiAnswer>;
 }

@@ -7,7 +7,7 @@
  * - Tables are created on first "table not found", not on every cold start: one fewer transaction per sign-in.
  * - Sealed data is split over several string properties: Table Storage caps one property at 64 KiB.
  */
-import { odata, RestError, TableClient, type TableEntityResult } from '@azure/data-tables';
+import { odata, RestError, TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { StorageConfig } from '../config';
 import { AuthError } from '../errors';
 import type { RowKeyPair, RowStore, StoredRow, StoredRowWithEtag } from '../ports';
@@ -17,6 +17,19 @@ const CHUNK = 30_000;
 /** At most this many chunks (~900 KB, under the 1 MiB entity limit). */
 const MAX_CHUNKS = 30;
 const CALL_TIMEOUT_MS = 5_000;
+/**
+ * How long one purge run may go on: under the timer's 5-minute period (runs never pile up) and far under the
+ * Functions timeout. At the measured throughput this is millions of rows (BENCHMARKS.md, purge capacity).
+ */
+export const PURGE_BUDGET_MS = 4 * 60_000;
+/** Rows per listing page: the Table service's maximum. */
+const PURGE_PAGE_SIZE = 1_000;
+/** An entity group transaction holds at most 100 operations, all in one partition. */
+const TRANSACTION_MAX_OPERATIONS = 100;
+/** Deadline of one purge call (a page, a transaction): no user waits on it, and a big backlog makes pages slow. */
+const PURGE_CALL_TIMEOUT_MS = 30_000;
+/** Transactions in flight at once during a purge. */
+const PURGE_PARALLEL_BATCHES = 4;
 
 type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number; links?: string } & Record<string, unknown>;
 
@@ -113,31 +126,33 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
       });
     },
 
-    async purgePartitionsBefore(partitionKey) {
+    async purgePartitionsBefore(partitionKey, budgetMs = PURGE_BUDGET_MS) {
+      const deadline = Date.now() + budgetMs;
+      // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
+      const queryOptions = { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey', 'links'] };
+      let deleted = 0;
+      let continuationToken: string | undefined;
       return guard(async () => {
-        let deleted = 0;
         try {
-          // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
-          const rows = client.listEntities<Entity>({
-            queryOptions: { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey', 'links'] },
-            abortSignal: AbortSignal.timeout(timeoutMs * 12),
-          });
-          for await (const row of rows) {
-            try {
-              // The row's links first: if this run stops between the two, the next one finds the row again.
-              for (const link of parseLinks(row.links)) {
-                await deleteIgnoringMissing(link.partitionKey, link.rowKey);
-              }
-              await client.deleteEntity(row.partitionKey, row.rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
-              deleted++;
-            } catch (error) {
-              if (statusOf(error) !== 404) throw error;
-            }
-          }
+          do {
+            if (Date.now() >= deadline) return { deleted, complete: false };
+            // One page at a time, each with its own deadline: a long backlog is many short calls, not one long one.
+            const page = await call(async () => {
+              const abortSignal = AbortSignal.timeout(Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
+              const pages = client.listEntities<Entity>({ queryOptions, abortSignal }).byPage({ maxPageSize: PURGE_PAGE_SIZE, continuationToken });
+              return (await pages.next()).value as (Entity[] & { continuationToken?: string }) | undefined;
+            });
+            if (!page) break;
+            // Each row's links (its index entries) first: if this run stops between the two, the next finds the row again.
+            const links = page.flatMap((row) => parseLinks(row.links));
+            if (links.length > 0) await deleteInBatches(links, Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
+            deleted += await deleteInBatches(page, Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
+            continuationToken = page.continuationToken;
+          } while (continuationToken);
         } catch (error) {
           if (!isTableNotFound(error)) throw error;
         }
-        return deleted;
+        return { deleted, complete: true };
       });
     },
 
@@ -160,6 +175,47 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
       });
     },
   };
+
+  /**
+   * Entity group transactions: up to 100 deletes of one partition per request (a few requests in parallel), so the
+   * purge's cost per row is a hundredth of a round trip.
+   * @see https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
+   */
+  async function deleteInBatches(rows: readonly RowKeyPair[], timeoutMs: number): Promise<number> {
+    const batches: RowKeyPair[][] = [];
+    const byPartition = new Map<string, RowKeyPair[]>();
+    for (const row of rows) byPartition.set(row.partitionKey, [...(byPartition.get(row.partitionKey) ?? []), row]);
+    for (const partition of byPartition.values()) {
+      for (let i = 0; i < partition.length; i += TRANSACTION_MAX_OPERATIONS) batches.push(partition.slice(i, i + TRANSACTION_MAX_OPERATIONS));
+    }
+    let deleted = 0;
+    for (let i = 0; i < batches.length; i += PURGE_PARALLEL_BATCHES) {
+      const counts = await Promise.all(batches.slice(i, i + PURGE_PARALLEL_BATCHES).map((batch) => deleteBatch(batch, timeoutMs)));
+      deleted += counts.reduce((a, b) => a + b, 0);
+    }
+    return deleted;
+  }
+
+  async function deleteBatch(batch: readonly RowKeyPair[], timeoutMs: number): Promise<number> {
+    try {
+      const actions: TransactionAction[] = batch.map((row) => ['delete', { partitionKey: row.partitionKey, rowKey: row.rowKey }]);
+      await client.submitTransaction(actions, { abortSignal: AbortSignal.timeout(timeoutMs) });
+      return batch.length;
+    } catch (error) {
+      // A transaction is all or nothing: one row gone meanwhile (consumed, or deleted on use) fails the batch.
+      if (statusOf(error) !== 404) throw error;
+    }
+    let deleted = 0;
+    for (const row of batch) {
+      try {
+        await client.deleteEntity(row.partitionKey, row.rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
+        deleted++;
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    }
+    return deleted;
+  }
 
   async function deleteIgnoringMissing(partitionKey: string, rowKey: string): Promise<void> {
     try {

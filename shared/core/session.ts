@@ -46,6 +46,12 @@ export interface SessionRecord {
   userAgent?: string;
 }
 
+/**
+ * Hand-overs a native row keeps (newest first): enough for a chain across the rotations of one grace window at
+ * any sane refresh rate; a token rotated away more hand-overs ago than this is treated as reused.
+ */
+const MAX_GRACE_ENTRIES = 8;
+
 /** Sealed with the previous secret after a rotation: only the holder of the rotated-away token can read it. */
 interface RotationGrace {
   successor: string;
@@ -58,15 +64,16 @@ export interface LoadedSession {
   ref: SessionRef;
   record: SessionRecord;
   etag: string;
-  /** The sealed grace blob, kept as is on writes that do not rotate. */
+  /** The sealed hand-overs (`~`-separated), kept as is on writes that do not rotate. */
   grace: string | undefined;
-  /** True when the presented token was rotated away moments ago and `token` is its successor. */
+  /** True when the presented token was rotated away moments ago and `token` is the current one it leads to. */
   handedOver: boolean;
 }
 
 /**
- * Row data: `<sealed record>` (web) or `<sealed record>~<sealed grace, or nothing yet>` (native: the separator
- * itself marks a native row, so a wrong secret for a web row is never taken for native token reuse).
+ * Row data: `<sealed record>` (web) or `<sealed record>~<sealed hand-overs, newest first, ~-separated, or nothing
+ * yet>` (native: the separator itself marks a native row, so a wrong secret for a web row is never taken for native
+ * token reuse).
  * JWE compact never contains `~`.
  */
 const GRACE_SEPARATOR = '~';
@@ -126,16 +133,21 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
   if (!presented || token === undefined) throw new AuthError('session_required');
   const row = await deps.sessions.get(presented.partitionKey, presented.rowKey);
   if (!row) throw new AuthError('session_required');
-  const [sealedRecord = '', grace] = row.data.split(GRACE_SEPARATOR);
-  const nativeRow = grace !== undefined;
+  const [sealedRecord = '', ...graceEntries] = row.data.split(GRACE_SEPARATOR);
+  const nativeRow = graceEntries.length > 0;
+  const grace = nativeRow ? graceEntries.join(GRACE_SEPARATOR) : undefined;
 
   let current = { token, ref: presented };
   let record = await open<SessionRecord>(sealedRecord, presented.secret, 'session', presented.rowKey);
   const now = deps.clock.now();
   if (!record && kind === 'native' && nativeRow) {
-    const handover = grace ? await open<RotationGrace>(grace, presented.secret, 'session-grace', presented.rowKey) : undefined;
-    const successor = handover && now < handover.until ? sessionRowRef(handover.successor) : undefined;
-    if (handover && successor) {
+    // Follow the hand-overs from the presented token to the current one: with two refreshes in flight and the app
+    // already using the newest token, the slower request presents a token rotated away two steps back.
+    const entries = graceEntries.filter(Boolean);
+    for (let hop = 0; hop < entries.length && !record; hop++) {
+      const handover = await openAny<RotationGrace>(entries, current.ref.secret, 'session-grace', current.ref.rowKey);
+      const successor = handover && now < handover.until ? sessionRowRef(handover.successor) : undefined;
+      if (!handover || !successor) break;
       current = { token: handover.successor, ref: successor };
       record = await open<SessionRecord>(sealedRecord, successor.secret, 'session', successor.rowKey);
     }
@@ -171,12 +183,15 @@ export async function saveSession(session: LoadedSession, deps: FlowDeps): Promi
  */
 export async function rotateSession(session: LoadedSession, deps: FlowDeps): Promise<string | undefined> {
   const successor = rotateSessionToken(session.token, deps.random);
-  const grace = await seal(
+  const handover = await seal(
     { successor, until: deps.clock.now() + ROTATION_GRACE_MS } satisfies RotationGrace,
     session.ref.secret,
     'session-grace',
     session.ref.rowKey,
   );
+  // Newest first; older hand-overs stay (a chain from any token of the last minute to the current one), bounded.
+  const kept = (session.grace ?? '').split(GRACE_SEPARATOR).filter(Boolean).slice(0, MAX_GRACE_ENTRIES - 1);
+  const grace = [handover, ...kept].join(GRACE_SEPARATOR);
   const record = touched(session.record, deps);
   const row = await sealedRow(session.ref, record, (sessionRowRef(successor) as SessionRef).secret, grace);
   const etag = await deps.sessions.replace(row, session.etag);
@@ -188,6 +203,15 @@ export async function rotateSession(session: LoadedSession, deps: FlowDeps): Pro
 /** The session list's "last seen": a lost update of it must not fail the request that touched the session. */
 async function touchIndex(ref: SessionRef, record: SessionRecord, deps: FlowDeps): Promise<void> {
   await touchIndexedSession(ref, record, deps).catch(() => deps.logger.info('session index touch failed'));
+}
+
+/** The first of `sealed` that opens with `secret`. */
+async function openAny<T>(sealed: readonly string[], secret: string, purpose: 'session-grace', rowKey: string): Promise<T | undefined> {
+  for (const blob of sealed) {
+    const value = await open<T>(blob, secret, purpose, rowKey);
+    if (value) return value;
+  }
+  return undefined;
 }
 
 function touched(record: SessionRecord, deps: FlowDeps): SessionRecord {
