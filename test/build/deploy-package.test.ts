@@ -9,13 +9,13 @@
  * into the working tree; node_modules is linked in, standing for azd's `npm install` restore step.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { functionNames } from '../_support/function-names';
 import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -169,12 +169,7 @@ describe('the package azd builds from azure.yaml', () => {
       BUNDLE_APP_ROOT: packageDir,
     };
     app = await startChild(launcher, env, ['--enable-source-maps'], packageDir);
-    // One function per functions/*.ts, named like its file (the project's layout): every one of them is served.
-    const expected = readdirSync(join(ROOT, 'functions'))
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => f.replace(/\.ts$/, ''))
-      .sort();
-    expect([...app.functions].sort()).toEqual(expected);
+    expect([...app.functions].sort()).toEqual(functionNames());
 
     const browser = new Browser(app.url);
     const authorizeUrl = await browser.login();
