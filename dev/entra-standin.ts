@@ -919,6 +919,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     } catch (error) {
       throw assertionError(error, 'AADSTS700213-style federated assertion failed validation.');
     }
+    // A managed identity's token (it names the identity's resource in `xms_mirid`) is trusted only when the identity
+    // is user-assigned: Learn "Configure an application to trust a managed identity" (prerequisites; "only
+    // user-assigned managed identities are supported"). Entra has no federated record for a system-assigned one, so
+    // the refusal is the no-matching-record answer, at the same step.
+    const mirid = typeof claims.xms_mirid === 'string' ? claims.xms_mirid : undefined;
+    if (mirid !== undefined && !/\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\//i.test(mirid)) {
+      throw new TokenError(401, 'invalid_client', 70021, `No matching federated identity record found for presented assertion. Assertion Issuer: '${String(claims.iss)}'. Assertion Subject: '${String(claims.sub)}'. A federated identity credential trusts only a user-assigned managed identity.`);
+    }
   }
 
   function federatedKey(entry: FederatedCredential): KeyObject | JWTVerifyGetKey {

@@ -21,6 +21,7 @@ export const SETTINGS = [
   'AUTH_CLIENT_CERTIFICATE_NAME',
   'AUTH_CREDENTIAL',
   'AUTH_MANAGED_IDENTITY_CLIENT_ID',
+  'AUTH_TOKEN_EXCHANGE_AUDIENCE',
   'AUTH_STORAGE_CONNECTION_STRING',
   'AUTH_STORAGE_ACCOUNT_URL',
   'AUTH_ALLOWED_RETURN_ORIGINS',
@@ -39,7 +40,9 @@ export type CredentialConfig =
   | { kind: 'secret'; source: 'setting'; clientSecret: string }
   | { kind: 'secret'; source: 'key-vault'; keyVaultUrl: string; secretName: string }
   | { kind: 'certificate'; keyVaultUrl: string; certificateName: string }
-  | { kind: 'managed-identity'; managedIdentityClientId?: string };
+  // Both are always set by parseConfig; optional in the type for configs built by hand (the adapter refuses a
+  // missing client id at the first use and defaults the audience to the public cloud's).
+  | { kind: 'managed-identity'; managedIdentityClientId?: string; tokenExchangeAudience?: string };
 
 export type StorageConfig = { connectionString: string } | { accountUrl: string };
 
@@ -174,7 +177,7 @@ export function parseConfig(env: Environment): AuthConfig {
   if (badScopes.length) problems.push(`AUTH_SCOPES has invalid scope tokens: ${badScopes.join(', ')}`);
   const userScopes = scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s));
 
-  const credential = parseCredential(get, problems);
+  const credential = parseCredential(get, problems, authority);
   const storage = parseStorage(get, problems);
 
   const allowedReturnOrigins = splitList(get('AUTH_ALLOWED_RETURN_ORIGINS') ?? '');
@@ -229,6 +232,18 @@ export function parseConfig(env: Environment): AuthConfig {
 }
 
 /**
+ * The audience a managed identity's token must carry to be accepted as a federated client assertion: Entra's
+ * token-exchange audience of the cloud the authority lives in (Learn "Configure an application to trust a managed
+ * identity", audiences). Any other authority host (Entra External ID, a local stand-in) is in the public cloud.
+ */
+export function tokenExchangeAudienceFor(authority: string): string {
+  const host = parseUrl(authority)?.hostname.toLowerCase() ?? '';
+  if (host === 'login.microsoftonline.us' || host === 'login.usgovcloudapi.net') return 'api://AzureADTokenExchangeUSGov';
+  if (host === 'login.chinacloudapi.cn' || host === 'login.partner.microsoftonline.cn') return 'api://AzureADTokenExchangeChina';
+  return 'api://AzureADTokenExchange';
+}
+
+/**
  * Why a cookie origin on another site can never work, and the three ways that do. The session cookie is
  * `SameSite=Lax` on the host of AUTH_REDIRECT_URI, so a `fetch` from a page on another site never carries it
  * (and Safari and Firefox block third-party cookies even with `SameSite=None`). Names only public origins: it
@@ -252,7 +267,7 @@ function isWebUrl(url: URL | undefined): url is URL {
   return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:');
 }
 
-function parseCredential(get: (name: SettingName) => string | undefined, problems: string[]): CredentialConfig {
+function parseCredential(get: (name: SettingName) => string | undefined, problems: string[], authority: string): CredentialConfig {
   const kind = get('AUTH_CREDENTIAL') ?? 'secret';
   const keyVaultUrl = get('AUTH_KEY_VAULT_URL');
   if (keyVaultUrl !== undefined) {
@@ -276,8 +291,29 @@ function parseCredential(get: (name: SettingName) => string | undefined, problem
     case 'certificate':
       if (keyVaultUrl === undefined) problems.push('AUTH_KEY_VAULT_URL is required when AUTH_CREDENTIAL is "certificate"');
       return { kind, keyVaultUrl: keyVaultUrl ?? '', certificateName: get('AUTH_CLIENT_CERTIFICATE_NAME') ?? 'auth-client-certificate' };
-    case 'managed-identity':
-      return { kind, managedIdentityClientId: get('AUTH_MANAGED_IDENTITY_CLIENT_ID') };
+    case 'managed-identity': {
+      // A federated identity credential can trust only a user-assigned managed identity (Learn "Configure an
+      // application to trust a managed identity", prerequisites), so the identity is named, never implied.
+      const managedIdentityClientId = get('AUTH_MANAGED_IDENTITY_CLIENT_ID');
+      if (managedIdentityClientId === undefined) {
+        problems.push(
+          'AUTH_MANAGED_IDENTITY_CLIENT_ID is required when AUTH_CREDENTIAL is "managed-identity" ' +
+            '(the client id of the user-assigned identity the federated credential trusts; Entra does not accept a system-assigned one)',
+        );
+      } else if (!GUID.test(managedIdentityClientId)) {
+        problems.push('AUTH_MANAGED_IDENTITY_CLIENT_ID must be the client id (a GUID) of a user-assigned managed identity');
+      }
+      const audienceRaw = get('AUTH_TOKEN_EXCHANGE_AUDIENCE');
+      const audienceUrl = audienceRaw === undefined ? undefined : parseUrl(audienceRaw);
+      if (audienceRaw !== undefined && (!audienceUrl || audienceUrl.search || audienceUrl.hash || /\s/.test(audienceRaw) || audienceRaw.endsWith('/.default'))) {
+        problems.push('AUTH_TOKEN_EXCHANGE_AUDIENCE must be an absolute URI such as api://AzureADTokenExchange (no /.default)');
+      }
+      return {
+        kind,
+        managedIdentityClientId: managedIdentityClientId ?? '',
+        tokenExchangeAudience: audienceRaw ?? tokenExchangeAudienceFor(authority),
+      };
+    }
     default:
       problems.push(`AUTH_CREDENTIAL must be "secret", "certificate" or "managed-identity", not "${kind}"`);
       return { kind: 'secret', source: 'setting', clientSecret: '' };

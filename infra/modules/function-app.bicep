@@ -18,19 +18,24 @@ param instanceMemoryMB int = 2048
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
+@description('Subnet delegated to Microsoft.App/environments (vnetEnabled); empty: no VNet integration.')
+param virtualNetworkSubnetId string = ''
 @description('Browser origins allowed by CORS (with credentials) and as absolute returnTo targets.')
 param allowedOrigins array = []
 @description('X-Azure-FDID of the Front Door profile in front (publicHostName); empty: no Front Door, no lock.')
 param frontDoorId string = ''
 
-// ---- AUTH_* settings (the contract in shared/design.md section 4) ----
+// ---- AUTH_* settings (the contract: README "Configuration", parsed by shared/config.ts) ----
 param clientId string
 param tenantId string
 param authority string = ''
 param protocol string = 'entra'
 param redirectUri string
 param scopes string = 'User.Read'
+@description('Empty in the managed-identity mode (no vault).')
 param keyVaultUrl string
+@description('AUTH_TOKEN_EXCHANGE_AUDIENCE: the same value as the federated credential\'s audience.')
+param tokenExchangeAudience string = 'api://AzureADTokenExchange'
 param clientSecretName string = 'auth-client-secret'
 param clientCertificateName string = 'auth-client-certificate'
 @allowed(['managed-identity', 'secret', 'certificate'])
@@ -87,6 +92,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
   properties: {
     serverFarmId: plan.outputs.resourceId
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     httpsOnly: true
     clientAffinityEnabled: false
     functionAppConfig: {
@@ -155,6 +161,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AUTH_SCOPES', value: scopes }
         { name: 'AUTH_CREDENTIAL', value: credentialMode }
         { name: 'AUTH_MANAGED_IDENTITY_CLIENT_ID', value: identityClientId }
+        { name: 'AUTH_TOKEN_EXCHANGE_AUDIENCE', value: tokenExchangeAudience }
         { name: 'AUTH_KEY_VAULT_URL', value: keyVaultUrl }
         { name: 'AUTH_CLIENT_SECRET_NAME', value: clientSecretName }
         { name: 'AUTH_CLIENT_CERTIFICATE_NAME', value: clientCertificateName }
@@ -168,6 +175,24 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AUTH_SIGNIN_RATE_PER_SECOND', value: string(signInRatePerSecond) }
       ]
     }
+  }
+}
+
+// No basic-auth (user name / password) publishing on the SCM (Kudu) or FTP endpoints: azd deploys with an Entra
+// token (MCSB / Azure Policy "local authentication methods disabled for SCM and FTP").
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
   }
 }
 

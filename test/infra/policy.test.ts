@@ -55,7 +55,7 @@ describe('the infra passes the policy', () => {
     expect(main).toMatch(/var redirectUri = 'https:\/\/\$\{publicHost\}\/auth\/callback'/);
     expect(main).toMatch(/var publicHost = empty\(validatedPublicHostName\) \? functionAppHostName : validatedPublicHostName/);
     expect(settings.get('AUTH_KEY_VAULT_URL')).toBe('keyVaultUrl');
-    expect(main).toMatch(/keyVaultUrl: keyVault\.outputs\.vaultUri/);
+    expect(main).toMatch(/keyVaultUrl: usesKeyVault \? keyVault\.outputs\.vaultUri : ''/);
   });
 
   test('every role GUID in the allow-list is the documented one', () => {
