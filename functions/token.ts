@@ -1,5 +1,6 @@
 import { app, type HttpHandler } from '@azure/functions';
 import { redeemHandoff, refreshGrant } from '../shared/core/native';
+import { displayUserAgent } from '../shared/core/session-index';
 import { AuthError } from '../shared/errors';
 import { endpoint, type ServicesProvider } from '../shared/http/endpoint';
 import { ANY_METHOD_AND_PREFLIGHT, failFastOnBadConfiguration } from '../shared/http/registration';
@@ -29,7 +30,12 @@ export function createTokenHandler(services: ServicesProvider): HttpHandler {
     };
     const grantType = required('grant_type');
     if (grantType === 'authorization_code') {
-      const grant = { code: required('code'), codeVerifier: required('code_verifier'), redirectUri: required('redirect_uri') };
+      const grant = {
+        code: required('code'),
+        codeVerifier: required('code_verifier'),
+        redirectUri: required('redirect_uri'),
+        userAgent: displayUserAgent(request.header('user-agent')),
+      };
       return jsonResponse(200, await redeemHandoff(grant, deps));
     }
     if (grantType === 'refresh_token') {

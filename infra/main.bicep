@@ -105,11 +105,14 @@ param allowedOrigins string = ''
 @description('Your own host name for the sign-in service, e.g. auth.contoso.com (same site as your web apps). Deploys Azure Front Door Standard (managed certificate, WAF rate rule) in front of the Function App and locks the app to it; AUTH_REDIRECT_URI, the reply URL and CORS follow this host. Empty: the default *.azurewebsites.net host (a site of its own), no Front Door.')
 param publicHostName string = ''
 
-@description('AUTH_NATIVE_REDIRECT_URIS: comma-separated exact redirect URIs of mobile apps.')
+@description('AUTH_NATIVE_REDIRECT_URIS: comma-separated exact redirect URIs of mobile apps, each optionally followed by a space and the app name shown on the sign-in page.')
 param nativeRedirectUris string = ''
 
 @description('AUTH_ALLOWED_TENANTS: comma-separated tenant ids accepted in ID tokens (needed only for multi-tenant authorities).')
 param allowedTenants string = ''
+
+@description('AUTH_REQUIRED_ROLES: comma-separated app role values; a user with none of them gets no session. Empty: no role gate.')
+param requiredRoles string = ''
 
 @description('AUTH_POST_LOGOUT_REDIRECT_URI: where sign-out ends by default (relative path or URL on an allowed origin).')
 param postLogoutRedirectUri string = '/'
@@ -370,6 +373,7 @@ module api 'modules/function-app.bicep' = {
     sessionIdleMinutes: sessionIdleMinutes
     sessionAbsoluteHours: sessionAbsoluteHours
     signInRatePerSecond: signInRatePerSecond
+    requiredRoles: requiredRoles
   }
 }
 

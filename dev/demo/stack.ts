@@ -229,8 +229,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             clientId: DEMO_CLIENT_ID,
             displayName: DEMO_APP_NAME,
             secrets: [clientSecret],
-            redirectUris: [`${functionsUrl}/auth/callback`],
-            postLogoutRedirectUris: [`${demoUrl}/`, `${functionsUrl}/`],
+            // Entra returns after sign-out only to a registered redirect (reply) URI: register the demo page too.
+            redirectUris: [`${functionsUrl}/auth/callback`, `${demoUrl}/`, `${functionsUrl}/`],
           },
         ],
       }).then((s) => {
@@ -250,8 +250,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
       AUTH_ALLOWED_RETURN_ORIGINS: demoUrl,
       AUTH_POST_LOGOUT_REDIRECT_URI: `${demoUrl}/`,
-      // The SPA's redirect URI: its origin gets CORS from the app on the token flow's routes.
-      AUTH_NATIVE_REDIRECT_URIS: [...DEMO_NATIVE_REDIRECT_URIS, spaRedirectUri].join(','),
+      // Each redirect URI with the app name our confirmation page shows. The SPA's redirect URI: its origin gets
+      // CORS from the app on the token flow's routes.
+      AUTH_NATIVE_REDIRECT_URIS: [
+        `${DEMO_NATIVE_REDIRECT_URIS[0]} Contoso Demo`,
+        `${DEMO_NATIVE_REDIRECT_URIS[1]} Contoso Desktop Demo`,
+        `${spaRedirectUri} Contoso SPA Demo`,
+      ].join(','),
       // The platform's CORS answers every preflight once it lists any origin, so the SPA's origin is listed too
       // (as infra/modules/function-app.bicep does).
       FUNCTIONS_HOST_CORS: `${demoUrl},${spaUrl}`,

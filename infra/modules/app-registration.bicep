@@ -43,10 +43,19 @@ resource application 'Microsoft.Graph/applications@v1.0' = {
   }
   web: {
     redirectUris: redirectUris
+    // Front-channel logout URL: Entra's sign-out page loads it in an iframe with the session's sid
+    // (https://learn.microsoft.com/graph/api/resources/webapplication, logoutUrl).
+    logoutUrl: replace(redirectUris[0], '/auth/callback', '/auth/frontchannel-logout')
     implicitGrantSettings: {
       enableAccessTokenIssuance: false
       enableIdTokenIssuance: false
     }
+  }
+  // login_hint in the ID token lets sign-out send logout_hint, so Entra shows no account picker.
+  optionalClaims: {
+    idToken: [
+      { name: 'login_hint', essential: false }
+    ]
   }
   requiredResourceAccess: [
     {

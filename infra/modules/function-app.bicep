@@ -49,6 +49,8 @@ param postLogoutRedirectUri string = '/'
 param sessionIdleMinutes int = 480
 param sessionAbsoluteHours int = 24
 param signInRatePerSecond int = 100
+@description('Comma-separated, as in the AUTH_* contract.')
+param requiredRoles string = ''
 
 // Token-flow SPAs (web entries of AUTH_NATIVE_REDIRECT_URIS) get CORS from the app on its token routes only. But
 // once the platform's CORS list is not empty, the platform answers every preflight itself (ASP.NET Core
@@ -173,6 +175,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AUTH_SESSION_IDLE_MINUTES', value: string(sessionIdleMinutes) }
         { name: 'AUTH_SESSION_ABSOLUTE_HOURS', value: string(sessionAbsoluteHours) }
         { name: 'AUTH_SIGNIN_RATE_PER_SECOND', value: string(signInRatePerSecond) }
+        { name: 'AUTH_REQUIRED_ROLES', value: requiredRoles }
       ]
     }
   }

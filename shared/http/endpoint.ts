@@ -12,8 +12,12 @@ import { parseCookieHeader } from './cookies';
 import { isPreflight, preflightResponse, tokenFlowCorsHeaders } from './cors';
 import { errorPageResponse, oauthErrorResponse, problemResponse } from './responses';
 
-/** Input bounds (design §7): oversized input is refused with a 4xx before any work. */
-export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 8192, bodyBytes: 16_384 } as const;
+/**
+ * Input bounds (design §7): oversized input is refused with a 4xx before any work. The cookie header's bound is
+ * the platform's own (Kestrel's 32 KB of request headers, see cookies.ts): other sites' cookies on a shared
+ * parent domain must not lock anyone out, and only our own cookies are parsed out of it.
+ */
+export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 32_768, bodyBytes: 16_384 } as const;
 
 export interface EndpointSpec {
   name: string;
@@ -76,6 +80,9 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
       if (authError.status >= 500) {
         logger.warn(`${spec.name} failed`, { code, detail: authError.logDetail, cause: describeCause(authError.cause) });
       }
+      // What the provider said, whatever our status: the AADSTS number and Entra's correlation/trace ids are what
+      // its troubleshooting pages and support ask for. Never its free-text description.
+      if (authError.provider) logger.warn(`${spec.name} provider refused`, { code, provider: authError.provider });
       if (spec.signIn) securityEvent(logger, 'signin_failed', { endpoint: spec.name, code, status: authError.status });
       const allowHeader = authError.code === 'method_not_allowed' ? allow : undefined;
       const publicProblems = authError.cause instanceof ConfigError ? authError.cause.publicProblems : [];

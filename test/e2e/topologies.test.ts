@@ -137,12 +137,14 @@ beforeAll(async () => {
       {
         clientId: CLIENT_ID,
         secrets: [CLIENT_SECRET],
+        // Entra returns after sign-out only to a registered Web redirect URI, so the sites' pages are registered too.
         redirectUris: [
           `${service.url}/auth/callback`,
           `${proxiedSite.url}/auth/callback`,
           `${azureDefault.url}/auth/callback`,
+          `${site.url}/`,
+          `${proxiedSite.url}/`,
         ],
-        postLogoutRedirectUris: [`${site.url}/`, `${proxiedSite.url}/`],
       },
     ],
   });
