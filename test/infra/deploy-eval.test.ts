@@ -91,7 +91,8 @@ describe('reply URLs: every redirect the app sends is registered', () => {
   test.each([
     [{}],
     [{ postLogoutRedirectUri: '/signed-out' }],
-    [{ allowedOrigins: 'https://app.example.com', postLogoutRedirectUri: 'https://app.example.com/bye' }],
+    // A cookie origin must be same-site with the service (README "Use it from your site"): publicHostName puts it there.
+    [{ allowedOrigins: 'https://app.example.com', postLogoutRedirectUri: 'https://app.example.com/bye', publicHostName: 'auth.example.com' }],
   ])('%j: the callback and the post-logout target are web redirect URIs', (params) => {
     const registered = resourceProperty(run(params).module('appRegistration'), 'application', 'web', 'redirectUris') as string[];
     const config = configOf(appSettings(params));

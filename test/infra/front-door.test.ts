@@ -107,7 +107,7 @@ describe('main.bicep and the Function App with publicHostName', () => {
     );
     expect(main).toMatch(/var redirectUri = 'https:\/\/\$\{publicHost\}\/auth\/callback'/);
     const registration = modules(file('main.bicep')).find((m) => m.type === 'modules/app-registration.bicep');
-    expect(text(getProperty(registration!.body, 'params', 'redirectUri'))).toBe('redirectUri');
+    expect(text(getProperty(registration!.body, 'params', 'redirectUris'))).toMatch(/\[redirectUri\]/);
     const api = modules(file('main.bicep')).find((m) => m.type === 'modules/function-app.bicep');
     expect(text(getProperty(api!.body, 'params', 'redirectUri'))).toBe('redirectUri');
     expect(text(getProperty(api!.body, 'params', 'frontDoorId'))).toMatch(/frontDoor\.outputs\.frontDoorId/);
