@@ -76,6 +76,10 @@ describe('npm start -- --https', () => {
         const page = await context.newPage();
         await page.goto(`${stack.spa.url}/`);
         await page.click('#signin');
+        // The service's page that names the app first (RFC 8252 §8.6), then the provider.
+        await page.waitForURL((url) => url.origin === stack.functions.url && url.pathname === '/auth/login');
+        expect(await page.textContent('body')).toContain('Contoso SPA Demo');
+        await page.click('#continue');
         await signInAtStandIn(page);
         await page.waitForURL(`${stack.spa.url}/`);
         await page.locator('#signed-in').waitFor();

@@ -271,6 +271,10 @@ describe('web sites on their own domain, in Chromium over HTTPS', () => {
       try {
         await page.goto(`${spa.pageUrl}/`);
         await page.click('#signin');
+        // The service's page that names the app first (RFC 8252 §8.6), then the provider.
+        await page.waitForURL((url) => url.origin === spa.serviceUrl && url.pathname === '/auth/login');
+        expect(await page.textContent('body')).toContain(spa.redirectUri);
+        await page.click('#continue');
         await signInAtStandIn(page);
         // Back on the SPA with the handoff code, redeemed at /auth/token; the address bar is cleaned.
         await page.waitForURL(`${spa.pageUrl}/`);
