@@ -130,6 +130,9 @@ param sessionAbsoluteHours int = 24
 @maxValue(100000)
 param signInRatePerSecond int = 100
 
+@description('AUTH_APIS: upstream APIs of the token-free proxy /auth/api/{name}, ";"-separated "name=<https base URL> <scope> [<scope> ...]". Empty: no proxy.')
+param apis string = ''
+
 @description('AUTH_CLIENT_SECRET_NAME: Key Vault secret holding the client secret.')
 param clientSecretName string = 'auth-client-secret'
 
@@ -374,6 +377,7 @@ module api 'modules/function-app.bicep' = {
     sessionAbsoluteHours: sessionAbsoluteHours
     signInRatePerSecond: signInRatePerSecond
     requiredRoles: requiredRoles
+    apis: apis
   }
 }
 

@@ -32,6 +32,7 @@ export const SETTINGS = [
   'AUTH_SESSION_ABSOLUTE_HOURS',
   'AUTH_SIGNIN_RATE_PER_SECOND',
   'AUTH_REQUIRED_ROLES',
+  'AUTH_APIS',
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number];
@@ -88,12 +89,23 @@ export interface AuthConfig {
   signInRatePerSecond: number;
   /** App roles of which a user needs one to get a session (empty: no role gate). */
   requiredRoles: readonly string[];
+  /** Upstream APIs of the token-free proxy `/auth/api/{name}/…`, by name (AUTH_APIS). */
+  apis: ReadonlyMap<string, ApiUpstream>;
 }
 
 /** The scopes of one resource: what one Entra access token can carry. */
 export interface ScopeGroup {
   /** The resource: `graph` for Microsoft Graph, else the scopes' prefix (`api://contoso-api`); `*` for generic OIDC. */
   resource: string;
+  scopes: readonly string[];
+}
+
+/** One upstream API of the proxy: where `/auth/api/{name}/<path>` goes, and the scopes of the token it gets. */
+export interface ApiUpstream {
+  name: string;
+  /** Origin and base path, the path ending in `/`; every proxied path is appended below it. */
+  baseUrl: string;
+  /** Scopes of the access token attached (one resource: Entra issues a token for one resource at a time). */
   scopes: readonly string[];
 }
 
@@ -244,6 +256,8 @@ export function parseConfig(env: Environment): AuthConfig {
   const badRoles = requiredRoles.filter((r) => !/^[\x21-\x7e]{1,120}$/.test(r));
   if (badRoles.length) problems.push(`AUTH_REQUIRED_ROLES must be app role values without spaces; not: ${badRoles.join(', ')}`);
 
+  const apis = parseApis(get('AUTH_APIS'), protocol, problems);
+
   if (problems.length) throw new ConfigError(problems, publicProblems);
   return {
     clientId,
@@ -267,6 +281,7 @@ export function parseConfig(env: Environment): AuthConfig {
     session: { idleSeconds: idleMinutes * 60, absoluteSeconds: absoluteHours * 3600 },
     signInRatePerSecond,
     requiredRoles,
+    apis,
   };
 }
 
@@ -342,6 +357,47 @@ export function groupScopesByResource(scopes: readonly string[], protocol: 'entr
     }
   }
   return [...groups].map(([resource, named]) => ({ resource, scopes: named }));
+}
+
+/** `/auth/api/{name}`: a path segment that needs no encoding and cannot be a dot segment. */
+const API_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * AUTH_APIS: `;`-separated `name=<base URL> <scope> [<scope> …]`. Base URLs are https (http only on loopback,
+ * for local upstreams and tests), without credentials, query or fragment. An entry's scopes must name one
+ * resource: Entra issues an access token for a single resource per request (AADSTS28000 otherwise).
+ * @see https://learn.microsoft.com/entra/identity-platform/scopes-oidc#scopes-and-permissions
+ */
+function parseApis(raw: string | undefined, protocol: AuthConfig['protocol'], problems: string[]): ReadonlyMap<string, ApiUpstream> {
+  const apis = new Map<string, ApiUpstream>();
+  const entries = (raw ?? '').split(';').map((e) => e.trim()).filter(Boolean);
+  for (const [index, entry] of entries.entries()) {
+    const equals = entry.indexOf('=');
+    const name = equals > 0 ? entry.slice(0, equals).trim() : '';
+    const [urlText = '', ...scopes] = entry.slice(equals + 1).trim().split(/\s+/);
+    // Named by its position when it has no valid name: the rest of an entry may hold a URL not to be echoed.
+    const label = API_NAME.test(name) ? `AUTH_APIS entry "${name}"` : `AUTH_APIS entry ${index + 1}`;
+    if (!API_NAME.test(name)) {
+      problems.push(`${label} needs a name of lower-case letters, digits, "-" or "_" before "=" (name=<base URL> <scope> …)`);
+      continue;
+    }
+    if (apis.has(name)) problems.push(`${label} is configured twice`);
+    const url = parseUrl(urlText);
+    if (!url || !isSecureWebUrl(url) || url.username || url.password || url.search || url.hash || urlText.includes('?') || urlText.includes('#')) {
+      problems.push(`${label} needs an https base URL (http only on loopback) without credentials, query or fragment`);
+      continue;
+    }
+    const badScopes = scopes.filter((s) => !SCOPE_TOKEN.test(s));
+    const resourceScopes = scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s));
+    if (badScopes.length) problems.push(`${label} has invalid scope tokens: ${badScopes.join(', ')}`);
+    else if (resourceScopes.length === 0) problems.push(`${label} needs at least one scope of the API (openid, profile, offline_access give no access token)`);
+    else if (protocol === 'entra' && new Set(resourceScopes.map(resourceOfScope)).size > 1) {
+      problems.push(`${label} mixes scopes of different resources; one entry per resource`);
+    }
+    const path = url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`;
+    apis.set(name, { name, baseUrl: `${url.origin}${path}`, scopes: resourceScopes });
+  }
+  return apis;
 }
 
 function parseCredential(get: (name: SettingName) => string | undefined, problems: string[], authority: string): CredentialConfig {

@@ -144,3 +144,39 @@ export interface TokenClient {
   redeemCode(request: CodeRedemption, cache: TokenCacheBox): Promise<RedeemedTokens>;
   acquireSilent(request: { homeAccountId: string; scopes: readonly string[] }, cache: TokenCacheBox): Promise<AccessToken>;
 }
+
+/** One call to an upstream API of the proxy, with the user's access token for it. */
+export interface ApiCall {
+  method: string;
+  /** Absolute upstream URL, already checked to lie below the API's base URL. */
+  url: string;
+  accessToken: string;
+  /** Lower-case names; the allow-listed request headers only (no cookie, no Authorization). */
+  headers: Record<string, string>;
+  body: Uint8Array | undefined;
+}
+
+export interface ApiChallenge {
+  /** Lower-case auth scheme, e.g. `bearer`. */
+  scheme: string;
+  /** Auth-params by lower-case name (RFC 9110 §11.2). */
+  parameters: Readonly<Record<string, string>>;
+}
+
+export interface ApiAnswer {
+  status: number;
+  /** Lower-case names, as the upstream sent them (filtered by the caller). */
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** The parsed `WWW-Authenticate` challenges of the answer, if any. */
+  challenges: readonly ApiChallenge[];
+}
+
+/**
+ * The proxy's HTTP client. Follows no redirect; reads the whole answer within the deadline and the size bound.
+ * Throws AuthError('api_timeout') past the deadline and AuthError('api_unavailable') when the upstream cannot be
+ * reached or answers more than the bound.
+ */
+export interface ApiClient {
+  send(call: ApiCall): Promise<ApiAnswer>;
+}

@@ -52,6 +52,9 @@ param signInRatePerSecond int = 100
 @description('Comma-separated, as in the AUTH_* contract.')
 param requiredRoles string = ''
 
+@description('AUTH_APIS, as in the AUTH_* contract: ";"-separated "name=<https base URL> <scope> ...".')
+param apis string = ''
+
 // Token-flow SPAs (web entries of AUTH_NATIVE_REDIRECT_URIS) get CORS from the app on its token routes only. But
 // once the platform's CORS list is not empty, the platform answers every preflight itself (ASP.NET Core
 // CorsMiddleware), so their origins must be in that list too.
@@ -176,6 +179,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AUTH_SESSION_ABSOLUTE_HOURS', value: string(sessionAbsoluteHours) }
         { name: 'AUTH_SIGNIN_RATE_PER_SECOND', value: string(signInRatePerSecond) }
         { name: 'AUTH_REQUIRED_ROLES', value: requiredRoles }
+        { name: 'AUTH_APIS', value: apis }
       ]
     }
   }

@@ -11,8 +11,8 @@ import type { AuthConfig } from '../config';
 import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent, userHash } from '../telemetry';
-import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
-import { accessTokenFor, allowedScopes, sessionAccessToken, type AccessTokenView } from './access-token';
+import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
+import { accessTokenFor, accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
 import { idTokenSessionId, validateIdToken, type SignedInUser } from './id-token';
 import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
@@ -56,6 +56,8 @@ export interface FlowDeps {
   idTokenKeys(): Promise<JWTVerifyGetKey>;
   /** Lazy: only the callback and refresh load MSAL and the client credential. */
   tokenClient(): Promise<TokenClient>;
+  /** Lazy: the HTTP client of the API proxy (/auth/api/…). */
+  apiClient(): ApiClient;
 }
 
 /** What the AuthState row holds, sealed with a key derived from the state. */
@@ -381,12 +383,19 @@ export async function refreshAccessToken(
   requestedScopes: readonly string[] | undefined,
   deps: FlowDeps,
 ): Promise<AccessTokenView> {
-  const scopes = allowedScopes(requestedScopes, deps);
+  return sessionAccessToken(token, kind, allowedScopes(requestedScopes, deps), deps);
+}
+
+/**
+ * An access token of the session's user for `scopes`, which the caller has already checked (the refresh
+ * endpoint's allowed list, or an AUTH_APIS entry): from the session's cache, or redeemed from its refresh token.
+ */
+export async function sessionAccessToken(token: string | undefined, kind: SessionKind, scopes: readonly string[], deps: FlowDeps): Promise<AccessTokenView> {
   // Callers with the same token share one session read, one provider call and one write. The read is inside
   // the flight, so no caller can act on a copy read before another caller's save.
   return refreshes.run(`${sha256Hex(`${kind}:${token ?? ''}`)} ${scopes.join(' ')}`, async () => {
     const session = await loadSession(token, kind, deps);
-    const { view, cacheChanged } = await sessionAccessToken(session, scopes, deps);
+    const { view, cacheChanged } = await accessTokenForSession(session, scopes, deps);
     if (cacheChanged || deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) {
       // Another instance saved first: its cache came from a provider call as recent as ours; keep it.
       if (!(await saveSession(session, deps))) deps.logger.info('session cache update lost to a concurrent refresh');

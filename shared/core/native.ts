@@ -12,7 +12,7 @@
 import type { AuthConfig } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent } from '../telemetry';
-import { accessTokenFor, allowedScopes, sessionAccessToken, type AccessTokenView } from './access-token';
+import { accessTokenFor, accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
 import type { FlowDeps } from './flow';
 import { handoffRowRef, newHandoffCode, sha256Hex, type RowRef } from './keys';
 import { verifierMatchesChallenge } from './pkce';
@@ -273,7 +273,7 @@ const grants = new SingleFlight<TokenResponse>();
 async function rotateWithAccessToken(refreshToken: string, scopes: readonly string[], deps: FlowDeps): Promise<TokenResponse> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const session = await loadSession(refreshToken, 'native', deps);
-    const { view, cacheChanged } = await sessionAccessToken(session, scopes, deps);
+    const { view, cacheChanged } = await accessTokenForSession(session, scopes, deps);
     if (session.handedOver) {
       // A retry with the token rotated moments ago: the same successor again, no second rotation.
       if (cacheChanged) await saveSession(session, deps);

@@ -38,6 +38,8 @@ export interface EndpointSpec {
   showPublicConfigProblems?: boolean;
   /** The token flow's routes: CORS (no credentials) for the token-flow origins, preflights answered here. */
   tokenFlowCors?: boolean;
+  /** The API proxy: any content type, the body kept as bytes (`ParsedRequest.bytes`), bounded by `maxBytes`. */
+  rawBody?: { maxBytes: number };
 }
 
 export interface ParsedRequest {
@@ -47,8 +49,10 @@ export interface ParsedRequest {
   query(name: string): string | undefined;
   header(name: string): string | undefined;
   cookies: Readonly<Record<string, string | undefined>>;
-  /** The body as text (bounded), or '' when there is none. */
+  /** The body as text (bounded), or '' when there is none (or when the endpoint takes it as `bytes`). */
   body: string;
+  /** The body as bytes, for endpoints with `rawBody`; undefined when there is none. */
+  bytes?: Uint8Array;
   contentType: string | undefined;
 }
 
@@ -109,12 +113,20 @@ async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<P
   const cookieHeader = request.headers.get('cookie');
   if (cookieHeader && Buffer.byteLength(cookieHeader) > LIMITS.cookieHeaderBytes) throw new AuthError('request_too_large', { logDetail: 'cookie header' });
 
+  const bodyLimit = spec.rawBody?.maxBytes ?? LIMITS.bodyBytes;
   const declaredLength = Number(request.headers.get('content-length') ?? 0);
-  if (declaredLength > LIMITS.bodyBytes) throw new AuthError('request_too_large', { logDetail: 'body' });
-  const body = request.body ? await request.text() : '';
-  if (Buffer.byteLength(body) > LIMITS.bodyBytes) throw new AuthError('request_too_large', { logDetail: 'body' });
+  if (declaredLength > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
   const contentType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() || undefined;
-  if (body.length > 0 && !(spec.bodyTypes ?? []).includes(contentType ?? '')) throw new AuthError('unsupported_media_type');
+  let body = '';
+  let bytes: Uint8Array | undefined;
+  if (spec.rawBody) {
+    bytes = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+    if (bytes && bytes.byteLength > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
+  } else {
+    body = request.body ? await request.text() : '';
+    if (Buffer.byteLength(body) > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
+    if (body.length > 0 && !(spec.bodyTypes ?? []).includes(contentType ?? '')) throw new AuthError('unsupported_media_type');
+  }
 
   return {
     method: request.method,
@@ -127,6 +139,7 @@ async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<P
     header: (name) => request.headers.get(name) ?? undefined,
     cookies: parseCookieHeader(cookieHeader),
     body,
+    bytes,
     contentType,
   };
 }
@@ -137,7 +150,7 @@ function withHeaders(response: HttpResponseInit, extra: Record<string, string>):
   return { ...response, headers: Object.fromEntries(headers.entries()) };
 }
 
-function toAuthError(error: unknown, logger: Logger): AuthError {
+export function toAuthError(error: unknown, logger: Logger): AuthError {
   if (error instanceof AuthError) return error;
   if (error instanceof ConfigError) {
     // Setting names and what is wrong with them; never their values' secrets (the parser does not echo them).

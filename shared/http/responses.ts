@@ -75,6 +75,11 @@ export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?
   };
 }
 
+/** A body-less answer (204 for forward-auth) with the base headers and the given ones. */
+export function emptyResponse(status: number, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { ...BASE_HEADERS, ...headers } };
+}
+
 export function redirectResponse(location: string, cookies: Cookie[] = []): HttpResponseInit {
   return { status: 302, headers: { ...BASE_HEADERS, Location: location }, cookies };
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../../shared/ports';
 import { createServices, type ServiceOverrides } from '../../shared/services';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { startEntraStandIn, type EntraStandIn, type EntraStandInOptions } from '../../dev/entra-standin';
+import { createApiHandler } from '../../functions/api';
 import { createCallbackHandler } from '../../functions/callback';
 import { createHealthHandler } from '../../functions/health';
 import { createLoginHandler } from '../../functions/login';
@@ -20,6 +21,7 @@ import { createRefreshHandler } from '../../functions/refresh';
 import { createTokenHandler } from '../../functions/token';
 import { createSessionsHandler } from '../../functions/sessions';
 import { createFrontChannelLogoutHandler } from '../../functions/frontchannel-logout';
+import { createVerifyHandler } from '../../functions/verify';
 
 export const PUBLIC_ORIGIN = 'https://auth.contoso.example';
 export const REDIRECT_URI = `${PUBLIC_ORIGIN}/auth/callback`;
@@ -54,7 +56,7 @@ export class Harness {
   readonly seenSecrets = new Set<string>();
   clockOffsetMs = 0;
   readonly handlers: Record<
-    'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata' | 'sessions' | 'frontchannel-logout',
+    'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata' | 'sessions' | 'frontchannel-logout' | 'api' | 'verify',
     HttpHandler
   >;
 
@@ -77,6 +79,8 @@ export class Harness {
       metadata: createMetadataHandler(services),
       sessions: createSessionsHandler(services),
       'frontchannel-logout': createFrontChannelLogoutHandler(services),
+      api: createApiHandler(services),
+      verify: createVerifyHandler(services),
     };
   }
 
@@ -151,7 +155,9 @@ function toResponse(result: HttpResponseInit): Response {
   const raw = result.headers ?? {};
   const entries = raw instanceof Headers ? [...raw.entries()] : Array.isArray(raw) ? raw : Object.entries(raw);
   for (const [name, value] of entries) headers[String(name).toLowerCase()] = String(value);
-  const body = typeof result.body === 'string' ? result.body : result.body === undefined || result.body === null ? '' : String(result.body);
+  const sent = result.body;
+  const body =
+    typeof sent === 'string' ? sent : sent === undefined || sent === null ? '' : sent instanceof Uint8Array ? Buffer.from(sent).toString('utf8') : String(sent);
   return {
     status: result.status ?? 200,
     headers,
