@@ -21,6 +21,7 @@ export function createLoginHandler(services: ServicesProvider): HttpHandler {
         prompt: request.query('prompt'),
         loginHint: request.query('login_hint'),
         domainHint: request.query('domain_hint'),
+        claims: request.query('claims'),
         native: nativeParams(request),
       },
       deps,

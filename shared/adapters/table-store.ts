@@ -7,10 +7,10 @@
  * - Tables are created on first "table not found", not on every cold start: one fewer transaction per sign-in.
  * - Sealed data is split over several string properties: Table Storage caps one property at 64 KiB.
  */
-import { RestError, TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+import { odata, RestError, TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { StorageConfig } from '../config';
 import { AuthError } from '../errors';
-import type { RowStore, StoredRow, StoredRowWithEtag } from '../ports';
+import type { RowKeyPair, RowStore, StoredRow, StoredRowWithEtag } from '../ports';
 
 /** Characters per property: 32K UTF-16 code units is the Table Storage limit; stay below it. */
 const CHUNK = 30_000;
@@ -31,7 +31,10 @@ const PURGE_CALL_TIMEOUT_MS = 30_000;
 /** Transactions in flight at once during a purge. */
 const PURGE_PARALLEL_BATCHES = 4;
 
-type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number } & Record<string, unknown>;
+type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number; links?: string } & Record<string, unknown>;
+
+/** At most this many rows a single-partition listing returns (a user's sessions); more is refused, not truncated. */
+const MAX_LISTED_ROWS = 1_000;
 
 export interface TableStoreOptions {
   /** Token credential for `AUTH_STORAGE_ACCOUNT_URL` (managed identity); loaded lazily by the caller. */
@@ -126,7 +129,7 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
     async purgePartitionsBefore(partitionKey, budgetMs = PURGE_BUDGET_MS) {
       const deadline = Date.now() + budgetMs;
       // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
-      const queryOptions = { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey'] };
+      const queryOptions = { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey', 'links'] };
       let deleted = 0;
       let continuationToken: string | undefined;
       return guard(async () => {
@@ -140,6 +143,9 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
               return (await pages.next()).value as (Entity[] & { continuationToken?: string }) | undefined;
             });
             if (!page) break;
+            // Each row's links (its index entries) first: if this run stops between the two, the next finds the row again.
+            const links = page.flatMap((row) => parseLinks(row.links));
+            if (links.length > 0) await deleteInBatches(links, Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
             deleted += await deleteInBatches(page, Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
             continuationToken = page.continuationToken;
           } while (continuationToken);
@@ -149,6 +155,25 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
         return { deleted, complete: true };
       });
     },
+
+    async listPartition(partitionKey, fromRowKey) {
+      return guard(async () => {
+        const listed: StoredRowWithEtag[] = [];
+        try {
+          const rows = client.listEntities<Entity>({
+            queryOptions: { filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${fromRowKey}` },
+            abortSignal: AbortSignal.timeout(timeoutMs * 2),
+          });
+          for await (const row of rows) {
+            if (listed.length === MAX_LISTED_ROWS) throw new AuthError('request_too_large', { logDetail: `partition lists over ${MAX_LISTED_ROWS} rows` });
+            listed.push(fromEntity(row));
+          }
+        } catch (error) {
+          if (!isTableNotFound(error)) throw error;
+        }
+        return listed;
+      });
+    },
   };
 
   /**
@@ -156,9 +181,9 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
    * purge's cost per row is a hundredth of a round trip.
    * @see https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
    */
-  async function deleteInBatches(rows: readonly Entity[], timeoutMs: number): Promise<number> {
-    const batches: Entity[][] = [];
-    const byPartition = new Map<string, Entity[]>();
+  async function deleteInBatches(rows: readonly RowKeyPair[], timeoutMs: number): Promise<number> {
+    const batches: RowKeyPair[][] = [];
+    const byPartition = new Map<string, RowKeyPair[]>();
     for (const row of rows) {
       const partition = byPartition.get(row.partitionKey);
       if (partition) partition.push(row);
@@ -175,7 +200,7 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
     return deleted;
   }
 
-  async function deleteBatch(batch: readonly Entity[], timeoutMs: number): Promise<number> {
+  async function deleteBatch(batch: readonly RowKeyPair[], timeoutMs: number): Promise<number> {
     try {
       const actions: TransactionAction[] = batch.map((row) => ['delete', { partitionKey: row.partitionKey, rowKey: row.rowKey }]);
       await client.submitTransaction(actions, { abortSignal: AbortSignal.timeout(timeoutMs) });
@@ -195,12 +220,35 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
     }
     return deleted;
   }
+
+  async function deleteIgnoringMissing(partitionKey: string, rowKey: string): Promise<void> {
+    try {
+      await client.deleteEntity(partitionKey, rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+}
+
+/** `links` is stored as `<partition> <row>` pairs separated by `;` (keys here never hold either character). */
+function formatLinks(links: StoredRow['links']): string | undefined {
+  return links && links.length > 0 ? links.map((l) => `${l.partitionKey} ${l.rowKey}`).join(';') : undefined;
+}
+
+function parseLinks(value: unknown): RowKeyPair[] {
+  if (typeof value !== 'string' || value === '') return [];
+  return value.split(';').flatMap((pair) => {
+    const [partitionKey, rowKey, extra] = pair.split(' ');
+    return partitionKey && rowKey && extra === undefined ? [{ partitionKey, rowKey }] : [];
+  });
 }
 
 function toEntity(row: StoredRow): Entity {
   const chunkCount = Math.max(1, Math.ceil(row.data.length / CHUNK));
   if (chunkCount > MAX_CHUNKS) throw new AuthError('request_too_large', { logDetail: `row data ${row.data.length} chars` });
   const entity: Entity = { partitionKey: row.partitionKey, rowKey: row.rowKey, expiresAt: row.expiresAt, chunks: chunkCount };
+  const links = formatLinks(row.links);
+  if (links !== undefined) entity.links = links;
   for (let i = 0; i < chunkCount; i++) entity[`d${i}`] = row.data.slice(i * CHUNK, (i + 1) * CHUNK);
   return entity;
 }
@@ -213,6 +261,7 @@ function fromEntity(entity: TableEntityResult<Entity>): StoredRowWithEtag {
     rowKey: entity.rowKey,
     expiresAt: Number(entity.expiresAt),
     data,
+    links: parseLinks(entity.links),
     etag: entity.etag,
   };
 }

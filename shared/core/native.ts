@@ -12,13 +12,14 @@
 import type { AuthConfig } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent } from '../telemetry';
-import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
+import { accessTokenFor, accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
 import type { FlowDeps } from './flow';
 import { handoffRowRef, newHandoffCode, sha256Hex, type RowRef } from './keys';
 import { verifierMatchesChallenge } from './pkce';
 import { SingleFlight } from './single-flight';
 import { open, seal } from './seal';
 import { loadSession, newSession, rotateSession, saveSession, storeSession, type SignedIn } from './session';
+import { deleteSessionByRef } from './session-index';
 
 /** A handoff code is redeemed by the app right after the redirect: a minute is plenty. */
 export const HANDOFF_TTL_MS = 60_000;
@@ -138,7 +139,8 @@ export function appRedirectUrl(target: AppTarget, params: Record<string, string>
 /** An error after the redirect URI matched, told to the app the OAuth way (RFC 6749 §4.1.2.1); static text only. */
 export function appErrorRedirect(target: AppTarget, error: AuthError, deps: FlowDeps): string {
   securityEvent(deps.logger, 'signin_failed', { flow: 'native', code: error.code });
-  const oauthError = [429, 503, 504].includes(error.status) ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : 'invalid_request';
+  const oauthError =
+    [429, 503, 504].includes(error.status) ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : error.status === 403 ? 'access_denied' : 'invalid_request';
   return appRedirectUrl(target, { error: oauthError, error_description: error.message }, deps.config);
 }
 
@@ -186,10 +188,10 @@ interface HandoffRedemption {
 const HANDOFF_WRITE_ROUNDS = 5;
 
 /** `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5). */
-export async function redeemHandoff(request: HandoffRedemption, deps: FlowDeps): Promise<TokenResponse> {
+export async function redeemHandoff(request: HandoffRedemption & { userAgent?: string }, deps: FlowDeps): Promise<TokenResponse> {
   const ref = handoffRowRef(request.code);
   if (!ref) throw new AuthError('grant_invalid', { logDetail: 'malformed code' });
-  let signedIn: { session: ReturnType<typeof newSession>; view: AccessTokenView } | undefined;
+  let redeemed: { session: ReturnType<typeof newSession>; view: AccessTokenView } | undefined;
   for (let round = 0; round < HANDOFF_WRITE_ROUNDS; round++) {
     const row = await deps.states.get(ref.partitionKey, ref.rowKey);
     const grant = row && (await open<HandoffRow>(row.data, request.code, 'handoff', ref.rowKey));
@@ -199,7 +201,7 @@ export async function redeemHandoff(request: HandoffRedemption, deps: FlowDeps):
       // alone (seen in a log, a history, another app on the scheme) is worthless under PKCE, and must not be enough
       // to end the session the app just got. A redemption that lost a race to its twin (round > 0) is no replay.
       if (round === 0 && provesHandoff(request, grant)) {
-        await deps.sessions.delete(grant.session.partitionKey, grant.session.rowKey);
+        await deleteSessionByRef(grant.session, deps);
         securityEvent(deps.logger, 'replay_detected', { what: 'handoff_code', sessionRevoked: true });
       }
       throw new AuthError('grant_invalid', { logDetail: 'code already redeemed' });
@@ -216,11 +218,12 @@ export async function redeemHandoff(request: HandoffRedemption, deps: FlowDeps):
     }
 
     // First the access token (from the sign-in's fresh cache): if it fails, the code stays redeemable.
-    if (!signedIn) {
-      const session = newSession('native', { user: grant.user, homeAccountId: grant.homeAccountId, msalCache: grant.msalCache }, deps);
-      signedIn = { session, view: (await accessTokenFor(session.record, deps.config.scopes, deps)).view };
+    if (!redeemed) {
+      const signedIn: SignedIn = { user: grant.user, homeAccountId: grant.homeAccountId, msalCache: grant.msalCache, ...(grant.sid !== undefined ? { sid: grant.sid } : {}) };
+      const session = newSession('native', signedIn, deps, request.userAgent);
+      redeemed = { session, view: (await accessTokenFor(session.record, allowedScopes(undefined, deps), deps)).view };
     }
-    const { session, view } = signedIn;
+    const { session, view } = redeemed;
     const tombstone: HandoffRow = {
       v: 1,
       status: 'redeemed',
@@ -270,7 +273,7 @@ const grants = new SingleFlight<TokenResponse>();
 async function rotateWithAccessToken(refreshToken: string, scopes: readonly string[], deps: FlowDeps): Promise<TokenResponse> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const session = await loadSession(refreshToken, 'native', deps);
-    const { view, cacheChanged } = await accessTokenFor(session.record, scopes, deps);
+    const { view, cacheChanged } = await accessTokenForSession(session, scopes, deps);
     if (session.handedOver) {
       // A retry with the token rotated moments ago: the same successor again, no second rotation.
       if (cacheChanged) await saveSession(session, deps);

@@ -17,6 +17,7 @@ import type { SignedInUser } from './id-token';
 import { newSessionToken, rotateSessionToken, sessionRowRef, type SessionRef } from './keys';
 import type { FlowDeps } from './flow';
 import { open, seal } from './seal';
+import { deleteSessionRow, indexSession, sessionIndexLinks, touchIndexedSession, unindexSession } from './session-index';
 
 export const SESSION_COOKIE = '__Host-session';
 /** A session's idle expiry is pushed forward at most this often, so reading /auth/me is not a write each time. */
@@ -39,6 +40,10 @@ export interface SessionRecord {
   lastSeenAt: number;
   idleExpiresAt: number;
   absoluteExpiresAt: number;
+  /** The provider's session (`sid` claim) this session was signed in with: front-channel logout ends it. */
+  sid?: string;
+  /** The signing-in client's User-Agent, shown in the user's session list. */
+  userAgent?: string;
 }
 
 /**
@@ -77,6 +82,8 @@ export interface SignedIn {
   user: SignedInUser;
   homeAccountId: string;
   msalCache: string | undefined;
+  /** The ID token's `sid`, when long enough to index (see `session-index.ts`). */
+  sid?: string;
 }
 
 export interface NewSession {
@@ -86,7 +93,7 @@ export interface NewSession {
 }
 
 /** A new session and its token, not yet stored (the native code redemption records the row it will use first). */
-export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps): NewSession {
+export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps, userAgent?: string): NewSession {
   const now = deps.clock.now();
   const { idleSeconds, absoluteSeconds } = deps.config.session;
   const absoluteExpiresAt = now + absoluteSeconds * 1000;
@@ -99,12 +106,21 @@ export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps
     lastSeenAt: now,
     idleExpiresAt: Math.min(now + idleSeconds * 1000, absoluteExpiresAt),
     absoluteExpiresAt,
+    ...(userAgent !== undefined ? { userAgent } : {}),
   };
+  if (record.sid === undefined) delete record.sid;
   return { token, ref: sessionRowRef(token) as SessionRef, record };
 }
 
+/** Index entries first, then the row: a session that exists can always be found to be ended (session-index.ts). */
 export async function storeSession({ ref, record }: NewSession, deps: FlowDeps): Promise<void> {
-  await deps.sessions.insert(await sealedRow(ref, record, ref.secret, undefined));
+  try {
+    await indexSession(ref, record, deps);
+    await deps.sessions.insert(await sealedRow(ref, record, ref.secret, undefined));
+  } catch (error) {
+    await unindexSession(ref, record, deps).catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -137,14 +153,14 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
     }
     if (!record) {
       // Only tokens of this session carry its id: this one was rotated away before. RFC 9700 §4.14.2.
-      await deps.sessions.delete(presented.partitionKey, presented.rowKey);
+      await deleteSessionRow(row, deps);
       securityEvent(deps.logger, 'token_reuse_detected', { sessionRevoked: true });
       throw new AuthError('session_required', { logDetail: 'rotated session token reused: session revoked' });
     }
   }
   if (!record || (record.kind ?? 'web') !== kind) throw new AuthError('session_required', { logDetail: 'session row does not open with this token' });
   if (now >= record.idleExpiresAt || now >= record.absoluteExpiresAt) {
-    await deps.sessions.delete(presented.partitionKey, presented.rowKey);
+    await deleteSessionRow(row, deps);
     throw new AuthError('session_expired');
   }
   return { ...current, record, etag: row.etag, grace, handedOver: current.token !== token };
@@ -157,6 +173,7 @@ export async function saveSession(session: LoadedSession, deps: FlowDeps): Promi
   if (etag === false) return false;
   session.record = record;
   session.etag = etag;
+  await touchIndex(session.ref, record, deps);
   return true;
 }
 
@@ -175,9 +192,17 @@ export async function rotateSession(session: LoadedSession, deps: FlowDeps): Pro
   // Newest first; older hand-overs stay (a chain from any token of the last minute to the current one), bounded.
   const kept = (session.grace ?? '').split(GRACE_SEPARATOR).filter(Boolean).slice(0, MAX_GRACE_ENTRIES - 1);
   const grace = [handover, ...kept].join(GRACE_SEPARATOR);
-  const row = await sealedRow(session.ref, touched(session.record, deps), (sessionRowRef(successor) as SessionRef).secret, grace);
+  const record = touched(session.record, deps);
+  const row = await sealedRow(session.ref, record, (sessionRowRef(successor) as SessionRef).secret, grace);
   const etag = await deps.sessions.replace(row, session.etag);
-  return etag === false ? undefined : successor;
+  if (etag === false) return undefined;
+  await touchIndex(session.ref, record, deps);
+  return successor;
+}
+
+/** The session list's "last seen": a lost update of it must not fail the request that touched the session. */
+async function touchIndex(ref: SessionRef, record: SessionRecord, deps: FlowDeps): Promise<void> {
+  await touchIndexedSession(ref, record, deps).catch(() => deps.logger.info('session index touch failed'));
 }
 
 /** The first of `sealed` that opens with `secret`. */
@@ -201,6 +226,7 @@ async function sealedRow(ref: SessionRef, record: SessionRecord, secret: string,
     partitionKey: ref.partitionKey,
     rowKey: ref.rowKey,
     expiresAt: record.absoluteExpiresAt,
+    links: sessionIndexLinks(ref, record),
     data: record.kind === 'native' ? `${sealed}${GRACE_SEPARATOR}${grace ?? ''}` : sealed,
   };
 }

@@ -41,6 +41,7 @@ const OAUTH_ERRORS: Partial<Record<ErrorCode, string>> = {
   session_required: 'invalid_grant',
   session_expired: 'invalid_grant',
   interaction_required: 'invalid_grant',
+  session_revoked: 'invalid_grant',
   unsupported_grant_type: 'unsupported_grant_type',
   scope_not_allowed: 'invalid_scope',
 };
@@ -57,18 +58,26 @@ export function oauthErrorResponse(error: AuthError, allow?: string): HttpRespon
   const headers: Record<string, string> = { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' };
   if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
   if (allow) headers.Allow = allow;
-  return { status, headers, body: JSON.stringify({ error: name, error_description: error.message }) };
+  // A claims challenge travels like Entra's own (`claims` beside the error), with where to sign in to meet it.
+  const challenge = error.problem?.claims !== undefined ? { claims: error.problem.claims, login_url: error.problem.loginUrl } : {};
+  return { status, headers, body: JSON.stringify({ error: name, error_description: error.message, ...challenge }) };
 }
 
-export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?: string): HttpResponseInit {
+export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?: string, extensions: Record<string, unknown> = {}): HttpResponseInit {
   const headers: Record<string, string> = { ...BASE_HEADERS, 'Content-Type': 'application/problem+json; charset=utf-8', ...errorHeaders(error) };
   if (allow) headers.Allow = allow;
   return {
     status: error.status,
     headers,
-    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code }),
+    // RFC 9457 §3.2: extension members beside the standard ones.
+    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code, ...error.problem, ...extensions }),
     cookies,
   };
+}
+
+/** A body-less answer (204 for forward-auth) with the base headers and the given ones. */
+export function emptyResponse(status: number, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { ...BASE_HEADERS, ...headers } };
 }
 
 export function redirectResponse(location: string, cookies: Cookie[] = []): HttpResponseInit {
@@ -107,4 +116,23 @@ export function nativeConfirmPageResponse(app: NativeAppIdentity, authorizeUrl: 
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * The front-channel logout answer: a tiny static page the provider's sign-out page loads in an iframe, so it may
+ * be framed by the provider's origin only, and must not be cached (OIDC Front-Channel Logout 1.0 §2: "the RP's
+ * response SHOULD include Cache-Control directives keeping the response from being cached").
+ * @see https://openid.net/specs/openid-connect-frontchannel-1_0.html#RPLogout
+ */
+export function frontChannelPageResponse(providerOrigin: string): HttpResponseInit {
+  return {
+    status: 200,
+    headers: {
+      ...BASE_HEADERS,
+      'Cache-Control': 'no-cache, no-store',
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Security-Policy': `default-src 'none'; frame-ancestors ${providerOrigin}; base-uri 'none'; form-action 'none'`,
+    },
+    body: '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body></body></html>',
+  };
 }

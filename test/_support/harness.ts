@@ -10,6 +10,7 @@ import type { Logger } from '../../shared/ports';
 import { createServices, type ServiceOverrides } from '../../shared/services';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { startEntraStandIn, type EntraStandIn, type EntraStandInOptions } from '../../dev/entra-standin';
+import { createApiHandler } from '../../functions/api';
 import { createCallbackHandler } from '../../functions/callback';
 import { createHealthHandler } from '../../functions/health';
 import { createLoginHandler } from '../../functions/login';
@@ -18,6 +19,9 @@ import { createMeHandler } from '../../functions/me';
 import { createMetadataHandler } from '../../functions/metadata';
 import { createRefreshHandler } from '../../functions/refresh';
 import { createTokenHandler } from '../../functions/token';
+import { createSessionsHandler } from '../../functions/sessions';
+import { createFrontChannelLogoutHandler } from '../../functions/frontchannel-logout';
+import { createVerifyHandler } from '../../functions/verify';
 
 export const PUBLIC_ORIGIN = 'https://auth.contoso.example';
 export const REDIRECT_URI = `${PUBLIC_ORIGIN}/auth/callback`;
@@ -51,7 +55,10 @@ export class Harness {
   /** Every state, code, verifier, cookie value the tests saw: none may appear in the logs. */
   readonly seenSecrets = new Set<string>();
   clockOffsetMs = 0;
-  readonly handlers: Record<'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata', HttpHandler>;
+  readonly handlers: Record<
+    'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata' | 'sessions' | 'frontchannel-logout' | 'api' | 'verify',
+    HttpHandler
+  >;
 
   private constructor(
     readonly azurite: AzuriteInstance,
@@ -70,6 +77,10 @@ export class Harness {
       health: createHealthHandler(services),
       token: createTokenHandler(services),
       metadata: createMetadataHandler(services),
+      sessions: createSessionsHandler(services),
+      'frontchannel-logout': createFrontChannelLogoutHandler(services),
+      api: createApiHandler(services),
+      verify: createVerifyHandler(services),
     };
   }
 
@@ -77,7 +88,7 @@ export class Harness {
     const azurite = options.azurite ?? (await startAzurite());
     const standIn = await startEntraStandIn({
       protocol: options.protocol ?? 'entra',
-      clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI], postLogoutRedirectUris: [`${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
+      clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
       ...options.standIn,
     });
     const env: Environment = {
@@ -144,7 +155,9 @@ function toResponse(result: HttpResponseInit): Response {
   const raw = result.headers ?? {};
   const entries = raw instanceof Headers ? [...raw.entries()] : Array.isArray(raw) ? raw : Object.entries(raw);
   for (const [name, value] of entries) headers[String(name).toLowerCase()] = String(value);
-  const body = typeof result.body === 'string' ? result.body : result.body === undefined || result.body === null ? '' : String(result.body);
+  const sent = result.body;
+  const body =
+    typeof sent === 'string' ? sent : sent === undefined || sent === null ? '' : sent instanceof Uint8Array ? Buffer.from(sent).toString('utf8') : String(sent);
   return {
     status: result.status ?? 200,
     headers,
