@@ -314,3 +314,21 @@ describe('tenancy: organizations authority, tenant allow-list, claims-mapping ke
     expect(new URL(authorizeUrl).searchParams.get('prompt')).toBe('create');
   });
 });
+
+describe('Azure AD B2C shape: AUTH_PROTOCOL=oidc, AUTH_SCOPES=openid (no tid, no Graph)', () => {
+  test('signs in with iss + sub as the user, refreshes, and signs out', async () => {
+    const h = await Harness.start({ azurite, protocol: 'oidc', env: { AUTH_SCOPES: 'openid' } });
+    harnesses.push(h);
+    const browser = await signedIn(h, h.standIn.users[0]!.username);
+    const me = (await browser.call('me', { url: '/auth/me' })).json().user;
+    expect(me.tenantId).toBeUndefined();
+    expect(me.issuer).toBe(h.standIn.issuer);
+    expect(me.id).toBe(h.standIn.users[0]!.sub);
+    const refreshed = await refresh(browser);
+    expect(refreshed.status).toBe(200);
+    h.seenSecrets.add(refreshed.json().access_token);
+    const out = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } });
+    expect(new URL(out.json().logoutUrl).searchParams.get('logout_hint')).toBeNull();
+    noLeaks(h);
+  });
+});
