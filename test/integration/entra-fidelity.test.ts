@@ -214,6 +214,16 @@ describe('claims challenges (Conditional Access step-up): 401 with the claims an
     noLeaks(h);
   });
 
+  test('consent missing for a resource (AADSTS65001 consent_required): 401 with a loginUrl that asks for consent; session kept', async () => {
+    const browser = await signedIn(h, MEGAN.username);
+    h.standIn.injectFault('token', { aadsts: 65001, error: 'invalid_grant', suberror: 'consent_required' });
+    const refused = await refresh(browser, [API_SCOPE]);
+    expect(refused.status).toBe(401);
+    expect(refused.json().code).toBe('interaction_required');
+    expect(new URL(refused.json().loginUrl).searchParams.get('prompt')).toBe('consent');
+    expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
+  });
+
   test('native: the token endpoint answers invalid_grant with the claims and login_url', async () => {
     h.standIn.requireClaims({ username: h.standIn.users[0]!.username, resource: API, claims: CHALLENGE });
     const app = new NativeApp(h);
