@@ -3,16 +3,18 @@
 /** @type {import('jest').Config['projects'][number]} */
 const common = {
   testEnvironment: 'node',
-  // TypeScript through SWC, compiled to CommonJS; type errors are `npm run typecheck`'s job. jose ships ESM only.
+  // TypeScript through SWC, compiled to CommonJS; type errors are `npm run typecheck`'s job. jose and oauth4webapi ship ESM only.
   transform: {
     '^.+\\.(ts|js|mjs)$': [
       '@swc/jest',
       { jsc: { parser: { syntax: 'typescript' }, target: 'es2022', keepClassNames: true }, module: { type: 'commonjs' } },
     ],
   },
-  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|oauth4webapi)/)'],
   setupFilesAfterEnv: ['<rootDir>/test/_support/jest-setup.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.local/'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.local/', '/.deploy/'],
+  // `npm run build` stages the deploy package in .deploy/ (its package.json has the project's name).
+  modulePathIgnorePatterns: ['<rootDir>/.deploy/'],
 };
 
 const tier = (displayName, ...dirs) => ({

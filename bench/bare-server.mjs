@@ -1,6 +1,7 @@
 // Baselines for the bench: a bare node:http server, no framework.
 //   BARE_MODE=plain   answers every request with a 302 (and one Set-Cookie), nothing else;
 //   BARE_MODE=insert  inserts one row into Azure Table Storage (@azure/data-tables, BARE_CONNECTION_STRING), then 302.
+//   BARE_MODE=api     an upstream API: answers every request 200 with the same small JSON body (the proxy's upstream).
 // Speaks the bench protocol: prints `@@READY {"url":...}`; stdin "usage" → `@@USAGE {cpu, heap}`, "stop" → exit.
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +20,16 @@ if (mode === 'insert') {
 }
 
 const location = 'https://login.example/authorize?client_id=x&state=' + 'a'.repeat(43);
+const apiBody = JSON.stringify({ items: Array.from({ length: 8 }, (_, i) => ({ id: i, name: `item ${i}`, price: 10 + i })) });
 const server = createServer((req, res) => {
+  if (mode === 'api') {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(apiBody), 'cache-control': 'no-store' });
+      res.end(apiBody);
+    });
+    return;
+  }
   insert().then(
     () => {
       res.writeHead(302, { location, 'set-cookie': `__Host-bench=${randomBytes(32).toString('base64url')}; Path=/; Secure; HttpOnly; SameSite=Lax`, 'cache-control': 'no-store' });

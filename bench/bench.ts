@@ -22,7 +22,8 @@ const CPU_REQUESTS = num('BENCH_CPU_REQUESTS', 2000);
 const USERS = num('BENCH_USERS', 5000);
 const USERS_FIRST = num('BENCH_USERS_FIRST', 1000);
 const SAMPLE = num('BENCH_SAMPLE', 100);
-const ONLY = (process.env['BENCH_ONLY'] ?? 'a,b,c,d').split(',').map((s) => s.trim());
+const PROXY_REQUESTS = num('BENCH_PROXY_REQUESTS', 1000);
+const ONLY = (process.env['BENCH_ONLY'] ?? 'a,b,c,d,p').split(',').map((s) => s.trim());
 const CONNECTIONS = 10;
 const FILL_CONCURRENCY = 8;
 const APP_IDENTITY = '44444444-4444-4444-8444-444444444444';
@@ -403,6 +404,117 @@ async function scale(world: World): Promise<void> {
   }
 }
 
+
+// (p) The API proxy's added latency and CPU ---------------------------------------------------------------
+
+/**
+ * `/auth/api/bench/items` through the built app against the same upstream called directly (`bare-server.mjs`
+ * in `api` mode, its own process). Latency: sequential requests over keep-alive, direct and proxied alternated
+ * in rounds, medians. CPU: `process.cpuUsage()` deltas of the app and of the upstream over the same requests,
+ * 10 in flight: what serving one request costs through the proxy (app + upstream) against directly (upstream).
+ */
+async function apiProxy(world: World): Promise<void> {
+  const upstream = await startChild(BARE, { BARE_MODE: 'api' });
+  const app = await startApp(LAUNCHER, DIST, appEnv(world.azurite, world.standIn, { AUTH_APIS: `bench=${upstream.url}/v1 api://bench-api/Items.Read` }));
+  try {
+    const browser = await signInOnce(world, app.url, world.users[world.users.length - 1]!);
+    const cookie = [...browser.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const direct = { url: `${upstream.url}/v1/items`, headers: {} as Record<string, string> };
+    const proxied = { url: `${app.url}/auth/api/bench/items`, headers: { cookie, 'x-csrf': '1' } };
+    const me = { url: `${app.url}/auth/me`, headers: { cookie } };
+    const once = async (target: typeof direct) => {
+      const t0 = performance.now();
+      const res = await fetch(target.url, { headers: target.headers });
+      const body = await res.text();
+      if (res.status !== 200 || !body.startsWith(target === me ? '{"user"' : '{"items"')) throw new Error(`${target.url} answered ${res.status}: ${body.slice(0, 200)}`);
+      return performance.now() - t0;
+    };
+    // Warm-up: connections, the session's access token for the API (one provider call), JIT.
+    for (let i = 0; i < 100; i++) await Promise.all([once(direct), once(proxied)]);
+
+    const rounds = 3;
+    const perRound = Math.max(50, Math.floor(PROXY_REQUESTS / rounds));
+    const directMs: number[] = [];
+    const proxiedMs: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const d: number[] = [];
+      const p: number[] = [];
+      for (let i = 0; i < perRound; i++) {
+        d.push(await once(direct));
+        p.push(await once(proxied));
+      }
+      directMs.push(median(d));
+      proxiedMs.push(median(p));
+    }
+
+    const cpuPer = async (target: typeof direct, processes: AppProcess[]) => {
+      const before = await Promise.all(processes.map((x) => x.command<Usage>('usage')));
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: CONNECTIONS }, async () => {
+          while (next++ < PROXY_REQUESTS) await once(target);
+        }),
+      );
+      const after = await Promise.all(processes.map((x) => x.command<Usage>('usage')));
+      return processes.map((_, i) => (cpuMs(before[i]!, after[i]!) * 1000) / PROXY_REQUESTS); // µs per request
+    };
+    const directCpu: number[] = [];
+    const appCpu: number[] = [];
+    const upstreamViaProxyCpu: number[] = [];
+    const meCpu: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const [up] = await cpuPer(direct, [upstream]);
+      directCpu.push(up!);
+      const [m] = await cpuPer(me, [app]);
+      meCpu.push(m!);
+      const [a, u] = await cpuPer(proxied, [app, upstream]);
+      appCpu.push(a!);
+      upstreamViaProxyCpu.push(u!);
+    }
+
+    const latencyRatio = median(proxiedMs) / median(directMs);
+    rows.push({
+      figure: '(p) API proxy latency per request',
+      runs: `3×${perRound} seq.`,
+      measured: `proxied: ${spread(proxiedMs, 'ms', 2)}`,
+      baseline: `direct: ${spread(directMs, 'ms', 2)}`,
+      ratio: latencyRatio,
+      goal: 'info',
+      met: true,
+    });
+    const served = appCpu.map((a, i) => a + upstreamViaProxyCpu[i]!);
+    const cpuRatio = median(served) / median(directCpu);
+    rows.push({
+      figure: '(p) API proxy CPU per request',
+      runs: `3×${PROXY_REQUESTS} req`,
+      measured: `app + upstream: ${spread(served, 'µs/req', 0)}`,
+      baseline: `upstream alone: ${spread(directCpu, 'µs/req', 0)}`,
+      ratio: cpuRatio,
+      goal: 'info',
+      met: true,
+    });
+    rows.push({
+      figure: '(p) API proxy app CPU vs /auth/me',
+      runs: `3×${PROXY_REQUESTS} req`,
+      measured: `proxied: ${spread(appCpu, 'µs/req', 0)}`,
+      baseline: `/auth/me: ${spread(meCpu, 'µs/req', 0)}`,
+      ratio: median(appCpu) / median(meCpu),
+      goal: 'info',
+      met: true,
+    });
+    notes.push(
+      `(p) the proxy adds ${fmt(median(proxiedMs) - median(directMs), 2)} ms per sequential request (median of round medians) and ` +
+        `${fmt(median(appCpu), 0)} µs of app CPU per request (${spread(appCpu, 'µs/req', 0)}; the upstream itself ${spread(directCpu, 'µs/req', 0)}; ` +
+        `/auth/me, one session read on the same host, ${spread(meCpu, 'µs/req', 0)}). ` +
+        'Per request the app reads the session row from Azurite (one Table GET), opens it, takes the cached access token from the ' +
+        "session's MSAL cache (no provider call after the warm-up), and calls the upstream over keep-alive; the local host and the " +
+        'v4 programming model floor are in the app figure too (see (c)).',
+    );
+  } finally {
+    await Promise.all([upstream.stop(), app.stop()]);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 export async function main(): Promise<number> {
@@ -439,6 +551,7 @@ export async function main(): Promise<number> {
       ['b', `requests/s (${RPS_SECONDS} s each)`, throughput],
       ['c', `CPU per login (3 × ${CPU_REQUESTS} requests)`, cpuPerLogin],
       ['d', `${USERS} distinct users, Key Vault and Table counts`, scale],
+      ['p', `API proxy latency and CPU (${PROXY_REQUESTS} requests a round)`, apiProxy],
     ];
     for (const [key, what, step] of steps) {
       if (!ONLY.includes(key)) continue;

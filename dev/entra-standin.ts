@@ -252,6 +252,11 @@ export interface EntraStandIn {
   /** Verifies an access token this stand-in issued, as a resource API would. Throws when invalid. */
   verifyAccessToken(token: string, audience?: string): Promise<Record<string, unknown>>;
   issuedSecrets(): string[];
+  /**
+   * The `sid` of every provider session the sign-in page started (one per interactive sign-in: the stand-in keeps
+   * no browser session), oldest first, optionally for one user: what a front-channel logout call names.
+   */
+  sessionIds(username?: string): string[];
   /** Every refresh token issued, oldest first: which one a client kept is a test's question. */
   issuedRefreshTokens(): string[];
   stop(): Promise<void>;
@@ -321,10 +326,11 @@ interface CodeRecord {
 interface RefreshRecord {
   clientId: string;
   user: StandInUser;
+  /** ID tokens redeemed with this refresh token keep the sign-in's `sid`, as Entra's do. */
+  sid: string;
   scopes: string[];
   /** The claims the sign-in behind this token satisfied. */
   claims?: Record<string, unknown>;
-  sid: string;
   expiresAt: number;
   revoked: boolean;
 }
@@ -405,6 +411,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   const endSessionLog: EndSessionRecord[] = [];
   /** `login_hint` values issued in ID tokens → username (Entra's is opaque; so is ours). */
   const loginHints = new Map<string, string>();
+  const providerSessions: Array<{ username: string; sid: string }> = [];
   const issued = new Set<string>();
   for (const client of clients.values()) for (const s of client.secrets) issued.add(secretValue(s));
   const faults: Record<FaultEndpoint, FaultSlot[]> = { token: [], discovery: [], jwks: [] };
@@ -755,7 +762,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const consent = consentOf(request.client.config.clientId, user);
     for (const scope of request.scopes) if (!OIDC_SCOPES.has(scope)) consent.add(permissionKey(scope));
     const code = `1.${randomBytes(96).toString('base64url')}`;
+    // Entra's ID tokens carry `sid`, "a GUID ... generated when a new session is established"; the stand-in keeps
+    // no browser session, so every completed sign-in page is a new one.
+    // https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
+    const sid = randomUUID();
+    providerSessions.push({ username: user.username, sid });
+    issued.add(sid);
     codes.set(code, {
+      sid,
       clientId: request.client.config.clientId,
       redirectUri: request.redirectUri,
       codeChallenge: request.codeChallenge,
@@ -763,7 +777,6 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       user,
       scopes: request.scopes,
       claims: request.claims,
-      sid: randomUUID(),
       expiresAt: now() + codeLifetimeMs,
       used: false,
     });
@@ -1068,7 +1081,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         name: user.name,
         preferred_username: user.username,
         ...(context.nonce !== undefined ? { nonce: context.nonce } : {}),
-        ...(protocol === 'entra' ? { oid: user.oid, tid, ver: '2.0', sid: context.sid, ...entraOptionalClaims(client, user, scopes) } : emailClaim(user, scopes)),
+        sid: context.sid,
+        ...(protocol === 'entra' ? { oid: user.oid, tid, ver: '2.0', ...entraOptionalClaims(client, user, scopes) } : emailClaim(user, scopes)),
       };
       const mutate = idTokenMutators.shift();
       const idToken = mutate ? mutate(idClaims, signWith) : signCompact({ typ: 'JWT', kid: key.kid }, idClaims, 'RS256', key);
@@ -1230,6 +1244,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       });
     } catch (error) {
       throw assertionError(error, 'AADSTS700213-style federated assertion failed validation.');
+    }
+    // A managed identity's token (it names the identity's resource in `xms_mirid`) is trusted only when the identity
+    // is user-assigned: Learn "Configure an application to trust a managed identity" (prerequisites; "only
+    // user-assigned managed identities are supported"). Entra has no federated record for a system-assigned one, so
+    // the refusal is the no-matching-record answer, at the same step.
+    const mirid = typeof claims.xms_mirid === 'string' ? claims.xms_mirid : undefined;
+    if (mirid !== undefined && !/\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\//i.test(mirid)) {
+      throw new TokenError(401, 'invalid_client', 70021, `No matching federated identity record found for presented assertion. Assertion Issuer: '${String(claims.iss)}'. Assertion Subject: '${String(claims.sub)}'. A federated identity credential trusts only a user-assigned managed identity.`);
     }
   }
 
@@ -1418,6 +1440,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     now,
     verifyAccessToken,
     issuedSecrets: () => [...issued],
+    sessionIds: (username) =>
+      providerSessions.filter((s) => username === undefined || s.username.toLowerCase() === username.toLowerCase()).map((s) => s.sid),
     issuedRefreshTokens: () => [...refreshTokens.keys()],
     async stop() {
       const closing = [backServer, frontServer].filter((s) => s !== undefined).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));

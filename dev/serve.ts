@@ -61,6 +61,7 @@ function describeFunction(fn: RegisteredFunction, baseUrl: string, routePrefix: 
 }
 
 function runCoreTools(func: string, port: number): void {
+  process.stdout.write(`npm run serve: Azure Functions Core Tools (${func} start), after npm run build\n`);
   const build = spawnSync('npm', ['run', 'build'], { stdio: 'inherit', shell: process.platform === 'win32' });
   if (build.status !== 0) process.exit(build.status ?? 1);
   const child = spawn(func, ['start', '--port', String(port)], { stdio: 'inherit' });
@@ -100,7 +101,13 @@ async function runLocalHost(port: number, modules: string[] | undefined, cors: {
 
   const baseUrl = `http://localhost:${host.port}`;
   const routePrefix = readRoutePrefix();
-  const lines = [`Functions listening on ${baseUrl}`, '', 'Functions:', ''];
+  const lines = [
+    "npm run serve: the project's local functions host (dev/functions-host.ts): Azure Functions Core Tools (func) is not on the PATH",
+    `Functions listening on ${baseUrl}`,
+    '',
+    'Functions:',
+    '',
+  ];
   for (const fn of host.functions) lines.push(describeFunction(fn, baseUrl, routePrefix), '');
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,5 +1,6 @@
 import { app, type HttpHandler } from '@azure/functions';
 import { completeSignIn } from '../shared/core/flow';
+import { displayUserAgent } from '../shared/core/session-index';
 import { expiredHostCookie, hostCookie } from '../shared/http/cookies';
 import { endpoint, type ServicesProvider } from '../shared/http/endpoint';
 import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
@@ -21,6 +22,7 @@ export function createCallbackHandler(services: ServicesProvider): HttpHandler {
         error: request.query('error'),
         errorAadsts: aadstsNumber(request.query('error_description')),
         cookies: request.cookies,
+        userAgent: displayUserAgent(request.header('user-agent')),
       },
       deps,
     );

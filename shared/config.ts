@@ -4,6 +4,7 @@
  * A missing or malformed setting fails closed with one message naming every problem (oauth2-proxy style):
  * there is no default that opens a hole (e.g. a multi-tenant authority without a tenant allow-list).
  */
+import { isSameSite, siteOf } from './core/site';
 import { ConfigError } from './errors';
 
 /** Every setting this service reads. Infra (Bicep) and `local.settings.sample.json` are checked against it. */
@@ -20,6 +21,7 @@ export const SETTINGS = [
   'AUTH_CLIENT_CERTIFICATE_NAME',
   'AUTH_CREDENTIAL',
   'AUTH_MANAGED_IDENTITY_CLIENT_ID',
+  'AUTH_TOKEN_EXCHANGE_AUDIENCE',
   'AUTH_STORAGE_CONNECTION_STRING',
   'AUTH_STORAGE_ACCOUNT_URL',
   'AUTH_ALLOWED_RETURN_ORIGINS',
@@ -30,6 +32,7 @@ export const SETTINGS = [
   'AUTH_SESSION_ABSOLUTE_HOURS',
   'AUTH_SIGNIN_RATE_PER_SECOND',
   'AUTH_REQUIRED_ROLES',
+  'AUTH_APIS',
 ] as const;
 
 export type SettingName = (typeof SETTINGS)[number];
@@ -39,7 +42,9 @@ export type CredentialConfig =
   | { kind: 'secret'; source: 'setting'; clientSecret: string }
   | { kind: 'secret'; source: 'key-vault'; keyVaultUrl: string; secretName: string }
   | { kind: 'certificate'; keyVaultUrl: string; certificateName: string }
-  | { kind: 'managed-identity'; managedIdentityClientId?: string };
+  // Both are always set by parseConfig; optional in the type for configs built by hand (the adapter refuses a
+  // missing client id at the first use and defaults the audience to the public cloud's).
+  | { kind: 'managed-identity'; managedIdentityClientId?: string; tokenExchangeAudience?: string };
 
 export type StorageConfig = { connectionString: string } | { accountUrl: string };
 
@@ -68,6 +73,13 @@ export interface AuthConfig {
   managedIdentityClientId: string | undefined;
   allowedReturnOrigins: readonly string[];
   nativeRedirectUris: readonly string[];
+  /**
+   * Origins of the web (http/https) entries of AUTH_NATIVE_REDIRECT_URIS: single-page apps on any site that use
+   * the token flow. They get CORS, without credentials, on the token flow's routes only (shared/http/cors.ts).
+   */
+  tokenClientOrigins: readonly string[];
+  /** The app's name per native redirect URI (optional), shown on the page that confirms a native sign-in. */
+  nativeAppNames: Readonly<Record<string, string>>;
   /** Tenant ids accepted in ID tokens; undefined only for the generic OIDC protocol (no `tid`). */
   allowedTenants: readonly string[] | undefined;
   /** Where the provider sends the user after sign-out when the caller names no target (relative or allowed). */
@@ -77,6 +89,8 @@ export interface AuthConfig {
   signInRatePerSecond: number;
   /** App roles of which a user needs one to get a session (empty: no role gate). */
   requiredRoles: readonly string[];
+  /** Upstream APIs of the token-free proxy `/auth/api/{name}/…`, by name (AUTH_APIS). */
+  apis: ReadonlyMap<string, ApiUpstream>;
 }
 
 /** The scopes of one resource: what one Entra access token can carry. */
@@ -86,7 +100,19 @@ export interface ScopeGroup {
   scopes: readonly string[];
 }
 
+/** One upstream API of the proxy: where `/auth/api/{name}/<path>` goes, and the scopes of the token it gets. */
+export interface ApiUpstream {
+  name: string;
+  /** Origin and base path, the path ending in `/`; every proxied path is appended below it. */
+  baseUrl: string;
+  /** Scopes of the access token attached (one resource: Entra issues a token for one resource at a time). */
+  scopes: readonly string[];
+}
+
 export const OIDC_SCOPES = ['openid', 'profile', 'offline_access'] as const;
+const MAX_NATIVE_REDIRECT_URI_LENGTH = 256;
+/** A native app's display name: printable, no control characters (it is HTML-escaped where shown anyway). */
+const APP_NAME = /^[^\u0000-\u001f\u007f-\u009f]{1,64}$/;
 const MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TENANT = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9][a-z0-9.-]{0,252}[a-z0-9])$/i;
@@ -187,21 +213,32 @@ export function parseConfig(env: Environment): AuthConfig {
   const userScopes = [...new Set(scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s)))];
   const resources = groupScopesByResource(userScopes, protocol, problems);
 
-  const credential = parseCredential(get, problems);
+  const credential = parseCredential(get, problems, authority);
   const storage = parseStorage(get, problems);
 
   const allowedReturnOrigins = splitList(get('AUTH_ALLOWED_RETURN_ORIGINS') ?? '');
+  const publicProblems: string[] = [];
   for (const origin of allowedReturnOrigins) {
     const url = parseUrl(origin);
     if (!url || !isSecureWebUrl(url) || url.origin !== origin) {
       problems.push(`AUTH_ALLOWED_RETURN_ORIGINS entry "${origin}" must be an exact origin like https://app.example.com`);
+    } else if (publicOrigin && !isSameSite(url, publicOrigin)) {
+      publicProblems.push(crossSiteOriginProblem(origin, publicOrigin));
     }
   }
+  problems.push(...publicProblems);
 
-  const nativeRedirectUris = splitList(get('AUTH_NATIVE_REDIRECT_URIS') ?? '');
-  for (const uri of nativeRedirectUris) {
+  // Each entry: `<redirect URI>` or `<redirect URI> <app name>`; the name is what the sign-in page shows the user.
+  const nativeRedirectUris: string[] = [];
+  const nativeAppNames: Record<string, string> = {};
+  for (const entry of splitList(get('AUTH_NATIVE_REDIRECT_URIS') ?? '')) {
+    const [uri = '', ...words] = entry.split(/\s+/);
     const why = nativeRedirectProblem(uri);
     if (why) problems.push(`AUTH_NATIVE_REDIRECT_URIS entry "${uri}" ${why}`);
+    const name = words.join(' ');
+    if (name && !APP_NAME.test(name)) problems.push(`AUTH_NATIVE_REDIRECT_URIS entry "${uri}": the app name must be 1-64 printable characters`);
+    nativeRedirectUris.push(uri);
+    if (name) nativeAppNames[uri] = name;
   }
 
   const postLogoutRedirectUri = get('AUTH_POST_LOGOUT_REDIRECT_URI') ?? '/';
@@ -219,7 +256,9 @@ export function parseConfig(env: Environment): AuthConfig {
   const badRoles = requiredRoles.filter((r) => !/^[\x21-\x7e]{1,120}$/.test(r));
   if (badRoles.length) problems.push(`AUTH_REQUIRED_ROLES must be app role values without spaces; not: ${badRoles.join(', ')}`);
 
-  if (problems.length) throw new ConfigError(problems);
+  const apis = parseApis(get('AUTH_APIS'), protocol, problems);
+
+  if (problems.length) throw new ConfigError(problems, publicProblems);
   return {
     clientId,
     protocol,
@@ -235,12 +274,51 @@ export function parseConfig(env: Environment): AuthConfig {
     managedIdentityClientId: get('AUTH_MANAGED_IDENTITY_CLIENT_ID'),
     allowedReturnOrigins,
     nativeRedirectUris,
+    tokenClientOrigins: [...new Set(nativeRedirectUris.map(parseUrl).filter(isWebUrl).map((url) => url.origin))],
+    nativeAppNames,
     allowedTenants,
     postLogoutRedirectUri,
     session: { idleSeconds: idleMinutes * 60, absoluteSeconds: absoluteHours * 3600 },
     signInRatePerSecond,
     requiredRoles,
+    apis,
   };
+}
+
+/**
+ * The audience a managed identity's token must carry to be accepted as a federated client assertion: Entra's
+ * token-exchange audience of the cloud the authority lives in (Learn "Configure an application to trust a managed
+ * identity", audiences). Any other authority host (Entra External ID, a local stand-in) is in the public cloud.
+ */
+export function tokenExchangeAudienceFor(authority: string): string {
+  const host = parseUrl(authority)?.hostname.toLowerCase() ?? '';
+  if (host === 'login.microsoftonline.us' || host === 'login.usgovcloudapi.net') return 'api://AzureADTokenExchangeUSGov';
+  if (host === 'login.chinacloudapi.cn' || host === 'login.partner.microsoftonline.cn') return 'api://AzureADTokenExchangeChina';
+  return 'api://AzureADTokenExchange';
+}
+
+/**
+ * Why a cookie origin on another site can never work, and the three ways that do. The session cookie is
+ * `SameSite=Lax` on the host of AUTH_REDIRECT_URI, so a `fetch` from a page on another site never carries it
+ * (and Safari and Firefox block third-party cookies even with `SameSite=None`). Names only public origins: it
+ * is also shown by /auth/health.
+ */
+export function crossSiteOriginProblem(origin: string, publicOrigin: string): string {
+  return (
+    `AUTH_ALLOWED_RETURN_ORIGINS entry "${origin}" (site ${siteOf(origin)}) is not same-site with this service ` +
+    `(AUTH_REDIRECT_URI is on ${publicOrigin}, site ${siteOf(publicOrigin)}): browsers never send the session cookie ` +
+    `from a page on another site. Use one of the three topologies (README "Use it from your site"): ` +
+    `1) same site, own subdomain: serve the service on a host under ${siteOf(origin)} (Bicep publicHostName, Azure Front Door) ` +
+    `and set AUTH_REDIRECT_URI to https://<that host>/auth/callback; ` +
+    `2) one origin: forward ${origin}/auth/* to the service through your site's own proxy and set AUTH_REDIRECT_URI to ` +
+    `${origin}/auth/callback; ` +
+    `3) a single-page app on another site: no cookies, the token flow; remove ${origin} from AUTH_ALLOWED_RETURN_ORIGINS and ` +
+    `put the app's https redirect URI (e.g. ${origin}/callback) in AUTH_NATIVE_REDIRECT_URIS`
+  );
+}
+
+function isWebUrl(url: URL | undefined): url is URL {
+  return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:');
 }
 
 /** Microsoft Graph's identifier URIs in each cloud: a scope under one of them is a Graph scope, like a bare one. */
@@ -281,7 +359,48 @@ export function groupScopesByResource(scopes: readonly string[], protocol: 'entr
   return [...groups].map(([resource, named]) => ({ resource, scopes: named }));
 }
 
-function parseCredential(get: (name: SettingName) => string | undefined, problems: string[]): CredentialConfig {
+/** `/auth/api/{name}`: a path segment that needs no encoding and cannot be a dot segment. */
+const API_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * AUTH_APIS: `;`-separated `name=<base URL> <scope> [<scope> …]`. Base URLs are https (http only on loopback,
+ * for local upstreams and tests), without credentials, query or fragment. An entry's scopes must name one
+ * resource: Entra issues an access token for a single resource per request (AADSTS28000 otherwise).
+ * @see https://learn.microsoft.com/entra/identity-platform/scopes-oidc#scopes-and-permissions
+ */
+function parseApis(raw: string | undefined, protocol: AuthConfig['protocol'], problems: string[]): ReadonlyMap<string, ApiUpstream> {
+  const apis = new Map<string, ApiUpstream>();
+  const entries = (raw ?? '').split(';').map((e) => e.trim()).filter(Boolean);
+  for (const [index, entry] of entries.entries()) {
+    const equals = entry.indexOf('=');
+    const name = equals > 0 ? entry.slice(0, equals).trim() : '';
+    const [urlText = '', ...scopes] = entry.slice(equals + 1).trim().split(/\s+/);
+    // Named by its position when it has no valid name: the rest of an entry may hold a URL not to be echoed.
+    const label = API_NAME.test(name) ? `AUTH_APIS entry "${name}"` : `AUTH_APIS entry ${index + 1}`;
+    if (!API_NAME.test(name)) {
+      problems.push(`${label} needs a name of lower-case letters, digits, "-" or "_" before "=" (name=<base URL> <scope> …)`);
+      continue;
+    }
+    if (apis.has(name)) problems.push(`${label} is configured twice`);
+    const url = parseUrl(urlText);
+    if (!url || !isSecureWebUrl(url) || url.username || url.password || url.search || url.hash || urlText.includes('?') || urlText.includes('#')) {
+      problems.push(`${label} needs an https base URL (http only on loopback) without credentials, query or fragment`);
+      continue;
+    }
+    const badScopes = scopes.filter((s) => !SCOPE_TOKEN.test(s));
+    const resourceScopes = scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s));
+    if (badScopes.length) problems.push(`${label} has invalid scope tokens: ${badScopes.join(', ')}`);
+    else if (resourceScopes.length === 0) problems.push(`${label} needs at least one scope of the API (openid, profile, offline_access give no access token)`);
+    else if (protocol === 'entra' && new Set(resourceScopes.map(resourceOfScope)).size > 1) {
+      problems.push(`${label} mixes scopes of different resources; one entry per resource`);
+    }
+    const path = url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`;
+    apis.set(name, { name, baseUrl: `${url.origin}${path}`, scopes: resourceScopes });
+  }
+  return apis;
+}
+
+function parseCredential(get: (name: SettingName) => string | undefined, problems: string[], authority: string): CredentialConfig {
   const kind = get('AUTH_CREDENTIAL') ?? 'secret';
   const keyVaultUrl = get('AUTH_KEY_VAULT_URL');
   if (keyVaultUrl !== undefined) {
@@ -305,12 +424,44 @@ function parseCredential(get: (name: SettingName) => string | undefined, problem
     case 'certificate':
       if (keyVaultUrl === undefined) problems.push('AUTH_KEY_VAULT_URL is required when AUTH_CREDENTIAL is "certificate"');
       return { kind, keyVaultUrl: keyVaultUrl ?? '', certificateName: get('AUTH_CLIENT_CERTIFICATE_NAME') ?? 'auth-client-certificate' };
-    case 'managed-identity':
-      return { kind, managedIdentityClientId: get('AUTH_MANAGED_IDENTITY_CLIENT_ID') };
+    case 'managed-identity': {
+      // A federated identity credential can trust only a user-assigned managed identity (Learn "Configure an
+      // application to trust a managed identity", prerequisites), so the identity is named, never implied.
+      const managedIdentityClientId = get('AUTH_MANAGED_IDENTITY_CLIENT_ID');
+      if (managedIdentityClientId === undefined) {
+        problems.push(
+          'AUTH_MANAGED_IDENTITY_CLIENT_ID is required when AUTH_CREDENTIAL is "managed-identity" ' +
+            '(the client id of the user-assigned identity the federated credential trusts; Entra does not accept a system-assigned one)',
+        );
+      } else if (!GUID.test(managedIdentityClientId)) {
+        problems.push('AUTH_MANAGED_IDENTITY_CLIENT_ID must be the client id (a GUID) of a user-assigned managed identity');
+      }
+      const audienceRaw = get('AUTH_TOKEN_EXCHANGE_AUDIENCE');
+      const audienceUrl = audienceRaw === undefined ? undefined : parseUrl(audienceRaw);
+      if (audienceRaw !== undefined && (!audienceUrl || audienceUrl.search || audienceUrl.hash || /\s/.test(audienceRaw) || audienceRaw.endsWith('/.default'))) {
+        problems.push('AUTH_TOKEN_EXCHANGE_AUDIENCE must be an absolute URI such as api://AzureADTokenExchange (no /.default)');
+      }
+      return {
+        kind,
+        managedIdentityClientId: managedIdentityClientId ?? '',
+        tokenExchangeAudience: audienceRaw ?? tokenExchangeAudienceFor(authority),
+      };
+    }
     default:
       problems.push(`AUTH_CREDENTIAL must be "secret", "certificate" or "managed-identity", not "${kind}"`);
       return { kind: 'secret', source: 'setting', clientSecret: '' };
   }
+}
+
+/**
+ * Only the storage settings (AUTH_STORAGE_CONNECTION_STRING or AUTH_STORAGE_ACCOUNT_URL), for tools that touch
+ * nothing else, such as `npm run revoke`. Throws ConfigError naming the problem.
+ */
+export function parseStorageConfig(env: Environment): StorageConfig {
+  const problems: string[] = [];
+  const storage = parseStorage((name) => env[name]?.trim() || undefined, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return storage;
 }
 
 function parseStorage(get: (name: SettingName) => string | undefined, problems: string[]): StorageConfig {
@@ -337,6 +488,8 @@ function parseStorage(get: (name: SettingName) => string | undefined, problems: 
 export function nativeRedirectProblem(uri: string): string | undefined {
   const url = parseUrl(uri);
   if (!url || url.hash) return 'must be an absolute URI without a fragment';
+  // Stored with every pending native sign-in: bounded so that row stays under 4 KB (SECURITY.md).
+  if (uri.length > MAX_NATIVE_REDIRECT_URI_LENGTH) return `must be at most ${MAX_NATIVE_REDIRECT_URI_LENGTH} characters`;
   const scheme = url.protocol.slice(0, -1);
   if (scheme === 'https') return undefined;
   if (scheme === 'http') {

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   role_required: [403, 'Your account has none of the roles this app requires.'],
   consent_required: [403, 'An administrator must grant consent to this app before you can sign in.'],
   csrf_required: [403, 'This request needs the X-CSRF: 1 header.'],
+  session_not_found: [404, 'There is no such session among yours.'],
   scope_not_allowed: [400, 'A requested scope is not in the allowed list.'],
   upstream_unavailable: [502, 'The identity provider is unavailable.'],
   upstream_timeout: [504, 'The identity provider did not answer in time.'],
@@ -39,6 +40,10 @@ export const ERROR_CODES = {
   provider_rejected: [502, 'The identity provider refused the request. The logs name its AADSTS code.'],
   app_registration_mismatch: [500, "The app registration does not match this service's settings. The logs name the AADSTS code."],
   client_credential_rejected: [500, "The identity provider rejected this service's client credential. The logs name the AADSTS code."],
+  api_not_found: [404, 'No API is configured under this name.'],
+  api_path_invalid: [400, 'This API path is not allowed.'],
+  api_unavailable: [502, 'The API is unavailable.'],
+  api_timeout: [504, 'The API did not answer in time.'],
   rate_limited: [429, 'Too many sign-ins are being started. Try again shortly.'],
   storage_unavailable: [503, 'Storage is unavailable. Try again shortly.'],
   credential_unavailable: [503, 'The client credential is unavailable. Try again shortly.'],
@@ -115,7 +120,14 @@ export function isAuthError(value: unknown, code?: ErrorCode): value is AuthErro
 /** Thrown once at start-up with every configuration problem found, so one fix-and-retry is enough. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly string[]) {
+  /**
+   * @param problems every problem, for the start-up log.
+   * @param publicProblems the subset that names only public values (origins), safe for /auth/health to show.
+   */
+  constructor(
+    readonly problems: readonly string[],
+    readonly publicProblems: readonly string[] = [],
+  ) {
     super(`Invalid configuration:\n - ${problems.join('\n - ')}`);
   }
 }

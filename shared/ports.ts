@@ -1,6 +1,20 @@
 /**
  * The small interfaces between the pure flow (`shared/core/`) and the outside world (`shared/adapters/`).
- * Each has one contract test suite in `test/_support/` that every implementation must pass.
+ *
+ * Each port has one contract suite in `test/_support/contracts/`, run against an in-memory fake in the unit tier
+ * (`test/unit/contracts/`) and against the real adapter in the integration tier (`test/adapters/*.contract.test.ts`):
+ * - RowStore: `row-store.ts`; fake `test/_support/fakes/memory-row-store.ts` (also the bench's store); real
+ *   `adapters/table-store.ts` on Azurite.
+ * - TokenClient: `token-client.ts`; fake `fakes/fake-identity-provider.ts`; real `adapters/msal-token-client.ts`
+ *   on the Entra stand-in.
+ * - ProviderMetadataSource: `provider-metadata.ts`; fake `fakes/static-metadata-source.ts`; real
+ *   `adapters/provider-metadata.ts` on the Entra stand-in.
+ * - ClientCredentialProvider: `credential-provider.ts`; fake `fakes/fake-credential-provider.ts`; real
+ *   `adapters/credential.ts` (Key Vault secret) on the Key Vault and managed-identity stand-ins.
+ * - ApiClient (the API proxy's HTTP client): no contract suite or fake yet; `adapters/api-client.ts` is tested
+ *   against `test/_support/api-upstream.ts` in the integration and security tiers.
+ * Clock and Logger have no contract: tests pass a fixed clock and a capturing logger
+ * (`test/_support/core-world.ts` builds the core's dependencies from the fakes).
  */
 
 /** Milliseconds since the epoch. Injected so tests can move time. */
@@ -28,6 +42,16 @@ export interface StoredRow {
   /** Absolute expiry, ms since the epoch. */
   expiresAt: number;
   data: string;
+  /**
+   * Rows that exist only because of this one (a session's index entries, see `core/session-index.ts`): stored
+   * beside the row as plain keys, so the purge deletes them with it without reading anything sealed.
+   */
+  links?: readonly RowKeyPair[];
+}
+
+export interface RowKeyPair {
+  partitionKey: string;
+  rowKey: string;
 }
 
 export interface StoredRowWithEtag extends StoredRow {
@@ -48,8 +72,23 @@ export interface RowStore {
   consume(partitionKey: string, rowKey: string, etag: string): Promise<boolean>;
   /** Deletes the row whatever its etag; a missing row is not an error. */
   delete(partitionKey: string, rowKey: string): Promise<void>;
-  /** Deletes every row whose partition key sorts before `partitionKey`. Returns how many were deleted. */
-  purgePartitionsBefore(partitionKey: string): Promise<number>;
+  /**
+   * Deletes rows whose partition key sorts before `partitionKey`, each one's `links` first (so a purge interrupted
+   * halfway leaves no link behind: the next run finds the row again), until none is left or `budgetMs` has passed.
+   * A run that stops at its budget is not a failure: the next run goes on with what is left. Links are not counted.
+   */
+  purgePartitionsBefore(partitionKey: string, budgetMs?: number): Promise<PurgeResult>;
+  /**
+   * The rows of one partition whose row key sorts at or after `fromRowKey`: one key-range query inside one
+   * partition, so its cost grows with the rows returned, not with the table.
+   */
+  listPartition(partitionKey: string, fromRowKey: string): Promise<StoredRowWithEtag[]>;
+}
+
+export interface PurgeResult {
+  deleted: number;
+  /** False when the time budget ended first and expired rows remain. */
+  complete: boolean;
 }
 
 /** The provider's OpenID configuration (OpenID Connect Discovery 1.0 §3), the fields this service uses. */
@@ -118,4 +157,40 @@ export interface TokenClient {
   prepare(): Promise<void>;
   redeemCode(request: CodeRedemption, cache: TokenCacheBox): Promise<RedeemedTokens>;
   acquireSilent(request: { homeAccountId: string; scopes: readonly string[] }, cache: TokenCacheBox): Promise<AccessToken>;
+}
+
+/** One call to an upstream API of the proxy, with the user's access token for it. */
+export interface ApiCall {
+  method: string;
+  /** Absolute upstream URL, already checked to lie below the API's base URL. */
+  url: string;
+  accessToken: string;
+  /** Lower-case names; the allow-listed request headers only (no cookie, no Authorization). */
+  headers: Record<string, string>;
+  body: Uint8Array | undefined;
+}
+
+export interface ApiChallenge {
+  /** Lower-case auth scheme, e.g. `bearer`. */
+  scheme: string;
+  /** Auth-params by lower-case name (RFC 9110 §11.2). */
+  parameters: Readonly<Record<string, string>>;
+}
+
+export interface ApiAnswer {
+  status: number;
+  /** Lower-case names, as the upstream sent them (filtered by the caller). */
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** The parsed `WWW-Authenticate` challenges of the answer, if any. */
+  challenges: readonly ApiChallenge[];
+}
+
+/**
+ * The proxy's HTTP client. Follows no redirect; reads the whole answer within the deadline and the size bound.
+ * Throws AuthError('api_timeout') past the deadline and AuthError('api_unavailable') when the upstream cannot be
+ * reached or answers more than the bound.
+ */
+export interface ApiClient {
+  send(call: ApiCall): Promise<ApiAnswer>;
 }

@@ -9,7 +9,8 @@ import type { JWTVerifyGetKey } from 'jose';
 import { getConfig, type AuthConfig } from './config';
 import type { FlowDeps } from './core/flow';
 import { TokenBucket, type RateLimiter } from './core/rate-limit';
-import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenClient } from './ports';
+import { API_LIMITS } from './core/api-proxy';
+import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenClient } from './ports';
 
 export const STATE_TABLE = 'AuthState';
 export const SESSION_TABLE = 'AuthSessions';
@@ -35,6 +36,9 @@ export interface ServiceOverrides {
   signInRate?: RateLimiter;
   /** Deadline for each call to the identity provider (default 10 s; tests shorten it). */
   providerTimeoutMs?: number;
+  apiClient?: ApiClient;
+  /** Deadline of one proxied API call, answer body included (default API_LIMITS.timeoutMs; tests shorten it). */
+  apiTimeoutMs?: number;
 }
 
 export function createServices(config: AuthConfig, overrides: ServiceOverrides = {}): FlowDeps {
@@ -49,6 +53,7 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
 
   let signingKeys: Promise<JWTVerifyGetKey> | undefined;
   let tokenClient: Promise<TokenClient> | undefined;
+  let apiClient: ApiClient | undefined = overrides.apiClient;
 
   return {
     config,
@@ -85,6 +90,13 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
         return createMsalTokenClient({ config, metadata, credentials, logger, timeoutMs: overrides.providerTimeoutMs });
       });
       return tokenClient;
+    },
+    apiClient() {
+      apiClient ??= (require('./adapters/api-client') as typeof import('./adapters/api-client')).createApiClient({
+        timeoutMs: overrides.apiTimeoutMs ?? API_LIMITS.timeoutMs,
+        maxResponseBytes: API_LIMITS.responseBodyBytes,
+      });
+      return apiClient;
     },
   };
 }

@@ -10,6 +10,7 @@ import { AuthError } from '../errors';
 import type { TokenCacheBox } from '../ports';
 import type { FlowDeps } from './flow';
 import type { LoadedSession, SessionRecord } from './session';
+import { deleteSessionRow, sessionIndexLinks } from './session-index';
 
 /** The JSON shape of /auth/refresh and of the token endpoint's access token part (RFC 6749 §5.1). */
 export interface AccessTokenView {
@@ -57,16 +58,17 @@ export async function accessTokenFor(record: SessionRecord, scopes: readonly str
 }
 
 /**
- * `accessTokenFor` a stored session. When the provider ends the sign-in for good (a terminal `invalid_grant`:
+ * `accessTokenFor` a loaded session. When the provider ends the sign-in for good (a terminal `invalid_grant`:
  * revoked, expired, password reset, disabled account) the session row goes too, so `/auth/me` answers 401 and no
  * other call keeps acting for a user the provider no longer accepts. A claims challenge keeps the session.
  */
-export async function sessionAccessToken(session: LoadedSession, scopes: readonly string[], deps: FlowDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
+export async function accessTokenForSession(session: LoadedSession, scopes: readonly string[], deps: FlowDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
   try {
     return await accessTokenFor(session.record, scopes, deps);
   } catch (error) {
     if (error instanceof AuthError && error.code === 'session_revoked') {
-      await deps.sessions.delete(session.ref.partitionKey, session.ref.rowKey);
+      // With its index entries, so the user's session list and "everywhere" never name a session that is gone.
+      await deleteSessionRow({ ...session.ref, links: sessionIndexLinks(session.ref, session.record) }, deps);
       deps.logger.info('session ended: the provider refused its refresh token', { aadsts: error.provider?.aadsts });
     }
     throw error;

@@ -11,16 +11,18 @@ import type { AuthConfig } from '../config';
 import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent, userHash } from '../telemetry';
-import type { Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
-import { allowedScopes, sessionAccessToken, type AccessTokenView } from './access-token';
-import { validateIdToken, type SignedInUser } from './id-token';
+import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
+import { accessTokenFor, accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
+import { idTokenSessionId, validateIdToken, type SignedInUser } from './id-token';
 import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
   appErrorRedirect,
   appRedirectUrl,
   issueHandoff,
+  nativeAppIdentity,
   nativeAppTarget,
   parseNativeRequest,
+  type NativeAppIdentity,
   type NativeAuthorizeParams,
   type NativeRequest,
 } from './native';
@@ -30,12 +32,15 @@ import { SingleFlight } from './single-flight';
 import { validateReturnUrl } from './return-url';
 import { open, seal } from './seal';
 import { loadSession, newSession, saveSession, SESSION_COOKIE, SESSION_TOUCH_INTERVAL_MS, storeSession, type SessionKind } from './session';
+import { deleteSessionRow, endUserSessions, indexableSid, sessionIndexLinks, userKeyOf } from './session-index';
 
 export { SESSION_COOKIE } from './session';
 export type { AccessTokenView } from './access-token';
 
 /** How long a started sign-in may take (design §7: at most ten minutes). */
 export const SIGN_IN_TTL_MS = 10 * 60_000;
+/** What one anonymous `/auth/login` may make us store (sealed data is ASCII: characters are bytes). */
+export const MAX_PENDING_ROW_BYTES = 4096;
 
 export interface FlowDeps {
   config: AuthConfig;
@@ -51,6 +56,8 @@ export interface FlowDeps {
   idTokenKeys(): Promise<JWTVerifyGetKey>;
   /** Lazy: only the callback and refresh load MSAL and the client credential. */
   tokenClient(): Promise<TokenClient>;
+  /** Lazy: the HTTP client of the API proxy (/auth/api/…). */
+  apiClient(): ApiClient;
 }
 
 /** What the AuthState row holds, sealed with a key derived from the state. */
@@ -88,6 +95,11 @@ export interface BeginSignInInput {
 
 export type BeginSignInResult =
   | { kind: 'authorize'; authorizeUrl: string; transactionCookie: CookieToSet }
+  /**
+   * A native sign-in: the user first confirms, on our page naming the app, that they started it (RFC 8252 §8.6).
+   * The page's link is the provider's authorize URL; its state only works in the browser holding the cookie.
+   */
+  | { kind: 'confirm-app'; authorizeUrl: string; transactionCookie: CookieToSet; app: NativeAppIdentity }
   /** A native request refused after its redirect URI matched: the error goes back to the app. */
   | { kind: 'app-redirect'; location: string };
 
@@ -141,7 +153,10 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
     expiresAt,
   };
 
-  await deps.states.insert({ ...ref, expiresAt, data: await seal(pending, state, 'state', ref.rowKey) });
+  const data = await seal(pending, state, 'state', ref.rowKey);
+  // SECURITY.md's storage bound, enforced: the inputs' own bounds keep a row near 3.5 KB at worst; never more.
+  if (data.length > MAX_PENDING_ROW_BYTES) throw new AuthError('request_too_large', { logDetail: `pending sign-in row ${data.length} B` });
+  await deps.states.insert({ ...ref, expiresAt, data });
   securityEvent(deps.logger, 'signin_started', { flow: native ? 'native' : 'web' });
 
   const url = new URL(metadata.authorization_endpoint);
@@ -162,11 +177,9 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
   };
   for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
 
-  return {
-    kind: 'authorize',
-    authorizeUrl: url.href,
-    transactionCookie: { name: transactionCookieName(ref.rowKey), value: binding, maxAge: SIGN_IN_TTL_MS / 1000 },
-  };
+  const transactionCookie = { name: transactionCookieName(ref.rowKey), value: binding, maxAge: SIGN_IN_TTL_MS / 1000 };
+  if (native) return { kind: 'confirm-app', authorizeUrl: url.href, transactionCookie, app: nativeAppIdentity(native, config) };
+  return { kind: 'authorize', authorizeUrl: url.href, transactionCookie };
 }
 
 /**
@@ -204,6 +217,8 @@ export interface CompleteSignInInput {
   errorAadsts?: string;
   /** Request cookies by name. */
   cookies: Readonly<Record<string, string | undefined>>;
+  /** The browser's User-Agent (already cleaned for display), shown in the user's session list. */
+  userAgent?: string;
 }
 
 export type CompleteSignInResult =
@@ -330,11 +345,12 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
     throw new AuthError('role_required', { logDetail: 'user has none of AUTH_REQUIRED_ROLES' });
   }
 
-  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized };
+  const sid = indexableSid(idTokenSessionId(redeemed.idToken));
+  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized, ...(sid !== undefined ? { sid } : {}) };
   const userId = `${user.tenantId ?? user.issuer}/${user.id}`;
   securityEvent(deps.logger, 'signin_completed', { flow: flowOf(pending), userHash: userHash(userId), durationMs: deps.clock.now() - pending.createdAt });
   if (pending.native) return { kind: 'app-redirect', location: await issueHandoff(pending.native, signedIn, deps), clearCookies };
-  const session = newSession('web', signedIn, deps);
+  const session = newSession('web', signedIn, deps, input.userAgent);
   await storeSession(session, deps);
   const cookie = { name: SESSION_COOKIE, value: session.token, maxAge: deps.config.session.absoluteSeconds };
   return { kind: 'signed-in', returnTo: pending.returnTo, session: cookie, clearCookies, user };
@@ -367,12 +383,19 @@ export async function refreshAccessToken(
   requestedScopes: readonly string[] | undefined,
   deps: FlowDeps,
 ): Promise<AccessTokenView> {
-  const scopes = allowedScopes(requestedScopes, deps);
+  return sessionAccessToken(token, kind, allowedScopes(requestedScopes, deps), deps);
+}
+
+/**
+ * An access token of the session's user for `scopes`, which the caller has already checked (the refresh
+ * endpoint's allowed list, or an AUTH_APIS entry): from the session's cache, or redeemed from its refresh token.
+ */
+export async function sessionAccessToken(token: string | undefined, kind: SessionKind, scopes: readonly string[], deps: FlowDeps): Promise<AccessTokenView> {
   // Callers with the same token share one session read, one provider call and one write. The read is inside
   // the flight, so no caller can act on a copy read before another caller's save.
   return refreshes.run(`${sha256Hex(`${kind}:${token ?? ''}`)} ${scopes.join(' ')}`, async () => {
     const session = await loadSession(token, kind, deps);
-    const { view, cacheChanged } = await sessionAccessToken(session, scopes, deps);
+    const { view, cacheChanged } = await accessTokenForSession(session, scopes, deps);
     if (cacheChanged || deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) {
       // Another instance saved first: its cache came from a provider call as recent as ours; keep it.
       if (!(await saveSession(session, deps))) deps.logger.info('session cache update lost to a concurrent refresh');
@@ -393,6 +416,7 @@ export async function endSession(
   kind: SessionKind,
   postLogoutRedirect: string | undefined,
   deps: FlowDeps,
+  everywhere = false,
 ): Promise<EndSessionResult> {
   const { config } = deps;
   const target = validateReturnUrl(postLogoutRedirect ?? config.postLogoutRedirectUri, policyOf(config));
@@ -401,7 +425,15 @@ export async function endSession(
     if (error instanceof AuthError && error.status === 401) return undefined; // no such session: nothing to end
     throw error;
   });
-  if (session) await deps.sessions.delete(session.ref.partitionKey, session.ref.rowKey);
+  if (session) {
+    if (everywhere) {
+      // Every indexed session of the user, this one last: a request cut short by storage can be retried.
+      const ended = await endUserSessions(userKeyOf(session.record.user), deps, session.ref);
+      securityEvent(deps.logger, 'signed_out_everywhere', { sessionsEnded: ended });
+    }
+    // This session (again, harmlessly, after "everywhere": it may predate the index).
+    await deleteSessionRow({ ...session.ref, links: sessionIndexLinks(session.ref, session.record) }, deps);
+  }
   const loginHint = session?.record.user.loginHint;
 
   const absoluteTarget = new URL(target, config.publicOrigin).href;

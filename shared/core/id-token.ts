@@ -3,7 +3,7 @@
  * @see https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation OIDC Core §3.1.3.7
  * @see https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
  */
-import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AuthError } from '../errors';
 
 /** Clock skew tolerated on exp, nbf and iat (design §7: five minutes). */
@@ -122,6 +122,15 @@ const EMAIL = /^[^\s@<>()"]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+$/;
 function stringList(value: unknown): string[] | undefined {
   if (!Array.isArray(value) || value.length > 1000 || !value.every((v) => typeof v === 'string' && v.length <= 256)) return undefined;
   return [...value];
+}
+
+/**
+ * The `sid` claim of an ID token that `validateIdToken` has accepted: the provider's session, which front-channel
+ * logout names. Kept apart from `SignedInUser` so it is never shown by `/auth/me`.
+ * @see https://openid.net/specs/openid-connect-frontchannel-1_0.html#ClaimsContents
+ */
+export function idTokenSessionId(validatedIdToken: string): unknown {
+  return decodeJwt(validatedIdToken).sid;
 }
 
 function invalid(reason: string, cause?: unknown): AuthError {

@@ -9,10 +9,15 @@ import { AuthError, ConfigError } from '../errors';
 import type { Logger } from '../ports';
 import { securityEvent } from '../telemetry';
 import { parseCookieHeader } from './cookies';
+import { isPreflight, preflightResponse, tokenFlowCorsHeaders } from './cors';
 import { errorPageResponse, oauthErrorResponse, problemResponse } from './responses';
 
-/** Input bounds (design §7): oversized input is refused with a 4xx before any work. */
-export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 8192, bodyBytes: 16_384 } as const;
+/**
+ * Input bounds (design §7): oversized input is refused with a 4xx before any work. The cookie header's bound is
+ * the platform's own (Kestrel's 32 KB of request headers, see cookies.ts): other sites' cookies on a shared
+ * parent domain must not lock anyone out, and only our own cookies are parsed out of it.
+ */
+export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 32_768, bodyBytes: 16_384 } as const;
 
 export interface EndpointSpec {
   name: string;
@@ -26,6 +31,15 @@ export interface EndpointSpec {
   signIn?: boolean;
   /** Content types a body may have (POST); a body of another type is 415. */
   bodyTypes?: readonly string[];
+  /**
+   * Health only: an invalid configuration's public problems (cross-site origins, which name nothing secret) go
+   * into the 503 body as `problems`, so a deployment shows why without anyone reading the logs.
+   */
+  showPublicConfigProblems?: boolean;
+  /** The token flow's routes: CORS (no credentials) for the token-flow origins, preflights answered here. */
+  tokenFlowCors?: boolean;
+  /** The API proxy: any content type, the body kept as bytes (`ParsedRequest.bytes`), bounded by `maxBytes`. */
+  rawBody?: { maxBytes: number };
 }
 
 export interface ParsedRequest {
@@ -35,8 +49,10 @@ export interface ParsedRequest {
   query(name: string): string | undefined;
   header(name: string): string | undefined;
   cookies: Readonly<Record<string, string | undefined>>;
-  /** The body as text (bounded), or '' when there is none. */
+  /** The body as text (bounded), or '' when there is none (or when the endpoint takes it as `bytes`). */
   body: string;
+  /** The body as bytes, for endpoints with `rawBody`; undefined when there is none. */
+  bytes?: Uint8Array;
   contentType: string | undefined;
 }
 
@@ -52,7 +68,13 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
     const logger = invocationLogger(context);
     let response: HttpResponseInit;
     let code: string | undefined;
+    let corsHeaders: Record<string, string> = {};
     try {
+      if (spec.tokenFlowCors) {
+        const { config } = services();
+        if (isPreflight(request.method, request.headers)) return preflightResponse(config, spec.methods, request.headers);
+        corsHeaders = tokenFlowCorsHeaders(config, request.headers.get('origin') ?? undefined);
+      }
       const parsed = await parseRequest(request, spec);
       const deps = { ...services(), logger };
       response = await logic(parsed, deps);
@@ -67,10 +89,14 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
       if (authError.provider) logger.warn(`${spec.name} provider refused`, { code, provider: authError.provider });
       if (spec.signIn) securityEvent(logger, 'signin_failed', { endpoint: spec.name, code, status: authError.status });
       const allowHeader = authError.code === 'method_not_allowed' ? allow : undefined;
-      response = ERROR_RESPONSES[spec.kind](authError, allowHeader);
+      const publicProblems = authError.cause instanceof ConfigError ? authError.cause.publicProblems : [];
+      response =
+        spec.showPublicConfigProblems && spec.kind === 'json' && publicProblems.length
+          ? problemResponse(authError, [], allowHeader, { problems: publicProblems })
+          : ERROR_RESPONSES[spec.kind](authError, allowHeader);
     }
     logger.info(`${spec.name} ${response.status ?? 200}`, { code, ms: Math.round(performance.now() - started) });
-    return response;
+    return Object.keys(corsHeaders).length ? withHeaders(response, corsHeaders) : response;
   };
 }
 
@@ -87,12 +113,20 @@ async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<P
   const cookieHeader = request.headers.get('cookie');
   if (cookieHeader && Buffer.byteLength(cookieHeader) > LIMITS.cookieHeaderBytes) throw new AuthError('request_too_large', { logDetail: 'cookie header' });
 
+  const bodyLimit = spec.rawBody?.maxBytes ?? LIMITS.bodyBytes;
   const declaredLength = Number(request.headers.get('content-length') ?? 0);
-  if (declaredLength > LIMITS.bodyBytes) throw new AuthError('request_too_large', { logDetail: 'body' });
-  const body = request.body ? await request.text() : '';
-  if (Buffer.byteLength(body) > LIMITS.bodyBytes) throw new AuthError('request_too_large', { logDetail: 'body' });
+  if (declaredLength > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
   const contentType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() || undefined;
-  if (body.length > 0 && !(spec.bodyTypes ?? []).includes(contentType ?? '')) throw new AuthError('unsupported_media_type');
+  let body = '';
+  let bytes: Uint8Array | undefined;
+  if (spec.rawBody) {
+    bytes = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+    if (bytes && bytes.byteLength > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
+  } else {
+    body = request.body ? await request.text() : '';
+    if (Buffer.byteLength(body) > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
+    if (body.length > 0 && !(spec.bodyTypes ?? []).includes(contentType ?? '')) throw new AuthError('unsupported_media_type');
+  }
 
   return {
     method: request.method,
@@ -105,11 +139,18 @@ async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<P
     header: (name) => request.headers.get(name) ?? undefined,
     cookies: parseCookieHeader(cookieHeader),
     body,
+    bytes,
     contentType,
   };
 }
 
-function toAuthError(error: unknown, logger: Logger): AuthError {
+function withHeaders(response: HttpResponseInit, extra: Record<string, string>): HttpResponseInit {
+  const headers = new Headers(response.headers as ConstructorParameters<typeof Headers>[0]);
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+  return { ...response, headers: Object.fromEntries(headers.entries()) };
+}
+
+export function toAuthError(error: unknown, logger: Logger): AuthError {
   if (error instanceof AuthError) return error;
   if (error instanceof ConfigError) {
     // Setting names and what is wrong with them; never their values' secrets (the parser does not echo them).

@@ -15,7 +15,7 @@ export interface SessionCredential {
 /** RFC 6750 §2.1 `b64token`, bounded. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]{1,512}=*) *$/i;
 
-export function sessionCredential(request: ParsedRequest): SessionCredential {
+export function sessionCredential(request: Pick<ParsedRequest, 'header' | 'cookies'>): SessionCredential {
   const authorization = request.header('authorization');
   if (authorization === undefined) return { kind: 'web', token: request.cookies[SESSION_COOKIE] };
   const match = BEARER.exec(authorization);

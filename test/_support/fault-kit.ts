@@ -116,10 +116,11 @@ export function tableView(connectionString: () => string): TableView {
     },
     async openSession(cookie) {
       const ref = sessionRowRef(cookie);
-      const row = await sessionRow(cookie);
-      if (!ref || !row) return undefined;
-      let data = '';
-      for (let i = 0; i < Number(row.chunks ?? 1); i++) data += String(row[`d${i}`] ?? '');
+      if (!ref) return undefined;
+      // Through the Table adapter (it passes the RowStore contract), not a copy of its property layout.
+      const row = await createTableRowStore(createTableClient({ connectionString: connectionString() }, SESSION_TABLE)).get(ref.partitionKey, ref.rowKey);
+      if (!row) return undefined;
+      const { data } = row;
       // The sealed record, then (after a native rotation) `~` and a grace blob: JWE compact never contains `~`.
       const record = await open<unknown>(data.split('~')[0] ?? '', ref.secret, 'session', ref.rowKey);
       return record === undefined ? undefined : JSON.stringify(record);
@@ -127,7 +128,7 @@ export function tableView(connectionString: () => string): TableView {
   };
 }
 
-export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitionsBefore';
+export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitionsBefore' | 'listPartition';
 
 /**
  * A RowStore that sends the operations it is told to through `faulty` (the real Table adapter behind a slow proxy)
@@ -137,7 +138,7 @@ export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' |
 export class SwitchRowStore implements RowStore {
   private readonly armed = new Map<RowOperation, number>();
   /** Calls per operation, faulty or not. */
-  readonly calls: Record<RowOperation, number> = { insert: 0, get: 0, replace: 0, consume: 0, delete: 0, purgePartitionsBefore: 0 };
+  readonly calls: Record<RowOperation, number> = { insert: 0, get: 0, replace: 0, consume: 0, delete: 0, purgePartitionsBefore: 0, listPartition: 0 };
 
   constructor(
     private readonly normal: RowStore,
@@ -167,6 +168,7 @@ export class SwitchRowStore implements RowStore {
   consume: RowStore['consume'] = (pk, rk, etag) => this.pick('consume').consume(pk, rk, etag);
   delete: RowStore['delete'] = (pk, rk) => this.pick('delete').delete(pk, rk);
   purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) => this.pick('purgePartitionsBefore').purgePartitionsBefore(pk);
+  listPartition: RowStore['listPartition'] = (pk, from) => this.pick('listPartition').listPartition(pk, from);
 }
 
 /**
@@ -204,6 +206,7 @@ export class HoldRowStore implements RowStore {
   consume: RowStore['consume'] = (pk, rk, etag) => this.inner.consume(pk, rk, etag);
   delete: RowStore['delete'] = (pk, rk) => this.inner.delete(pk, rk);
   purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) => this.inner.purgePartitionsBefore(pk);
+  listPartition: RowStore['listPartition'] = (pk, from) => this.inner.listPartition(pk, from);
 }
 
 /** Azurite's connection string with the Table endpoint moved to the proxy. */
