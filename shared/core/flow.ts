@@ -164,7 +164,10 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
     client_id: config.clientId,
     response_type: 'code',
     redirect_uri: config.redirectUri,
-    scope: [...OIDC_SCOPES, ...config.scopes].join(' '),
+    // One consent for everything the session will ever ask a token for: AUTH_SCOPES and every AUTH_APIS entry's
+    // scopes. Entra's refresh token then serves each resource; a scope never consented is AADSTS65001 later.
+    // https://learn.microsoft.com/entra/identity-platform/permissions-consent-overview
+    scope: [...new Set([...OIDC_SCOPES, ...config.scopes, ...[...config.apis.values()].flatMap((api) => api.scopes)])].join(' '),
     state,
     nonce: pending.nonce,
     code_challenge: pkce.challenge,
