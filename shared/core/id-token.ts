@@ -84,8 +84,12 @@ export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, ex
     name: claim('name'),
     username: claim('preferred_username') ?? claim('email'),
     email: claim('email'),
-    roles: stringList(payload.roles),
+    ...optional('roles', stringList(payload.roles)),
   };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
 /** App role values: a list of short strings; anything else is ignored rather than trusted half-way. */
