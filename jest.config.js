@@ -12,7 +12,9 @@ const common = {
   },
   transformIgnorePatterns: ['/node_modules/(?!(jose|oauth4webapi)/)'],
   setupFilesAfterEnv: ['<rootDir>/test/_support/jest-setup.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.local/'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.local/', '/.deploy/'],
+  // `npm run build` stages the deploy package in .deploy/ (its package.json has the project's name).
+  modulePathIgnorePatterns: ['<rootDir>/.deploy/'],
 };
 
 const tier = (displayName, ...dirs) => ({

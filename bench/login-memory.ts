@@ -38,10 +38,13 @@ export class MemoryRowStore implements RowStore {
   async delete(pk: string, rk: string): Promise<void> {
     this.rows.delete(this.key(pk, rk));
   }
-  async purgePartitionsBefore(pk: string): Promise<number> {
+  async purgePartitionsBefore(pk: string): Promise<{ deleted: number; complete: boolean }> {
     let n = 0;
     for (const [k, row] of this.rows) if (row.partitionKey < pk && this.rows.delete(k)) n++;
-    return n;
+    return { deleted: n, complete: true };
+  }
+  async listPartition(pk: string, fromRowKey: string): Promise<StoredRowWithEtag[]> {
+    return [...this.rows.values()].filter((row) => row.partitionKey === pk && row.rowKey >= fromRowKey);
   }
 }
 

@@ -77,10 +77,10 @@ export function startApp(launcher: string, bundleDir: string, env: Record<string
 }
 
 /** Starts `node <script>` that speaks the @@READY / stdin-command protocol of bench/launch-host.ts. */
-export function startChild(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<AppProcess> {
+export function startChild(script: string, env: Record<string, string>, nodeArgs: string[] = [], cwd = ROOT): Promise<AppProcess> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, script], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

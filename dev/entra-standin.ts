@@ -24,6 +24,21 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErr
 import { devCaFromEnvironment, issueServerCertificate, type DevCa } from './ca';
 import { newSigningKey, publicJwk, signCompact, type SignAlg, type SigningKey } from './entra-standin/jwt';
 import { PAGE_CSP, renderErrorPage, renderSignedOutPage, renderSignInPage, unescapeHtml } from './entra-standin/pages';
+import {
+  clientCapabilities,
+  claimsSatisfy,
+  GRAPH_RESOURCE_ID,
+  OIDC_SCOPES,
+  parseClaimsRequest,
+  permissionKey,
+  resourceOf,
+  resourceOfScope,
+  resourcesOf,
+  scopeName,
+  unconsented,
+} from './entra-standin/resources';
+
+export { GRAPH_RESOURCE_ID } from './entra-standin/resources';
 
 // ---------------------------------------------------------------------------------------------------------
 // Public types
@@ -45,8 +60,23 @@ export interface StandInClient {
   clientId: string;
   displayName?: string;
   secrets?: StandInSecret[];
+  /** Redirect (reply) URIs of the Web platform. Entra also returns to one of these after sign-out, and only to these. */
   redirectUris: string[];
-  postLogoutRedirectUris?: string[];
+  /**
+   * Redirect URIs registered under the *Single-page application* platform: a code issued to one of them may only be
+   * redeemed cross-origin (with an `Origin` header), else AADSTS9002327.
+   */
+  spaRedirectUris?: string[];
+  /** Redirect URIs of the *Mobile and desktop* platform: a code issued to one of them is redeemed without a credential (AADSTS700025). */
+  publicClientRedirectUris?: string[];
+  /** Scopes an administrator consented to for the whole tenant (admin consent); users consent to the rest at sign-in. */
+  consentedScopes?: string[];
+  /** Optional ID token claims configured under *Token configuration* (`email`, `login_hint`). */
+  optionalClaims?: Array<'email' | 'login_hint'>;
+  /** `groupMembershipClaims` in the manifest: emit `groups` (or the overage form past 200 groups). */
+  groupMembershipClaims?: boolean;
+  /** A claims-mapping policy is assigned: tokens are signed with an app-specific key, published only with `?appid=`. */
+  claimsMappingPolicy?: boolean;
   /** PEM certificates whose private keys may sign client assertions (matched by `x5t#S256` / `x5t`). */
   certificates?: string[];
   federated?: FederatedCredential[];
@@ -61,6 +91,14 @@ export interface StandInUser {
   sub: string;
   givenName?: string;
   familyName?: string;
+  /** The user's mail attribute; Entra emits `email` only when it is set and asked for (scope or optional claim). */
+  email?: string;
+  /** App roles assigned to the user (`roles` claim). */
+  roles?: string[];
+  /** Group object ids (`groups` claim, with `groupMembershipClaims`). */
+  groups?: string[];
+  /** The user's home tenant (default: the stand-in's tenant). Personal accounts: 9188040d-6c67-4c5b-b112-36a304b66dad. */
+  tenantId?: string;
 }
 
 export type Fault =
@@ -77,7 +115,17 @@ export type Fault =
   | { delayMs: number }
   | { hang: true }
   | { destroySocket: true }
-  | { aadsts: number; error: string; description?: string; status?: number; headers?: Record<string, string> };
+  | {
+      aadsts: number;
+      error: string;
+      description?: string;
+      status?: number;
+      headers?: Record<string, string>;
+      /** Entra's `suberror` (e.g. `basic_action`, `consent_required`): MSAL reads it as "interaction required". */
+      suberror?: string;
+      /** A claims challenge (JSON) the client must pass to a new interactive sign-in. */
+      claims?: string;
+    };
 
 export type FaultEndpoint = 'token' | 'discovery' | 'jwks';
 
@@ -95,6 +143,11 @@ export type IdTokenMutator = (claims: Record<string, unknown>, sign: SignFn) => 
 export interface EntraStandInOptions {
   protocol?: 'entra' | 'oidc';
   tenantId?: string;
+  /**
+   * Serve a multi-tenant authority (`/organizations` or `/common`) as well as the tenant one: its discovery
+   * document names the issuer `…/{tenantid}/v2.0`, and each token carries its user's own tenant.
+   */
+  multiTenant?: 'organizations' | 'common';
   clients: StandInClient[];
   users?: StandInUser[];
   port?: number;
@@ -122,6 +175,38 @@ export interface StandInCounters {
   failedTokenRequests: number;
 }
 
+/** A token request as the stand-in saw it (no secrets): what a test asks "did the client send X". */
+export interface TokenRequestRecord {
+  grantType: string;
+  scopes: string[];
+  /** The parsed `claims` parameter, when sent (MSAL sends client capabilities here). */
+  claims?: Record<string, unknown>;
+  origin?: string;
+}
+
+/** An end-session request as the stand-in saw it. */
+export interface EndSessionRecord {
+  postLogoutRedirectUri?: string;
+  logoutHint?: string;
+  /** The user the `logout_hint` names (it matched a `login_hint` this stand-in issued), if any. */
+  hintedUser?: string;
+  /** Whether the browser was sent back to `postLogoutRedirectUri`. */
+  redirected: boolean;
+}
+
+/** A Conditional Access requirement that refresh tokens from earlier sign-ins do not meet (MFA, auth context, CAE). */
+export interface ClaimsRequirement {
+  username?: string;
+  /** Only tokens for this resource (a scope prefix, or GRAPH_RESOURCE_ID) are refused. */
+  resource?: string;
+  /** The claims challenge sent to the client; a sign-in whose `claims` parameter contains it satisfies it. */
+  claims: string;
+  /** Default 50076 (MFA required) with suberror `basic_action`. */
+  aadsts?: number;
+  suberror?: string;
+  error?: string;
+}
+
 export interface EntraStandIn {
   protocol: 'entra' | 'oidc';
   /** Back channel origin, `https://127.0.0.1:PORT`. */
@@ -145,6 +230,14 @@ export interface EntraStandIn {
   rotateSigningKey(opts?: { keepOld?: boolean }): void;
   setClientSecrets(clientId: string, secrets: StandInSecret[]): void;
   revokeRefreshTokens(filter?: { clientId?: string; username?: string }): void;
+  /** The account is disabled: sign-in refused, refresh tokens answer AADSTS50057. */
+  disableUser(username: string, disabled?: boolean): void;
+  /** From now on, refresh for matching tokens needs a new sign-in carrying `claims` (AADSTS50076 basic_action). */
+  requireClaims(requirement: ClaimsRequirement): void;
+  /** Token requests so far, oldest first. */
+  tokenRequests(): readonly TokenRequestRecord[];
+  /** End-session requests so far, oldest first. */
+  endSessionRequests(): readonly EndSessionRecord[];
   /** Tokens issued before now are reported expired by `verifyAccessToken` (a resource API's view). */
   expireAccessTokensNow(): void;
   /** Lifetime (`expires_in`) of access tokens issued from now on, e.g. a few seconds to exercise refresh. */
@@ -155,6 +248,11 @@ export interface EntraStandIn {
   /** Verifies an access token this stand-in issued, as a resource API would. Throws when invalid. */
   verifyAccessToken(token: string, audience?: string): Promise<Record<string, unknown>>;
   issuedSecrets(): string[];
+  /**
+   * The `sid` of every provider session the sign-in page started (one per interactive sign-in: the stand-in keeps
+   * no browser session), oldest first, optionally for one user: what a front-channel logout call names.
+   */
+  sessionIds(username?: string): string[];
   /** Every refresh token issued, oldest first: which one a client kept is a test's question. */
   issuedRefreshTokens(): string[];
   stop(): Promise<void>;
@@ -165,10 +263,10 @@ export interface EntraStandIn {
 
 export const DEFAULT_TENANT_ID = '7c1f6a5e-3d2b-4c8a-9f1e-2b6d8a4c0e11';
 export const DEMO_PASSWORD = 'Passw0rd!';
-export const GRAPH_RESOURCE_ID = '00000003-0000-0000-c000-000000000000';
 const FEDERATED_AUDIENCE = 'api://AzureADTokenExchange';
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+/** Entra puts at most this many groups in a JWT; past it, the overage form (`_claim_names`). */
+const MAX_TOKEN_GROUPS = 200;
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_URL_LENGTH = 16 * 1024;
 /** Form fields of the sign-in page itself; never carried as authorize parameters. */
@@ -199,6 +297,10 @@ interface AuthorizeRequest {
   codeChallenge: string;
   prompt?: string;
   loginHint?: string;
+  /** The `claims` request (OIDC Core §5.5): a sign-in carrying a challenge's claims satisfies it. */
+  claims?: Record<string, unknown>;
+  /** The authority path segment the request came through (tenant id, `organizations`, `common`). */
+  authorityTenant: string;
   /** Every parameter of the request, replayed through the sign-in form's hidden fields. */
   params: Array<[string, string]>;
 }
@@ -210,6 +312,9 @@ interface CodeRecord {
   nonce?: string;
   user: StandInUser;
   scopes: string[];
+  claims?: Record<string, unknown>;
+  /** Entra's session id for this sign-in (`sid`). */
+  sid: string;
   expiresAt: number;
   used: boolean;
 }
@@ -217,7 +322,11 @@ interface CodeRecord {
 interface RefreshRecord {
   clientId: string;
   user: StandInUser;
+  /** ID tokens redeemed with this refresh token keep the sign-in's `sid`, as Entra's do. */
+  sid: string;
   scopes: string[];
+  /** The claims the sign-in behind this token satisfied. */
+  claims?: Record<string, unknown>;
   expiresAt: number;
   revoked: boolean;
 }
@@ -241,6 +350,7 @@ class TokenError extends Error {
     readonly aadsts: number,
     readonly text: string,
     readonly headers: Record<string, string> = {},
+    readonly extra: { suberror?: string; claims?: string } = {},
   ) {
     super(`${error}: AADSTS${aadsts}`);
   }
@@ -284,8 +394,20 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
 
   let signingKeys: SigningKey[] = [newSigningKey()];
   let foreignKey: SigningKey | undefined;
+  /** App-specific signing keys of clients with a claims-mapping policy, published only under `?appid=`. */
+  const appKeys = new Map<string, SigningKey>();
+  for (const client of clients.values()) if (client.config.claimsMappingPolicy) appKeys.set(client.config.clientId, newSigningKey());
   const codes = new Map<string, CodeRecord>();
   const refreshTokens = new Map<string, RefreshRecord>();
+  /** Permissions each user consented to for each client (`client|tenant|oid` → permission keys). */
+  const consents = new Map<string, Set<string>>();
+  const disabledUsers = new Set<string>();
+  const claimsRequirements: ClaimsRequirement[] = [];
+  const tokenLog: TokenRequestRecord[] = [];
+  const endSessionLog: EndSessionRecord[] = [];
+  /** `login_hint` values issued in ID tokens → username (Entra's is opaque; so is ours). */
+  const loginHints = new Map<string, string>();
+  const providerSessions: Array<{ username: string; sid: string }> = [];
   const issued = new Set<string>();
   for (const client of clients.values()) for (const s of client.secrets) issued.add(secretValue(s));
   const faults: Record<FaultEndpoint, FaultSlot[]> = { token: [], discovery: [], jwks: [] };
@@ -321,8 +443,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     frontChannelUrl = `http://127.0.0.1:${await listen(frontServer, options.frontChannelPort ?? 0)}`;
   }
 
-  const prefix = protocol === 'entra' ? `/${tenantId}` : '/oidc';
-  const paths =
+  /** Endpoint paths under one authority prefix (`/<tenant>`, `/organizations`, `/common`, or `/oidc`). */
+  const pathsFor = (prefix: string) =>
     protocol === 'entra'
       ? {
           discovery: [`${prefix}/v2.0/.well-known/openid-configuration`, `${prefix}/.well-known/openid-configuration`],
@@ -338,19 +460,39 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
           jwks: [`${prefix}/certs`],
           logout: `${prefix}/session/end`,
         };
-  const authority = `${url}${prefix}`;
-  const issuer = protocol === 'entra' ? `${url}${prefix}/v2.0` : `${url}${prefix}`;
+  const homePrefix = protocol === 'entra' ? `/${tenantId}` : '/oidc';
+  const userTenants = new Set(users.map((u) => (u.tenantId ?? tenantId).toLowerCase()));
+  /** The authority prefixes served: the home tenant, each user's tenant, and the multi-tenant alias if asked for. */
+  const prefixes =
+    protocol === 'entra' ? new Set([homePrefix, ...[...userTenants].map((t) => `/${t}`), ...(options.multiTenant ? [`/${options.multiTenant}`] : [])]) : new Set([homePrefix]);
+  const paths = pathsFor(homePrefix);
+  const authority = `${url}${protocol === 'entra' && options.multiTenant ? `/${options.multiTenant}` : homePrefix}`;
+  const issuerFor = (tid: string): string => (protocol === 'entra' ? `${url}/${tid}/v2.0` : `${url}${homePrefix}`);
+  const issuer = issuerFor(tenantId);
   const tokenEndpoint = `${url}${paths.token}`;
   const jwksUri = `${url}${paths.jwks[0]}`;
-  const discoveryUrl = `${url}${paths.discovery[0]}`;
+  const discoveryUrl = `${url}${pathsFor(authority.slice(url.length)).discovery[0]}`;
 
-  function discoveryDocument(): Record<string, unknown> {
+  const tenantOf = (user: StandInUser): string => (user.tenantId ?? tenantId).toLowerCase();
+  const isMultiTenantSegment = (segment: string): boolean => segment === 'organizations' || segment === 'common';
+
+  /**
+   * The discovery document under one authority prefix. A multi-tenant alias names the issuer with the
+   * `{tenantid}` template; `?appid=` (claims mapping) adds the same query to `jwks_uri`, whose keys then include
+   * the app's own signing key.
+   * @see https://learn.microsoft.com/entra/identity-platform/jwt-claims-customization#validate-token-signing-key
+   */
+  function discoveryDocument(prefix: string, appId: string | null): Record<string, unknown> {
+    const segment = prefix.slice(1);
+    const at = pathsFor(prefix);
+    const jwks = new URL(`${url}${at.jwks[0]}`);
+    if (appId) jwks.searchParams.set('appid', appId);
     const common = {
-      issuer,
-      authorization_endpoint: `${frontChannelUrl}${paths.authorize}`,
-      token_endpoint: tokenEndpoint,
-      jwks_uri: jwksUri,
-      end_session_endpoint: `${frontChannelUrl}${paths.logout}`,
+      issuer: protocol === 'entra' && isMultiTenantSegment(segment) ? `${url}/{tenantid}/v2.0` : issuerFor(protocol === 'entra' ? segment : tenantId),
+      authorization_endpoint: `${frontChannelUrl}${at.authorize}`,
+      token_endpoint: `${url}${at.token}`,
+      jwks_uri: jwks.href,
+      end_session_endpoint: `${frontChannelUrl}${at.logout}`,
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       grant_types_supported: ['authorization_code', 'refresh_token'],
@@ -393,6 +535,10 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const requestUrl = new URL(req.url ?? '/', channel === 'back' ? url : frontChannelUrl);
     const path = requestUrl.pathname;
     const method = req.method ?? 'GET';
+    // Which authority the request came through: `/<tenant>`, `/organizations`, `/common` (Entra) or `/oidc`.
+    const prefix = `/${path.split('/')[1] ?? ''}`;
+    if (!prefixes.has(prefix.toLowerCase())) return sendText(res, 404, 'Not found');
+    const paths = pathsFor(prefix);
     const front = path === paths.authorize || path === paths.logout;
     // The plain-HTTP listener serves only the browser pages: tokens and keys always travel over TLS.
     if (channel === 'front' && !front) return sendText(res, 404, 'Not found');
@@ -400,12 +546,15 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     if (paths.discovery.includes(path) && method === 'GET') {
       counters.discovery++;
       if (await applyFault('discovery', req, res)) return;
-      return sendJson(res, 200, discoveryDocument(), { 'Cache-Control': 'max-age=86400, private' });
+      return sendJson(res, 200, discoveryDocument(prefix, requestUrl.searchParams.get('appid')), { 'Cache-Control': 'max-age=86400, private' });
     }
     if (paths.jwks.includes(path) && method === 'GET') {
       counters.jwks++;
       if (await applyFault('jwks', req, res)) return;
-      return sendJson(res, 200, { keys: signingKeys.map(publicJwk) }, { 'Cache-Control': 'max-age=86400, private' });
+      // The app-specific key of a claims-mapping policy is published only to those who ask with its app id.
+      const appKey = appKeys.get(requestUrl.searchParams.get('appid') ?? '');
+      const keys = [...signingKeys, ...(appKey ? [appKey] : [])];
+      return sendJson(res, 200, { keys: keys.map(publicJwk) }, { 'Cache-Control': 'max-age=86400, private' });
     }
     if (path === paths.authorize && (method === 'GET' || method === 'POST')) {
       counters.authorize++;
@@ -417,7 +566,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
           return sendText(res, 413, 'Request body too large');
         }
       }
-      return authorize(res, method, params);
+      return authorize(res, method, params, prefix);
     }
     if (path === paths.token && method === 'POST') {
       return token(req, res);
@@ -452,7 +601,11 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       return true;
     }
     if ('aadsts' in fault) {
-      sendTokenError(req, res, new TokenError(fault.status ?? 400, fault.error, fault.aadsts, fault.description ?? 'Injected fault.', fault.headers));
+      sendTokenError(
+        req,
+        res,
+        new TokenError(fault.status ?? 400, fault.error, fault.aadsts, fault.description ?? 'Injected fault.', fault.headers, { suberror: fault.suberror, claims: fault.claims }),
+      );
       return true;
     }
     req.resume();
@@ -479,7 +632,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     | { kind: 'ok'; request: AuthorizeRequest };
 
   /** RFC 6749 §4.1.2.1: errors about the client or redirect URI are shown, never redirected. */
-  function checkAuthorize(params: URLSearchParams): AuthorizeCheck {
+  function checkAuthorize(params: URLSearchParams, prefix: string): AuthorizeCheck {
     const clientId = params.get('client_id') ?? '';
     const client = clients.get(clientId);
     if (!client) {
@@ -493,7 +646,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       };
     }
     const redirectUri = params.get('redirect_uri') ?? '';
-    if (!client.config.redirectUris.includes(redirectUri)) {
+    if (!registeredRedirectUris(client).includes(redirectUri)) {
       return {
         kind: 'page',
         status: 400,
@@ -519,8 +672,12 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     if (!scopes.includes('openid')) {
       return fail('invalid_scope', 70011, "The provided request must include an 'openid' scope value.");
     }
-    if (resourceOf(scopes) === 'multiple') {
-      return fail('invalid_scope', 28000, 'Provided value for the input parameter scope is not valid because it contains more than one resource.');
+    // Scopes of several resources are fine here: the user consents to all of them at once. Only a token request
+    // is limited to one resource (AADSTS28000 at /token). https://learn.microsoft.com/entra/identity-platform/scopes-oidc
+    const claimsParam = params.get('claims');
+    const claims = parseClaimsRequest(claimsParam);
+    if (claimsParam !== null && !claims) {
+      return fail('invalid_request', 9002313, "Invalid request. Request is malformed or invalid: the 'claims' parameter is not a JSON object.");
     }
     const codeChallenge = params.get('code_challenge');
     const method = params.get('code_challenge_method');
@@ -552,13 +709,15 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         codeChallenge,
         prompt,
         loginHint: params.get('login_hint') ?? undefined,
+        claims,
+        authorityTenant: prefix.slice(1).toLowerCase(),
         params: [...params].filter(([name]) => !PAGE_FIELDS.has(name)),
       },
     };
   }
 
-  function authorize(res: ServerResponse, method: string, params: URLSearchParams): void {
-    const check = checkAuthorize(params);
+  function authorize(res: ServerResponse, method: string, params: URLSearchParams, prefix: string): void {
+    const check = checkAuthorize(params, prefix);
     if (check.kind === 'page') return sendErrorPage(res, check.status, `AADSTS${check.aadsts}: ${check.text}`);
     if (check.kind === 'redirect') {
       return redirect(res, withParams(check.redirectUri, { error: check.error, error_description: describe(check.aadsts, check.text), state: check.state }));
@@ -583,14 +742,37 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     if (!user || !safeEqual(params.get('password') ?? '', user.password)) {
       return sendSignInPage(res, request, username, "Your account or password is incorrect. If you don't remember your password, reset it now.");
     }
+    if (disabledUsers.has(user.username.toLowerCase())) {
+      return sendSignInPage(res, request, username, 'AADSTS50057: The user account is disabled.');
+    }
+    // A tenant authority signs in only its own members (guests are out of scope); the multi-tenant alias anyone.
+    if (protocol === 'entra' && !isMultiTenantSegment(request.authorityTenant) && tenantOf(user) !== request.authorityTenant) {
+      return sendSignInPage(
+        res,
+        request,
+        username,
+        `AADSTS50020: User account '${user.username}' from identity provider does not exist in tenant '${request.authorityTenant}' and cannot access the application.`,
+      );
+    }
+    // Signing in is consenting to every scope asked for, of every resource (the consent prompt).
+    const consent = consentOf(request.client.config.clientId, user);
+    for (const scope of request.scopes) if (!OIDC_SCOPES.has(scope)) consent.add(permissionKey(scope));
     const code = `1.${randomBytes(96).toString('base64url')}`;
+    // Entra's ID tokens carry `sid`, "a GUID ... generated when a new session is established"; the stand-in keeps
+    // no browser session, so every completed sign-in page is a new one.
+    // https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
+    const sid = randomUUID();
+    providerSessions.push({ username: user.username, sid });
+    issued.add(sid);
     codes.set(code, {
+      sid,
       clientId: request.client.config.clientId,
       redirectUri: request.redirectUri,
       codeChallenge: request.codeChallenge,
       nonce: request.nonce,
       user,
       scopes: request.scopes,
+      claims: request.claims,
       expiresAt: now() + codeLifetimeMs,
       used: false,
     });
@@ -599,9 +781,21 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     return redirect(res, withParams(request.redirectUri, { code, state: request.state, session_state: randomUUID() }));
   }
 
+  function consentOf(clientId: string, user: StandInUser): Set<string> {
+    const key = `${clientId}|${tenantOf(user)}|${user.oid}`;
+    let granted = consents.get(key);
+    if (!granted) consents.set(key, (granted = new Set()));
+    return granted;
+  }
+
+  /** What covers a token request: the user's own consent plus the tenant-wide admin consent. */
+  function grantedPermissions(client: ClientState, user: StandInUser): Set<string> {
+    return new Set([...consentOf(client.config.clientId, user), ...(client.config.consentedScopes ?? []).map(permissionKey)]);
+  }
+
   function sendSignInPage(res: ServerResponse, request: AuthorizeRequest, username: string, error?: string): void {
     const html = renderSignInPage({
-      action: paths.authorize,
+      action: pathsFor(`/${request.authorityTenant}`).authorize,
       appName: request.client.config.displayName ?? request.client.config.clientId,
       tenantId,
       protocol,
@@ -622,33 +816,28 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   // -------------------------------------------------------------------------------------------------------
   // End session
 
+  /**
+   * Entra returns to `post_logout_redirect_uri` only when it is one of the app's registered redirect (reply) URIs;
+   * anything else leaves the user on the signed-out page. `logout_hint` (the `login_hint` claim's value) names the
+   * account to sign out, so Entra shows no account picker.
+   * @see https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#send-a-sign-out-request
+   */
   function endSession(res: ServerResponse, params: URLSearchParams): void {
-    const target = params.get('post_logout_redirect_uri');
-    if (target && isRegisteredPostLogoutUri(target, params.get('client_id'))) {
-      return redirect(res, withParams(target, { state: params.get('state') ?? undefined }));
-    }
+    const target = params.get('post_logout_redirect_uri') ?? undefined;
+    const logoutHint = params.get('logout_hint') ?? undefined;
+    const redirected = target !== undefined && isRegisteredPostLogoutUri(target, params.get('client_id'));
+    endSessionLog.push({ postLogoutRedirectUri: target, logoutHint, hintedUser: logoutHint ? loginHints.get(logoutHint) : undefined, redirected });
+    if (redirected) return redirect(res, withParams(target, { state: params.get('state') ?? undefined }));
     sendHtml(res, 200, renderSignedOutPage(protocol));
   }
 
   function isRegisteredPostLogoutUri(target: string, clientId: string | null): boolean {
-    let origin: string;
-    try {
-      origin = new URL(target).origin;
-    } catch {
-      return false;
-    }
     const candidates = clientId ? [clients.get(clientId)].filter((c) => c !== undefined) : [...clients.values()];
-    return candidates.some(
-      (c) =>
-        (c.config.postLogoutRedirectUris ?? []).includes(target) ||
-        c.config.redirectUris.some((r) => {
-          try {
-            return new URL(r).origin === origin && origin !== 'null';
-          } catch {
-            return false;
-          }
-        }),
-    );
+    return candidates.some((c) => registeredRedirectUris(c).includes(target));
+  }
+
+  function registeredRedirectUris(client: ClientState): string[] {
+    return [...client.config.redirectUris, ...(client.config.spaRedirectUris ?? []), ...(client.config.publicClientRedirectUris ?? [])];
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -669,6 +858,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     }
     const grantType = form?.get('grant_type') ?? 'missing';
     counters.token[grantType] = (counters.token[grantType] ?? 0) + 1;
+    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
+    tokenLog.push({ grantType, scopes: (form?.get('scope') ?? '').split(' ').filter(Boolean), claims: parseClaimsRequest(form?.get('claims')), origin });
     if (await applyFault('token', req, res)) {
       counters.failedTokenRequests++;
       return;
@@ -693,6 +884,11 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     if (grantType !== 'authorization_code' && grantType !== 'refresh_token') {
       throw new TokenError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
     }
+    const pendingCode = grantType === 'authorization_code' ? codes.get(form.get('code') ?? '') : undefined;
+    if (pendingCode && isPublicClientRedirect(pendingCode) && hasClientCredential(req, form)) {
+      // The redirect URI is registered under "Mobile and desktop applications": a public client has no secret.
+      throw new TokenError(401, 'invalid_client', 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.");
+    }
     const client = await authenticateClient(req, form);
 
     if (grantType === 'authorization_code') {
@@ -713,9 +909,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || createHash('sha256').update(verifier).digest('base64url') !== record.codeChallenge) {
         throw new TokenError(400, 'invalid_grant', 501481, 'The Code_Verifier does not match the code_challenge supplied in the authorization request.');
       }
-      counters.codeRedemptions++;
+      if ((client.config.spaRedirectUris ?? []).includes(record.redirectUri) && req.headers.origin === undefined) {
+        // A code issued to a redirect URI of the SPA platform is redeemable only from a browser (CORS, `Origin`).
+        throw new TokenError(400, 'invalid_request', 9002327, "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.");
+      }
       const scopes = requestedScopes(form, record.scopes);
-      return tokenResponse(client, record.user, scopes, record.nonce, form.get('client_info') === '1');
+      requireConsent(client, record.user, scopes, false);
+      counters.codeRedemptions++;
+      return tokenResponse(client, record.user, scopes, { nonce: record.nonce, sid: record.sid, claims: record.claims, wantClientInfo: form.get('client_info') === '1', form });
     }
 
     const refreshToken = form.get('refresh_token');
@@ -730,11 +931,65 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     if (record.clientId !== client.config.clientId) {
       throw new TokenError(400, 'invalid_grant', 700005, 'Provided Authorization Code is intended to use against other tenant or client.');
     }
+    if (disabledUsers.has(record.user.username.toLowerCase())) {
+      throw new TokenError(400, 'invalid_grant', 50057, 'The user account is disabled.');
+    }
+    // Entra's refresh token is multi-resource: it serves any resource the user (or an admin) consented to.
+    const scopes = requestedScopes(form, record.scopes);
+    requireConsent(client, record.user, scopes, true);
+    requireSatisfiedClaims(record, scopes);
     if (options.revokeRefreshTokenOnUse) record.revoked = true;
     counters.refreshRedemptions++;
-    // Entra lets a refresh token be used for any consented resource; the stand-in treats everything as consented.
-    const scopes = requestedScopes(form, record.scopes);
-    return tokenResponse(client, record.user, scopes, undefined, form.get('client_info') === '1');
+    return tokenResponse(client, record.user, scopes, { sid: record.sid, claims: record.claims, wantClientInfo: form.get('client_info') === '1', form });
+  }
+
+  /**
+   * AADSTS65001: no consent for a scope. On a refresh, Entra adds suberror `consent_required` (MSAL reads it as
+   * "interaction required"): the user must sign in again and consent.
+   * @see https://learn.microsoft.com/entra/identity-platform/permissions-consent-overview
+   */
+  function requireConsent(client: ClientState, user: StandInUser, scopes: readonly string[], refresh: boolean): void {
+    if (protocol !== 'entra') return;
+    const missing = unconsented(scopes, grantedPermissions(client, user));
+    if (!missing.length) return;
+    throw new TokenError(
+      400,
+      'invalid_grant',
+      65001,
+      `The user or administrator has not consented to use the application with ID '${client.config.clientId}'. Send an interactive authorization request for this user and resource.`,
+      {},
+      refresh ? { suberror: 'consent_required' } : {},
+    );
+  }
+
+  /**
+   * Conditional Access: a refresh token from a sign-in that did not meet a policy (MFA, an authentication
+   * context) gets `invalid_grant` + suberror `basic_action` + a `claims` challenge (AADSTS50076).
+   * @see https://learn.microsoft.com/entra/identity-platform/claims-challenge
+   */
+  function requireSatisfiedClaims(record: RefreshRecord, scopes: readonly string[]): void {
+    const resource = resourceOf(scopes);
+    for (const requirement of claimsRequirements) {
+      if (requirement.username && requirement.username.toLowerCase() !== record.user.username.toLowerCase()) continue;
+      if (requirement.resource && requirement.resource !== resource) continue;
+      if (claimsSatisfy(record.claims, parseClaimsRequest(requirement.claims))) continue;
+      throw new TokenError(
+        400,
+        requirement.error ?? 'invalid_grant',
+        requirement.aadsts ?? 50076,
+        'Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource.',
+        {},
+        { suberror: requirement.suberror ?? 'basic_action', claims: requirement.claims },
+      );
+    }
+  }
+
+  function isPublicClientRedirect(code: CodeRecord): boolean {
+    return (clients.get(code.clientId)?.config.publicClientRedirectUris ?? []).includes(code.redirectUri);
+  }
+
+  function hasClientCredential(req: IncomingMessage, form: URLSearchParams): boolean {
+    return form.has('client_secret') || form.has('client_assertion') || (req.headers.authorization ?? '').toLowerCase().startsWith('basic ');
   }
 
   function requestedScopes(form: URLSearchParams, granted: string[]): string[] {
@@ -747,18 +1002,31 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     return [...new Set([...scopes, ...granted.filter((s) => s === 'offline_access' || s === 'openid')])];
   }
 
-  function tokenResponse(client: ClientState, user: StandInUser, scopes: string[], nonce: string | undefined, wantClientInfo: boolean): Record<string, unknown> {
+  interface IssueContext {
+    nonce?: string;
+    sid: string;
+    claims?: Record<string, unknown>;
+    wantClientInfo: boolean;
+    form: URLSearchParams;
+  }
+
+  function tokenResponse(client: ClientState, user: StandInUser, scopes: string[], context: IssueContext): Record<string, unknown> {
     const clientId = client.config.clientId;
+    const tid = tenantOf(user);
+    const iss = issuerFor(tid);
     const iat = Math.floor(now() / 1000);
     const resourceScopes = scopes.filter((s) => !OIDC_SCOPES.has(s));
     // With only OpenID scopes, Entra issues a Graph token for User.Read; a generic OP one for the client itself.
     const bareOidc = resourceScopes.length === 0;
     const resource = bareOidc && protocol === 'oidc' ? clientId : (resourceOf(scopes) as string);
     const scp = !bareOidc ? resourceScopes.map((s) => scopeName(s)) : protocol === 'entra' ? ['User.Read'] : scopes.filter((s) => s !== 'offline_access');
-    const key = signingKeys[0]!;
+    // A claims-mapping policy signs this app's tokens with its own key (published only with ?appid=).
+    const key = appKeys.get(clientId) ?? signingKeys[0]!;
+    // CAE: a client that declares the `cp1` capability gets tokens that say so (`xms_cc`), and long-lived ones.
+    const capabilities = clientCapabilities(parseClaimsRequest(context.form.get('claims')));
     const accessClaims: Record<string, unknown> = {
       aud: resource,
-      iss: issuer,
+      iss,
       iat,
       nbf: iat,
       exp: iat + accessTokenLifetime,
@@ -768,7 +1036,9 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       name: user.name,
       preferred_username: user.username,
       uti: randomBytes(16).toString('base64url'),
-      ...(protocol === 'entra' ? { oid: user.oid, tid: tenantId, ver: '2.0' } : {}),
+      ...(protocol === 'entra' ? { oid: user.oid, tid, ver: '2.0' } : {}),
+      ...(capabilities.length ? { xms_cc: capabilities } : {}),
+      ...(user.roles?.length && resource === clientId ? { roles: user.roles } : {}),
     };
     const accessToken = signCompact({ typ: 'JWT', kid: key.kid }, accessClaims, 'RS256', key);
     issued.add(accessToken);
@@ -782,33 +1052,67 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     };
     if (scopes.includes('offline_access')) {
       const refreshToken = `1.${randomBytes(120).toString('base64url')}`;
-      refreshTokens.set(refreshToken, { clientId, user, scopes, expiresAt: now() + refreshLifetimeMs, revoked: false });
+      refreshTokens.set(refreshToken, { clientId, user, scopes, claims: context.claims, sid: context.sid, expiresAt: now() + refreshLifetimeMs, revoked: false });
       issued.add(refreshToken);
       body.refresh_token = refreshToken;
     }
     if (scopes.includes('openid')) {
       const idClaims: Record<string, unknown> = {
         aud: clientId,
-        iss: issuer,
+        iss,
         iat,
         nbf: iat,
         exp: iat + 3600,
         sub: user.sub,
         name: user.name,
         preferred_username: user.username,
-        ...(scopes.includes('email') ? { email: user.username } : {}),
-        ...(nonce !== undefined ? { nonce } : {}),
-        ...(protocol === 'entra' ? { oid: user.oid, tid: tenantId, ver: '2.0' } : {}),
+        ...(context.nonce !== undefined ? { nonce: context.nonce } : {}),
+        sid: context.sid,
+        ...(protocol === 'entra' ? { oid: user.oid, tid, ver: '2.0', ...entraOptionalClaims(client, user, scopes) } : emailClaim(user, scopes)),
       };
       const mutate = idTokenMutators.shift();
       const idToken = mutate ? mutate(idClaims, signWith) : signCompact({ typ: 'JWT', kid: key.kid }, idClaims, 'RS256', key);
       issued.add(idToken);
       body.id_token = idToken;
     }
-    if (protocol === 'entra' && wantClientInfo) {
-      body.client_info = Buffer.from(JSON.stringify({ uid: user.oid, utid: tenantId })).toString('base64url');
+    if (protocol === 'entra' && context.wantClientInfo) {
+      body.client_info = Buffer.from(JSON.stringify({ uid: user.oid, utid: tid })).toString('base64url');
     }
     return body;
+  }
+
+  /**
+   * ID token claims that depend on the app registration: `email` (only when the user has a mail attribute and the
+   * app asks, by scope or optional claim), `login_hint` (optional claim), app `roles` assigned to the user, and
+   * `groups` — or, past 200 groups, the overage form that points at Graph instead.
+   * @see https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
+   * @see https://learn.microsoft.com/entra/identity-platform/optional-claims-reference
+   */
+  function entraOptionalClaims(client: ClientState, user: StandInUser, scopes: readonly string[]): Record<string, unknown> {
+    const optional = client.config.optionalClaims ?? [];
+    const claims: Record<string, unknown> = {};
+    if (user.email && (scopes.includes('email') || optional.includes('email'))) claims.email = user.email;
+    if (optional.includes('login_hint')) {
+      // Opaque and stable for the user, like Entra's; the end-session endpoint maps it back.
+      const hint = createHash('sha256').update(`login_hint:${tenantOf(user)}:${user.oid}`).digest('base64url');
+      loginHints.set(hint, user.username);
+      claims.login_hint = hint;
+    }
+    if (user.roles?.length) claims.roles = [...user.roles];
+    if (client.config.groupMembershipClaims && user.groups?.length) {
+      if (user.groups.length > MAX_TOKEN_GROUPS) {
+        claims._claim_names = { groups: 'src1' };
+        claims._claim_sources = { src1: { endpoint: `https://graph.microsoft.com/v1.0/users/${user.oid}/getMemberObjects` } };
+      } else {
+        claims.groups = [...user.groups];
+      }
+    }
+    return claims;
+  }
+
+  /** A generic OpenID Provider releases `email` for the `email` scope (OIDC Core §5.4). */
+  function emailClaim(user: StandInUser, scopes: readonly string[]): Record<string, unknown> {
+    return scopes.includes('email') ? { email: user.email ?? user.username } : {};
   }
 
   const signWith: SignFn = (claims, opts = {}) => {
@@ -919,6 +1223,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     } catch (error) {
       throw assertionError(error, 'AADSTS700213-style federated assertion failed validation.');
     }
+    // A managed identity's token (it names the identity's resource in `xms_mirid`) is trusted only when the identity
+    // is user-assigned: Learn "Configure an application to trust a managed identity" (prerequisites; "only
+    // user-assigned managed identities are supported"). Entra has no federated record for a system-assigned one, so
+    // the refusal is the no-matching-record answer, at the same step.
+    const mirid = typeof claims.xms_mirid === 'string' ? claims.xms_mirid : undefined;
+    if (mirid !== undefined && !/\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\//i.test(mirid)) {
+      throw new TokenError(401, 'invalid_client', 70021, `No matching federated identity record found for presented assertion. Assertion Issuer: '${String(claims.iss)}'. Assertion Subject: '${String(claims.sub)}'. A federated identity credential trusts only a user-assigned managed identity.`);
+    }
   }
 
   function federatedKey(entry: FederatedCredential): KeyObject | JWTVerifyGetKey {
@@ -967,6 +1279,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
             trace_id: traceId,
             correlation_id: correlationId,
             error_uri: `${url}/error?code=${error.aadsts}`,
+            ...(error.extra.suberror !== undefined ? { suberror: error.extra.suberror } : {}),
+            ...(error.extra.claims !== undefined ? { claims: error.extra.claims } : {}),
           };
     sendJson(res, error.status, body, { 'Cache-Control': 'no-store', Pragma: 'no-cache', ...error.headers });
   }
@@ -1024,7 +1338,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   // -------------------------------------------------------------------------------------------------------
 
   async function verifyAccessToken(tokenValue: string, audience?: string): Promise<Record<string, unknown>> {
-    const keys = new Map(signingKeys.map((k) => [k.kid, k.publicKey]));
+    const keys = new Map([...signingKeys, ...appKeys.values()].map((k) => [k.kid, k.publicKey]));
     const { payload } = await jwtVerify(
       tokenValue,
       (header) => {
@@ -1032,7 +1346,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         if (!key) throw new Error('unknown kid');
         return key;
       },
-      { issuer, algorithms: ['RS256'], currentDate: new Date(now()), ...(audience ? { audience } : {}) },
+      { issuer: [...userTenants, tenantId].map(issuerFor), algorithms: ['RS256'], currentDate: new Date(now()), ...(audience ? { audience } : {}) },
     );
     if ((payload.iat ?? 0) * 1000 < accessTokensValidFrom) throw new Error('access token expired (expireAccessTokensNow)');
     return payload as Record<string, unknown>;
@@ -1077,6 +1391,15 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         record.revoked = true;
       }
     },
+    disableUser(username, disabled = true) {
+      if (disabled) disabledUsers.add(username.toLowerCase());
+      else disabledUsers.delete(username.toLowerCase());
+    },
+    requireClaims(requirement) {
+      claimsRequirements.push(requirement);
+    },
+    tokenRequests: () => [...tokenLog],
+    endSessionRequests: () => [...endSessionLog],
     expireAccessTokensNow() {
       accessTokensValidFrom = now() + 1;
     },
@@ -1089,6 +1412,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     now,
     verifyAccessToken,
     issuedSecrets: () => [...issued],
+    sessionIds: (username) =>
+      providerSessions.filter((s) => username === undefined || s.username.toLowerCase() === username.toLowerCase()).map((s) => s.sid),
     issuedRefreshTokens: () => [...refreshTokens.keys()],
     async stop() {
       const closing = [backServer, frontServer].filter((s) => s !== undefined).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
@@ -1102,25 +1427,6 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
-
-/** The single resource a scope list targets: Graph for bare scopes, else the scope's prefix. */
-function resourceOf(scopes: readonly string[]): string | 'multiple' {
-  const resources = new Set(
-    scopes
-      .filter((s) => !OIDC_SCOPES.has(s))
-      .map((s) => {
-        if (!s.includes('/')) return GRAPH_RESOURCE_ID;
-        const resource = s.slice(0, s.lastIndexOf('/'));
-        return resource === 'https://graph.microsoft.com' ? GRAPH_RESOURCE_ID : resource;
-      }),
-  );
-  if (resources.size > 1) return 'multiple';
-  return resources.values().next().value ?? GRAPH_RESOURCE_ID;
-}
-
-function scopeName(scope: string): string {
-  return scope.includes('/') ? scope.slice(scope.lastIndexOf('/') + 1) : scope;
-}
 
 function secretValue(secret: StandInSecret): string {
   return typeof secret === 'string' ? secret : secret.value;

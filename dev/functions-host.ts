@@ -13,7 +13,8 @@
  * - a handler that returns nothing is a 204;
  * - a Set-Cookie given in `headers` survives only once (the library keeps headers in a record); use `cookies`;
  * - auth levels are not enforced (Core Tools does not enforce them locally either);
- * - request bodies are capped (default 1 MiB → 413) and headers by node:http (16 KiB → 431).
+ * - request bodies are capped (default 1 MiB → 413) and headers at 32 KiB in total (→ 431), Kestrel's default
+ *   `MaxRequestHeadersTotalSize`, which the Functions host runs on (node:http's own default would be 16 KiB).
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -354,7 +355,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
     const segments = splitPath(url.pathname);
     if (!segments) {
       send(res, 400);
-      logLine(url.pathname, 400);
+      logLine('(invalid path)', 400);
       return;
     }
     const corsHeaders = cors?.responseHeaders(req.headers.origin) ?? {};
@@ -391,7 +392,8 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
     const match = routed && routes.find(method, routed);
     if (!match) {
       send(res, 404, corsHeaders);
-      logLine(url.pathname, 404);
+      // A path no function serves is the client's free text: not worth a log line's worth of attacker input.
+      logLine('(no route)', 404);
       return;
     }
     const fn = match.route.target;
@@ -431,7 +433,8 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
 
   let inFlight = 0;
   const idleWaiters: (() => void)[] = [];
-  const server: Server = createServer((req, res) => {
+  // https://learn.microsoft.com/dotnet/api/microsoft.aspnetcore.server.kestrel.core.kestrelserverlimits.maxrequestheaderstotalsize
+  const server: Server = createServer({ maxHeaderSize: 32 * 1024 }, (req, res) => {
     inFlight++;
     res.on('close', () => {
       inFlight--;

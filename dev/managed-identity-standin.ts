@@ -14,7 +14,10 @@
  *
  * Tokens are RS256 JWTs shaped like Entra's: `iss` = `https://login.microsoftonline.com/<tenant>/v2.0` (what a
  * federated identity credential names as its issuer), `sub` = `oid` = the identity's principal (object) id,
- * `aud` = the resource, `tid`, `azp`/`appid` = the identity's client id, `idtyp: "app"`. The signing key is
+ * `aud` = the resource, `tid`, `azp`/`appid` = the identity's client id, `idtyp: "app"`, and `xms_mirid` = the
+ * identity's Azure resource id, as Entra puts it in managed-identity tokens: a `userAssignedIdentities/<name>` id for a
+ * user-assigned identity, the site's own id (`Microsoft.Web/sites/<name>`) for the system-assigned one. The Entra
+ * stand-in reads it to refuse a system-assigned identity as a federated credential, as Entra does. The signing key is
  * published as `publicKeyPem` and at `jwksUri`, so the Key Vault stand-in and the Entra stand-in's federated
  * credential check can verify them.
  *
@@ -52,6 +55,10 @@ export interface ManagedIdentityStandInOptions {
   userAssigned?: Record<string, string>;
   /** The secret App Service puts in IDENTITY_HEADER. */
   identityHeader?: string;
+  /** Where the identities live, for `xms_mirid` (defaults: a fixed subscription, `rg-signin`, `func-api-signin`). */
+  subscriptionId?: string;
+  resourceGroup?: string;
+  siteName?: string;
   tokenLifetimeSeconds?: number;
   /** Reuse a signing key (e.g. across a restart on the same port, so earlier tokens stay verifiable). */
   signingKey?: { privateKey: KeyObject; publicKeyPem: string; kid: string };
@@ -95,6 +102,7 @@ const API_VERSION = '2019-08-01';
 const DEFAULT_TENANT = '11111111-1111-4111-8111-111111111111';
 const DEFAULT_PRINCIPAL = '22222222-2222-4222-8222-222222222222';
 const DEFAULT_CLIENT = '33333333-3333-4333-8333-333333333333';
+const DEFAULT_SUBSCRIPTION = '44444444-4444-4444-8444-444444444444';
 
 export function createStandInSigningKey(): { privateKey: KeyObject; publicKeyPem: string; kid: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -116,6 +124,11 @@ export async function startManagedIdentityStandIn(options: ManagedIdentityStandI
   const faults = new FaultSwitch();
   const sockets = new Set<Socket>();
 
+  const resourceGroupId = `/subscriptions/${options.subscriptionId ?? DEFAULT_SUBSCRIPTION}/resourcegroups/${options.resourceGroup ?? 'rg-signin'}`;
+  const miridFor = (clientId?: string): string =>
+    !clientId || clientId === systemClientId
+      ? `${resourceGroupId}/providers/Microsoft.Web/sites/${options.siteName ?? 'func-api-signin'}`
+      : `${resourceGroupId}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-${clientId.slice(0, 8)}`;
   const subjectFor = (clientId?: string): string => {
     if (!clientId || clientId === systemClientId) return principalId;
     return options.userAssigned?.[clientId] ?? derivedGuid(`principal:${clientId}`);
@@ -176,6 +189,7 @@ export async function startManagedIdentityStandIn(options: ManagedIdentityStandI
       azp,
       appid: azp,
       idtyp: 'app',
+      xms_mirid: miridFor(clientId),
       ver: '2.0',
       uti: randomUUID(),
     };

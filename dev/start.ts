@@ -1,8 +1,10 @@
 /**
  * `npm start`: the whole sign-in running locally with zero configuration (see dev/demo/stack.ts for the parts):
- * Azurite (Table), the Entra stand-in with demo users, the functions on http://localhost:7071 and the demo site on
- * http://localhost:3000. Prints the URLs and how long each part took, then stays quiet (the functions host's
- * request log goes to .local/logs/functions.log). Ctrl-C / SIGTERM stops every child.
+ * Azurite (Table), the Entra stand-in with demo users, the functions on http://localhost:7071, the demo site on
+ * http://localhost:3000 and the token-flow SPA on http://127.0.0.1:3001 (another site). `npm start -- --https`
+ * serves the three over HTTPS with the dev CA (Safari keeps no `Secure` cookie on http://localhost). Prints the
+ * URLs and how long each part took, then stays quiet (the functions host's request log goes to
+ * .local/logs/functions.log). Ctrl-C / SIGTERM stops every child.
  *
  * Settings: npm start ignores local.settings.json and AUTH_* variables of the shell on purpose — the demo's
  * settings must match the stand-in it starts. It says so when a local.settings.json exists; that file is for
@@ -48,8 +50,11 @@ async function main(): Promise<void> {
   }
   const caMs = performance.now() - t;
 
+  const https = process.argv.slice(2).includes('--https');
+  const unknown = process.argv.slice(2).filter((arg) => arg !== '--https');
+  if (unknown.length) fail(`unknown option ${unknown.join(' ')} (the only option is --https)`);
   try {
-    stack = await startStack({ ca: { ...ca, dir: ca.dir ?? CA_DIR }, functionsPort: 7071, demoPort: 3000, functionsLogFile: LOG_FILE });
+    stack = await startStack({ ca: { ...ca, dir: ca.dir ?? CA_DIR }, functionsPort: 7071, demoPort: 3000, spaPort: 3001, https, functionsLogFile: LOG_FILE });
   } catch (error) {
     if (stopping) return;
     if (error instanceof StackStartError || error instanceof PortBusyError) {
@@ -75,7 +80,8 @@ async function main(): Promise<void> {
     '',
     `Entra Sign-in Functions — local stack ready in ${seconds(processStartMs + caMs + timings.total)}`,
     '',
-    `  Demo site        ${s.demo.url}            <- open this`,
+    `  Demo site        ${s.demo.url}            <- open this (cookies: same site as the functions)`,
+    `  SPA on another site ${s.spa.url}      token flow, session token in memory (127.0.0.1 is another site than localhost)`,
     `  Functions        ${s.functions.url}            (${s.functions.url}/auth/health)`,
     `  Entra stand-in   ${s.standIn.frontChannelUrl}        sign-in pages (plain HTTP, loopback)`,
     `                   ${s.standIn.authority}   authority (HTTPS, local dev CA)`,
@@ -87,6 +93,9 @@ async function main(): Promise<void> {
       `Entra stand-in ${seconds(timings.standIn)} (in parallel), functions host ${seconds(timings.functions)}, ` +
       `demo site ${seconds(timings.demo)}`,
     `  Functions log: ${relative(process.cwd(), LOG_FILE)}. Ctrl-C stops everything.`,
+    https
+      ? `  HTTPS: certificates from the dev CA ${relative(process.cwd(), join(CA_DIR, 'ca.pem'))}; trust it in your browser or keychain (local development only).`
+      : '  Safari keeps no Secure cookie on http://localhost: use npm start -- --https there.',
     note,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

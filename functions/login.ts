@@ -1,16 +1,17 @@
 import { app, type Cookie, type HttpHandler } from '@azure/functions';
 import { beginSignIn } from '../shared/core/flow';
-import { TRANSACTION_COOKIE_PREFIX } from '../shared/core/keys';
+import { TRANSACTION_COOKIE } from '../shared/core/keys';
 import { expiredHostCookie, hostCookie } from '../shared/http/cookies';
 import type { NativeAuthorizeParams } from '../shared/core/native';
 import { endpoint, type ParsedRequest, type ServicesProvider } from '../shared/http/endpoint';
 import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
-import { redirectResponse } from '../shared/http/responses';
+import { nativeConfirmPageResponse, redirectResponse } from '../shared/http/responses';
 import { getServices } from '../shared/services';
 
 /**
  * GET /auth/login: starts a sign-in and sends the browser to the provider's authorize endpoint. A native app adds
- * its registered `redirect_uri`, S256 `code_challenge` and `state` (see shared/core/native.ts).
+ * its registered `redirect_uri`, S256 `code_challenge` and `state` (see shared/core/native.ts); its sign-in first
+ * shows a page naming the app, whose Continue link goes on to the provider (RFC 8252 §8.6).
  */
 export function createLoginHandler(services: ServicesProvider): HttpHandler {
   return endpoint({ name: 'login', methods: ['GET'], kind: 'page', signIn: true }, services, async (request, deps) => {
@@ -20,12 +21,15 @@ export function createLoginHandler(services: ServicesProvider): HttpHandler {
         prompt: request.query('prompt'),
         loginHint: request.query('login_hint'),
         domainHint: request.query('domain_hint'),
+        claims: request.query('claims'),
         native: nativeParams(request),
       },
       deps,
     );
     if (started.kind === 'app-redirect') return redirectResponse(started.location);
-    return redirectResponse(started.authorizeUrl, [...abandonedSignIns(request), hostCookie(started.transactionCookie)]);
+    const cookies = [...abandonedSignIns(request), hostCookie(started.transactionCookie)];
+    if (started.kind === 'confirm-app') return nativeConfirmPageResponse(started.app, started.authorizeUrl, cookies);
+    return redirectResponse(started.authorizeUrl, cookies);
   });
 }
 
@@ -37,7 +41,8 @@ export const MAX_SIGN_INS_PER_BROWSER = 5;
  * sign-ins would soon send a cookie header over the 8 KB bound and be refused everywhere.
  */
 function abandonedSignIns(request: ParsedRequest): Cookie[] {
-  const pending = Object.keys(request.cookies).filter((name) => name.startsWith(TRANSACTION_COOKIE_PREFIX));
+  // Only names of our exact shape: a request's cookie names are never echoed into Set-Cookie otherwise.
+  const pending = Object.keys(request.cookies).filter((name) => TRANSACTION_COOKIE.test(name));
   return pending.length >= MAX_SIGN_INS_PER_BROWSER ? pending.map(expiredHostCookie) : [];
 }
 

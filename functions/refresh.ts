@@ -2,7 +2,7 @@ import { app, type HttpHandler } from '@azure/functions';
 import { refreshAccessToken } from '../shared/core/flow';
 import { AuthError } from '../shared/errors';
 import { endpoint, type ParsedRequest, type ServicesProvider } from '../shared/http/endpoint';
-import { ANY_METHOD, failFastOnBadConfiguration, requireCsrfHeader } from '../shared/http/registration';
+import { ANY_METHOD_AND_PREFLIGHT, failFastOnBadConfiguration, requireCsrfHeader } from '../shared/http/registration';
 import { jsonResponse } from '../shared/http/responses';
 import { sessionCredential } from '../shared/http/session-credential';
 import { getServices } from '../shared/services';
@@ -13,7 +13,7 @@ import { getServices } from '../shared/services';
  * its session token as `Authorization: Bearer` instead of the cookie; that does not rotate it (`/auth/token` does).
  */
 export function createRefreshHandler(services: ServicesProvider): HttpHandler {
-  return endpoint({ name: 'refresh', methods: ['POST'], kind: 'json', bodyTypes: ['application/json'] }, services, async (request, deps) => {
+  return endpoint({ name: 'refresh', tokenFlowCors: true, methods: ['POST'], kind: 'json', bodyTypes: ['application/json'] }, services, async (request, deps) => {
     const { token, kind } = sessionCredential(request);
     // A Bearer header is never sent by a browser on its own, so only the cookie needs the CSRF proof.
     if (kind === 'web') requireCsrfHeader(request);
@@ -40,4 +40,4 @@ function requestedScopes(request: ParsedRequest): string[] | undefined {
 }
 
 failFastOnBadConfiguration();
-app.http('refresh', { methods: [...ANY_METHOD], route: 'auth/refresh', authLevel: 'anonymous', handler: createRefreshHandler(getServices) });
+app.http('refresh', { methods: [...ANY_METHOD_AND_PREFLIGHT], route: 'auth/refresh', authLevel: 'anonymous', handler: createRefreshHandler(getServices) });

@@ -1,8 +1,9 @@
 import { app, type HttpHandler } from '@azure/functions';
 import { redeemHandoff, refreshGrant } from '../shared/core/native';
+import { displayUserAgent } from '../shared/core/session-index';
 import { AuthError } from '../shared/errors';
 import { endpoint, type ServicesProvider } from '../shared/http/endpoint';
-import { ANY_METHOD, failFastOnBadConfiguration } from '../shared/http/registration';
+import { ANY_METHOD_AND_PREFLIGHT, failFastOnBadConfiguration } from '../shared/http/registration';
 import { jsonResponse } from '../shared/http/responses';
 import { getServices } from '../shared/services';
 
@@ -14,7 +15,7 @@ import { getServices } from '../shared/services';
  * Errors are RFC 6749 §5.2 JSON; every answer is `Cache-Control: no-store`.
  */
 export function createTokenHandler(services: ServicesProvider): HttpHandler {
-  return endpoint({ name: 'token', methods: ['POST'], kind: 'oauth', bodyTypes: ['application/x-www-form-urlencoded'] }, services, async (request, deps) => {
+  return endpoint({ name: 'token', tokenFlowCors: true, methods: ['POST'], kind: 'oauth', bodyTypes: ['application/x-www-form-urlencoded'] }, services, async (request, deps) => {
     const form = new URLSearchParams(request.body);
     // RFC 6749 §3.2: parameters sent without a value are treated as omitted; none may be repeated.
     const param = (name: string): string | undefined => {
@@ -29,7 +30,12 @@ export function createTokenHandler(services: ServicesProvider): HttpHandler {
     };
     const grantType = required('grant_type');
     if (grantType === 'authorization_code') {
-      const grant = { code: required('code'), codeVerifier: required('code_verifier'), redirectUri: required('redirect_uri') };
+      const grant = {
+        code: required('code'),
+        codeVerifier: required('code_verifier'),
+        redirectUri: required('redirect_uri'),
+        userAgent: displayUserAgent(request.header('user-agent')),
+      };
       return jsonResponse(200, await redeemHandoff(grant, deps));
     }
     if (grantType === 'refresh_token') {
@@ -41,4 +47,4 @@ export function createTokenHandler(services: ServicesProvider): HttpHandler {
 }
 
 failFastOnBadConfiguration();
-app.http('token', { methods: [...ANY_METHOD], route: 'auth/token', authLevel: 'anonymous', handler: createTokenHandler(getServices) });
+app.http('token', { methods: [...ANY_METHOD_AND_PREFLIGHT], route: 'auth/token', authLevel: 'anonymous', handler: createTokenHandler(getServices) });

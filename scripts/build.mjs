@@ -11,15 +11,25 @@
 //                      own MSAL 5 by its semver range, loaded only for managed identity / Key Vault).
 //   *.map              source maps (run with --enable-source-maps, as Functions does with languageWorkers:node:arguments).
 //
-// Usage: node scripts/build.mjs [--out DIR] [--no-typecheck] [--quiet]
+// With `--deploy DIR` (what `npm run build` passes: `.deploy`), it also stages the deployable package, the folder
+// azure.yaml names as the service's `dist`. azd zips exactly that folder and deploys it with `remoteBuild: false`:
+//   DIR/host.json      copied as is
+//   DIR/package.json   name, version and `main: dist/main.js` only: no dependencies, nothing to install (the bundle
+//                      is self-contained; the Functions Node worker reads `main` to find the functions)
+//   DIR/dist/**        the bundle above
+// No node_modules and no sources: nothing in it needs a build step on the server (Learn "TypeScript build
+// options": local build for bundled apps; azd's Flex Consumption deploy takes `remoteBuild: false` as given).
+//
+// Usage: node scripts/build.mjs [--out DIR] [--deploy DIR] [--no-typecheck] [--quiet]
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const outDir = resolve(root, args.includes('--out') ? args[args.indexOf('--out') + 1] : 'dist');
+const deployDir = args.includes('--deploy') ? resolve(root, args[args.indexOf('--deploy') + 1]) : undefined;
 const quiet = args.includes('--quiet');
 const log = (m) => quiet || console.log(m);
 
@@ -94,3 +104,15 @@ const files = [];
 const walk = (d) => readdirSync(d).forEach((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : f.endsWith('.js') && files.push(join(d, f))));
 walk(outDir);
 for (const f of files) log(`${relative(root, f).padEnd(44)} ${(statSync(f).size / 1024).toFixed(0).padStart(6)} KiB`);
+
+if (deployDir) {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  rmSync(deployDir, { recursive: true, force: true });
+  mkdirSync(deployDir, { recursive: true });
+  cpSync(join(root, 'host.json'), join(deployDir, 'host.json'));
+  cpSync(outDir, join(deployDir, 'dist'), { recursive: true });
+  const staged = { name: pkg.name, version: pkg.version, private: true, description: pkg.description, license: pkg.license, main: pkg.main };
+  writeFileSync(join(deployDir, 'package.json'), `${JSON.stringify(staged, null, 2)}\n`);
+  const bytes = (d) => readdirSync(d).reduce((n, f) => n + (statSync(join(d, f)).isDirectory() ? bytes(join(d, f)) : statSync(join(d, f)).size), 0);
+  log(`deploy package ${relative(root, deployDir) || '.'}/: ${(bytes(deployDir) / 1024).toFixed(0)} KiB (host.json, package.json, dist/)`);
+}

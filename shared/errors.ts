@@ -27,10 +27,19 @@ export const ERROR_CODES = {
   session_required: [401, 'Sign-in required.'],
   session_expired: [401, 'The session has expired. Sign in again.'],
   interaction_required: [401, 'The identity provider requires the user to sign in again.'],
+  session_revoked: [401, 'The identity provider ended this sign-in (revoked, expired or disabled account). Sign in again.'],
+  tenant_not_allowed: [403, 'Accounts from this organization may not sign in to this app.'],
+  role_required: [403, 'Your account has none of the roles this app requires.'],
+  consent_required: [403, 'An administrator must grant consent to this app before you can sign in.'],
   csrf_required: [403, 'This request needs the X-CSRF: 1 header.'],
+  session_not_found: [404, 'There is no such session among yours.'],
   scope_not_allowed: [400, 'A requested scope is not in the allowed list.'],
   upstream_unavailable: [502, 'The identity provider is unavailable.'],
   upstream_timeout: [504, 'The identity provider did not answer in time.'],
+  upstream_throttled: [503, 'The identity provider is throttling requests. Try again shortly.'],
+  provider_rejected: [502, 'The identity provider refused the request. The logs name its AADSTS code.'],
+  app_registration_mismatch: [500, "The app registration does not match this service's settings. The logs name the AADSTS code."],
+  client_credential_rejected: [500, "The identity provider rejected this service's client credential. The logs name the AADSTS code."],
   api_not_found: [404, 'No API is configured under this name.'],
   api_path_invalid: [400, 'This API path is not allowed.'],
   api_unavailable: [502, 'The API is unavailable.'],
@@ -44,25 +53,35 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * What the identity provider said about a failed token request, safe to log: the OAuth error word, Entra's
+ * AADSTS number, `suberror`, and its correlation and trace ids. Never `error_description` (free text that may
+ * quote request values).
+ * @see https://learn.microsoft.com/entra/identity-platform/reference-error-codes
+ */
+export interface ProviderErrorInfo {
+  error: string;
+  aadsts?: string;
+  suberror?: string;
+  correlationId?: string;
+  traceId?: string;
+  /** HTTP status of the provider's answer. */
+  status?: number;
+}
+
 export interface AuthErrorOptions {
   cause?: unknown;
+  /** The provider's own error, when it refused a request: logged by the endpoint (never shown to the caller). */
+  provider?: ProviderErrorInfo;
+  /**
+   * Extension members of the problem+json body (RFC 9457 §3.2), e.g. a claims challenge and the `loginUrl` that
+   * satisfies it. Only values the service built or validated; never request echoes.
+   */
+  problem?: Readonly<Record<string, string>>;
   /** For 503s: how long the caller should wait (RFC 9110 §10.2.3). */
   retryAfterSeconds?: number;
   /** Detail for the logs only: must never carry a code, token, state, secret or cookie value. */
   logDetail?: string;
-  /** `interaction_required` with a claims challenge: what the caller needs to sign in again (see below). */
-  challenge?: ClaimsChallenge;
-}
-
-/**
- * A claims challenge (Conditional Access, authentication context, CAE) from the identity provider or an API:
- * answered as 401 problem+json `interaction_required` with `claims` (the JSON claims request, as the provider's
- * `claims` parameter takes it) and a `loginUrl` that starts a sign-in asking for those claims. The session is kept.
- * @see https://learn.microsoft.com/entra/identity-platform/claims-challenge
- */
-export interface ClaimsChallenge {
-  claims: string;
-  loginUrl: string;
 }
 
 export class AuthError extends Error {
@@ -70,7 +89,8 @@ export class AuthError extends Error {
   readonly status: number;
   readonly retryAfterSeconds?: number;
   readonly logDetail?: string;
-  readonly challenge?: ClaimsChallenge;
+  readonly provider?: ProviderErrorInfo;
+  readonly problem?: Readonly<Record<string, string>>;
 
   constructor(
     readonly code: ErrorCode,
@@ -80,7 +100,8 @@ export class AuthError extends Error {
     this.status = ERROR_CODES[code][0];
     this.retryAfterSeconds = options.retryAfterSeconds ?? (this.status === 503 || this.status === 429 ? 5 : undefined);
     this.logDetail = options.logDetail;
-    this.challenge = options.challenge;
+    this.provider = options.provider;
+    this.problem = options.problem;
   }
 }
 
@@ -99,7 +120,14 @@ export function isAuthError(value: unknown, code?: ErrorCode): value is AuthErro
 /** Thrown once at start-up with every configuration problem found, so one fix-and-retry is enough. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly string[]) {
+  /**
+   * @param problems every problem, for the start-up log.
+   * @param publicProblems the subset that names only public values (origins), safe for /auth/health to show.
+   */
+  constructor(
+    readonly problems: readonly string[],
+    readonly publicProblems: readonly string[] = [],
+  ) {
     super(`Invalid configuration:\n - ${problems.join('\n - ')}`);
   }
 }

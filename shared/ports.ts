@@ -28,6 +28,16 @@ export interface StoredRow {
   /** Absolute expiry, ms since the epoch. */
   expiresAt: number;
   data: string;
+  /**
+   * Rows that exist only because of this one (a session's index entries, see `core/session-index.ts`): stored
+   * beside the row as plain keys, so the purge deletes them with it without reading anything sealed.
+   */
+  links?: readonly RowKeyPair[];
+}
+
+export interface RowKeyPair {
+  partitionKey: string;
+  rowKey: string;
 }
 
 export interface StoredRowWithEtag extends StoredRow {
@@ -48,8 +58,23 @@ export interface RowStore {
   consume(partitionKey: string, rowKey: string, etag: string): Promise<boolean>;
   /** Deletes the row whatever its etag; a missing row is not an error. */
   delete(partitionKey: string, rowKey: string): Promise<void>;
-  /** Deletes every row whose partition key sorts before `partitionKey`. Returns how many were deleted. */
-  purgePartitionsBefore(partitionKey: string): Promise<number>;
+  /**
+   * Deletes rows whose partition key sorts before `partitionKey`, each one's `links` first (so a purge interrupted
+   * halfway leaves no link behind: the next run finds the row again), until none is left or `budgetMs` has passed.
+   * A run that stops at its budget is not a failure: the next run goes on with what is left. Links are not counted.
+   */
+  purgePartitionsBefore(partitionKey: string, budgetMs?: number): Promise<PurgeResult>;
+  /**
+   * The rows of one partition whose row key sorts at or after `fromRowKey`: one key-range query inside one
+   * partition, so its cost grows with the rows returned, not with the table.
+   */
+  listPartition(partitionKey: string, fromRowKey: string): Promise<StoredRowWithEtag[]>;
+}
+
+export interface PurgeResult {
+  deleted: number;
+  /** False when the time budget ended first and expired rows remain. */
+  complete: boolean;
 }
 
 /** The provider's OpenID configuration (OpenID Connect Discovery 1.0 §3), the fields this service uses. */

@@ -17,7 +17,10 @@ export type SecurityEventName =
   | 'signin_failed'
   | 'replay_detected'
   | 'token_reuse_detected'
-  | 'credential_rotated';
+  | 'credential_rotated'
+  | 'signed_out_everywhere'
+  | 'session_ended_by_user'
+  | 'frontchannel_logout';
 
 export type EventProperties = Record<string, string | number | boolean | undefined>;
 

@@ -9,7 +9,8 @@
  * the page can show that `document.cookie` does not contain it (HttpOnly).
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 
@@ -33,10 +34,15 @@ function escapeAttribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Listens on 127.0.0.1:`port` (0: a free port). `functionsUrl` is the sign-in service's origin. */
-export async function startDemoSite(options: { port: number; functionsUrl: string }): Promise<DemoSite> {
-  const functionsOrigin = new URL(options.functionsUrl).origin;
-  const files: Record<string, { type: string; body: string }> = {
+export interface StaticFile {
+  type: string;
+  body: string;
+}
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The cookie demo's files, talking to the sign-in service at `functionsOrigin` (another origin, or this one). */
+export function demoFiles(functionsOrigin: string): Record<string, StaticFile> {
+  return {
     '/': {
       type: 'text/html; charset=utf-8',
       body: readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8').replaceAll('{{FUNCTIONS_URL}}', escapeAttribute(functionsOrigin)),
@@ -45,14 +51,40 @@ export async function startDemoSite(options: { port: number; functionsUrl: strin
     '/style.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(PUBLIC_DIR, 'style.css'), 'utf8') },
     '/favicon.svg': { type: 'image/svg+xml', body: readFileSync(join(PUBLIC_DIR, 'favicon.svg'), 'utf8') },
   };
+}
+
+/**
+ * The single-page app on another site (token flow, no cookies): `/` is also its redirect URI, `redirectUri`,
+ * which must be in AUTH_NATIVE_REDIRECT_URIS.
+ */
+export function spaFiles(functionsOrigin: string, redirectUri: string): Record<string, StaticFile> {
+  const demo = demoFiles(functionsOrigin);
+  return {
+    '/': {
+      type: 'text/html; charset=utf-8',
+      body: readFileSync(join(PUBLIC_DIR, 'spa.html'), 'utf8')
+        .replaceAll('{{FUNCTIONS_URL}}', escapeAttribute(functionsOrigin))
+        .replaceAll('{{REDIRECT_URI}}', escapeAttribute(redirectUri)),
+    },
+    '/spa.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(PUBLIC_DIR, 'spa.js'), 'utf8') },
+    '/style.css': demo['/style.css']!,
+    '/favicon.svg': demo['/favicon.svg']!,
+  };
+}
+
+/**
+ * Serves `files` (GET/HEAD only) with a CSP that lets the page talk to `functionsOrigin` and nothing else;
+ * `fallback` (e.g. a proxy for /auth/*) gets every other path.
+ */
+export function staticSite(files: Record<string, StaticFile>, functionsOrigin: string, fallback?: RequestListener): RequestListener {
   // Only this origin's files run; the page may talk to the sign-in service and nothing else.
   const csp =
     `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${functionsOrigin}; ` +
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-  const server: Server = createServer((req, res) => {
+  return (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const file = files[path === '/index.html' ? '/' : path];
+    if (!file && fallback) return fallback(req, res);
     if ((req.method !== 'GET' && req.method !== 'HEAD') || !file) {
       res.writeHead(file ? 405 : 404, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end(file ? 'Method not allowed\n' : 'Not found\n');
@@ -66,7 +98,24 @@ export async function startDemoSite(options: { port: number; functionsUrl: strin
       'Cache-Control': 'no-store',
     });
     res.end(req.method === 'HEAD' ? undefined : file.body);
-  });
+  };
+}
+
+/** Listens on 127.0.0.1:`port` (0: a free port). `functionsUrl` is the sign-in service's origin. */
+export async function startDemoSite(options: {
+  port: number;
+  functionsUrl: string;
+  /** Serve the token-flow SPA instead of the cookie demo; its redirect URI. */
+  spaRedirectUri?: string;
+  /** Serve HTTPS with this certificate (npm start -- --https). */
+  tls?: { certPem: string; keyPem: string };
+  /** The URL's host name (default localhost). */
+  hostName?: string;
+}): Promise<DemoSite> {
+  const functionsOrigin = new URL(options.functionsUrl).origin;
+  const files = options.spaRedirectUri ? spaFiles(functionsOrigin, options.spaRedirectUri) : demoFiles(functionsOrigin);
+  const listener = staticSite(files, functionsOrigin);
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, listener) : createServer(listener);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -75,7 +124,7 @@ export async function startDemoSite(options: { port: number; functionsUrl: strin
 
   const port = await new Promise<number>((resolvePromise, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new PortBusyError(options.port, 'demo site') : error),
+      reject(error.code === 'EADDRINUSE' ? new PortBusyError(options.port, options.spaRedirectUri ? 'SPA demo site' : 'demo site') : error),
     );
     server.listen({ port: options.port, host: '127.0.0.1', exclusive: true }, () => {
       const address = server.address();
@@ -84,7 +133,7 @@ export async function startDemoSite(options: { port: number; functionsUrl: strin
   });
 
   return {
-    url: `http://localhost:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${options.hostName ?? 'localhost'}:${port}`,
     port,
     stop: () =>
       new Promise<void>((resolvePromise) => {

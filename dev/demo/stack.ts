@@ -17,8 +17,10 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startAzurite, type AzuriteInstance } from '../azurite';
-import type { DevCa } from '../ca';
+import { issueServerCertificate, type DevCa } from '../ca';
 import { DEMO_PASSWORD, startEntraStandIn, type EntraStandIn, type StandInUser } from '../entra-standin';
+import { startHttpsFront, type HttpsFront } from '../https-front';
+import { forwardToSignIn } from '../same-origin-proxy';
 import { PortBusyError, startDemoSite, type DemoSite } from './site';
 
 const PROJECT_ROOT = join(__dirname, '..', '..');
@@ -42,6 +44,17 @@ export interface StackOptions {
   functionsLogFile?: string;
   /** Run the purge timer on its schedule in the functions host (default true). */
   runTimers?: boolean;
+  /**
+   * The token-flow SPA demo on a cross-site origin, `http(s)://127.0.0.1:<spaPort>` (127.0.0.1 and localhost are two
+   * sites). Default 3001, or a free port when `demoPort` is 0.
+   */
+  spaPort?: number;
+  /**
+   * Serve the demo, the SPA and the functions over HTTPS with certificates from the dev CA (`npm start -- --https`):
+   * Safari keeps no `Secure` cookie on http://localhost. The functions host then listens on a free internal port
+   * behind a TLS front on `functionsPort`.
+   */
+  https?: boolean;
 }
 
 export interface FunctionsProcess {
@@ -57,6 +70,8 @@ export interface FunctionsProcess {
 
 export interface Stack {
   demo: DemoSite;
+  /** The single-page app on another site (token flow, no cookies). */
+  spa: DemoSite;
   functions: FunctionsProcess;
   standIn: EntraStandIn;
   azurite: AzuriteInstance;
@@ -165,26 +180,36 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const started = performance.now();
   const wantFunctionsPort = options.functionsPort ?? 7071;
   const wantDemoPort = options.demoPort ?? 3000;
+  const wantSpaPort = options.spaPort ?? (wantDemoPort === 0 ? 0 : 3001);
   await assertPortsFree([
     { port: wantFunctionsPort, what: 'functions host' },
     { port: wantDemoPort, what: 'demo site' },
+    { port: wantSpaPort, what: 'SPA demo site' },
   ]);
 
-  const parts: { demo?: DemoSite; standIn?: EntraStandIn; azurite?: AzuriteInstance; functions?: FunctionsProcess } = {};
+  const parts: { demo?: DemoSite; spa?: DemoSite; standIn?: EntraStandIn; azurite?: AzuriteInstance; functions?: FunctionsProcess; tlsFront?: HttpsFront } = {};
   const stopAll = async () => {
+    await parts.tlsFront?.stop();
     await parts.functions?.stop();
-    await Promise.allSettled([parts.demo?.stop(), parts.standIn?.stop(), parts.azurite?.stop()]);
+    await Promise.allSettled([parts.demo?.stop(), parts.spa?.stop(), parts.standIn?.stop(), parts.azurite?.stop()]);
   };
 
   try {
-    // The functions port must be known before the stand-in registers the redirect URI.
+    // The functions port must be known before the stand-in registers the redirect URI, the SPA's port before the
+    // functions host registers the SPA's redirect URI.
     const functionsPort = wantFunctionsPort || (await freePort());
-    const functionsUrl = `http://localhost:${functionsPort}`;
+    const scheme = options.https ? 'https' : 'http';
+    const functionsUrl = `${scheme}://localhost:${functionsPort}`;
+    const tls = options.https ? issueServerCertificate(options.ca, ['localhost', '127.0.0.1', '::1']) : undefined;
 
     let t = performance.now();
-    parts.demo = await startDemoSite({ port: wantDemoPort, functionsUrl });
+    parts.demo = await startDemoSite({ port: wantDemoPort, functionsUrl, tls });
+    const spaPort = wantSpaPort || (await freePort());
+    const spaRedirectUri = `${scheme}://127.0.0.1:${spaPort}/`;
+    parts.spa = await startDemoSite({ port: spaPort, functionsUrl, tls, spaRedirectUri, hostName: '127.0.0.1' });
     const demoMs = since(t);
     const demoUrl = parts.demo.url;
+    const spaUrl = parts.spa.url;
 
     const clientSecret = randomBytes(32).toString('base64url');
     let azuriteMs = 0;
@@ -204,8 +229,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             clientId: DEMO_CLIENT_ID,
             displayName: DEMO_APP_NAME,
             secrets: [clientSecret],
-            redirectUris: [`${functionsUrl}/auth/callback`],
-            postLogoutRedirectUris: [`${demoUrl}/`, `${functionsUrl}/`],
+            // Entra returns after sign-out only to a registered redirect (reply) URI: register the demo page too.
+            redirectUris: [`${functionsUrl}/auth/callback`, `${demoUrl}/`, `${functionsUrl}/`],
           },
         ],
       }).then((s) => {
@@ -225,8 +250,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
       AUTH_ALLOWED_RETURN_ORIGINS: demoUrl,
       AUTH_POST_LOGOUT_REDIRECT_URI: `${demoUrl}/`,
-      AUTH_NATIVE_REDIRECT_URIS: DEMO_NATIVE_REDIRECT_URIS.join(','),
-      FUNCTIONS_HOST_CORS: demoUrl,
+      // Each redirect URI with the app name our confirmation page shows. The SPA's redirect URI: its origin gets
+      // CORS from the app on the token flow's routes.
+      AUTH_NATIVE_REDIRECT_URIS: [
+        `${DEMO_NATIVE_REDIRECT_URIS[0]} Contoso Demo`,
+        `${DEMO_NATIVE_REDIRECT_URIS[1]} Contoso Desktop Demo`,
+        `${spaRedirectUri} Contoso SPA Demo`,
+      ].join(','),
+      // The platform's CORS answers every preflight once it lists any origin, so the SPA's origin is listed too
+      // (as infra/modules/function-app.bicep does).
+      FUNCTIONS_HOST_CORS: `${demoUrl},${spaUrl}`,
       FUNCTIONS_HOST_CORS_CREDENTIALS: 'true',
       FUNCTIONS_HOST_RUN_TIMERS: options.runTimers === false ? 'false' : 'true',
       PORT: String(port),
@@ -235,15 +268,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
 
     t = performance.now();
-    parts.functions = await startFunctionsProcess(
-      { ...functionsEnv(functionsPort), AUTH_CLIENT_SECRET: clientSecret },
+    // HTTPS: the host listens on a free internal port behind a TLS front on the public one (as Front Door would).
+    const host = await startFunctionsProcess(
+      { ...functionsEnv(options.https ? 0 : functionsPort), AUTH_CLIENT_SECRET: clientSecret },
       { logFile: options.functionsLogFile },
     );
+    parts.functions = host;
+    if (tls) {
+      parts.tlsFront = await startHttpsFront({ certificate: tls, hostName: 'localhost', port: functionsPort, listener: (req, res) => forwardToSignIn(host.url, req, res) });
+      const front = parts.tlsFront;
+      parts.functions = { ...host, url: functionsUrl, port: functionsPort, stop: async () => (await front.stop(), await host.stop()) };
+    }
     const functionsMs = since(t);
 
-    const { demo, functions } = parts as Required<typeof parts>;
+    const { demo, spa, functions } = parts as Required<typeof parts>;
     return {
       demo,
+      spa,
       functions,
       standIn,
       azurite,

@@ -25,6 +25,9 @@ module applicationInsights 'br/public:avm/res/insights/component:0.6.0' = {
     tags: tags
     workspaceResourceId: logAnalytics.outputs.resourceId
     disableLocalAuth: true // Entra-authenticated ingestion only
+    // Keep IP masking on (the platform default; the AVM module's default is true = masking off): request telemetry of
+    // every /auth/* call would otherwise store each user's full client IP (SECURITY.md: no IPs in telemetry).
+    disableIpMasking: false
   }
 }
 

@@ -5,7 +5,12 @@ param principalId string
 param storageAccountName string
 param authStateTableName string
 param authSessionsTableName string
-param keyVaultName string
+@description('Empty in the managed-identity mode: no vault, no vault role.')
+param keyVaultName string = ''
+@description('The one vault item the app reads (the client secret, or the certificate\'s backing secret).')
+param keyVaultSecretName string = ''
+@description('True when that secret exists at deployment time (created by this template): the role is then scoped to it alone.')
+param keyVaultSecretExists bool = false
 param applicationInsightsName string
 
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
@@ -34,6 +39,11 @@ resource authSessionsTable 'Microsoft.Storage/storageAccounts/tableServices/tabl
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
+}
+
+resource vaultSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: keyVaultSecretName
 }
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -72,8 +82,20 @@ resource blobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Read secret values (the client secret, or a certificate's secret part); no list/write/delete of keys.
-resource vaultSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+// Read secret values, only in the modes that use a vault (secret, certificate); no list/write/delete. Scoped to the
+// one secret when it exists now (Key Vault RBAC supports per-secret scope: Learn "Azure RBAC for Key Vault"), else to
+// the vault, which is this app's alone and holds only that item (a role scope must exist when it is assigned).
+resource vaultSecretRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(keyVaultName) && keyVaultSecretExists) {
+  name: guid(vaultSecret.id, principalId, keyVaultSecretsUser)
+  scope: vaultSecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource vaultRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(keyVaultName) && !keyVaultSecretExists) {
   name: guid(vault.id, principalId, keyVaultSecretsUser)
   scope: vault
   properties: {

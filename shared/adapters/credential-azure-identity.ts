@@ -5,8 +5,9 @@
  *   sign-in locally (see `chooseAzureTokenCredential`). No `DefaultAzureCredential`: its probing chain would try
  *   environment, workload identity, IMDS and several developer tools in turn in production, each a delay and a
  *   surprise.
- * - Secretless client credential: a managed-identity token for `api://AzureADTokenExchange`, which a federated
- *   identity credential on the app registration trusts (the MSAL `clientAssertion`).
+ * - Secretless client credential: a user-assigned managed identity's token for the cloud's token-exchange audience
+ *   (`api://AzureADTokenExchange`, `…USGov`, `…China`), which a federated identity credential on the app
+ *   registration trusts (the MSAL `clientAssertion`).
  *
  * Every `getToken` is bounded by a timeout: `ManagedIdentityCredential` does not pass an abort signal down to
  * MSAL's managed-identity request, and Key Vault's token cycler would keep every later caller waiting on one hung
@@ -18,8 +19,10 @@ import { AuthError } from '../errors';
 import type { Clock } from '../ports';
 import type { AzureTokenCredentialChoice } from './key-vault-policy';
 
-/** The audience Entra requires of a federated client assertion (workload identity federation). */
-export const TOKEN_EXCHANGE_SCOPE = 'api://AzureADTokenExchange/.default';
+/** The scope that asks the managed identity for a token with `audience` (the resource's `/.default`). */
+export function tokenExchangeScope(audience: string): string {
+  return `${audience.replace(/\/+$/, '')}/.default`;
+}
 /** Reuse a token until this long before it expires (MSAL's own margin is 5 min too). */
 const TOKEN_REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
@@ -64,7 +67,7 @@ export function withTokenTimeout(inner: TokenCredential, timeoutMs: number): Tok
 }
 
 export interface AssertionSource {
-  /** A managed-identity token for api://AzureADTokenExchange, cached until near expiry; one request at a time. */
+  /** A managed-identity token for the token-exchange audience, cached until near expiry; one request at a time. */
   getAssertion(): Promise<string>;
   /** Token requests made (cache misses), for tests and the cold-start note. */
   readonly requests: number;
@@ -78,7 +81,10 @@ export function createManagedIdentityAssertionSource(options: {
   credential: TokenCredential;
   clock: Clock;
   timeoutMs: number;
+  /** `api://AzureADTokenExchange` in the public cloud (AUTH_TOKEN_EXCHANGE_AUDIENCE). */
+  audience: string;
 }): AssertionSource {
+  const scope = tokenExchangeScope(options.audience);
   const credential = withTokenTimeout(options.credential, options.timeoutMs);
   let cached: AccessToken | undefined;
   let inflight: Promise<string> | undefined;
@@ -95,10 +101,10 @@ export function createManagedIdentityAssertionSource(options: {
     if (fresh(cached)) return Promise.resolve(cached.token);
     if (inflight) return inflight;
     requests += 1;
-    const request = credential.getToken(TOKEN_EXCHANGE_SCOPE).then(
+    const request = credential.getToken(scope).then(
       (token) => {
         if (!token?.token) {
-          throw new AuthError('credential_unavailable', { logDetail: 'managed identity returned no token for api://AzureADTokenExchange' });
+          throw new AuthError('credential_unavailable', { logDetail: `managed identity returned no token for ${options.audience}` });
         }
         cached = token;
         return token.token;
@@ -108,7 +114,7 @@ export function createManagedIdentityAssertionSource(options: {
         if (cached && options.clock.now() < cached.expiresOnTimestamp - 60_000) return cached.token;
         throw new AuthError('credential_unavailable', {
           retryAfterSeconds: 5,
-          logDetail: `managed identity token for api://AzureADTokenExchange failed (${(cause as Error)?.name ?? 'error'})`,
+          logDetail: `managed identity token for ${options.audience} failed (${(cause as Error)?.name ?? 'error'})`,
           cause,
         });
       },

@@ -6,8 +6,9 @@
  *   re-read once per rejected value when Entra answers `invalid_client` (rotation).
  * - `certificate`: the Key Vault certificate's key and chain, read through its backing secret, cached and renewed
  *   the same way.
- * - `managed-identity`: no secret anywhere; MSAL's `clientAssertion` is a managed-identity token for
- *   `api://AzureADTokenExchange`, trusted by a federated identity credential on the app registration.
+ * - `managed-identity`: no secret anywhere; MSAL's `clientAssertion` is a token of the app's user-assigned managed
+ *   identity for the cloud's token-exchange audience (`api://AzureADTokenExchange` in the public cloud), trusted by
+ *   a federated identity credential on the app registration.
  *
  * Lazy loading: the Key Vault and identity SDKs (and node-forge) are `require`d inside the branches that need
  * them, and only on the first `get()`, so that a function that never redeems a code (`/auth/login`) never
@@ -79,7 +80,7 @@ export function createClientCredentialProvider(
     case 'certificate':
       return keyVaultProvider(config.keyVaultUrl, config.certificateName, 'certificate', options);
     case 'managed-identity':
-      return managedIdentityProvider(config.managedIdentityClientId, options);
+      return managedIdentityProvider(config.managedIdentityClientId, config.tokenExchangeAudience, options);
   }
 }
 
@@ -166,21 +167,27 @@ function keyVaultProvider(
   };
 }
 
-function managedIdentityProvider(clientId: string | undefined, options: CredentialProviderOptions): ClientCredentialProvider {
+function managedIdentityProvider(clientId: string | undefined, audience: string | undefined, options: CredentialProviderOptions): ClientCredentialProvider {
   const clock = options.clock ?? systemClock;
   let source: import('./credential-azure-identity').AssertionSource | undefined;
   const getSource = (): import('./credential-azure-identity').AssertionSource => {
     if (source) return source;
+    // shared/config.ts refuses the mode without a user-assigned identity; a config built by hand fails the same way
+    // here (a system-assigned identity's token is never a credential Entra accepts), and nothing is requested.
+    if (!clientId?.trim()) {
+      throw new AuthError('credential_unavailable', {
+        logDetail: 'managed-identity credential without AUTH_MANAGED_IDENTITY_CLIENT_ID: a federated credential trusts only a user-assigned identity',
+      });
+    }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const identity = require('./credential-azure-identity') as typeof import('./credential-azure-identity');
     source = identity.createManagedIdentityAssertionSource({
       credential: options.tokenCredential ?? identity.createManagedIdentityCredential(clientId),
       clock,
       timeoutMs: options.tokenTimeoutMs ?? DEFAULTS.tokenTimeoutMs,
+      audience: audience ?? 'api://AzureADTokenExchange',
     });
-    options.logger?.info('managed identity client assertion configured', {
-      managedIdentity: clientId ? 'user-assigned' : 'system-assigned',
-    });
+    options.logger?.info('managed identity client assertion configured', { managedIdentity: 'user-assigned', audience: audience ?? 'api://AzureADTokenExchange' });
     return source;
   };
   return {

@@ -23,7 +23,7 @@ import {
 } from '@azure/msal-node';
 import type { AuthConfig } from '../config';
 import { OIDC_SCOPES } from '../config';
-import { AuthError, upstreamTransportError } from '../errors';
+import { AuthError, upstreamTransportError, type ErrorCode, type ProviderErrorInfo } from '../errors';
 import type {
   ClientCredential,
   ClientCredentialProvider,
@@ -56,6 +56,10 @@ export function createMsalTokenClient(deps: MsalTokenClientDeps): TokenClient {
         authority: config.authority,
         knownAuthorities: [authorityHost],
         authorityMetadata: JSON.stringify(metadata),
+        // `cp1`: this client handles claims challenges, so Entra may send Continuous Access Evaluation ones (and
+        // long-lived, revocable access tokens). MSAL sends it as `claims` on every token request.
+        // https://learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation
+        ...(config.protocol === 'entra' ? { clientCapabilities: [...CLIENT_CAPABILITIES] } : {}),
         ...credentialOptions(credential),
       },
       cache: { cachePlugin: cachePluginFor(cache) },
@@ -116,6 +120,7 @@ export function createMsalTokenClient(deps: MsalTokenClientDeps): TokenClient {
       });
     },
 
+
     async acquireSilent(request, cache) {
       return withCredential(async (credential) => {
         const network = new DeadlineNetworkClient(timeoutMs);
@@ -133,9 +138,10 @@ export function createMsalTokenClient(deps: MsalTokenClientDeps): TokenClient {
           };
         } catch (error) {
           const translated = translate(error, network);
-          // The session's Entra refresh token was revoked or expired: only a new sign-in helps (not a "bad code").
+          // A terminal invalid_grant (no suberror: AADSTS700082 expired, 50173 revoked or password reset, 50057
+          // disabled account): the refresh token is dead and only a new sign-in helps; the session is over.
           if (translated instanceof AuthError && translated.code === 'invalid_grant') {
-            throw new AuthError('interaction_required', { cause: translated.cause, logDetail: 'provider refused the refresh token' });
+            throw new AuthError('session_revoked', { cause: translated.cause, provider: translated.provider, logDetail: 'provider refused the refresh token' });
           }
           throw translated;
         }
@@ -172,11 +178,57 @@ function cachePluginFor(box: TokenCacheBox): ICachePlugin {
   };
 }
 
-/** The provider refused the client credential itself (a rotated or expired secret): the one case worth renewing. */
+/** The capabilities this client declares: `cp1` = "can handle claims challenges" (CAE). */
+export const CLIENT_CAPABILITIES = ['cp1'] as const;
+
+/**
+ * The provider refused the client credential itself (a rotated, expired or wrongly pasted secret or certificate):
+ * the one case worth re-reading Key Vault for, since a fix there must be picked up without a restart.
+ */
 function isCredentialRejection(error: unknown): boolean {
   return error instanceof AuthError && error.code === 'credential_unavailable' && error.cause instanceof ServerError && CLIENT_REJECTED.has(error.cause.errorCode);
 }
 const CLIENT_REJECTED = new Set(['invalid_client', 'unauthorized_client']);
+
+/**
+ * AADSTS codes that mean a setting or the app registration is wrong: no retry, no Key Vault re-read, and not
+ * "the provider is unavailable". The README's troubleshooting table names the fix for each.
+ * @see https://learn.microsoft.com/entra/identity-platform/reference-error-codes
+ */
+const AADSTS_CODES: Readonly<Record<string, ErrorCode>> = {
+  '9002327': 'app_registration_mismatch', // redirect URI registered under "Single-page application", not "Web"
+  '9002326': 'app_registration_mismatch', // cross-origin redemption: the redirect URI is a SPA one
+  '700016': 'app_registration_mismatch', // application not found in the tenant (client id or tenant wrong, not provisioned)
+  '700025': 'app_registration_mismatch', // redirect URI under "Mobile and desktop": a public client, no secret expected
+  '28000': 'app_registration_mismatch', // scopes of more than one resource in one token request
+  '70011': 'app_registration_mismatch', // invalid scope
+  '50011': 'app_registration_mismatch', // redirect URI not registered / not the one used at authorize
+  '7000112': 'app_registration_mismatch', // application disabled
+  '70021': 'client_credential_rejected', // no federated identity credential matches the assertion
+  '700211': 'client_credential_rejected', // federated assertion: issuer not trusted
+  '700212': 'client_credential_rejected', // federated assertion: no matching audience
+  '700213': 'client_credential_rejected', // federated assertion: no matching subject
+  '65001': 'consent_required', // the user or an administrator has not consented
+  '90094': 'consent_required', // admin consent required
+};
+
+/** The provider's error, reduced to what may be logged: words, numbers and GUIDs, never its description. */
+function providerInfo(error: ServerError | InteractionRequiredAuthError): ProviderErrorInfo {
+  const guid = (value: unknown): string | undefined => (typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(value) ? value : undefined);
+  const word = (value: unknown): string | undefined => (typeof value === 'string' && /^[a-z_]{1,64}$/.test(value) ? value : undefined);
+  const errorNo = String((error as { errorNo?: unknown }).errorNo ?? '');
+  // MSAL keeps Entra's trace id only on InteractionRequiredAuthError; a ServerError has it in its message.
+  const traceId = guid((error as { traceId?: unknown }).traceId) ?? guid(/Trace ID: ([0-9a-f-]{36})/i.exec(error.errorMessage)?.[1]);
+  const status = (error as { status?: unknown }).status;
+  return {
+    error: word(error.errorCode) ?? 'unknown',
+    aadsts: /^\d{1,9}$/.test(errorNo) ? errorNo : undefined,
+    suberror: word(error.subError),
+    correlationId: guid(error.correlationId),
+    traceId,
+    status: typeof status === 'number' ? status : undefined,
+  };
+}
 
 /** MSAL and transport failures → the service's coded errors. Never includes a token or code in the detail. */
 function translate(error: unknown, network: DeadlineNetworkClient): unknown {
@@ -184,21 +236,51 @@ function translate(error: unknown, network: DeadlineNetworkClient): unknown {
   // MSAL wraps what the network client throws; the network client remembers what really happened.
   if (network.failure) return network.failure;
   if (error instanceof InteractionRequiredAuthError) {
-    return new AuthError('interaction_required', { cause: error, logDetail: `msal ${error.errorCode}` });
+    const provider = providerInfo(error);
+    // `bad_token`: the refresh token itself is unusable, like a suberror-less invalid_grant.
+    if (provider.suberror === 'bad_token') return new AuthError('invalid_grant', { cause: error, provider, logDetail: 'provider answered bad_token' });
+    // A claims challenge (Conditional Access, consent, step-up): a new sign-in with these claims satisfies it.
+    const claims = error.claims && isJsonObject(error.claims) ? error.claims : undefined;
+    return new AuthError('interaction_required', { cause: error, provider, logDetail: `msal ${error.errorCode}`, problem: claims ? { claims } : undefined });
   }
   if (error instanceof ServerError) {
     const code = error.errorCode;
-    if (code === 'invalid_grant') return new AuthError('invalid_grant', { cause: error, logDetail: 'provider answered invalid_grant' });
+    const provider = providerInfo(error);
+    const mapped = provider.aadsts !== undefined ? AADSTS_CODES[provider.aadsts] : undefined;
+    if (mapped) return new AuthError(mapped, { cause: error, provider, logDetail: `provider error ${code} AADSTS${provider.aadsts}` });
+    if (code === 'invalid_grant') return new AuthError('invalid_grant', { cause: error, provider, logDetail: 'provider answered invalid_grant' });
     if (CLIENT_REJECTED.has(code)) {
-      return new AuthError('credential_unavailable', { cause: error, logDetail: `provider rejected the client credential (${code})`, retryAfterSeconds: 30 });
+      return new AuthError('credential_unavailable', { cause: error, provider, logDetail: `provider rejected the client credential (${code})`, retryAfterSeconds: 30 });
     }
-    return new AuthError('upstream_unavailable', { cause: error, logDetail: `provider error ${code}` });
+    // The network client already answered 429 and 5xx; what MSAL reads as an error here is a refusal (a 4xx):
+    // the provider is up and said no. Say so, with the AADSTS in the log — unless it says it is unavailable.
+    if (code === 'server_error' || code === 'temporarily_unavailable') {
+      return new AuthError('upstream_unavailable', { cause: error, provider, logDetail: `provider error ${code}` });
+    }
+    return new AuthError('provider_rejected', { cause: error, provider, logDetail: `provider error ${code}` });
   }
   const code = (error as { errorCode?: unknown })?.errorCode;
   // MSAL's own ID token checks (it checks the nonce too): the token is untrustworthy, as jose would find.
   if (code === 'nonce_mismatch') return new AuthError('id_token_invalid', { cause: error, logDetail: 'ID token rejected: nonce mismatch (msal)' });
   if (code === 'token_parsing_error') return new AuthError('id_token_invalid', { cause: error, logDetail: 'ID token is not a JWT (msal)' });
   return new AuthError('upstream_unavailable', { cause: error, logDetail: `msal ${typeof code === 'string' ? code : 'error'}` });
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
+/** RFC 9110 §10.2.3 `Retry-After`: delay-seconds or an HTTP-date; bounded to [1 s, 1 h], default 5 s. */
+export function retryAfterSeconds(value: string | null, now = Date.now()): number {
+  if (value === null) return 5;
+  const trimmed = value.trim();
+  const seconds = /^\d+$/.test(trimmed) ? Number(trimmed) : Math.ceil((Date.parse(trimmed) - now) / 1000);
+  return Number.isFinite(seconds) ? Math.min(3600, Math.max(1, seconds)) : 5;
 }
 
 /**
@@ -255,13 +337,19 @@ export class DeadlineNetworkClient implements INetworkModule {
     } catch (cause) {
       throw this.transportFailure(cause, `${method} ${path} body`);
     }
+    if (response.status === 429) {
+      // Entra throttles with 429 + Retry-After: pass its wait on (503), so clients back off as long as it asks.
+      // https://learn.microsoft.com/entra/identity-platform/msal-error-handling-js#retrying-after-errors-and-exceptions
+      this.failure ??= new AuthError('upstream_throttled', { logDetail: `${method} ${path} answered 429`, retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')) });
+      throw this.failure;
+    }
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch (cause) {
       throw this.fail('upstream_unavailable', `${method} ${path} answered ${response.status} without JSON`, cause);
     }
-    if (response.status === 429 || response.status >= 500) {
+    if (response.status >= 500) {
       throw this.fail('upstream_unavailable', `${method} ${path} answered ${response.status}`);
     }
     const headers: Record<string, string> = {};

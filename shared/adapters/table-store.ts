@@ -7,18 +7,34 @@
  * - Tables are created on first "table not found", not on every cold start: one fewer transaction per sign-in.
  * - Sealed data is split over several string properties: Table Storage caps one property at 64 KiB.
  */
-import { RestError, TableClient, type TableEntityResult } from '@azure/data-tables';
+import { odata, RestError, TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { StorageConfig } from '../config';
 import { AuthError } from '../errors';
-import type { RowStore, StoredRow, StoredRowWithEtag } from '../ports';
+import type { RowKeyPair, RowStore, StoredRow, StoredRowWithEtag } from '../ports';
 
 /** Characters per property: 32K UTF-16 code units is the Table Storage limit; stay below it. */
 const CHUNK = 30_000;
 /** At most this many chunks (~900 KB, under the 1 MiB entity limit). */
 const MAX_CHUNKS = 30;
 const CALL_TIMEOUT_MS = 5_000;
+/**
+ * How long one purge run may go on: under the timer's 5-minute period (runs never pile up) and far under the
+ * Functions timeout. At the measured throughput this is millions of rows (BENCHMARKS.md, purge capacity).
+ */
+export const PURGE_BUDGET_MS = 4 * 60_000;
+/** Rows per listing page: the Table service's maximum. */
+const PURGE_PAGE_SIZE = 1_000;
+/** An entity group transaction holds at most 100 operations, all in one partition. */
+const TRANSACTION_MAX_OPERATIONS = 100;
+/** Deadline of one purge call (a page, a transaction): no user waits on it, and a big backlog makes pages slow. */
+const PURGE_CALL_TIMEOUT_MS = 30_000;
+/** Transactions in flight at once during a purge. */
+const PURGE_PARALLEL_BATCHES = 4;
 
-type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number } & Record<string, unknown>;
+type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number; links?: string } & Record<string, unknown>;
+
+/** At most this many rows a single-partition listing returns (a user's sessions); more is refused, not truncated. */
+const MAX_LISTED_ROWS = 1_000;
 
 export interface TableStoreOptions {
   /** Token credential for `AUTH_STORAGE_ACCOUNT_URL` (managed identity); loaded lazily by the caller. */
@@ -110,36 +126,125 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
       });
     },
 
-    async purgePartitionsBefore(partitionKey) {
+    async purgePartitionsBefore(partitionKey, budgetMs = PURGE_BUDGET_MS) {
+      const deadline = Date.now() + budgetMs;
+      // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
+      const queryOptions = { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey', 'links'] };
+      let deleted = 0;
+      let continuationToken: string | undefined;
       return guard(async () => {
-        let deleted = 0;
         try {
-          // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
+          do {
+            if (Date.now() >= deadline) return { deleted, complete: false };
+            // One page at a time, each with its own deadline: a long backlog is many short calls, not one long one.
+            const page = await call(async () => {
+              const abortSignal = AbortSignal.timeout(Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
+              const pages = client.listEntities<Entity>({ queryOptions, abortSignal }).byPage({ maxPageSize: PURGE_PAGE_SIZE, continuationToken });
+              return (await pages.next()).value as (Entity[] & { continuationToken?: string }) | undefined;
+            });
+            if (!page) break;
+            // Each row's links (its index entries) first: if this run stops between the two, the next finds the row again.
+            const links = page.flatMap((row) => parseLinks(row.links));
+            if (links.length > 0) await deleteInBatches(links, Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
+            deleted += await deleteInBatches(page, Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
+            continuationToken = page.continuationToken;
+          } while (continuationToken);
+        } catch (error) {
+          if (!isTableNotFound(error)) throw error;
+        }
+        return { deleted, complete: true };
+      });
+    },
+
+    async listPartition(partitionKey, fromRowKey) {
+      return guard(async () => {
+        const listed: StoredRowWithEtag[] = [];
+        try {
           const rows = client.listEntities<Entity>({
-            queryOptions: { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey'] },
-            abortSignal: AbortSignal.timeout(timeoutMs * 12),
+            queryOptions: { filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${fromRowKey}` },
+            abortSignal: AbortSignal.timeout(timeoutMs * 2),
           });
           for await (const row of rows) {
-            try {
-              await client.deleteEntity(row.partitionKey, row.rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
-              deleted++;
-            } catch (error) {
-              if (statusOf(error) !== 404) throw error;
-            }
+            if (listed.length === MAX_LISTED_ROWS) throw new AuthError('request_too_large', { logDetail: `partition lists over ${MAX_LISTED_ROWS} rows` });
+            listed.push(fromEntity(row));
           }
         } catch (error) {
           if (!isTableNotFound(error)) throw error;
         }
-        return deleted;
+        return listed;
       });
     },
   };
+
+  /**
+   * Entity group transactions: up to 100 deletes of one partition per request (a few requests in parallel), so the
+   * purge's cost per row is a hundredth of a round trip.
+   * @see https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
+   */
+  async function deleteInBatches(rows: readonly RowKeyPair[], timeoutMs: number): Promise<number> {
+    const batches: RowKeyPair[][] = [];
+    const byPartition = new Map<string, RowKeyPair[]>();
+    for (const row of rows) byPartition.set(row.partitionKey, [...(byPartition.get(row.partitionKey) ?? []), row]);
+    for (const partition of byPartition.values()) {
+      for (let i = 0; i < partition.length; i += TRANSACTION_MAX_OPERATIONS) batches.push(partition.slice(i, i + TRANSACTION_MAX_OPERATIONS));
+    }
+    let deleted = 0;
+    for (let i = 0; i < batches.length; i += PURGE_PARALLEL_BATCHES) {
+      const counts = await Promise.all(batches.slice(i, i + PURGE_PARALLEL_BATCHES).map((batch) => deleteBatch(batch, timeoutMs)));
+      deleted += counts.reduce((a, b) => a + b, 0);
+    }
+    return deleted;
+  }
+
+  async function deleteBatch(batch: readonly RowKeyPair[], timeoutMs: number): Promise<number> {
+    try {
+      const actions: TransactionAction[] = batch.map((row) => ['delete', { partitionKey: row.partitionKey, rowKey: row.rowKey }]);
+      await client.submitTransaction(actions, { abortSignal: AbortSignal.timeout(timeoutMs) });
+      return batch.length;
+    } catch (error) {
+      // A transaction is all or nothing: one row gone meanwhile (consumed, or deleted on use) fails the batch.
+      if (statusOf(error) !== 404) throw error;
+    }
+    let deleted = 0;
+    for (const row of batch) {
+      try {
+        await client.deleteEntity(row.partitionKey, row.rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
+        deleted++;
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+    }
+    return deleted;
+  }
+
+  async function deleteIgnoringMissing(partitionKey: string, rowKey: string): Promise<void> {
+    try {
+      await client.deleteEntity(partitionKey, rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+}
+
+/** `links` is stored as `<partition> <row>` pairs separated by `;` (keys here never hold either character). */
+function formatLinks(links: StoredRow['links']): string | undefined {
+  return links && links.length > 0 ? links.map((l) => `${l.partitionKey} ${l.rowKey}`).join(';') : undefined;
+}
+
+function parseLinks(value: unknown): RowKeyPair[] {
+  if (typeof value !== 'string' || value === '') return [];
+  return value.split(';').flatMap((pair) => {
+    const [partitionKey, rowKey, extra] = pair.split(' ');
+    return partitionKey && rowKey && extra === undefined ? [{ partitionKey, rowKey }] : [];
+  });
 }
 
 function toEntity(row: StoredRow): Entity {
   const chunkCount = Math.max(1, Math.ceil(row.data.length / CHUNK));
   if (chunkCount > MAX_CHUNKS) throw new AuthError('request_too_large', { logDetail: `row data ${row.data.length} chars` });
   const entity: Entity = { partitionKey: row.partitionKey, rowKey: row.rowKey, expiresAt: row.expiresAt, chunks: chunkCount };
+  const links = formatLinks(row.links);
+  if (links !== undefined) entity.links = links;
   for (let i = 0; i < chunkCount; i++) entity[`d${i}`] = row.data.slice(i * CHUNK, (i + 1) * CHUNK);
   return entity;
 }
@@ -152,6 +257,7 @@ function fromEntity(entity: TableEntityResult<Entity>): StoredRowWithEtag {
     rowKey: entity.rowKey,
     expiresAt: Number(entity.expiresAt),
     data,
+    links: parseLinks(entity.links),
     etag: entity.etag,
   };
 }

@@ -18,7 +18,7 @@ export const MAX_CLAIMS_LENGTH = 4096;
 export function claimsChallengeError(claims: string, config: AuthConfig, logDetail: string): AuthError {
   const loginUrl = new URL('/auth/login', config.publicOrigin);
   loginUrl.searchParams.set('claims', claims);
-  return new AuthError('interaction_required', { challenge: { claims, loginUrl: loginUrl.href }, logDetail });
+  return new AuthError('interaction_required', { problem: { claims, loginUrl: loginUrl.href }, logDetail });
 }
 
 /**

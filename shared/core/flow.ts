@@ -12,15 +12,17 @@ import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent, userHash } from '../telemetry';
 import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
-import { accessTokenFor, allowedScopes, type AccessTokenView } from './access-token';
-import { validateIdToken, type SignedInUser } from './id-token';
+import { accessTokenFor, accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
+import { idTokenSessionId, validateIdToken, type SignedInUser } from './id-token';
 import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
   appErrorRedirect,
   appRedirectUrl,
   issueHandoff,
+  nativeAppIdentity,
   nativeAppTarget,
   parseNativeRequest,
+  type NativeAppIdentity,
   type NativeAuthorizeParams,
   type NativeRequest,
 } from './native';
@@ -30,12 +32,15 @@ import { SingleFlight } from './single-flight';
 import { validateReturnUrl } from './return-url';
 import { open, seal } from './seal';
 import { loadSession, newSession, saveSession, SESSION_COOKIE, SESSION_TOUCH_INTERVAL_MS, storeSession, type SessionKind } from './session';
+import { deleteSessionRow, endUserSessions, indexableSid, sessionIndexLinks, userKeyOf } from './session-index';
 
 export { SESSION_COOKIE } from './session';
 export type { AccessTokenView } from './access-token';
 
 /** How long a started sign-in may take (design §7: at most ten minutes). */
 export const SIGN_IN_TTL_MS = 10 * 60_000;
+/** What one anonymous `/auth/login` may make us store (sealed data is ASCII: characters are bytes). */
+export const MAX_PENDING_ROW_BYTES = 4096;
 
 export interface FlowDeps {
   config: AuthConfig;
@@ -82,16 +87,26 @@ export interface BeginSignInInput {
   prompt?: string;
   loginHint?: string;
   domainHint?: string;
+  /** A claims request (OIDC Core §5.5), e.g. the `claims` of a claims challenge from /auth/refresh. */
+  claims?: string;
   /** Present when a native app starts the sign-in (any of its parameters given). */
   native?: NativeAuthorizeParams;
 }
 
 export type BeginSignInResult =
   | { kind: 'authorize'; authorizeUrl: string; transactionCookie: CookieToSet }
+  /**
+   * A native sign-in: the user first confirms, on our page naming the app, that they started it (RFC 8252 §8.6).
+   * The page's link is the provider's authorize URL; its state only works in the browser holding the cookie.
+   */
+  | { kind: 'confirm-app'; authorizeUrl: string; transactionCookie: CookieToSet; app: NativeAppIdentity }
   /** A native request refused after its redirect URI matched: the error goes back to the app. */
   | { kind: 'app-redirect'; location: string };
 
-const PROMPTS = new Set(['login', 'select_account', 'consent']);
+/** `create`: Entra External ID's (and B2C's) self-service sign-up entry point. */
+const PROMPTS = new Set(['login', 'select_account', 'consent', 'create']);
+/** A claims request travels in the authorize URL (and in a challenge's loginUrl): bounded well below URL limits. */
+export const MAX_CLAIMS_REQUEST_BYTES = 2048;
 const HINT = /^[^\u0000-\u001f\u007f]{1,256}$/;
 const DOMAIN_HINT = /^[A-Za-z0-9.-]{1,253}$/;
 
@@ -112,6 +127,7 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
   if (input.prompt !== undefined && !PROMPTS.has(input.prompt)) throw new AuthError('invalid_parameter', { logDetail: 'prompt' });
   if (input.loginHint !== undefined && !HINT.test(input.loginHint)) throw new AuthError('invalid_parameter', { logDetail: 'login_hint' });
   if (input.domainHint !== undefined && !DOMAIN_HINT.test(input.domainHint)) throw new AuthError('invalid_parameter', { logDetail: 'domain_hint' });
+  const claims = claimsRequest(input.claims, config);
 
   const waitSeconds = deps.signInRate.take();
   if (waitSeconds !== undefined) throw new AuthError('rate_limited', { retryAfterSeconds: waitSeconds });
@@ -137,7 +153,10 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
     expiresAt,
   };
 
-  await deps.states.insert({ ...ref, expiresAt, data: await seal(pending, state, 'state', ref.rowKey) });
+  const data = await seal(pending, state, 'state', ref.rowKey);
+  // SECURITY.md's storage bound, enforced: the inputs' own bounds keep a row near 3.5 KB at worst; never more.
+  if (data.length > MAX_PENDING_ROW_BYTES) throw new AuthError('request_too_large', { logDetail: `pending sign-in row ${data.length} B` });
+  await deps.states.insert({ ...ref, expiresAt, data });
   securityEvent(deps.logger, 'signin_started', { flow: native ? 'native' : 'web' });
 
   const url = new URL(metadata.authorization_endpoint);
@@ -154,14 +173,38 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
     prompt: input.prompt,
     login_hint: input.loginHint,
     domain_hint: input.domainHint,
+    claims,
   };
   for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
 
-  return {
-    kind: 'authorize',
-    authorizeUrl: url.href,
-    transactionCookie: { name: transactionCookieName(ref.rowKey), value: binding, maxAge: SIGN_IN_TTL_MS / 1000 },
-  };
+  const transactionCookie = { name: transactionCookieName(ref.rowKey), value: binding, maxAge: SIGN_IN_TTL_MS / 1000 };
+  if (native) return { kind: 'confirm-app', authorizeUrl: url.href, transactionCookie, app: nativeAppIdentity(native, config) };
+  return { kind: 'authorize', authorizeUrl: url.href, transactionCookie };
+}
+
+/**
+ * The `claims` authorize parameter: the caller's claims request (a JSON object, bounded), merged in Entra mode
+ * with the client capabilities MSAL declares on token requests (`xms_cc: cp1`), as MSAL does for its own
+ * authorize URLs. Undefined when there is nothing to send.
+ * @see https://learn.microsoft.com/entra/identity-platform/claims-challenge
+ */
+function claimsRequest(raw: string | undefined, config: AuthConfig): string | undefined {
+  let requested: Record<string, unknown> = {};
+  if (raw !== undefined) {
+    if (Buffer.byteLength(raw) > MAX_CLAIMS_REQUEST_BYTES) throw new AuthError('invalid_parameter', { logDetail: 'claims too large' });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new AuthError('invalid_parameter', { logDetail: 'claims is not JSON' });
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new AuthError('invalid_parameter', { logDetail: 'claims is not a JSON object' });
+    requested = parsed as Record<string, unknown>;
+  }
+  if (config.protocol !== 'entra') return raw === undefined ? undefined : JSON.stringify(requested);
+  const accessToken = (requested.access_token ?? {}) as Record<string, unknown>;
+  if (typeof accessToken !== 'object' || accessToken === null || Array.isArray(accessToken)) throw new AuthError('invalid_parameter', { logDetail: 'claims.access_token' });
+  return JSON.stringify({ ...requested, access_token: { ...accessToken, xms_cc: { values: ['cp1'] } } });
 }
 
 // ------------------------------------------------------------------------------------------- callback
@@ -170,8 +213,12 @@ export interface CompleteSignInInput {
   code?: string;
   state?: string;
   error?: string;
+  /** The AADSTS number at the start of `error_description` (only the number: the rest is free text). */
+  errorAadsts?: string;
   /** Request cookies by name. */
   cookies: Readonly<Record<string, string | undefined>>;
+  /** The browser's User-Agent (already cleaned for display), shown in the user's session list. */
+  userAgent?: string;
 }
 
 export type CompleteSignInResult =
@@ -253,7 +300,13 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
   if (input.error !== undefined) {
     if (!(await deps.states.consume(taken.partitionKey, taken.rowKey, taken.etag))) throw new AuthError('state_unknown');
     const error = PROVIDER_ERRORS.has(input.error) ? input.error : 'server_error';
-    securityEvent(deps.logger, 'signin_failed', { flow: flowOf(pending), code: 'provider_error', providerError: error, durationMs: now - pending.createdAt });
+    securityEvent(deps.logger, 'signin_failed', {
+      flow: flowOf(pending),
+      code: 'provider_error',
+      providerError: error,
+      ...(input.errorAadsts !== undefined ? { aadsts: input.errorAadsts } : {}),
+      durationMs: now - pending.createdAt,
+    });
     if (pending.native) return { kind: 'app-redirect', location: appRedirectUrl(pending.native, { error }, deps.config), clearCookies };
     return { kind: 'provider-error', returnTo: pending.returnTo, error, clearCookies };
   }
@@ -271,7 +324,8 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
 
   const cache: TokenCacheBox = { serialized: undefined, changed: false };
   const redeemed = await tokens.redeemCode(
-    { code: input.code, codeVerifier: pending.verifier, redirectUri: deps.config.redirectUri, scopes: deps.config.scopes, nonce: pending.nonce },
+    // OIDC + the default resource: a token request names one resource (the others were consented at authorize).
+    { code: input.code, codeVerifier: pending.verifier, redirectUri: deps.config.redirectUri, scopes: allowedScopes(undefined, deps), nonce: pending.nonce },
     cache,
   );
   const metadata = await deps.metadata.get();
@@ -284,11 +338,19 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
     now: Math.floor(now / 1000),
   });
 
-  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized };
+  // AUTH_REQUIRED_ROLES: a user holding none of them gets no session (and no handoff code).
+  const required = deps.config.requiredRoles;
+  if (required.length && !required.some((role) => user.roles?.includes(role))) {
+    securityEvent(deps.logger, 'signin_failed', { flow: flowOf(pending), code: 'role_required' });
+    throw new AuthError('role_required', { logDetail: 'user has none of AUTH_REQUIRED_ROLES' });
+  }
+
+  const sid = indexableSid(idTokenSessionId(redeemed.idToken));
+  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized, ...(sid !== undefined ? { sid } : {}) };
   const userId = `${user.tenantId ?? user.issuer}/${user.id}`;
   securityEvent(deps.logger, 'signin_completed', { flow: flowOf(pending), userHash: userHash(userId), durationMs: deps.clock.now() - pending.createdAt });
   if (pending.native) return { kind: 'app-redirect', location: await issueHandoff(pending.native, signedIn, deps), clearCookies };
-  const session = newSession('web', signedIn, deps);
+  const session = newSession('web', signedIn, deps, input.userAgent);
   await storeSession(session, deps);
   const cookie = { name: SESSION_COOKIE, value: session.token, maxAge: deps.config.session.absoluteSeconds };
   return { kind: 'signed-in', returnTo: pending.returnTo, session: cookie, clearCookies, user };
@@ -305,7 +367,9 @@ export interface SessionView {
 export async function readSession(token: string | undefined, kind: SessionKind, deps: FlowDeps): Promise<SessionView> {
   const session = await loadSession(token, kind, deps);
   if (deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) await saveSession(session, deps);
-  return { user: session.record.user, expiresAt: new Date(session.record.idleExpiresAt).toISOString() };
+  // `loginHint` is for sign-out only; the caller sees profile claims.
+  const { loginHint: _loginHint, ...user } = session.record.user;
+  return { user, expiresAt: new Date(session.record.idleExpiresAt).toISOString() };
 }
 
 // ------------------------------------------------------------------------------------------- refresh
@@ -331,7 +395,7 @@ export async function sessionAccessToken(token: string | undefined, kind: Sessio
   // the flight, so no caller can act on a copy read before another caller's save.
   return refreshes.run(`${sha256Hex(`${kind}:${token ?? ''}`)} ${scopes.join(' ')}`, async () => {
     const session = await loadSession(token, kind, deps);
-    const { view, cacheChanged } = await accessTokenFor(session.record, scopes, deps);
+    const { view, cacheChanged } = await accessTokenForSession(session, scopes, deps);
     if (cacheChanged || deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) {
       // Another instance saved first: its cache came from a provider call as recent as ours; keep it.
       if (!(await saveSession(session, deps))) deps.logger.info('session cache update lost to a concurrent refresh');
@@ -352,6 +416,7 @@ export async function endSession(
   kind: SessionKind,
   postLogoutRedirect: string | undefined,
   deps: FlowDeps,
+  everywhere = false,
 ): Promise<EndSessionResult> {
   const { config } = deps;
   const target = validateReturnUrl(postLogoutRedirect ?? config.postLogoutRedirectUri, policyOf(config));
@@ -360,7 +425,16 @@ export async function endSession(
     if (error instanceof AuthError && error.status === 401) return undefined; // no such session: nothing to end
     throw error;
   });
-  if (session) await deps.sessions.delete(session.ref.partitionKey, session.ref.rowKey);
+  if (session) {
+    if (everywhere) {
+      // Every indexed session of the user, this one last: a request cut short by storage can be retried.
+      const ended = await endUserSessions(userKeyOf(session.record.user), deps, session.ref);
+      securityEvent(deps.logger, 'signed_out_everywhere', { sessionsEnded: ended });
+    }
+    // This session (again, harmlessly, after "everywhere": it may predate the index).
+    await deleteSessionRow({ ...session.ref, links: sessionIndexLinks(session.ref, session.record) }, deps);
+  }
+  const loginHint = session?.record.user.loginHint;
 
   const absoluteTarget = new URL(target, config.publicOrigin).href;
   // The session is already gone: a provider outage must not fail the sign-out, only skip the provider's own.
@@ -369,6 +443,9 @@ export async function endSession(
   const url = new URL(metadata.end_session_endpoint);
   url.searchParams.set('client_id', config.clientId);
   url.searchParams.set('post_logout_redirect_uri', absoluteTarget);
+  // Names the account to sign out, so Entra shows no account picker.
+  // https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#send-a-sign-out-request
+  if (loginHint) url.searchParams.set('logout_hint', loginHint);
   return { logoutUrl: url.href, clearCookie: SESSION_COOKIE };
 }
 

@@ -3,7 +3,7 @@
  * @see https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation OIDC Core §3.1.3.7
  * @see https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
  */
-import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AuthError } from '../errors';
 
 /** Clock skew tolerated on exp, nbf and iat (design §7: five minutes). */
@@ -34,8 +34,19 @@ export interface SignedInUser {
   name?: string;
   username?: string;
   email?: string;
-  /** App roles assigned to the user (`roles` claim), when the token carries them. */
+  /**
+   * Where `email` came from: the `email` claim, or `preferred_username` when that is an address (Entra sends
+   * `email` for members only with the optional claim; `preferred_username` is often the UPN, which may not receive mail).
+   */
+  emailSource?: 'email' | 'preferred_username';
+  /** App roles assigned to the user (`roles`). */
   roles?: string[];
+  /** Group object ids (`groups`), when the app registration emits them. */
+  groups?: string[];
+  /** True when the user is in more groups than fit in a token: `groups` is absent and must be read from Graph. */
+  groupsOverage?: boolean;
+  /** Entra's `login_hint` optional claim: kept for `logout_hint` at sign-out, never shown by /auth/me. */
+  loginHint?: string;
 }
 
 export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, expect: IdTokenExpectations): Promise<SignedInUser> {
@@ -71,31 +82,53 @@ export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, ex
 
   if (expect.protocol === 'entra') {
     if (!tid || typeof payload.oid !== 'string' || !payload.oid) throw invalid('tid or oid missing');
-    if (!expect.allowedTenants?.includes(tid)) throw invalid('tenant not allowed');
+    // A valid token from a tenant this app does not serve: the user's organization, not the provider, is the issue.
+    if (!expect.allowedTenants?.includes(tid)) throw new AuthError('tenant_not_allowed', { logDetail: 'ID token tenant not in AUTH_ALLOWED_TENANTS' });
   } else if (expect.allowedTenants && (!tid || !expect.allowedTenants.includes(tid))) {
-    throw invalid('tenant not allowed');
+    throw new AuthError('tenant_not_allowed', { logDetail: 'ID token tenant not in AUTH_ALLOWED_TENANTS' });
   }
 
   const claim = (name: string): string | undefined => (typeof payload[name] === 'string' ? (payload[name] as string) : undefined);
+  const username = claim('preferred_username') ?? claim('email');
+  const email = claim('email') ?? (claim('preferred_username') !== undefined && EMAIL.test(claim('preferred_username')!) ? claim('preferred_username') : undefined);
+  const groups = stringList(payload.groups);
+  // Group overage: past 200 groups Entra sends `_claim_names.groups` (a Graph pointer) instead of the list.
+  // https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference#groups-overage-claim
+  const claimNames = payload._claim_names as Record<string, unknown> | undefined;
+  const overage = (typeof claimNames === 'object' && claimNames !== null && 'groups' in claimNames) || payload.hasgroups === true;
+  const roles = stringList(payload.roles);
+  const loginHint = claim('login_hint');
   return {
     id: expect.protocol === 'entra' ? (payload.oid as string) : (payload.sub as string),
     tenantId: tid,
     issuer: payload.iss,
     name: claim('name'),
-    username: claim('preferred_username') ?? claim('email'),
-    email: claim('email'),
-    ...optional('roles', stringList(payload.roles)),
+    username,
+    email,
+    ...(email !== undefined ? { emailSource: claim('email') !== undefined ? 'email' : 'preferred_username' } : {}),
+    ...(roles ? { roles } : {}),
+    ...(groups ? { groups } : {}),
+    ...(overage ? { groupsOverage: true } : {}),
+    ...(loginHint !== undefined && loginHint.length <= 2048 ? { loginHint } : {}),
   };
 }
 
-function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
-  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+/** A plain mailbox address (no display name, no spaces): what `preferred_username` must look like to count as email. */
+const EMAIL = /^[^\s@<>()"]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+$/;
+
+/** A claim that should be an array of strings; anything else (or too large) is ignored. */
+function stringList(value: unknown): string[] | undefined {
+  if (!Array.isArray(value) || value.length > 1000 || !value.every((v) => typeof v === 'string' && v.length <= 256)) return undefined;
+  return [...value];
 }
 
-/** App role values: a list of short strings; anything else is ignored rather than trusted half-way. */
-function stringList(value: unknown): string[] | undefined {
-  if (!Array.isArray(value) || value.length === 0 || value.length > 200) return undefined;
-  return value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 256) ? (value as string[]) : undefined;
+/**
+ * The `sid` claim of an ID token that `validateIdToken` has accepted: the provider's session, which front-channel
+ * logout names. Kept apart from `SignedInUser` so it is never shown by `/auth/me`.
+ * @see https://openid.net/specs/openid-connect-frontchannel-1_0.html#ClaimsContents
+ */
+export function idTokenSessionId(validatedIdToken: string): unknown {
+  return decodeJwt(validatedIdToken).sid;
 }
 
 function invalid(reason: string, cause?: unknown): AuthError {

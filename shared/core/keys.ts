@@ -6,8 +6,8 @@
  * - A session token (cookie value, native app token) is `<partition>.<id>.<secret>`. Rotating a native
  *   session token keeps the partition and id (the row) and replaces the secret (the key the row is sealed with).
  *
- * The partition is the hour in which the row expires, so the purge job deletes whole expired partitions and
- * its cost grows with the expired rows, not the table. Row keys are hashes: the raw state or session token is
+ * The partition is the hour in which the row expires (sessions) or its 5-minute bucket (states, handoff codes),
+ * so the purge job deletes whole expired partitions and its cost grows with the expired rows, not the table. Row keys are hashes: the raw state or session token is
  * never stored, so a copy of the tables alone gives no one a usable state or session.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -38,13 +38,30 @@ export function firstLivePartition(now: number): string {
   return expiryPartition(now);
 }
 
+/**
+ * Pending sign-ins and handoff codes live minutes, not hours: their partition is the 5-minute bucket they expire
+ * in, so a purge every 5 minutes removes each within 10 minutes of its expiry (an hour bucket kept an abandoned
+ * sign-in up to 70 minutes). Same 10-digit shape; the numbers are larger than hour numbers, so a row from the
+ * older hour scheme sorts before every live bucket and is purged.
+ */
+export const STATE_BUCKET_MS = 5 * 60_000;
+
+export function stateExpiryPartition(expiresAt: number): string {
+  return String(Math.floor(expiresAt / STATE_BUCKET_MS)).padStart(10, '0');
+}
+
+/** Every AuthState partition before this one holds only expired rows. */
+export function firstLiveStatePartition(now: number): string {
+  return stateExpiryPartition(now);
+}
+
 export interface RowRef {
   partitionKey: string;
   rowKey: string;
 }
 
 export function newStateToken(random: RandomBytes, expiresAt: number): string {
-  return `${expiryPartition(expiresAt)}.${base64url(random(32))}`;
+  return `${stateExpiryPartition(expiresAt)}.${base64url(random(32))}`;
 }
 
 /** Checks the state's format before any storage call; a malformed state never reaches Table Storage. */
@@ -69,6 +86,8 @@ function singleUseRowRef(kind: 'state' | 'handoff', value: string): RowRef | und
 }
 
 export const TRANSACTION_COOKIE_PREFIX = '__Host-signin-';
+/** The exact shape of a transaction cookie's name (see transactionCookieName). */
+export const TRANSACTION_COOKIE = /^__Host-signin-[0-9a-f]{16}$/;
 
 /** Name of the transaction cookie for one sign-in: one per sign-in, so two tabs can sign in at once. */
 export function transactionCookieName(stateRowKey: string): string {

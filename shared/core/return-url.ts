@@ -10,6 +10,7 @@
  */
 import { AuthError } from '../errors';
 
+/** UTF-16 units, of the raw value and of its serialized (stored) form: the pending row stays under 4 KB. */
 const MAX_LENGTH = 2048;
 /** Control characters, whitespace (ASCII and Unicode), and backslashes are never legitimate here. */
 const FORBIDDEN = /[\u0000-\u0020\u007f-\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2060\u3000\ufeff\\]/;
@@ -40,7 +41,8 @@ export function validateReturnUrl(raw: string, policy: ReturnUrlPolicy): string 
     // percent-encoded ASCII, so it fits in a Location header (Kestrel, which serves Azure Functions, refuses raw
     // non-ASCII header values: a 500 after a sign-in that had worked).
     const resolved = new URL(raw, policy.publicOrigin);
-    return `${resolved.pathname}${resolved.search}${resolved.hash}`;
+    // The bound holds for what is stored and sent, not only for what came in: serializing turns `{` into `%7B`.
+    return withinLength(`${resolved.pathname}${resolved.search}${resolved.hash}`) ?? reject();
   }
 
   let url: URL;
@@ -54,7 +56,11 @@ export function validateReturnUrl(raw: string, policy: ReturnUrlPolicy): string 
   // `https:evil.example` parses as https://evil.example/; demanding the "//" keeps what we check what browsers see.
   if (!raw.toLowerCase().startsWith(`${url.protocol}//`)) return reject();
   if (url.origin !== policy.publicOrigin && !policy.allowedOrigins.includes(url.origin)) return reject();
-  return url.href;
+  return withinLength(url.href) ?? reject();
+}
+
+function withinLength(serialized: string): string | undefined {
+  return serialized.length <= MAX_LENGTH ? serialized : undefined;
 }
 
 function staysOnOrigin(path: string, origin: string): boolean {

@@ -7,7 +7,7 @@
 import { hkdfSync } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 
-export type SealPurpose = 'state' | 'session' | 'session-grace' | 'handoff';
+export type SealPurpose = 'state' | 'session' | 'session-grace' | 'handoff' | 'session-index';
 
 function deriveKey(secret: string, purpose: SealPurpose): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', secret, 'entra-signin-functions', `row-seal:${purpose}:v1`, 32));

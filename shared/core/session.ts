@@ -17,6 +17,7 @@ import type { SignedInUser } from './id-token';
 import { newSessionToken, rotateSessionToken, sessionRowRef, type SessionRef } from './keys';
 import type { FlowDeps } from './flow';
 import { open, seal } from './seal';
+import { deleteSessionRow, indexSession, sessionIndexLinks, touchIndexedSession, unindexSession } from './session-index';
 
 export const SESSION_COOKIE = '__Host-session';
 /** A session's idle expiry is pushed forward at most this often, so reading /auth/me is not a write each time. */
@@ -39,7 +40,17 @@ export interface SessionRecord {
   lastSeenAt: number;
   idleExpiresAt: number;
   absoluteExpiresAt: number;
+  /** The provider's session (`sid` claim) this session was signed in with: front-channel logout ends it. */
+  sid?: string;
+  /** The signing-in client's User-Agent, shown in the user's session list. */
+  userAgent?: string;
 }
+
+/**
+ * Hand-overs a native row keeps (newest first): enough for a chain across the rotations of one grace window at
+ * any sane refresh rate; a token rotated away more hand-overs ago than this is treated as reused.
+ */
+const MAX_GRACE_ENTRIES = 8;
 
 /** Sealed with the previous secret after a rotation: only the holder of the rotated-away token can read it. */
 interface RotationGrace {
@@ -53,15 +64,16 @@ export interface LoadedSession {
   ref: SessionRef;
   record: SessionRecord;
   etag: string;
-  /** The sealed grace blob, kept as is on writes that do not rotate. */
+  /** The sealed hand-overs (`~`-separated), kept as is on writes that do not rotate. */
   grace: string | undefined;
-  /** True when the presented token was rotated away moments ago and `token` is its successor. */
+  /** True when the presented token was rotated away moments ago and `token` is the current one it leads to. */
   handedOver: boolean;
 }
 
 /**
- * Row data: `<sealed record>` (web) or `<sealed record>~<sealed grace, or nothing yet>` (native: the separator
- * itself marks a native row, so a wrong secret for a web row is never taken for native token reuse).
+ * Row data: `<sealed record>` (web) or `<sealed record>~<sealed hand-overs, newest first, ~-separated, or nothing
+ * yet>` (native: the separator itself marks a native row, so a wrong secret for a web row is never taken for native
+ * token reuse).
  * JWE compact never contains `~`.
  */
 const GRACE_SEPARATOR = '~';
@@ -70,6 +82,8 @@ export interface SignedIn {
   user: SignedInUser;
   homeAccountId: string;
   msalCache: string | undefined;
+  /** The ID token's `sid`, when long enough to index (see `session-index.ts`). */
+  sid?: string;
 }
 
 export interface NewSession {
@@ -79,7 +93,7 @@ export interface NewSession {
 }
 
 /** A new session and its token, not yet stored (the native code redemption records the row it will use first). */
-export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps): NewSession {
+export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps, userAgent?: string): NewSession {
   const now = deps.clock.now();
   const { idleSeconds, absoluteSeconds } = deps.config.session;
   const absoluteExpiresAt = now + absoluteSeconds * 1000;
@@ -92,12 +106,21 @@ export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps
     lastSeenAt: now,
     idleExpiresAt: Math.min(now + idleSeconds * 1000, absoluteExpiresAt),
     absoluteExpiresAt,
+    ...(userAgent !== undefined ? { userAgent } : {}),
   };
+  if (record.sid === undefined) delete record.sid;
   return { token, ref: sessionRowRef(token) as SessionRef, record };
 }
 
+/** Index entries first, then the row: a session that exists can always be found to be ended (session-index.ts). */
 export async function storeSession({ ref, record }: NewSession, deps: FlowDeps): Promise<void> {
-  await deps.sessions.insert(await sealedRow(ref, record, ref.secret, undefined));
+  try {
+    await indexSession(ref, record, deps);
+    await deps.sessions.insert(await sealedRow(ref, record, ref.secret, undefined));
+  } catch (error) {
+    await unindexSession(ref, record, deps).catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -110,29 +133,34 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
   if (!presented || token === undefined) throw new AuthError('session_required');
   const row = await deps.sessions.get(presented.partitionKey, presented.rowKey);
   if (!row) throw new AuthError('session_required');
-  const [sealedRecord = '', grace] = row.data.split(GRACE_SEPARATOR);
-  const nativeRow = grace !== undefined;
+  const [sealedRecord = '', ...graceEntries] = row.data.split(GRACE_SEPARATOR);
+  const nativeRow = graceEntries.length > 0;
+  const grace = nativeRow ? graceEntries.join(GRACE_SEPARATOR) : undefined;
 
   let current = { token, ref: presented };
   let record = await open<SessionRecord>(sealedRecord, presented.secret, 'session', presented.rowKey);
   const now = deps.clock.now();
   if (!record && kind === 'native' && nativeRow) {
-    const handover = grace ? await open<RotationGrace>(grace, presented.secret, 'session-grace', presented.rowKey) : undefined;
-    const successor = handover && now < handover.until ? sessionRowRef(handover.successor) : undefined;
-    if (handover && successor) {
+    // Follow the hand-overs from the presented token to the current one: with two refreshes in flight and the app
+    // already using the newest token, the slower request presents a token rotated away two steps back.
+    const entries = graceEntries.filter(Boolean);
+    for (let hop = 0; hop < entries.length && !record; hop++) {
+      const handover = await openAny<RotationGrace>(entries, current.ref.secret, 'session-grace', current.ref.rowKey);
+      const successor = handover && now < handover.until ? sessionRowRef(handover.successor) : undefined;
+      if (!handover || !successor) break;
       current = { token: handover.successor, ref: successor };
       record = await open<SessionRecord>(sealedRecord, successor.secret, 'session', successor.rowKey);
     }
     if (!record) {
       // Only tokens of this session carry its id: this one was rotated away before. RFC 9700 §4.14.2.
-      await deps.sessions.delete(presented.partitionKey, presented.rowKey);
+      await deleteSessionRow(row, deps);
       securityEvent(deps.logger, 'token_reuse_detected', { sessionRevoked: true });
       throw new AuthError('session_required', { logDetail: 'rotated session token reused: session revoked' });
     }
   }
   if (!record || (record.kind ?? 'web') !== kind) throw new AuthError('session_required', { logDetail: 'session row does not open with this token' });
   if (now >= record.idleExpiresAt || now >= record.absoluteExpiresAt) {
-    await deps.sessions.delete(presented.partitionKey, presented.rowKey);
+    await deleteSessionRow(row, deps);
     throw new AuthError('session_expired');
   }
   return { ...current, record, etag: row.etag, grace, handedOver: current.token !== token };
@@ -145,6 +173,7 @@ export async function saveSession(session: LoadedSession, deps: FlowDeps): Promi
   if (etag === false) return false;
   session.record = record;
   session.etag = etag;
+  await touchIndex(session.ref, record, deps);
   return true;
 }
 
@@ -154,15 +183,35 @@ export async function saveSession(session: LoadedSession, deps: FlowDeps): Promi
  */
 export async function rotateSession(session: LoadedSession, deps: FlowDeps): Promise<string | undefined> {
   const successor = rotateSessionToken(session.token, deps.random);
-  const grace = await seal(
+  const handover = await seal(
     { successor, until: deps.clock.now() + ROTATION_GRACE_MS } satisfies RotationGrace,
     session.ref.secret,
     'session-grace',
     session.ref.rowKey,
   );
-  const row = await sealedRow(session.ref, touched(session.record, deps), (sessionRowRef(successor) as SessionRef).secret, grace);
+  // Newest first; older hand-overs stay (a chain from any token of the last minute to the current one), bounded.
+  const kept = (session.grace ?? '').split(GRACE_SEPARATOR).filter(Boolean).slice(0, MAX_GRACE_ENTRIES - 1);
+  const grace = [handover, ...kept].join(GRACE_SEPARATOR);
+  const record = touched(session.record, deps);
+  const row = await sealedRow(session.ref, record, (sessionRowRef(successor) as SessionRef).secret, grace);
   const etag = await deps.sessions.replace(row, session.etag);
-  return etag === false ? undefined : successor;
+  if (etag === false) return undefined;
+  await touchIndex(session.ref, record, deps);
+  return successor;
+}
+
+/** The session list's "last seen": a lost update of it must not fail the request that touched the session. */
+async function touchIndex(ref: SessionRef, record: SessionRecord, deps: FlowDeps): Promise<void> {
+  await touchIndexedSession(ref, record, deps).catch(() => deps.logger.info('session index touch failed'));
+}
+
+/** The first of `sealed` that opens with `secret`. */
+async function openAny<T>(sealed: readonly string[], secret: string, purpose: 'session-grace', rowKey: string): Promise<T | undefined> {
+  for (const blob of sealed) {
+    const value = await open<T>(blob, secret, purpose, rowKey);
+    if (value) return value;
+  }
+  return undefined;
 }
 
 function touched(record: SessionRecord, deps: FlowDeps): SessionRecord {
@@ -177,6 +226,7 @@ async function sealedRow(ref: SessionRef, record: SessionRecord, secret: string,
     partitionKey: ref.partitionKey,
     rowKey: ref.rowKey,
     expiresAt: record.absoluteExpiresAt,
+    links: sessionIndexLinks(ref, record),
     data: record.kind === 'native' ? `${sealed}${GRACE_SEPARATOR}${grace ?? ''}` : sealed,
   };
 }

@@ -9,10 +9,15 @@ import { AuthError, ConfigError } from '../errors';
 import type { Logger } from '../ports';
 import { securityEvent } from '../telemetry';
 import { parseCookieHeader } from './cookies';
+import { isPreflight, preflightResponse, tokenFlowCorsHeaders } from './cors';
 import { errorPageResponse, oauthErrorResponse, problemResponse } from './responses';
 
-/** Input bounds (design §7): oversized input is refused with a 4xx before any work. */
-export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 8192, bodyBytes: 16_384 } as const;
+/**
+ * Input bounds (design §7): oversized input is refused with a 4xx before any work. The cookie header's bound is
+ * the platform's own (Kestrel's 32 KB of request headers, see cookies.ts): other sites' cookies on a shared
+ * parent domain must not lock anyone out, and only our own cookies are parsed out of it.
+ */
+export const LIMITS = { queryBytes: 4096, cookieHeaderBytes: 32_768, bodyBytes: 16_384 } as const;
 
 export interface EndpointSpec {
   name: string;
@@ -26,6 +31,13 @@ export interface EndpointSpec {
   signIn?: boolean;
   /** Content types a body may have (POST); a body of another type is 415. */
   bodyTypes?: readonly string[];
+  /**
+   * Health only: an invalid configuration's public problems (cross-site origins, which name nothing secret) go
+   * into the 503 body as `problems`, so a deployment shows why without anyone reading the logs.
+   */
+  showPublicConfigProblems?: boolean;
+  /** The token flow's routes: CORS (no credentials) for the token-flow origins, preflights answered here. */
+  tokenFlowCors?: boolean;
   /** The API proxy: any content type, the body kept as bytes (`ParsedRequest.bytes`), bounded by `maxBytes`. */
   rawBody?: { maxBytes: number };
 }
@@ -56,7 +68,13 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
     const logger = invocationLogger(context);
     let response: HttpResponseInit;
     let code: string | undefined;
+    let corsHeaders: Record<string, string> = {};
     try {
+      if (spec.tokenFlowCors) {
+        const { config } = services();
+        if (isPreflight(request.method, request.headers)) return preflightResponse(config, spec.methods, request.headers);
+        corsHeaders = tokenFlowCorsHeaders(config, request.headers.get('origin') ?? undefined);
+      }
       const parsed = await parseRequest(request, spec);
       const deps = { ...services(), logger };
       response = await logic(parsed, deps);
@@ -66,12 +84,19 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
       if (authError.status >= 500) {
         logger.warn(`${spec.name} failed`, { code, detail: authError.logDetail, cause: describeCause(authError.cause) });
       }
+      // What the provider said, whatever our status: the AADSTS number and Entra's correlation/trace ids are what
+      // its troubleshooting pages and support ask for. Never its free-text description.
+      if (authError.provider) logger.warn(`${spec.name} provider refused`, { code, provider: authError.provider });
       if (spec.signIn) securityEvent(logger, 'signin_failed', { endpoint: spec.name, code, status: authError.status });
       const allowHeader = authError.code === 'method_not_allowed' ? allow : undefined;
-      response = ERROR_RESPONSES[spec.kind](authError, allowHeader);
+      const publicProblems = authError.cause instanceof ConfigError ? authError.cause.publicProblems : [];
+      response =
+        spec.showPublicConfigProblems && spec.kind === 'json' && publicProblems.length
+          ? problemResponse(authError, [], allowHeader, { problems: publicProblems })
+          : ERROR_RESPONSES[spec.kind](authError, allowHeader);
     }
     logger.info(`${spec.name} ${response.status ?? 200}`, { code, ms: Math.round(performance.now() - started) });
-    return response;
+    return Object.keys(corsHeaders).length ? withHeaders(response, corsHeaders) : response;
   };
 }
 
@@ -117,6 +142,12 @@ async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<P
     bytes,
     contentType,
   };
+}
+
+function withHeaders(response: HttpResponseInit, extra: Record<string, string>): HttpResponseInit {
+  const headers = new Headers(response.headers as ConstructorParameters<typeof Headers>[0]);
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+  return { ...response, headers: Object.fromEntries(headers.entries()) };
 }
 
 export function toAuthError(error: unknown, logger: Logger): AuthError {

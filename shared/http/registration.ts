@@ -6,6 +6,8 @@ import { AuthError } from '../errors';
 
 /** Methods each route is registered for, so a wrong method gets our 405 (the host would answer 404). */
 export const ANY_METHOD = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+/** The token flow's routes also take OPTIONS: their CORS preflights are answered in the app (shared/http/cors.ts). */
+export const ANY_METHOD_AND_PREFLIGHT = [...ANY_METHOD, 'OPTIONS'] as const;
 
 /**
  * Inside a Functions host (`@azure/functions-core` resolvable: Azure, Core Tools, or dev/functions-host),

@@ -19,12 +19,13 @@ const ARGS = [
   '--disable-sync',
 ];
 
-export async function launchChromium(): Promise<Browser> {
+/** `extraArgs`: e.g. `--host-resolver-rules` to map test host names to loopback (test/e2e/topologies.test.ts). */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium not found at ${CHROMIUM_PATH}. Install Debian's package (apt-get install -y chromium; npm test does this ` +
         'when run as root) or set CHROMIUM_PATH. The browser tests do not skip.',
     );
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...ARGS, ...extraArgs] });
 }

@@ -127,7 +127,7 @@ export function tableView(connectionString: () => string): TableView {
   };
 }
 
-export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitionsBefore';
+export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitionsBefore' | 'listPartition';
 
 /**
  * A RowStore that sends the operations it is told to through `faulty` (the real Table adapter behind a slow proxy)
@@ -137,7 +137,7 @@ export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' |
 export class SwitchRowStore implements RowStore {
   private readonly armed = new Map<RowOperation, number>();
   /** Calls per operation, faulty or not. */
-  readonly calls: Record<RowOperation, number> = { insert: 0, get: 0, replace: 0, consume: 0, delete: 0, purgePartitionsBefore: 0 };
+  readonly calls: Record<RowOperation, number> = { insert: 0, get: 0, replace: 0, consume: 0, delete: 0, purgePartitionsBefore: 0, listPartition: 0 };
 
   constructor(
     private readonly normal: RowStore,
@@ -167,6 +167,7 @@ export class SwitchRowStore implements RowStore {
   consume: RowStore['consume'] = (pk, rk, etag) => this.pick('consume').consume(pk, rk, etag);
   delete: RowStore['delete'] = (pk, rk) => this.pick('delete').delete(pk, rk);
   purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) => this.pick('purgePartitionsBefore').purgePartitionsBefore(pk);
+  listPartition: RowStore['listPartition'] = (pk, from) => this.pick('listPartition').listPartition(pk, from);
 }
 
 /**
@@ -204,6 +205,7 @@ export class HoldRowStore implements RowStore {
   consume: RowStore['consume'] = (pk, rk, etag) => this.inner.consume(pk, rk, etag);
   delete: RowStore['delete'] = (pk, rk) => this.inner.delete(pk, rk);
   purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) => this.inner.purgePartitionsBefore(pk);
+  listPartition: RowStore['listPartition'] = (pk, from) => this.inner.listPartition(pk, from);
 }
 
 /** Azurite's connection string with the Table endpoint moved to the proxy. */

@@ -19,6 +19,8 @@ import { createMeHandler } from '../../functions/me';
 import { createMetadataHandler } from '../../functions/metadata';
 import { createRefreshHandler } from '../../functions/refresh';
 import { createTokenHandler } from '../../functions/token';
+import { createSessionsHandler } from '../../functions/sessions';
+import { createFrontChannelLogoutHandler } from '../../functions/frontchannel-logout';
 import { createVerifyHandler } from '../../functions/verify';
 
 export const PUBLIC_ORIGIN = 'https://auth.contoso.example';
@@ -27,6 +29,8 @@ export const APP_ORIGIN = 'https://app.contoso.example';
 export const CLIENT_ID = '11111111-2222-4333-8444-555555555555';
 export const CLIENT_SECRET = 'stand-in-client-secret-value-0123456789';
 /** Redirect URIs of the simulated native apps: a private-use scheme, a claimed https link, a loopback one. */
+/** The name configured for the first native redirect URI: the confirmation page shows it. */
+export const NATIVE_APP_NAME = 'Contoso Mobile';
 export const NATIVE_REDIRECT_URIS = ['com.contoso.app:/oauth2redirect', `${APP_ORIGIN}/native/callback`, 'http://127.0.0.1/callback'] as const;
 
 export interface HarnessOptions {
@@ -51,7 +55,10 @@ export class Harness {
   /** Every state, code, verifier, cookie value the tests saw: none may appear in the logs. */
   readonly seenSecrets = new Set<string>();
   clockOffsetMs = 0;
-  readonly handlers: Record<'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata' | 'api' | 'verify', HttpHandler>;
+  readonly handlers: Record<
+    'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata' | 'sessions' | 'frontchannel-logout' | 'api' | 'verify',
+    HttpHandler
+  >;
 
   private constructor(
     readonly azurite: AzuriteInstance,
@@ -70,6 +77,8 @@ export class Harness {
       health: createHealthHandler(services),
       token: createTokenHandler(services),
       metadata: createMetadataHandler(services),
+      sessions: createSessionsHandler(services),
+      'frontchannel-logout': createFrontChannelLogoutHandler(services),
       api: createApiHandler(services),
       verify: createVerifyHandler(services),
     };
@@ -79,7 +88,7 @@ export class Harness {
     const azurite = options.azurite ?? (await startAzurite());
     const standIn = await startEntraStandIn({
       protocol: options.protocol ?? 'entra',
-      clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI], postLogoutRedirectUris: [`${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
+      clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
       ...options.standIn,
     });
     const env: Environment = {
@@ -91,7 +100,7 @@ export class Harness {
       AUTH_CLIENT_SECRET: CLIENT_SECRET,
       AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
       AUTH_ALLOWED_RETURN_ORIGINS: APP_ORIGIN,
-      AUTH_NATIVE_REDIRECT_URIS: NATIVE_REDIRECT_URIS.join(','),
+      AUTH_NATIVE_REDIRECT_URIS: [`${NATIVE_REDIRECT_URIS[0]} ${NATIVE_APP_NAME}`, ...NATIVE_REDIRECT_URIS.slice(1)].join(','),
       AUTH_SCOPES: options.protocol === 'oidc' ? 'api.read' : 'User.Read',
       ...options.env,
     };
@@ -187,7 +196,8 @@ export class TestBrowser {
   /** GET /auth/login; returns the authorize URL the browser is sent to. */
   async startSignIn(query = 'returnTo=%2Fapp'): Promise<{ response: Response; authorizeUrl: string; state: string }> {
     const response = await this.call('login', { url: `/auth/login?${query}` });
-    const authorizeUrl = response.headers.location ?? '';
+    // A native sign-in answers the page naming the app; the user clicks Continue (its link is the authorize URL).
+    const authorizeUrl = response.headers.location ?? (response.status === 200 ? continueLink(response.body) : undefined) ?? '';
     const state = authorizeUrl ? (new URL(authorizeUrl).searchParams.get('state') ?? '') : '';
     if (state) this.harness.seenSecrets.add(state);
     return { response, authorizeUrl, state };
@@ -211,4 +221,10 @@ export class TestBrowser {
     const { authorizeUrl } = await this.startSignIn(query);
     return this.callback(await this.signInAtProvider(authorizeUrl));
   }
+}
+
+/** The Continue link of the native sign-in confirmation page (shared/http/responses.ts), unescaped. */
+export function continueLink(html: string): string | undefined {
+  const href = /<a [^>]*id="continue" href="([^"]*)"/.exec(html)?.[1];
+  return href?.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
 }

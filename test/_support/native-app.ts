@@ -40,7 +40,7 @@ export class NativeApp {
   /** login → the user signs in at the provider → callback; the callback's response (a redirect to the app). */
   async signIn(opts: { cancel?: boolean; query?: string } = {}): Promise<Response> {
     const { response, authorizeUrl } = await this.browser.startSignIn(opts.query ?? this.authorizeQuery());
-    if (response.status !== 302 || !authorizeUrl.startsWith(this.h.standIn.frontChannelUrl)) {
+    if (response.status !== 200 || !authorizeUrl.startsWith(this.h.standIn.frontChannelUrl)) {
       throw new Error(`login did not go to the provider: ${response.status} ${authorizeUrl}`);
     }
     const callbackUrl = await this.browser.signInAtProvider(authorizeUrl, undefined, opts);

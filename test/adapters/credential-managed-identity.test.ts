@@ -37,15 +37,16 @@ async function assertionOf(credential: ClientCredential): Promise<string> {
 }
 
 describe('managed-identity client assertion', () => {
-  test('is a JWT for api://AzureADTokenExchange signed by the identity, subject = its principal id', async () => {
-    const provider = createClientCredentialProvider({ kind: 'managed-identity' }, { clientId: 'app', logger });
+  test('is a JWT for api://AzureADTokenExchange signed by the user-assigned identity, subject = its principal id', async () => {
+    const appIdentity = randomUUID();
+    const provider = createClientCredentialProvider({ kind: 'managed-identity', managedIdentityClientId: appIdentity }, { clientId: 'app', logger });
     const token = await assertionOf(await provider.get());
     const verified = verifyStandInJwt(token, { trusted: [mi], audience: 'api://AzureADTokenExchange' });
     if (!verified.ok) throw new Error(`the stand-in JWT did not verify: ${verified.reason}`);
     expect(verified.claims.aud).toBe('api://AzureADTokenExchange');
     expect(verified.claims.iss).toBe(mi.issuer);
-    expect(verified.claims.sub).toBe(mi.subject);
-    expect(mi.requests.at(-1)).toStrictEqual({ ...mi.requests.at(-1)!, resource: 'api://AzureADTokenExchange', clientId: undefined });
+    expect(verified.claims.sub).toBe(mi.subjectFor(appIdentity));
+    expect(mi.requests.at(-1)).toStrictEqual({ ...mi.requests.at(-1)!, resource: 'api://AzureADTokenExchange', clientId: appIdentity });
   });
 
   test('reuses the token: 20 concurrent sign-ins with a new identity make one token request', async () => {
@@ -97,7 +98,7 @@ describe('managed-identity client assertion', () => {
   });
 
   test('renewAfterRejection is false (a federated assertion has nothing older to replace) and reads nothing', async () => {
-    const provider = createClientCredentialProvider({ kind: 'managed-identity' }, { clientId: 'app', logger });
+    const provider = createClientCredentialProvider({ kind: 'managed-identity', managedIdentityClientId: randomUUID() }, { clientId: 'app', logger });
     const credential = await provider.get();
     const before = mi.counters.tokenRequests;
     expect(await provider.renewAfterRejection(credential)).toBe(false);

@@ -230,8 +230,8 @@ describe('claims challenges', () => {
     const error = claimsChallengeError(claims, config, 'test');
     expect(error.status).toBe(401);
     expect(error.code).toBe('interaction_required');
-    expect(error.challenge?.claims).toBe(claims);
-    const loginUrl = new URL(error.challenge!.loginUrl);
+    expect(error.problem?.claims).toBe(claims);
+    const loginUrl = new URL(error.problem!.loginUrl!);
     expect(loginUrl.origin).toBe('https://auth.contoso.example');
     expect(loginUrl.pathname).toBe('/auth/login');
     expect(loginUrl.searchParams.get('claims')).toBe(claims);

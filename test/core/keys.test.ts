@@ -1,6 +1,6 @@
 import { expect, test } from '@jest/globals';
 import { expectPresent } from '../_support/expect-present';
-import { expiryPartition, firstLivePartition, newSessionToken, newStateToken, sameDigest, sessionRowRef, stateRowRef } from '../../shared/core/keys';
+import { expiryPartition, firstLivePartition, newSessionToken, newStateToken, sameDigest, sessionRowRef, stateRowRef, stateExpiryPartition } from '../../shared/core/keys';
 import { isAuthError } from '../../shared/errors';
 import { secureRandom } from '../../shared/services';
 
@@ -9,7 +9,7 @@ test('state tokens carry their expiry partition and 256 random bits; row keys ar
   const state = newStateToken(secureRandom, expiresAt);
   expect(state).toMatch(/^\d{10}\.[A-Za-z0-9_-]{43}$/);
   const ref = stateRowRef(state);
-  expect(ref.partitionKey).toBe(expiryPartition(expiresAt));
+  expect(ref.partitionKey).toBe(stateExpiryPartition(expiresAt));
   expect(ref.rowKey).toMatch(/^[0-9a-f]{64}$/);
   expect(!ref.rowKey.includes(state.split('.')[1]!)).toBeTruthy();
 });

@@ -32,8 +32,8 @@ function clients(): StandInClient[] {
       clientId: CLIENT,
       displayName: 'Contoso <Sign-in> "Demo"',
       secrets: [SECRET],
-      redirectUris: [REDIRECT],
-      postLogoutRedirectUris: ['https://app.contoso.example/signed-out'],
+      redirectUris: [REDIRECT, 'https://app.contoso.example/signed-out'],
+      consentedScopes: ['api://contoso-api/Orders.Read'],
     },
     { clientId: CERT_CLIENT, redirectUris: [REDIRECT], certificates: [clientCert.certPem] },
     {
@@ -442,13 +442,14 @@ describe('Entra stand-in (entra protocol)', () => {
     expect(standIn.issuedSecrets().includes('rotated-secret-value')).toBeTruthy();
   });
 
-  test('end session: registered post-logout URI redirects; anything else gets the signed-out page', async () => {
+  test('end session: only a registered redirect (reply) URI is returned to; anything else gets the signed-out page', async () => {
     const logout = `${standIn.authority}/oauth2/v2.0/logout`;
     const registered = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent('https://app.contoso.example/signed-out')}&state=x`, { redirect: 'manual' });
     expect(registered.status).toBe(302);
     expect(registered.headers.get('location')).toBe('https://app.contoso.example/signed-out?state=x');
-    const sameOrigin = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent('http://localhost:7071/')}`, { redirect: 'manual' });
-    expect(sameOrigin.status).toBe(302);
+    // Same origin as a registered redirect URI is not enough: Entra matches the registered URI itself.
+    const sameOrigin = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent(new URL('/', REDIRECT).href)}`, { redirect: 'manual' });
+    expect(sameOrigin.status).toBe(200);
     const evil = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, { redirect: 'manual' });
     expect(evil.status).toBe(200);
     expect(await evil.text()).toMatch(/You signed out/);

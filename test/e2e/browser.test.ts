@@ -190,6 +190,9 @@ describe('the demo site in Chromium', () => {
       // The OS hands a custom-scheme navigation to the app; here the browser's own record of the redirect is the catch.
       const appRedirect = page.waitForResponse((response) => (response.headers().location ?? '').startsWith(`${redirectUri}?`));
       await page.goto(`${stack.functions.url}/auth/login?${query}`);
+      // RFC 8252 §8.6: our page names the app; only the user's click goes on to the provider.
+      expect((await page.textContent('body')) ?? '').toMatch(/signing in to Contoso Demo/);
+      await page.click('#continue');
       const user = stack.users[0]!;
       await page.click(`button[data-username="${user.username}"]`);
       await page.fill('#password', stack.password);

@@ -81,8 +81,6 @@ const TRANSPORT_FAULTS: FaultCase[] = [
     status: 504,
     code: 'upstream_timeout',
   },
-  { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 502, code: 'upstream_unavailable' },
-  { name: '429 with an HTML body', fault: { status: 429, body: HTML_PAGE, contentType: 'text/html', headers: { 'Retry-After': '30' } }, status: 502, code: 'upstream_unavailable' },
   { name: 'the connection dropped', fault: { destroySocket: true }, status: 502, code: 'upstream_unavailable' },
   { name: 'no answer at all', fault: { hang: true }, status: 504, code: 'upstream_timeout' },
 ];
@@ -90,6 +88,9 @@ const TRANSPORT_FAULTS: FaultCase[] = [
 /** What only a token endpoint says: Entra-shaped (AADSTS) errors. */
 const TOKEN_ENDPOINT_FAULTS: FaultCase[] = [
   ...TRANSPORT_FAULTS,
+  // Entra's throttling: 503 with its own Retry-After, so callers back off as long as it asks.
+  { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 503, code: 'upstream_throttled' },
+  { name: '429 with an HTML body', fault: { status: 429, body: HTML_PAGE, contentType: 'text/html', headers: { 'Retry-After': '30' } }, status: 503, code: 'upstream_throttled' },
   { name: 'AADSTS server_error with 500', fault: { aadsts: 90033, error: 'server_error', status: 500, description: 'A transient error has occurred.' }, status: 502, code: 'upstream_unavailable' },
   {
     name: 'AADSTS temporarily_unavailable with 503 and Retry-After',
@@ -168,12 +169,7 @@ describe('token endpoint faults at /auth/refresh (refresh grant) → 502/504, on
       status: 502,
       code: 'upstream_unavailable',
     },
-    {
-      name: 'AADSTS invalid_grant (refresh token revoked)',
-      fault: { aadsts: 50173, error: 'invalid_grant', status: 400 },
-      status: 401,
-      code: 'interaction_required',
-    },
+    // A revoked refresh token (AADSTS50173) ends the session: test/integration/entra-fidelity.test.ts.
     { name: 'AADSTS invalid_client (secret no longer valid)', fault: { aadsts: 7000215, error: 'invalid_client', status: 401 }, status: 503, code: 'credential_unavailable' },
   ];
   faultCases(cases, async (c, strict) => {
@@ -205,7 +201,7 @@ describe('token endpoint faults behind POST /auth/token (native apps) → 502/50
   /** The OAuth error names `/auth/token` answers for our 502 and 504. */
   const cases: FaultCase[] = [
     { name: 'an HTML error page with 503', fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'server_error' },
-    { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 502, code: 'server_error' },
+    { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 503, code: 'temporarily_unavailable' },
     { name: 'the connection dropped', fault: { destroySocket: true }, status: 502, code: 'server_error' },
     { name: 'no answer at all', fault: { hang: true }, status: 504, code: 'temporarily_unavailable' },
   ];
@@ -259,6 +255,7 @@ describe('token endpoint faults behind POST /auth/token (native apps) → 502/50
 describe('discovery faults on a fresh instance: login → 502/504, nothing written, and the failure is not remembered', () => {
   const cases: FaultCase[] = [
     ...TRANSPORT_FAULTS,
+    { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 502, code: 'upstream_unavailable' },
     { name: 'a JSON document without the endpoints', fault: { status: 200, body: '{"issuer":"https://x.example"}', contentType: JSON_TYPE }, status: 502, code: 'upstream_unavailable' },
   ];
   faultCases(cases, async (c, strict) => {

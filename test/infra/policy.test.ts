@@ -52,9 +52,10 @@ describe('the infra passes the policy', () => {
     expect(settings.get('AUTH_STORAGE_ACCOUNT_URL')).toBe('tableEndpoint');
     expect(main).toMatch(/tableEndpoint: storage\.outputs\.tableEndpoint/);
     expect(settings.get('AUTH_REDIRECT_URI')).toBe('redirectUri');
-    expect(main).toMatch(/var redirectUri = 'https:\/\/\$\{functionAppHostName\}\/auth\/callback'/);
+    expect(main).toMatch(/var redirectUri = 'https:\/\/\$\{publicHost\}\/auth\/callback'/);
+    expect(main).toMatch(/var publicHost = empty\(validatedPublicHostName\) \? functionAppHostName : validatedPublicHostName/);
     expect(settings.get('AUTH_KEY_VAULT_URL')).toBe('keyVaultUrl');
-    expect(main).toMatch(/keyVaultUrl: keyVault\.outputs\.vaultUri/);
+    expect(main).toMatch(/keyVaultUrl: usesKeyVault \? keyVault\.outputs\.vaultUri : ''/);
   });
 
   test('every role GUID in the allow-list is the documented one', () => {

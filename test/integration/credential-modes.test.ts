@@ -61,7 +61,7 @@ async function start(env: Record<string, string>, client: Partial<StandInClient>
     azurite,
     env: { AUTH_CLIENT_SECRET: '', ...env },
     standIn: {
-      clients: [{ clientId: CLIENT_ID, secrets: [], redirectUris: [REDIRECT_URI], postLogoutRedirectUris: [`${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`], ...client }],
+      clients: [{ clientId: CLIENT_ID, secrets: [], redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`], ...client }],
     },
     overrides: { providerTimeoutMs: 5000 },
   });
@@ -157,15 +157,15 @@ describe('AUTH_CREDENTIAL=managed-identity (secretless)', () => {
     assertNoLeaks(h);
   });
 
-  test('a federated credential for another subject: 503 credential_unavailable with the reason logged', async () => {
+  test('a federated credential for another subject: 500 client_credential_rejected (AADSTS70021) with the reason logged', async () => {
     const h = await start(
       { AUTH_CREDENTIAL: 'managed-identity', AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY },
       { federated: [{ ...federatedFor(APP_IDENTITY), subject: '99999999-9999-4999-8999-999999999999' }] },
     );
     const response = await h.newBrowser().signIn();
-    expect(response.status).toBe(503);
-    expect(response.body.includes('credential_unavailable')).toBeTruthy();
-    expect(h.logs.join('\n').includes('invalid_client')).toBeTruthy();
+    expect(response.status).toBe(500);
+    expect(response.body.includes('client_credential_rejected')).toBeTruthy();
+    expect(h.logs.join('\n').includes('"aadsts":"70021"')).toBeTruthy();
     assertNoLeaks(h);
   });
 

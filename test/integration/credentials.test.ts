@@ -49,7 +49,7 @@ async function start(entraSecrets: string[]): Promise<Harness> {
       AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY,
     },
     standIn: {
-      clients: [{ clientId: CLIENT_ID, secrets: entraSecrets, redirectUris: [REDIRECT_URI], postLogoutRedirectUris: [`${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
+      clients: [{ clientId: CLIENT_ID, secrets: entraSecrets, redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
     },
     overrides: { providerTimeoutMs: 5000 },
   });

@@ -70,6 +70,7 @@ describe('security events', () => {
       },
       delete: (pk, rk) => real.delete(pk, rk),
       purgePartitionsBefore: (pk) => real.purgePartitionsBefore(pk),
+      listPartition: (pk, from) => real.listPartition(pk, from),
     };
     try {
       const afterStranger = h.logs.length;

@@ -113,7 +113,7 @@ describe('post_logout_redirect_uri and the body', () => {
     row('a 1 MB JSON body → 413', refused(413, 'request_too_large'), { headers: { ...XHR, ...JSON_TYPE }, body: JSON.stringify({ post_logout_redirect_uri: `/${'a'.repeat(1024 * 1024)}` }) }),
     row('a declared Content-Length over 16 KB → 413', refused(413, 'request_too_large'), { headers: { ...XHR, ...JSON_TYPE, 'content-length': String(LIMITS.bodyBytes + 1) }, body: '{}' }),
     row('query over 4 KB → 413', refused(413, 'request_too_large'), { headers: XHR, url: `/auth/logout${queryOfLength(LIMITS.queryBytes + 1)}` }),
-    row('cookie header over 8 KB → 413', refused(413, 'request_too_large'), { headers: XHR, make: (c) => ({ cookie: cookieHeaderOfLength(LIMITS.cookieHeaderBytes + 1, c) }) }),
+    row('cookie header over 32 KB → 413', refused(413, 'request_too_large'), { headers: XHR, make: (c) => ({ cookie: cookieHeaderOfLength(LIMITS.cookieHeaderBytes + 1, c) }) }),
     row('text/plain with X-CSRF → 415', refused(415, 'unsupported_media_type'), { headers: { ...XHR, 'content-type': 'text/plain' }, body: 'x' }),
   ];
   runCases(harness, 'logout', cases);

@@ -140,7 +140,7 @@ describe('the session', () => {
     row('garbage cookie', refused(401, 'session_required'), { headers: { ...XHR, cookie: `${SESSION_COOKIE_NAME}=x` }, session: false }),
     row('tampered secret', refused(401, 'session_required'), { headers: XHR, make: (c) => ({ cookie: `${c.slice(0, -2)}${c.endsWith('AA') ? 'BB' : 'AA'}` }) }),
     row('the session cookie twice, a forged one first', refused(401, 'session_required'), { headers: XHR, make: (c) => ({ cookie: `${SESSION_COOKIE_NAME}=0000000000.${'A'.repeat(22)}.${'A'.repeat(43)}; ${c}` }) }),
-    row('cookie header over 8 KB → 413', refused(413, 'request_too_large'), { headers: XHR, make: (c) => ({ cookie: cookieHeaderOfLength(LIMITS.cookieHeaderBytes + 1, c) }) }),
+    row('cookie header over 32 KB → 413', refused(413, 'request_too_large'), { headers: XHR, make: (c) => ({ cookie: cookieHeaderOfLength(LIMITS.cookieHeaderBytes + 1, c) }) }),
     row('query over 4 KB → 413', refused(413, 'request_too_large'), { headers: XHR, url: `/auth/refresh${queryOfLength(LIMITS.queryBytes + 1)}` }),
     row('query parameters are ignored (scopes in the query is not a way around the list)', accessToken, { headers: XHR, url: '/auth/refresh?scopes=Mail.Send&scope=Mail.Send&x=%zz&y=%E0%A4%A' }),
     {

@@ -25,7 +25,7 @@ describe('configuration', () => {
   test('a minimal Entra configuration gets safe defaults', () => {
     const config = parseConfig(valid);
     expect(config.authority).toBe(`https://login.microsoftonline.com/${TENANT}`);
-    expect(config.discoveryUrl).toBe(`https://login.microsoftonline.com/${TENANT}/v2.0/.well-known/openid-configuration`);
+    expect(config.discoveryUrl).toBe(`https://login.microsoftonline.com/${TENANT}/v2.0/.well-known/openid-configuration?appid=${valid.AUTH_CLIENT_ID}`);
     expect(config.scopes).toStrictEqual(['User.Read']);
     expect(config.allowedTenants).toStrictEqual([TENANT]);
     expect(config.publicOrigin).toBe('https://auth.contoso.example');

@@ -1,6 +1,6 @@
 // The demo site's only script: how a static site on its own origin uses the sign-in service.
 // - sign in: a top-level navigation to /auth/login with an absolute returnTo on this (allowed) origin;
-// - /auth/me, /auth/refresh, /auth/logout: fetch with credentials: 'include' (CORS with credentials);
+// - /auth/me, /auth/refresh, /auth/logout, /auth/sessions: fetch with credentials: 'include' (CORS with credentials);
 //   the state-changing ones carry X-CSRF: 1, which also forces a CORS preflight only allowed origins pass.
 // Server data is only ever put into the page with textContent.
 'use strict';
@@ -91,6 +91,70 @@ async function loadSession() {
   }
   renderUser(await response.json());
   show('signed-in');
+  void loadDevices();
+}
+
+/** GET /auth/sessions: one line per browser or app signed in as this user, each with its own Sign out. */
+async function loadDevices() {
+  const list = $('sessions');
+  let response;
+  try {
+    response = await fetch(`${api}/auth/sessions`, { credentials: 'include', cache: 'no-store' });
+  } catch {
+    return;
+  }
+  if (!response.ok) {
+    banner('notice', `GET /auth/sessions failed: ${await problemOf(response)}`);
+    return;
+  }
+  const { sessions } = await response.json();
+  list.replaceChildren();
+  for (const session of sessions) {
+    const item = document.createElement('li');
+    const about = document.createElement('div');
+    const agent = document.createElement('div');
+    agent.className = 'agent';
+    agent.textContent = session.userAgent || (session.kind === 'native' ? 'An app' : 'A browser');
+    if (session.current) {
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = 'this browser';
+      agent.append(tag);
+    }
+    const when = document.createElement('div');
+    when.className = 'muted';
+    when.textContent = `${session.kind === 'native' ? 'app' : 'browser'} · signed in ${formatTime(session.createdAt)} · last seen ${formatTime(session.lastSeenAt)}`;
+    about.append(agent, when);
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'button';
+    button.textContent = 'Sign out';
+    button.addEventListener('click', () => endDevice(session, button));
+    item.append(about, button);
+    list.append(item);
+  }
+}
+
+/** DELETE /auth/sessions/{id}: ends that device's session (this browser's own too: then the page is signed out). */
+async function endDevice(session, button) {
+  button.disabled = true;
+  try {
+    const response = await fetch(`${api}/auth/sessions/${encodeURIComponent(session.id)}`, {
+      method: 'DELETE',
+      credentials: 'include',
+      headers: { 'X-CSRF': '1' },
+    });
+    if (!response.ok && response.status !== 404) {
+      banner('notice', `DELETE /auth/sessions failed: ${await problemOf(response)}`);
+      return;
+    }
+    if (session.current) await loadSession();
+    else await loadDevices();
+  } catch {
+    banner('notice', `The sign-in service at ${api} is not reachable.`);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function getAccessToken() {
@@ -129,14 +193,16 @@ async function getAccessToken() {
   }
 }
 
-async function signOut() {
-  const button = $('signout');
+/** POST /auth/logout; with `everywhere`, JSON `{ "everywhere": true }` ends every session of the user. */
+async function signOut(everywhere) {
+  const button = $(everywhere ? 'signout-everywhere' : 'signout');
   button.disabled = true;
   try {
     const response = await fetch(`${api}/auth/logout`, {
       method: 'POST',
       credentials: 'include',
-      headers: { 'X-CSRF': '1' },
+      headers: everywhere ? { 'X-CSRF': '1', 'Content-Type': 'application/json' } : { 'X-CSRF': '1' },
+      body: everywhere ? JSON.stringify({ everywhere: true }) : undefined,
     });
     if (!response.ok) {
       banner('notice', `POST /auth/logout failed: ${await problemOf(response)}`);
@@ -165,7 +231,8 @@ function init() {
   $('page-cookies').textContent = JSON.stringify(document.cookie);
   $('signin').href = `${api}/auth/login?returnTo=${encodeURIComponent(`${location.origin}/`)}`;
   $('get-token').addEventListener('click', getAccessToken);
-  $('signout').addEventListener('click', signOut);
+  $('signout').addEventListener('click', () => signOut(false));
+  $('signout-everywhere').addEventListener('click', () => signOut(true));
   takeAuthError();
   void loadSession();
 }

@@ -1,0 +1,28 @@
+/**
+ * Sites, as browsers decide them for `SameSite` cookies: the scheme plus the registrable domain of the host
+ * (schemeful same-site). The registrable domain comes from the Public Suffix List, private section included
+ * (`azurewebsites.net`, `azurestaticapps.net` and `github.io` are there), through `tldts`, which ships the list
+ * compiled in: no network, no hand-made list. A host without a registrable domain (`localhost`, an IP literal)
+ * is its own site. Ports never matter.
+ * @see https://html.spec.whatwg.org/multipage/browsers.html#obtain-a-site
+ * @see https://datatracker.ietf.org/doc/html/draft-ietf-httpbis-rfc6265bis#name-same-site-and-cross-site-requests
+ * @see https://publicsuffix.org/
+ */
+import { getDomain } from 'tldts';
+
+/** The site of an absolute http(s) URL or origin, e.g. `https://contoso.com` for `https://auth.contoso.com:8443`. */
+export function siteOf(url: string | URL): string {
+  const parsed = typeof url === 'string' ? new URL(url) : url;
+  const host = parsed.hostname.toLowerCase();
+  const registrable = isIpLiteral(host) ? null : getDomain(host, { allowPrivateDomains: true });
+  return `${parsed.protocol}//${registrable ?? host}`;
+}
+
+/** True when a `SameSite=Lax` cookie set by `a` goes with requests from a page on `b` (and the reverse). */
+export function isSameSite(a: string | URL, b: string | URL): boolean {
+  return siteOf(a) === siteOf(b);
+}
+
+function isIpLiteral(host: string): boolean {
+  return host.startsWith('[') || /^\d{1,3}(?:\.\d{1,3}){3}$/.test(host);
+}
