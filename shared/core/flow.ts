@@ -164,7 +164,9 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
     client_id: config.clientId,
     response_type: 'code',
     redirect_uri: config.redirectUri,
-    scope: [...OIDC_SCOPES, ...config.scopes].join(' '),
+    // AUTH_APIS scopes too: Entra consents to every resource named at /authorize, so the proxy's later token
+    // requests for those APIs need no new consent (AADSTS65001 otherwise).
+    scope: [...new Set([...OIDC_SCOPES, ...config.scopes, ...[...config.apis.values()].flatMap((api) => api.scopes)])].join(' '),
     state,
     nonce: pending.nonce,
     code_challenge: pkce.challenge,

@@ -54,7 +54,7 @@ test('package.json main names the bundle the build writes', () => {
 
 test('the built bundle serves a whole sign-in through the Functions host (Azurite + Entra stand-in)', async () => {
   app = await startApp(join(dir, 'launch-host.js'), join(dir, 'dist'), appEnv(azurite, standIn), ['--enable-source-maps']);
-  expect([...app.functions].sort()).toStrictEqual(['callback', 'frontchannel-logout', 'health', 'login', 'logout', 'me', 'metadata', 'purge', 'refresh', 'sessions', 'token']);
+  expect([...app.functions].sort()).toStrictEqual(['api', 'callback', 'frontchannel-logout', 'health', 'login', 'logout', 'me', 'metadata', 'purge', 'refresh', 'sessions', 'token', 'verify']);
   expect(await app.command<string[]>('modules')).toStrictEqual([]);
 
   const browser = new Browser(app.url);
