@@ -7,7 +7,7 @@ import prettier from 'eslint-config-prettier';
 const SDKS = ['@azure/*', '@azure/msal-node', 'node:http', 'node:https', 'node:net', 'http', 'https', 'net', 'cookie'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.local/**', 'coverage/**', 'redteam/**'] },
+  { ignores: ['dist/**', '.deploy/**', 'node_modules/**', '.local/**', 'coverage/**', 'redteam/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

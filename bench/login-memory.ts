@@ -7,46 +7,8 @@ import { app } from '@azure/functions';
 import { createLoginHandler } from '../functions/login';
 import { getConfig } from '../shared/config';
 import { createServices } from '../shared/services';
-import type { RowStore, StoredRow, StoredRowWithEtag } from '../shared/ports';
-
-export class MemoryRowStore implements RowStore {
-  private readonly rows = new Map<string, StoredRowWithEtag>();
-  private etags = 0;
-  private key(pk: string, rk: string): string {
-    return `${pk}\u0000${rk}`;
-  }
-  async insert(row: StoredRow): Promise<void> {
-    const k = this.key(row.partitionKey, row.rowKey);
-    if (this.rows.has(k)) throw new Error('exists');
-    this.rows.set(k, { ...row, etag: String(++this.etags) } as StoredRowWithEtag);
-  }
-  async get(pk: string, rk: string): Promise<StoredRowWithEtag | undefined> {
-    return this.rows.get(this.key(pk, rk));
-  }
-  async replace(row: StoredRow, etag: string): Promise<false | string> {
-    const k = this.key(row.partitionKey, row.rowKey);
-    if (this.rows.get(k)?.etag !== etag) return false;
-    const next = String(++this.etags);
-    this.rows.set(k, { ...row, etag: next } as StoredRowWithEtag);
-    return next;
-  }
-  async consume(pk: string, rk: string, etag: string): Promise<boolean> {
-    const k = this.key(pk, rk);
-    if (this.rows.get(k)?.etag !== etag) return false;
-    return this.rows.delete(k);
-  }
-  async delete(pk: string, rk: string): Promise<void> {
-    this.rows.delete(this.key(pk, rk));
-  }
-  async purgePartitionsBefore(pk: string): Promise<{ deleted: number; complete: boolean }> {
-    let n = 0;
-    for (const [k, row] of this.rows) if (row.partitionKey < pk && this.rows.delete(k)) n++;
-    return { deleted: n, complete: true };
-  }
-  async listPartition(pk: string, fromRowKey: string): Promise<StoredRowWithEtag[]> {
-    return [...this.rows.values()].filter((row) => row.partitionKey === pk && row.rowKey >= fromRowKey);
-  }
-}
+// The unit tier's in-memory store (it passes the RowStore contract); esbuild bundles it into this module.
+import { MemoryRowStore } from '../test/_support/fakes/memory-row-store';
 
 const deps = createServices(getConfig(), { states: new MemoryRowStore(), sessions: new MemoryRowStore() });
 app.http('loginmem', { methods: ['GET'], route: 'bench/login-memory', authLevel: 'anonymous', handler: createLoginHandler(() => deps) });

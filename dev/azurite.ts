@@ -22,7 +22,7 @@ export interface AzuriteOptions {
   port?: number;
   /** Default true: no access log. With false, Azurite's output is forwarded to this process's stderr. */
   silent?: boolean;
-  /** How long to wait for the port to accept connections; default 15 s. */
+  /** How long to wait for the port to accept connections; default 60 s (a loaded, shared machine starts it slowly). */
   startTimeoutMs?: number;
   /**
    * Keep the tables on disk in this directory instead of in memory (the caller creates and removes it). A stop and a
@@ -181,7 +181,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     return stopping;
   };
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   let earlyExit = false;
   void exited.then(() => {
     earlyExit = true;

@@ -23,7 +23,17 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage,
 import { request as httpsRequest } from 'node:https';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus `Host` (set to the upstream's) and `Proxy-*`. */
-const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const NOT_FORWARDED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
 
 /** Forwards one request to `upstream` (an origin such as `https://func-x.azurewebsites.net`). */
 export function forwardToSignIn(upstream: string, req: IncomingMessage, res: ServerResponse): void {
@@ -43,7 +53,8 @@ export function forwardToSignIn(upstream: string, req: IncomingMessage, res: Ser
     answer.pipe(res);
   });
   outgoing.on('error', () => {
-    if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+    if (!res.headersSent)
+      res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
     res.end('Bad gateway\n');
   });
   req.pipe(outgoing);

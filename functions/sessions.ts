@@ -26,7 +26,11 @@ export function createSessionsHandler(services: ServicesProvider): HttpHandler {
     if (kind === 'web') requireCsrfHeader(request);
     if (id === undefined) throw new AuthError('invalid_request', { logDetail: 'DELETE without a session id' });
     const { current } = await endCallerSession(token, kind, id, deps);
-    return { status: 204, headers: jsonResponse(204, null).headers, cookies: current && kind === 'web' ? [expiredHostCookie(SESSION_COOKIE)] : [] };
+    return {
+      status: 204,
+      headers: jsonResponse(204, null).headers,
+      cookies: current && kind === 'web' ? [expiredHostCookie(SESSION_COOKIE)] : [],
+    };
   });
 }
 
@@ -38,4 +42,9 @@ function sessionIdOf(request: ParsedRequest): string | undefined {
 }
 
 failFastOnBadConfiguration();
-app.http('sessions', { methods: [...ANY_METHOD], route: 'auth/sessions/{id?}', authLevel: 'anonymous', handler: createSessionsHandler(getServices) });
+app.http('sessions', {
+  methods: [...ANY_METHOD],
+  route: 'auth/sessions/{id?}',
+  authLevel: 'anonymous',
+  handler: createSessionsHandler(getServices),
+});

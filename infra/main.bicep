@@ -357,7 +357,7 @@ module api 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     virtualNetworkSubnetId: vnetEnabled ? network.outputs.appSubnetId : ''
     allowedOrigins: validatedOrigins
-    frontDoorId: empty(validatedPublicHostName) ? '' : frontDoor.outputs.frontDoorId
+    frontDoorId: empty(validatedPublicHostName) ? '' : (frontDoor.outputs.frontDoorId)
     clientId: effectiveClientId
     tenantId: effectiveTenantId
     authority: effectiveAuthority

@@ -75,7 +75,7 @@ const vendorRedirect = (fromDir) => ({
 const functions = readdirSync(join(root, 'functions')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
 const entry = functions.map((f) => `require('./functions/${f.replace(/\.ts$/, '')}');`).join('\n');
 
-const results = await Promise.all([
+await Promise.all([
   build({
     ...common,
     stdin: { contents: entry, resolveDir: root, sourcefile: 'main.entry.js', loader: 'js' },

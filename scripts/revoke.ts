@@ -27,18 +27,21 @@ class UsageError extends Error {}
 
 /** The key sessions are filed under (`userKeyOf` in session-index.ts) for what the operator typed. */
 export function userKeyFor(userId: string, env: Environment): string {
-  if (!/^[\x21-\x7e]{1,512}$/.test(userId)) throw new UsageError(`the user id must be printable ASCII without spaces\n${USAGE}`);
+  if (!/^[\x21-\x7e]{1,512}$/.test(userId))
+    throw new UsageError(`the user id must be printable ASCII without spaces\n${USAGE}`);
   const slash = userId.indexOf('/');
   const tenant = slash >= 0 ? userId.slice(0, slash) : undefined;
   if (tenant !== undefined && GUID.test(tenant)) return `${tenant.toLowerCase()}/${userId.slice(slash + 1)}`;
   // A generic OpenID Provider's user is its subject (plus `tid`, when the provider sends one: then pass both).
   if (env.AUTH_PROTOCOL?.trim() === 'oidc') return `/${userId}`;
   if (tenant !== undefined) throw new UsageError(`"<tenant id>/<object id>" needs the tenant's GUID\n${USAGE}`);
-  const tenants = [env.AUTH_TENANT_ID?.trim(), ...(env.AUTH_ALLOWED_TENANTS ?? '').split(',').map((t) => t.trim())].filter(
-    (t): t is string => !!t && GUID.test(t),
-  );
+  const tenants = [
+    env.AUTH_TENANT_ID?.trim(),
+    ...(env.AUTH_ALLOWED_TENANTS ?? '').split(',').map((t) => t.trim()),
+  ].filter((t): t is string => !!t && GUID.test(t));
   const distinct = [...new Set(tenants.map((t) => t.toLowerCase()))];
-  if (distinct.length !== 1) throw new UsageError(`which tenant? Set AUTH_TENANT_ID to its GUID or pass <tenant id>/<object id>\n${USAGE}`);
+  if (distinct.length !== 1)
+    throw new UsageError(`which tenant? Set AUTH_TENANT_ID to its GUID or pass <tenant id>/<object id>\n${USAGE}`);
   return `${distinct[0]}/${userId}`;
 }
 
@@ -72,7 +75,9 @@ async function main(args: string[]): Promise<number> {
     console.log(`revoked ${ended} session${ended === 1 ? '' : 's'}`);
     return 0;
   } catch (error) {
-    console.error(`storage failed (${error instanceof Error ? error.message : 'error'}); nothing is half-done: run the command again`);
+    console.error(
+      `storage failed (${error instanceof Error ? error.message : 'error'}); nothing is half-done: run the command again`,
+    );
     return 1;
   }
 }

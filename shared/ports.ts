@@ -1,6 +1,20 @@
 /**
  * The small interfaces between the pure flow (`shared/core/`) and the outside world (`shared/adapters/`).
- * Each has one contract test suite in `test/_support/` that every implementation must pass.
+ *
+ * Each port has one contract suite in `test/_support/contracts/`, run against an in-memory fake in the unit tier
+ * (`test/unit/contracts/`) and against the real adapter in the integration tier (`test/adapters/*.contract.test.ts`):
+ * - RowStore: `row-store.ts`; fake `test/_support/fakes/memory-row-store.ts` (also the bench's store); real
+ *   `adapters/table-store.ts` on Azurite.
+ * - TokenClient: `token-client.ts`; fake `fakes/fake-identity-provider.ts`; real `adapters/msal-token-client.ts`
+ *   on the Entra stand-in.
+ * - ProviderMetadataSource: `provider-metadata.ts`; fake `fakes/static-metadata-source.ts`; real
+ *   `adapters/provider-metadata.ts` on the Entra stand-in.
+ * - ClientCredentialProvider: `credential-provider.ts`; fake `fakes/fake-credential-provider.ts`; real
+ *   `adapters/credential.ts` (Key Vault secret) on the Key Vault and managed-identity stand-ins.
+ * - ApiClient (the API proxy's HTTP client): no contract suite or fake yet; `adapters/api-client.ts` is tested
+ *   against `test/_support/api-upstream.ts` in the integration and security tiers.
+ * Clock and Logger have no contract: tests pass a fixed clock and a capturing logger
+ * (`test/_support/core-world.ts` builds the core's dependencies from the fakes).
  */
 
 /** Milliseconds since the epoch. Injected so tests can move time. */

@@ -32,7 +32,11 @@ export interface SessionListItem {
 }
 
 /** The caller's own live sessions, the current one included, most recently seen first. */
-export async function listCallerSessions(token: string | undefined, kind: SessionKind, deps: FlowDeps): Promise<SessionListItem[]> {
+export async function listCallerSessions(
+  token: string | undefined,
+  kind: SessionKind,
+  deps: FlowDeps,
+): Promise<SessionListItem[]> {
   const caller = await loadSession(token, kind, deps);
   const current = sessionHandle(caller.ref.rowKey);
   const listed = await listUserSessions(userKeyOf(caller.record.user), deps);
@@ -41,7 +45,9 @@ export async function listCallerSessions(token: string | undefined, kind: Sessio
     kind: session.kind,
     createdAt: new Date(session.createdAt).toISOString(),
     // The caller's own record is fresher than its index entry (touched at most every few minutes).
-    lastSeenAt: new Date(session.handle === current ? Math.max(session.lastSeenAt, caller.record.lastSeenAt) : session.lastSeenAt).toISOString(),
+    lastSeenAt: new Date(
+      session.handle === current ? Math.max(session.lastSeenAt, caller.record.lastSeenAt) : session.lastSeenAt,
+    ).toISOString(),
     current: session.handle === current,
     userAgent: session.userAgent ?? null,
   }));
@@ -65,7 +71,12 @@ export async function listCallerSessions(token: string | undefined, kind: Sessio
  * never existed are all the same 404: it is looked up only among the caller's own sessions.
  * Returns whether it was the caller's current session (the handler then clears the cookie).
  */
-export async function endCallerSession(token: string | undefined, kind: SessionKind, handle: string, deps: FlowDeps): Promise<{ current: boolean }> {
+export async function endCallerSession(
+  token: string | undefined,
+  kind: SessionKind,
+  handle: string,
+  deps: FlowDeps,
+): Promise<{ current: boolean }> {
   const caller = await loadSession(token, kind, deps);
   if (!isWellFormedHandle(handle)) throw new AuthError('session_not_found', { logDetail: 'malformed session id' });
   const listed = await listUserSessions(userKeyOf(caller.record.user), deps);
@@ -102,9 +113,15 @@ function frontChannelLimiter(deps: FlowDeps): RateLimiter {
  * @see https://openid.net/specs/openid-connect-frontchannel-1_0.html#RPLogout
  * @see https://github.com/nginxinc/nginx-openid-connect/issues/117 (Entra calls with `sid` only)
  */
-export async function frontChannelLogout(sid: string | undefined, iss: string | undefined, deps: FlowDeps): Promise<void> {
-  if (sid === undefined || !isWellFormedSid(sid)) throw new AuthError('invalid_request', { logDetail: 'front-channel logout without a well-formed sid' });
-  if (iss !== undefined && !/^https?:\/\/[\x21-\x7e]{1,2000}$/.test(iss)) throw new AuthError('invalid_request', { logDetail: 'front-channel logout iss' });
+export async function frontChannelLogout(
+  sid: string | undefined,
+  iss: string | undefined,
+  deps: FlowDeps,
+): Promise<void> {
+  if (sid === undefined || !isWellFormedSid(sid))
+    throw new AuthError('invalid_request', { logDetail: 'front-channel logout without a well-formed sid' });
+  if (iss !== undefined && !/^https?:\/\/[\x21-\x7e]{1,2000}$/.test(iss))
+    throw new AuthError('invalid_request', { logDetail: 'front-channel logout iss' });
   const waitSeconds = frontChannelLimiter(deps).take();
   if (waitSeconds !== undefined) throw new AuthError('rate_limited', { retryAfterSeconds: waitSeconds });
   const ended = await endSidSessions(sid, iss, deps);

@@ -108,7 +108,10 @@ export function indexableSid(sid: unknown): string | undefined {
 
 /** A `User-Agent` header as the session list shows it: printable ASCII, bounded. */
 export function displayUserAgent(header: string | undefined): string | undefined {
-  const cleaned = header?.replace(/[^\x20-\x7e]/g, '').trim().slice(0, USER_AGENT_MAX);
+  const cleaned = header
+    ?.replace(/[^\x20-\x7e]/g, '')
+    .trim()
+    .slice(0, USER_AGENT_MAX);
   return cleaned ? cleaned : undefined;
 }
 
@@ -150,7 +153,12 @@ async function userEntryRow(session: RowKeyPair, record: IndexedRecord): Promise
     userAgent: record.userAgent,
     sidPartition: record.sid === undefined ? undefined : sidIndexPartition(record.sid),
   };
-  return { partitionKey, rowKey, expiresAt: record.absoluteExpiresAt, data: await seal(entry, userKey, 'session-index', rowKey) };
+  return {
+    partitionKey,
+    rowKey,
+    expiresAt: record.absoluteExpiresAt,
+    data: await seal(entry, userKey, 'session-index', rowKey),
+  };
 }
 
 /**
@@ -169,7 +177,12 @@ export async function indexSession(session: RowKeyPair, record: IndexedRecord, d
       iss: record.user.issuer,
     };
     rows.push(
-      seal(entry, sid, 'session-index', rowKey).then((data) => ({ partitionKey: sidIndexPartition(sid), rowKey, expiresAt: record.absoluteExpiresAt, data })),
+      seal(entry, sid, 'session-index', rowKey).then((data) => ({
+        partitionKey: sidIndexPartition(sid),
+        rowKey,
+        expiresAt: record.absoluteExpiresAt,
+        data,
+      })),
     );
   }
   // One after the other: when the first fails, nothing else is written (and the caller removes what was).
@@ -178,7 +191,9 @@ export async function indexSession(session: RowKeyPair, record: IndexedRecord, d
 
 /** Removes a session's index entries (best effort on a failed sign-in; a missing entry is not an error). */
 export async function unindexSession(session: RowKeyPair, record: IndexedRecord, deps: IndexDeps): Promise<void> {
-  await Promise.all(sessionIndexLinks(session, record).map((link) => deps.sessions.delete(link.partitionKey, link.rowKey)));
+  await Promise.all(
+    sessionIndexLinks(session, record).map((link) => deps.sessions.delete(link.partitionKey, link.rowKey)),
+  );
 }
 
 /**
@@ -193,7 +208,10 @@ export async function touchIndexedSession(session: RowKeyPair, record: IndexedRe
  * Deletes a session row, then its index entries. In that order: if storage fails in between, the entries remain,
  * so a retried "everywhere" still finds the session (already gone) and finishes removing what is left.
  */
-export async function deleteSessionRow(row: RowKeyPair & { links?: readonly RowKeyPair[] }, deps: IndexDeps): Promise<void> {
+export async function deleteSessionRow(
+  row: RowKeyPair & { links?: readonly RowKeyPair[] },
+  deps: IndexDeps,
+): Promise<void> {
   await deps.sessions.delete(row.partitionKey, row.rowKey);
   await Promise.all((row.links ?? []).map((link) => deps.sessions.delete(link.partitionKey, link.rowKey)));
 }
@@ -208,7 +226,11 @@ export async function deleteSessionByRef(ref: RowKeyPair, deps: IndexDeps): Prom
  * The user's sessions from the index: one single-partition query. `includeExpired` also returns entries whose
  * sessions have expired (so "everywhere" removes them too); the list view leaves them to the purge.
  */
-export async function listUserSessions(userKey: string, deps: IndexDeps, includeExpired = false): Promise<IndexedSession[]> {
+export async function listUserSessions(
+  userKey: string,
+  deps: IndexDeps,
+  includeExpired = false,
+): Promise<IndexedSession[]> {
   const now = deps.clock.now();
   const partitionKey = userIndexPartition(userKey);
   const rows = await deps.sessions.listPartition(partitionKey, includeExpired ? '' : firstLivePartition(now));
@@ -265,7 +287,16 @@ export async function endSidSessions(sid: string, iss: string | undefined, deps:
   for (const row of rows) {
     const entry = await open<SidIndexEntry>(row.data, sid, 'session-index', row.rowKey);
     if (!entry || (iss !== undefined && entry.iss !== iss)) continue;
-    await deleteSessionRow({ ...entry.session, links: [{ partitionKey: entry.userPartition, rowKey: row.rowKey }, { partitionKey, rowKey: row.rowKey }] }, deps);
+    await deleteSessionRow(
+      {
+        ...entry.session,
+        links: [
+          { partitionKey: entry.userPartition, rowKey: row.rowKey },
+          { partitionKey, rowKey: row.rowKey },
+        ],
+      },
+      deps,
+    );
     ended++;
   }
   return ended;

@@ -8,13 +8,20 @@
  * @see https://datatracker.ietf.org/doc/html/draft-ietf-httpbis-rfc6265bis#name-same-site-and-cross-site-requests
  * @see https://publicsuffix.org/
  */
-import { getDomain } from 'tldts';
+type Tldts = typeof import('tldts');
+let tldts: Tldts | undefined;
+/** Loaded on first use (only a configuration with AUTH_ALLOWED_RETURN_ORIGINS asks): its list is ~140 KB of code. */
+function registrableDomain(host: string): string | null {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading keeps cold starts small
+  tldts ??= require('tldts') as Tldts;
+  return tldts.getDomain(host, { allowPrivateDomains: true });
+}
 
 /** The site of an absolute http(s) URL or origin, e.g. `https://contoso.com` for `https://auth.contoso.com:8443`. */
 export function siteOf(url: string | URL): string {
   const parsed = typeof url === 'string' ? new URL(url) : url;
   const host = parsed.hostname.toLowerCase();
-  const registrable = isIpLiteral(host) ? null : getDomain(host, { allowPrivateDomains: true });
+  const registrable = isIpLiteral(host) ? null : registrableDomain(host);
   return `${parsed.protocol}//${registrable ?? host}`;
 }
 

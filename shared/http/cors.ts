@@ -26,7 +26,9 @@ export function tokenFlowCorsHeaders(config: AuthConfig, origin: string | undefi
 }
 
 export function isPreflight(method: string, headers: { get(name: string): string | null }): boolean {
-  return method === 'OPTIONS' && headers.get('origin') !== null && headers.get('access-control-request-method') !== null;
+  return (
+    method === 'OPTIONS' && headers.get('origin') !== null && headers.get('access-control-request-method') !== null
+  );
 }
 
 /**

@@ -5,7 +5,12 @@ import type { Page } from 'playwright-core';
 import type { Stack } from '../../dev/demo/stack';
 
 /** From the demo's "Sign in" to the stand-in's page: pick the user, type the password, sign in, back on the demo. */
-export async function signInOnDemo(page: Page, stack: Stack, username: string, password = stack.password): Promise<void> {
+export async function signInOnDemo(
+  page: Page,
+  stack: Stack,
+  username: string,
+  password = stack.password,
+): Promise<void> {
   await page.goto(`${stack.demo.url}/`);
   await page.locator('#signed-out').waitFor();
   await page.click('#signin');

@@ -116,10 +116,11 @@ export function tableView(connectionString: () => string): TableView {
     },
     async openSession(cookie) {
       const ref = sessionRowRef(cookie);
-      const row = await sessionRow(cookie);
-      if (!ref || !row) return undefined;
-      let data = '';
-      for (let i = 0; i < Number(row.chunks ?? 1); i++) data += String(row[`d${i}`] ?? '');
+      if (!ref) return undefined;
+      // Through the Table adapter (it passes the RowStore contract), not a copy of its property layout.
+      const row = await createTableRowStore(createTableClient({ connectionString: connectionString() }, SESSION_TABLE)).get(ref.partitionKey, ref.rowKey);
+      if (!row) return undefined;
+      const { data } = row;
       // The sealed record, then (after a native rotation) `~` and a grace blob: JWE compact never contains `~`.
       const record = await open<unknown>(data.split('~')[0] ?? '', ref.secret, 'session', ref.rowKey);
       return record === undefined ? undefined : JSON.stringify(record);

@@ -10,7 +10,11 @@ export const INDEX_PARTITION = /^[us]\./;
  * Every row of a table (Azurite), for asserting what was — and was not — written. For AuthSessions these are the
  * session rows; `{ index: true }` lists the session index entries instead, `{ index: 'also' }` both.
  */
-export async function tableRows(connectionString: string, table: string, options: { index?: boolean | 'also' } = {}): Promise<Record<string, unknown>[]> {
+export async function tableRows(
+  connectionString: string,
+  table: string,
+  options: { index?: boolean | 'also' } = {},
+): Promise<Record<string, unknown>[]> {
   const client = TableClient.fromConnectionString(connectionString, table, { allowInsecureConnection: true });
   const rows: Record<string, unknown>[] = [];
   const wanted = (row: { partitionKey?: string }) => {

@@ -9,16 +9,42 @@
  * into the working tree; node_modules is linked in, standing for azd's `npm install` restore step.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { functionNames } from '../_support/function-names';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { startEntraStandIn, type EntraStandIn } from '../../dev/entra-standin';
 import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
-import { appEnv, Browser, buildLauncher, CLIENT_ID, REDIRECT_URI, ROOT, startChild, type AppProcess } from '../../bench/support';
-import { functionService, packageFolder, resolveRemoteBuild, runBuildScript, zipEntries, type AzdService } from '../_support/azd-package';
+import {
+  appEnv,
+  Browser,
+  buildLauncher,
+  CLIENT_ID,
+  REDIRECT_URI,
+  ROOT,
+  startChild,
+  type AppProcess,
+} from '../../bench/support';
+import {
+  functionService,
+  packageFolder,
+  resolveRemoteBuild,
+  runBuildScript,
+  zipEntries,
+  type AzdService,
+} from '../_support/azd-package';
 
 /** Client id of the app's user-assigned identity (AUTH_MANAGED_IDENTITY_CLIENT_ID in the Bicep). */
 const APP_IDENTITY = '5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
@@ -43,7 +69,10 @@ let launcher: string;
 beforeAll(async () => {
   // 1. The project as a fresh clone has it, plus the restored node_modules.
   const project = tempDir('project');
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
     .split('\0')
     .filter((f) => f && existsSync(join(ROOT, f)) && statSync(join(ROOT, f)).isFile());
   for (const f of files) {
@@ -82,7 +111,7 @@ beforeAll(async () => {
       },
     ],
   });
-}, 300_000);
+}, 480_000);
 
 afterAll(async () => {
   await app?.stop();
@@ -100,17 +129,25 @@ describe('the package azd builds from azure.yaml', () => {
 
   test('holds host.json, package.json whose main is in it, and the bundle; no node_modules, no sources', () => {
     expect(entries).toEqual(expect.arrayContaining(['host.json', 'package.json', 'dist/main.js']));
-    const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { main: string; dependencies?: object; scripts?: object };
+    const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
+      main: string;
+      dependencies?: object;
+      scripts?: object;
+    };
     expect(entries).toContain(pkg.main);
     expect(pkg.dependencies).toBeUndefined(); // nothing to install on the server
     expect(pkg.scripts).toBeUndefined(); // nothing to build there either
     expect(entries.filter((e) => e.split('/').includes('node_modules'))).toEqual([]);
     expect(entries.filter((e) => /\.ts$|(^|\/)tsconfig[^/]*\.json$|(^|\/)local\.settings/.test(e))).toEqual([]);
     expect(entries.every((e) => e === 'host.json' || e === 'package.json' || e.startsWith('dist/'))).toBe(true);
-    for (let dir = packageDir; dirname(dir) !== dir; dir = dirname(dir)) expect(existsSync(join(dir, 'node_modules'))).toBe(false);
+    for (let dir = packageDir; dirname(dir) !== dir; dir = dirname(dir))
+      expect(existsSync(join(dir, 'node_modules'))).toBe(false);
 
     const bytes = entries.reduce((n, e) => n + statSync(join(packageDir, e)).size, 0);
-    const zipped = entries.reduce((n, e) => n + deflateRawSync(readFileSync(join(packageDir, e)), { level: 9 }).length, 0);
+    const zipped = entries.reduce(
+      (n, e) => n + deflateRawSync(readFileSync(join(packageDir, e)), { level: 9 }).length,
+      0,
+    );
     const code = entries.filter((e) => e.endsWith('.js')).reduce((n, e) => n + statSync(join(packageDir, e)).size, 0);
     console.log(
       `deploy package (${service.dist}): ${entries.length} files, ${(bytes / 1024).toFixed(0)} KiB ` +
@@ -132,7 +169,7 @@ describe('the package azd builds from azure.yaml', () => {
       BUNDLE_APP_ROOT: packageDir,
     };
     app = await startChild(launcher, env, ['--enable-source-maps'], packageDir);
-    expect([...app.functions].sort()).toEqual(['callback', 'health', 'login', 'logout', 'me', 'metadata', 'purge', 'refresh', 'token']);
+    expect([...app.functions].sort()).toEqual(functionNames());
 
     const browser = new Browser(app.url);
     const authorizeUrl = await browser.login();
@@ -142,7 +179,9 @@ describe('the package azd builds from azure.yaml', () => {
     expect(me.status).toBe(200);
     expect((JSON.parse(me.body) as { user: { username: string } }).user.username).toBe(standIn.users[0]!.username);
     expect(standIn.counters.codeRedemptions).toBe(1);
-    expect(mi.requests.some((r) => r.clientId === APP_IDENTITY && r.resource === 'api://AzureADTokenExchange')).toBe(true);
+    expect(mi.requests.some((r) => r.clientId === APP_IDENTITY && r.resource === 'api://AzureADTokenExchange')).toBe(
+      true,
+    );
 
     // Everything the app loaded came from the package folder, not from the repository.
     const loaded = await app.command<string[]>('modules');

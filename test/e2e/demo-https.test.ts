@@ -40,43 +40,59 @@ async function signInAtStandIn(page: Page): Promise<void> {
 
 describe('npm start -- --https', () => {
   test('every part is served over HTTPS', () => {
-    expect([stack.demo.url, stack.spa.url, stack.functions.url].map((u) => new URL(u).protocol)).toEqual(['https:', 'https:', 'https:']);
+    expect([stack.demo.url, stack.spa.url, stack.functions.url].map((u) => new URL(u).protocol)).toEqual([
+      'https:',
+      'https:',
+      'https:',
+    ]);
     expect(new URL(stack.spa.url).hostname).toBe('127.0.0.1');
   });
 
-  test('the cookie demo signs in on https://localhost', async () => {
-    const context = await browser.newContext();
-    try {
-      const page = await context.newPage();
-      await page.goto(`${stack.demo.url}/`);
-      await page.click('#signin');
-      await signInAtStandIn(page);
-      await page.waitForURL(`${stack.demo.url}/`);
-      await page.locator('#signed-in').waitFor();
-      const session = (await context.cookies(stack.functions.url)).find((c) => c.name === SESSION_COOKIE);
-      expect(session).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax' });
-    } finally {
-      await context.close();
-    }
-  }, TIMEOUT_MS);
+  test(
+    'the cookie demo signs in on https://localhost',
+    async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(`${stack.demo.url}/`);
+        await page.click('#signin');
+        await signInAtStandIn(page);
+        await page.waitForURL(`${stack.demo.url}/`);
+        await page.locator('#signed-in').waitFor();
+        const session = (await context.cookies(stack.functions.url)).find((c) => c.name === SESSION_COOKIE);
+        expect(session).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax' });
+      } finally {
+        await context.close();
+      }
+    },
+    TIMEOUT_MS,
+  );
 
-  test('the SPA on another site signs in with the token flow; a reload forgets the session token', async () => {
-    const context = await browser.newContext();
-    try {
-      const page = await context.newPage();
-      await page.goto(`${stack.spa.url}/`);
-      await page.click('#signin');
-      await signInAtStandIn(page);
-      await page.waitForURL(`${stack.spa.url}/`);
-      await page.locator('#signed-in').waitFor();
-      expect(await page.textContent('#user-name')).toBe(stack.users[0]!.name);
-      await page.click('#rotate');
-      await page.locator('#rotations', { hasText: /^1$/ }).waitFor();
-      expect(await context.cookies(stack.functions.url)).toEqual([]);
-      await page.reload();
-      await page.locator('#signed-out').waitFor();
-    } finally {
-      await context.close();
-    }
-  }, TIMEOUT_MS);
+  test(
+    'the SPA on another site signs in with the token flow; a reload forgets the session token',
+    async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(`${stack.spa.url}/`);
+        await page.click('#signin');
+        // The service's page that names the app first (RFC 8252 §8.6), then the provider.
+        await page.waitForURL((url) => url.origin === stack.functions.url && url.pathname === '/auth/login');
+        expect(await page.textContent('body')).toContain('Contoso SPA Demo');
+        await page.click('#continue');
+        await signInAtStandIn(page);
+        await page.waitForURL(`${stack.spa.url}/`);
+        await page.locator('#signed-in').waitFor();
+        expect(await page.textContent('#user-name')).toBe(stack.users[0]!.name);
+        await page.click('#rotate');
+        await page.locator('#rotations', { hasText: /^1$/ }).waitFor();
+        expect(await context.cookies(stack.functions.url)).toEqual([]);
+        await page.reload();
+        await page.locator('#signed-out').waitFor();
+      } finally {
+        await context.close();
+      }
+    },
+    TIMEOUT_MS,
+  );
 });

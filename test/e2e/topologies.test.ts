@@ -45,7 +45,10 @@ const fronts: HttpsFront[] = [];
 const hosts: FunctionsProcess[] = [];
 
 /** A listener whose target is set once the functions host it forwards to has started (its port comes last). */
-function lateListener(): { listener: (req: IncomingMessage, res: ServerResponse) => void; set(next: (req: IncomingMessage, res: ServerResponse) => void): void } {
+function lateListener(): {
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
+  set(next: (req: IncomingMessage, res: ServerResponse) => void): void;
+} {
   let current: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   return {
     listener: (req, res) => (current ? current(req, res) : (res.writeHead(503), res.end())),
@@ -53,8 +56,15 @@ function lateListener(): { listener: (req: IncomingMessage, res: ServerResponse)
   };
 }
 
-async function front(hostName: string, listener: (req: IncomingMessage, res: ServerResponse) => void): Promise<HttpsFront> {
-  const started = await startHttpsFront({ certificate: issueServerCertificate(ca, Object.values(HOSTS)), hostName, listener });
+async function front(
+  hostName: string,
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<HttpsFront> {
+  const started = await startHttpsFront({
+    certificate: issueServerCertificate(ca, Object.values(HOSTS)),
+    hostName,
+    listener,
+  });
   fronts.push(started);
   return started;
 }
@@ -95,13 +105,21 @@ beforeAll(async () => {
     startAzurite(),
     // Every test host name resolves to 127.0.0.1 (ports stay); the dev CA's leaf is trusted by its key, nothing else.
     launchChromium([
-      `--host-resolver-rules=${Object.values(HOSTS).map((h) => `MAP ${h} 127.0.0.1`).join(', ')}`,
+      `--host-resolver-rules=${Object.values(HOSTS)
+        .map((h) => `MAP ${h} 127.0.0.1`)
+        .join(', ')}`,
       `--ignore-certificate-errors-spki-list=${spkiSha256(certificate.certPem)}`,
     ]),
   ]);
 
   // The TLS fronts first: the redirect URIs name their ports. Each is wired once its functions host runs.
-  const wiring = { service: lateListener(), site: lateListener(), proxiedSite: lateListener(), spa: lateListener(), azureDefault: lateListener() };
+  const wiring = {
+    service: lateListener(),
+    site: lateListener(),
+    proxiedSite: lateListener(),
+    spa: lateListener(),
+    azureDefault: lateListener(),
+  };
   const service = await front(HOSTS.service, wiring.service.listener); // stands for Azure Front Door + publicHostName
   const site = await front(HOSTS.site, wiring.site.listener);
   const proxiedSite = await front(HOSTS.proxiedSite, wiring.proxiedSite.listener);
@@ -144,7 +162,10 @@ beforeAll(async () => {
     // 2. One origin: no CORS at all.
     functionsHost({ AUTH_REDIRECT_URI: `${proxiedSite.url}/auth/callback`, AUTH_POST_LOGOUT_REDIRECT_URI: '/' }),
     // 3. The SPA: no platform CORS; the app answers CORS for exactly the SPA's origin on the token flow's routes.
-    functionsHost({ AUTH_REDIRECT_URI: `${azureDefault.url}/auth/callback`, AUTH_NATIVE_REDIRECT_URIS: spaRedirectUri }),
+    functionsHost({
+      AUTH_REDIRECT_URI: `${azureDefault.url}/auth/callback`,
+      AUTH_NATIVE_REDIRECT_URIS: spaRedirectUri,
+    }),
   ]);
   wiring.service.set((req, res) => forwardToSignIn(subdomainHost.url, req, res));
   wiring.site.set(staticSite(demoFiles(service.url), service.url));
@@ -174,7 +195,8 @@ async function newContext(): Promise<{ context: BrowserContext; page: Page; prob
   context.on('page', (page) => {
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {
-      if (message.type() === 'error' && !/status of 401/.test(message.text())) problems.push(`console: ${message.text()}`);
+      if (message.type() === 'error' && !/status of 401/.test(message.text()))
+        problems.push(`console: ${message.text()}`);
     });
   });
   return { context, page: await context.newPage(), problems };
@@ -202,7 +224,13 @@ async function cookieWalk(topology: Topology): Promise<void> {
     expect(JSON.parse((await page.textContent('#me-json')) ?? '{}').user.username).toBe(user.username);
 
     const session = (await context.cookies(topology.serviceUrl)).find((c) => c.name === SESSION_COOKIE);
-    expect(session).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax', path: '/', domain: new URL(topology.serviceUrl).hostname });
+    expect(session).toMatchObject({
+      secure: true,
+      httpOnly: true,
+      sameSite: 'Lax',
+      path: '/',
+      domain: new URL(topology.serviceUrl).hostname,
+    });
 
     await page.click('#get-token');
     await page.locator('#token').waitFor();
@@ -219,88 +247,114 @@ async function cookieWalk(topology: Topology): Promise<void> {
 }
 
 describe('web sites on their own domain, in Chromium over HTTPS', () => {
-  test('1. same site, own subdomain: www.contoso.test signs in through auth.contoso.test, /auth/me, /auth/refresh, sign out', async () => {
-    await cookieWalk(topologies.subdomain);
-  }, TEST_TIMEOUT_MS);
+  test(
+    '1. same site, own subdomain: www.contoso.test signs in through auth.contoso.test, /auth/me, /auth/refresh, sign out',
+    async () => {
+      await cookieWalk(topologies.subdomain);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('2. one origin through the site\'s own proxy: www.northwind.test/auth/* forwarded, the same walk, no CORS', async () => {
-    await cookieWalk(topologies.proxy);
-  }, TEST_TIMEOUT_MS);
+  test(
+    "2. one origin through the site's own proxy: www.northwind.test/auth/* forwarded, the same walk, no CORS",
+    async () => {
+      await cookieWalk(topologies.proxy);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('3. a single-page app on another site: token flow with PKCE and a handoff code, Bearer, a rotation, sign-out; no cookie', async () => {
-    const { spa } = topologies;
-    const { context, page, problems } = await newContext();
-    try {
-      await page.goto(`${spa.pageUrl}/`);
-      await page.click('#signin');
-      await signInAtStandIn(page);
-      // Back on the SPA with the handoff code, redeemed at /auth/token; the address bar is cleaned.
-      await page.waitForURL(`${spa.pageUrl}/`);
-      await page.locator('#signed-in').waitFor();
-      expect(await page.textContent('#user-name')).toBe(standIn.users[0]!.name);
-      expect(await context.cookies(spa.serviceUrl)).toEqual([]);
-      expect(await page.evaluate('sessionStorage.length + localStorage.length')).toBe(0);
+  test(
+    '3. a single-page app on another site: token flow with PKCE and a handoff code, Bearer, a rotation, sign-out; no cookie',
+    async () => {
+      const { spa } = topologies;
+      const { context, page, problems } = await newContext();
+      try {
+        await page.goto(`${spa.pageUrl}/`);
+        await page.click('#signin');
+        // The service's page that names the app first (RFC 8252 §8.6), then the provider.
+        await page.waitForURL((url) => url.origin === spa.serviceUrl && url.pathname === '/auth/login');
+        expect(await page.textContent('body')).toContain(spa.redirectUri);
+        await page.click('#continue');
+        await signInAtStandIn(page);
+        // Back on the SPA with the handoff code, redeemed at /auth/token; the address bar is cleaned.
+        await page.waitForURL(`${spa.pageUrl}/`);
+        await page.locator('#signed-in').waitFor();
+        expect(await page.textContent('#user-name')).toBe(standIn.users[0]!.name);
+        expect(await context.cookies(spa.serviceUrl)).toEqual([]);
+        expect(await page.evaluate('sessionStorage.length + localStorage.length')).toBe(0);
 
-      await page.click('#get-token');
-      await page.locator('#token').waitFor();
-      expect(await page.textContent('#token-type')).toBe('Bearer');
+        await page.click('#get-token');
+        await page.locator('#token').waitFor();
+        expect(await page.textContent('#token-type')).toBe('Bearer');
 
-      // Rotation: a new session token; /auth/me works with it (loadUser ran after the rotation).
-      const before = await page.textContent('#session-token');
-      await page.click('#rotate');
-      await page.locator('#rotations', { hasText: /^1$/ }).waitFor();
-      expect(await page.textContent('#session-token')).not.toBe(before);
-      expect(await page.isVisible('#auth-error')).toBe(false);
+        // Rotation: a new session token; /auth/me works with it (loadUser ran after the rotation).
+        const before = await page.textContent('#session-token');
+        await page.click('#rotate');
+        await page.locator('#rotations', { hasText: /^1$/ }).waitFor();
+        expect(await page.textContent('#session-token')).not.toBe(before);
+        expect(await page.isVisible('#auth-error')).toBe(false);
 
-      await page.click('#signout');
-      await page.locator('#signed-out').waitFor();
+        await page.click('#signout');
+        await page.locator('#signed-out').waitFor();
 
-      // A reload forgets the token (memory only) and shows Sign in.
-      await page.reload();
-      await page.locator('#signed-out').waitFor();
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
-  }, TEST_TIMEOUT_MS);
+        // A reload forgets the token (memory only) and shows Sign in.
+        await page.reload();
+        await page.locator('#signed-out').waitFor();
+        expect(problems).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('3. CORS is for exactly the SPA\'s origin and only on the token flow\'s routes', async () => {
-    const { spa, subdomain } = topologies;
-    const { context, page } = await newContext();
-    try {
-      const probe = (pageUrl: string, path: string, init: { method?: string; headers?: Record<string, string> }) =>
-        page.goto(`${pageUrl}/`).then(() =>
-          page.evaluate(
-            async ([url, init]) => {
-              try {
-                return (await fetch(url, init)).status;
-              } catch {
-                return 'blocked';
-              }
-            },
-            [`${spa.serviceUrl}${path}`, init] as const,
-          ),
-        );
-      const bearer = { headers: { Authorization: 'Bearer not-a-session' } };
-      expect(await probe(spa.pageUrl, '/auth/me', bearer)).toBe(401);
-      expect(await probe(spa.pageUrl, '/auth/refresh', { method: 'POST', ...bearer })).toBe(401);
-      expect(await probe(spa.pageUrl, '/auth/health', {})).toBe('blocked');
-      expect(await probe(subdomain.pageUrl, '/auth/me', bearer)).toBe('blocked');
-    } finally {
-      await context.close();
-    }
-  }, TEST_TIMEOUT_MS);
+  test(
+    "3. CORS is for exactly the SPA's origin and only on the token flow's routes",
+    async () => {
+      const { spa, subdomain } = topologies;
+      const { context, page } = await newContext();
+      try {
+        const probe = (pageUrl: string, path: string, init: { method?: string; headers?: Record<string, string> }) =>
+          page.goto(`${pageUrl}/`).then(() =>
+            page.evaluate(
+              async ([url, init]) => {
+                try {
+                  return (await fetch(url, init)).status;
+                } catch {
+                  return 'blocked';
+                }
+              },
+              [`${spa.serviceUrl}${path}`, init] as const,
+            ),
+          );
+        const bearer = { headers: { Authorization: 'Bearer not-a-session' } };
+        expect(await probe(spa.pageUrl, '/auth/me', bearer)).toBe(401);
+        expect(await probe(spa.pageUrl, '/auth/refresh', { method: 'POST', ...bearer })).toBe(401);
+        expect(await probe(spa.pageUrl, '/auth/health', {})).toBe('blocked');
+        expect(await probe(subdomain.pageUrl, '/auth/me', bearer)).toBe('blocked');
+      } finally {
+        await context.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('4. a cookie origin on another site is refused at start-up, naming the origin, the service\'s site and the three topologies', async () => {
-    const started = functionsHost({
-      AUTH_REDIRECT_URI: 'https://func-demo.azurewebsites.net/auth/callback',
-      AUTH_ALLOWED_RETURN_ORIGINS: 'https://www.contoso.com',
-    });
-    await expect(started).rejects.toThrow(/"https:\/\/www\.contoso\.com" \(site https:\/\/contoso\.com\) is not same-site/);
-    const message = await started.catch((error: Error) => error.message);
-    expect(message).toContain('site https://func-demo.azurewebsites.net');
-    expect(message).toContain('1) same site, own subdomain');
-    expect(message).toContain('2) one origin');
-    expect(message).toContain('3) a single-page app on another site');
-  }, TEST_TIMEOUT_MS);
+  test(
+    "4. a cookie origin on another site is refused at start-up, naming the origin, the service's site and the three topologies",
+    async () => {
+      const started = functionsHost({
+        AUTH_REDIRECT_URI: 'https://func-demo.azurewebsites.net/auth/callback',
+        AUTH_ALLOWED_RETURN_ORIGINS: 'https://www.contoso.com',
+      });
+      await expect(started).rejects.toThrow(
+        /"https:\/\/www\.contoso\.com" \(site https:\/\/contoso\.com\) is not same-site/,
+      );
+      const message = await started.catch((error: Error) => error.message);
+      expect(message).toContain('site https://func-demo.azurewebsites.net');
+      expect(message).toContain('1) same site, own subdomain');
+      expect(message).toContain('2) one origin');
+      expect(message).toContain('3) a single-page app on another site');
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

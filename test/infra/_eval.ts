@@ -10,7 +10,15 @@
  * template change that needs more fails loudly here rather than being skipped.
  */
 import { createHash } from 'node:crypto';
-import { type BicepFile, type SyntaxNode, descendants, modules, objectProperties, propertyKey, propertyValue } from './_bicep';
+import {
+  type BicepFile,
+  type SyntaxNode,
+  descendants,
+  modules,
+  objectProperties,
+  propertyKey,
+  propertyValue,
+} from './_bicep';
 
 export class Unknown {
   constructor(readonly text: string) {}
@@ -92,16 +100,25 @@ const PUSHDOWN_NODES = new Set(['ternary_expression', 'lambda_expression']);
  * precedence (Learn "Bicep operators": unary, multiplicative, additive, relational, equality, &&, ||, ??); a member
  * access on a ternary or a lambda applies to its last branch or its body.
  */
-export function evaluate(node: SyntaxNode, scope: Scope, locals: ReadonlyMap<string, Value> = new Map(), path: readonly string[] = []): Value {
+export function evaluate(
+  node: SyntaxNode,
+  scope: Scope,
+  locals: ReadonlyMap<string, Value> = new Map(),
+  path: readonly string[] = [],
+): Value {
   if (node.type === 'member_expression') {
-    const object = node.childForFieldName('object');
-    if (object && CHAIN_NODES.has(object.type)) return evaluateChain(node, scope, locals, path);
-    if (object && PUSHDOWN_NODES.has(object.type)) return evaluate(object, scope, locals, [node.childForFieldName('property')?.text ?? '', ...path]);
+    const { base, properties } = memberChain(node);
+    if (CHAIN_NODES.has(base.type)) return evaluateChain(node, scope, locals, path);
+    if (PUSHDOWN_NODES.has(base.type)) return evaluate(base, scope, locals, [...properties, ...path]);
   }
   if (node.type === 'lambda_expression') {
-    const names = node.namedChildren.slice(0, -1).flatMap((c) => (c ? (c.type === 'identifier' ? [c] : descendants(c, 'identifier')) : [])).map((c) => c.text);
+    const names = node.namedChildren
+      .slice(0, -1)
+      .flatMap((c) => (c ? (c.type === 'identifier' ? [c] : descendants(c, 'identifier')) : []))
+      .map((c) => c.text);
     const body = node.namedChildren[node.namedChildren.length - 1]!;
-    const fn: Lambda = (...args: Value[]) => evaluate(body, scope, new Map([...locals, ...names.map((n, i) => [n, args[i] ?? null] as const)]), path);
+    const fn: Lambda = (...args: Value[]) =>
+      evaluate(body, scope, new Map([...locals, ...names.map((n, i) => [n, args[i] ?? null] as const)]), path);
     return fn;
   }
   if (CHAIN_NODES.has(node.type)) return evaluateChain(node, scope, locals, path);
@@ -111,7 +128,10 @@ export function evaluate(node: SyntaxNode, scope: Scope, locals: ReadonlyMap<str
       ? evaluate(node.childForFieldName('consequence')!, scope, locals)
       : evaluate(node.childForFieldName('alternative')!, scope, locals, path);
   }
-  return path.reduce<Value>((value, property) => member(value, property, node, scope), evaluateCore(node, scope, locals));
+  return path.reduce<Value>(
+    (value, property) => member(value, property, node, scope),
+    evaluateCore(node, scope, locals),
+  );
 }
 
 function member(object: Value, property: string, node: SyntaxNode, scope: Scope): Value {
@@ -119,15 +139,43 @@ function member(object: Value, property: string, node: SyntaxNode, scope: Scope)
     const text = `${object.text}.${property}`;
     return text in scope.known ? scope.known[text]! : new Unknown(text);
   }
-  if (object && typeof object === 'object' && !Array.isArray(object) && property in object) return (object as Record<string, Value>)[property]!;
+  if (object && typeof object === 'object' && !Array.isArray(object) && property in object)
+    return (object as Record<string, Value>)[property]!;
   throw new Error(`no property ${property} in ${node.text.slice(0, 80)}`);
 }
 
+/** `a.b.c` → base `a`, properties [b, c] (the tree nests member expressions left to right). */
+function memberChain(node: SyntaxNode): { base: SyntaxNode; properties: string[] } {
+  const properties: string[] = [];
+  let base = node;
+  while (base.type === 'member_expression' && base.childForFieldName('object')) {
+    properties.unshift(base.childForFieldName('property')?.text ?? '');
+    base = base.childForFieldName('object')!;
+  }
+  return { base, properties };
+}
+
 type Token = { operand: SyntaxNode; path: string[] } | { prefix: string } | { op: string };
-type Ast = { operand: SyntaxNode; path: string[] } | { prefix: string; arg: Ast } | { op: string; left: Ast; right: Ast };
+type Ast =
+  { operand: SyntaxNode; path: string[] } | { prefix: string; arg: Ast } | { op: string; left: Ast; right: Ast };
 
 const BINARY_PRECEDENCE: Readonly<Record<string, number>> = {
-  '*': 11, '/': 11, '%': 11, '+': 10, '-': 10, '<': 7, '<=': 7, '>': 7, '>=': 7, '==': 6, '!=': 6, '=~': 6, '!~': 6, '&&': 2, '||': 1, '??': 0,
+  '*': 11,
+  '/': 11,
+  '%': 11,
+  '+': 10,
+  '-': 10,
+  '<': 7,
+  '<=': 7,
+  '>': 7,
+  '>=': 7,
+  '==': 6,
+  '!=': 6,
+  '=~': 6,
+  '!~': 6,
+  '&&': 2,
+  '||': 1,
+  '??': 0,
 };
 
 function flatten(node: SyntaxNode, out: Token[]): void {
@@ -138,16 +186,22 @@ function flatten(node: SyntaxNode, out: Token[]): void {
   } else if (node.type === 'unary_expression') {
     out.push({ prefix: node.children[0]?.text ?? '?' });
     flatten(node.namedChildren[0]!, out);
-  } else if (node.type === 'member_expression' && CHAIN_NODES.has(node.childForFieldName('object')?.type ?? '')) {
-    flatten(node.childForFieldName('object')!, out);
+  } else if (node.type === 'member_expression' && CHAIN_NODES.has(memberChain(node).base.type)) {
+    const { base, properties } = memberChain(node);
+    flatten(base, out);
     const last = out[out.length - 1] as { operand: SyntaxNode; path: string[] };
-    last.path.push(node.childForFieldName('property')?.text ?? '');
+    last.path.push(...properties);
   } else {
     out.push({ operand: node, path: [] });
   }
 }
 
-function evaluateChain(node: SyntaxNode, scope: Scope, locals: ReadonlyMap<string, Value>, path: readonly string[]): Value {
+function evaluateChain(
+  node: SyntaxNode,
+  scope: Scope,
+  locals: ReadonlyMap<string, Value>,
+  path: readonly string[],
+): Value {
   const tokens: Token[] = [];
   flatten(node, tokens);
   const last = tokens[tokens.length - 1] as { operand: SyntaxNode; path: string[] };
@@ -263,17 +317,26 @@ function evaluateCore(node: SyntaxNode, scope: Scope, locals: ReadonlyMap<string
       const object = ev(node.childForFieldName('object'));
       const index = ev(node.childForFieldName('index'));
       if (object instanceof Unknown || index instanceof Unknown) return new Unknown(node.text);
-      if (Array.isArray(object) && typeof index === 'number') return object[index] ?? fail(`index ${index} out of range in ${node.text}`);
-      if (object && typeof object === 'object' && typeof index === 'string') return (object as Record<string, Value>)[index] ?? null;
+      if (Array.isArray(object) && typeof index === 'number')
+        return object[index] ?? fail(`index ${index} out of range in ${node.text}`);
+      if (object && typeof object === 'object' && typeof index === 'string')
+        return (object as Record<string, Value>)[index] ?? null;
       throw new Error(`cannot index ${node.text}`);
     }
     case 'call_expression': {
       const callee = node.childForFieldName('function');
-      const name = (callee?.type === 'member_expression' ? callee.childForFieldName('property')?.text : callee?.text) ?? '';
-      const args = (node.childForFieldName('arguments')?.namedChildren ?? []).filter((c): c is SyntaxNode => !!c && c.type !== 'comment');
+      const name =
+        (callee?.type === 'member_expression' ? callee.childForFieldName('property')?.text : callee?.text) ?? '';
+      const args = (node.childForFieldName('arguments')?.namedChildren ?? []).filter(
+        (c): c is SyntaxNode => !!c && c.type !== 'comment',
+      );
       const fn = FUNCTIONS[name];
       if (!fn) throw new Error(`function ${name}() is not supported by the evaluator (${node.text.slice(0, 60)})`);
-      return fn(args.map((a) => ev(a)), scope, node);
+      return fn(
+        args.map((a) => ev(a)),
+        scope,
+        node,
+      );
     }
     default:
       throw new Error(`expression ${node.type} is not supported by the evaluator (${node.text.slice(0, 60)})`);
@@ -290,7 +353,8 @@ function fail(message: string): never {
 }
 
 function truthy(v: Value, node: SyntaxNode): boolean {
-  if (v instanceof Unknown) throw new Error(`condition depends on a deployment-time value: ${node.text.slice(0, 80)} (${v.text})`);
+  if (v instanceof Unknown)
+    throw new Error(`condition depends on a deployment-time value: ${node.text.slice(0, 80)} (${v.text})`);
   if (typeof v !== 'boolean') throw new Error(`condition is not a bool: ${node.text.slice(0, 80)}`);
   return v;
 }
@@ -330,28 +394,72 @@ const FUNCTIONS: Record<string, Fn> = {
   fail: (args) => {
     throw new BicepFail(args[0] instanceof Unknown ? args[0].text : str(args[0]!));
   },
-  empty: pure((v) => v === null || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)),
-  contains: pure((c, x) => (typeof c === 'string' ? c.includes(str(x)) : Array.isArray(c) ? c.some((e) => equal(e, x)) : Object.keys(c as object).includes(str(x)))),
+  empty: pure(
+    (v) =>
+      v === null ||
+      v === '' ||
+      (Array.isArray(v) && v.length === 0) ||
+      (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0),
+  ),
+  contains: pure((c, x) =>
+    typeof c === 'string'
+      ? c.includes(str(x))
+      : Array.isArray(c)
+        ? c.some((e) => equal(e, x))
+        : Object.keys(c as object).includes(str(x)),
+  ),
   startsWith: pure((s, p) => str(s).toLowerCase().startsWith(str(p).toLowerCase())),
   endsWith: pure((s, p) => str(s).toLowerCase().endsWith(str(p).toLowerCase())),
-  indexOf: pure((s, p) => (typeof s === 'string' ? s.toLowerCase().indexOf(str(p).toLowerCase()) : arr(s).findIndex((e) => equal(e, p)))),
+  indexOf: pure((s, p) =>
+    typeof s === 'string' ? s.toLowerCase().indexOf(str(p).toLowerCase()) : arr(s).findIndex((e) => equal(e, p)),
+  ),
   toLower: pure((s) => str(s).toLowerCase()),
   toUpper: pure((s) => str(s).toUpperCase()),
   trim: pure((s) => str(s).trim()),
   split: pure((s, d) => str(s).split(str(d))),
-  join: pure((a, d) => arr(a).map((e) => String(e)).join(str(d))),
-  skip: pure((v, n) => (typeof v === 'string' ? v.slice(Math.max(0, n as number)) : arr(v).slice(Math.max(0, n as number)))),
-  take: pure((v, n) => (typeof v === 'string' ? v.slice(0, Math.max(0, n as number)) : arr(v).slice(0, Math.max(0, n as number)))),
-  length: pure((v) => (typeof v === 'string' ? v.length : Array.isArray(v) ? v.length : Object.keys(v as object).length)),
+  join: pure((a, d) =>
+    arr(a)
+      .map((e) => String(e))
+      .join(str(d)),
+  ),
+  skip: pure((v, n) =>
+    typeof v === 'string' ? v.slice(Math.max(0, n as number)) : arr(v).slice(Math.max(0, n as number)),
+  ),
+  take: pure((v, n) =>
+    typeof v === 'string' ? v.slice(0, Math.max(0, n as number)) : arr(v).slice(0, Math.max(0, n as number)),
+  ),
+  length: pure((v) =>
+    typeof v === 'string' ? v.length : Array.isArray(v) ? v.length : Object.keys(v as object).length,
+  ),
   string: pure((v) => (typeof v === 'string' ? v : JSON.stringify(v))),
   concat: pure((...vs) => (Array.isArray(vs[0]) ? vs.flatMap((v) => arr(v)) : vs.map((v) => String(v)).join(''))),
-  union: pure((...vs) => (Array.isArray(vs[0]) ? vs.flatMap((v) => arr(v)).filter((e, i, all) => all.findIndex((x) => equal(x, e)) === i) : Object.assign({}, ...vs))),
-  filter: (args) => (anyUnknown(args) ? new Unknown('filter(...)') : arr(args[0]!).filter((e, i) => lambda(args[1]!)(e, i) === true)),
+  union: pure((...vs) =>
+    Array.isArray(vs[0])
+      ? vs.flatMap((v) => arr(v)).filter((e, i, all) => all.findIndex((x) => equal(x, e)) === i)
+      : Object.assign({}, ...vs),
+  ),
+  filter: (args) =>
+    anyUnknown(args) ? new Unknown('filter(...)') : arr(args[0]!).filter((e, i) => lambda(args[1]!)(e, i) === true),
   map: (args) => (anyUnknown(args) ? new Unknown('map(...)') : arr(args[0]!).map((e, i) => lambda(args[1]!)(e, i))),
-  uniqueString: pure((...parts) => createHash('sha256').update(parts.map(String).join('|')).digest('hex').replace(/[^a-z]/g, '').slice(0, 13).padEnd(13, 'a')),
-  guid: pure((...parts) => createHash('sha256').update(parts.map(String).join('|')).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5')),
+  uniqueString: pure((...parts) =>
+    createHash('sha256')
+      .update(parts.map(String).join('|'))
+      .digest('hex')
+      .replace(/[^a-z]/g, '')
+      .slice(0, 13)
+      .padEnd(13, 'a'),
+  ),
+  guid: pure((...parts) =>
+    createHash('sha256')
+      .update(parts.map(String).join('|'))
+      .digest('hex')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5'),
+  ),
   tenant: (_a, scope) => ({ tenantId: scope.context.tenantId }),
-  subscription: (_a, scope) => ({ id: `/subscriptions/${scope.context.subscriptionId}`, subscriptionId: scope.context.subscriptionId }),
+  subscription: (_a, scope) => ({
+    id: `/subscriptions/${scope.context.subscriptionId}`,
+    subscriptionId: scope.context.subscriptionId,
+  }),
   deployer: (_a, scope) => ({ objectId: scope.context.deployerObjectId }),
   environment: (_a, scope) => ({
     name: scope.context.cloud,
@@ -367,7 +475,8 @@ export function moduleParams(scope: Scope, symbol: string): Record<string, Value
   if (!decl?.body) throw new Error(`no module ${symbol} in ${scope.file.path}`);
   const params = objectProperties(decl.body).find((p) => propertyKey(p) === 'params');
   const out: Record<string, Value> = {};
-  for (const prop of objectProperties(params ? propertyValue(params) : undefined)) out[propertyKey(prop) ?? '?'] = evaluate(propertyValue(prop)!, scope);
+  for (const prop of objectProperties(params ? propertyValue(params) : undefined))
+    out[propertyKey(prop) ?? '?'] = evaluate(propertyValue(prop)!, scope);
   return out;
 }
 
@@ -410,7 +519,9 @@ export function deploy(
 
 /** A resource's property (path through object literals), evaluated in the resource's file. */
 export function resourceProperty(scope: Scope, resourceSymbol: string, ...path: string[]): Value {
-  const decl = descendants(scope.file.root, 'resource_declaration').find((r) => r.namedChildren[0]?.text === resourceSymbol);
+  const decl = descendants(scope.file.root, 'resource_declaration').find(
+    (r) => r.namedChildren[0]?.text === resourceSymbol,
+  );
   if (!decl) throw new Error(`no resource ${resourceSymbol} in ${scope.file.path}`);
   let node: SyntaxNode | undefined = decl.namedChildren[decl.namedChildren.length - 1] ?? undefined;
   if (node && node.type !== 'object') node = descendants(node, 'object')[0];

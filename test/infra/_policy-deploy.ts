@@ -4,7 +4,18 @@
  * that need values (reply URLs, app settings per mode, guards) run the templates through _eval.ts instead: see
  * deploy-eval.test.ts.
  */
-import { type BicepFile, type Declaration, type SyntaxNode, descendants, getProperty, isLiteral, lineOf, modules, resources, stringValue } from './_bicep';
+import {
+  type BicepFile,
+  type Declaration,
+  type SyntaxNode,
+  descendants,
+  getProperty,
+  isLiteral,
+  lineOf,
+  modules,
+  resources,
+  stringValue,
+} from './_bicep';
 import type { Violation } from './_policy';
 import { OIDC_SCOPES, parseConfig } from '../../shared/config';
 
@@ -13,10 +24,37 @@ import { OIDC_SCOPES, parseConfig } from '../../shared/config';
  * Azure-Samples/functions-quickstart-typescript-azd infra/main.bicep, without the canary region eastus2euap).
  */
 export const FLEX_REGIONS: readonly string[] = [
-  'australiaeast', 'australiasoutheast', 'brazilsouth', 'canadacentral', 'centralindia', 'centralus', 'eastasia', 'eastus',
-  'eastus2', 'francecentral', 'germanywestcentral', 'italynorth', 'japaneast', 'koreacentral', 'northcentralus', 'northeurope',
-  'norwayeast', 'southafricanorth', 'southcentralus', 'southeastasia', 'southindia', 'spaincentral', 'swedencentral', 'uaenorth',
-  'uksouth', 'ukwest', 'westcentralus', 'westeurope', 'westus', 'westus2', 'westus3',
+  'australiaeast',
+  'australiasoutheast',
+  'brazilsouth',
+  'canadacentral',
+  'centralindia',
+  'centralus',
+  'eastasia',
+  'eastus',
+  'eastus2',
+  'francecentral',
+  'germanywestcentral',
+  'italynorth',
+  'japaneast',
+  'koreacentral',
+  'northcentralus',
+  'northeurope',
+  'norwayeast',
+  'southafricanorth',
+  'southcentralus',
+  'southeastasia',
+  'southindia',
+  'spaincentral',
+  'swedencentral',
+  'uaenorth',
+  'uksouth',
+  'ukwest',
+  'westcentralus',
+  'westeurope',
+  'westus',
+  'westus2',
+  'westus3',
 ];
 
 /**
@@ -41,7 +79,10 @@ function v(rule: string, file: BicepFile, node: SyntaxNode, message: string): Vi
 /** `var`/`param` text by name, so a GUID behind a variable is found (one level, as the templates write them). */
 function symbolTexts(file: BicepFile): Map<string, string> {
   const out = new Map<string, string>();
-  for (const decl of [...descendants(file.root, 'variable_declaration'), ...descendants(file.root, 'parameter_declaration')]) {
+  for (const decl of [
+    ...descendants(file.root, 'variable_declaration'),
+    ...descendants(file.root, 'parameter_declaration'),
+  ]) {
     const name = decl.namedChildren[0]?.text;
     const value = decl.namedChildren[decl.namedChildren.length - 1];
     if (name && value) out.set(name, value.text);
@@ -73,12 +114,22 @@ export function checkDeployPolicy(files: readonly BicepFile[], options: DeployPo
   // so the template must say false; the raw resource takes DisableIpMasking in properties.
   for (const m of allModules.filter((m) => /^br\/public:avm\/res\/insights\/component:/.test(m.type))) {
     if (!isLiteral(getProperty(m.body, 'params', 'disableIpMasking'), false)) {
-      out.push(v('appinsights-ip-masking', m.file, m.node, `${m.symbol}: pass disableIpMasking: false (the AVM default true stores full client IPs)`));
+      out.push(
+        v(
+          'appinsights-ip-masking',
+          m.file,
+          m.node,
+          `${m.symbol}: pass disableIpMasking: false (the AVM default true stores full client IPs)`,
+        ),
+      );
     }
   }
   for (const r of allResources.filter((r) => !r.existing && r.type === 'Microsoft.Insights/components')) {
     const props = getProperty(r.body, 'properties');
-    if (isLiteral(getProperty(props, 'DisableIpMasking'), true) || isLiteral(getProperty(props, 'disableIpMasking'), true)) {
+    if (
+      isLiteral(getProperty(props, 'DisableIpMasking'), true) ||
+      isLiteral(getProperty(props, 'disableIpMasking'), true)
+    ) {
       out.push(v('appinsights-ip-masking', r.file, r.node, `${r.symbol}: DisableIpMasking must not be true`));
     }
   }
@@ -93,7 +144,14 @@ export function checkDeployPolicy(files: readonly BicepFile[], options: DeployPo
     for (const name of ['scm', 'ftp']) {
       const policy = policies.find((p) => stringValue(getProperty(p.body, 'name')) === name);
       if (!policy || !isLiteral(getProperty(policy.body, 'properties', 'allow'), false)) {
-        out.push(v('basic-publishing-credentials', site.file, site.node, `${site.symbol}: basicPublishingCredentialsPolicies '${name}' with allow: false is required`));
+        out.push(
+          v(
+            'basic-publishing-credentials',
+            site.file,
+            site.node,
+            `${site.symbol}: basicPublishingCredentialsPolicies '${name}' with allow: false is required`,
+          ),
+        );
       }
     }
   }
@@ -105,30 +163,69 @@ export function checkDeployPolicy(files: readonly BicepFile[], options: DeployPo
   const logsOf = (d: Declaration) => descendants(getProperty(d.body, 'properties', 'logs') ?? d.node, 'object');
   for (const vault of allResources.filter((r) => !r.existing && r.type === 'Microsoft.KeyVault/vaults')) {
     const ok = diagnosticsOf(vault.symbol).some(
-      (d) => getProperty(d.body, 'properties', 'workspaceId') && logsOf(d).some((l) => ['audit', 'allLogs'].includes(stringValue(getProperty(l, 'categoryGroup')) ?? '') && isLiteral(getProperty(l, 'enabled'), true)),
+      (d) =>
+        getProperty(d.body, 'properties', 'workspaceId') &&
+        logsOf(d).some(
+          (l) =>
+            ['audit', 'allLogs'].includes(stringValue(getProperty(l, 'categoryGroup')) ?? '') &&
+            isLiteral(getProperty(l, 'enabled'), true),
+        ),
     );
-    if (!ok) out.push(v('diagnostic-settings', vault.file, vault.node, `${vault.symbol}: a diagnostic setting with the audit category group to Log Analytics is required (who read which secret)`));
+    if (!ok)
+      out.push(
+        v(
+          'diagnostic-settings',
+          vault.file,
+          vault.node,
+          `${vault.symbol}: a diagnostic setting with the audit category group to Log Analytics is required (who read which secret)`,
+        ),
+      );
   }
-  for (const tables of allResources.filter((r) => !r.existing && r.type === 'Microsoft.Storage/storageAccounts/tableServices')) {
+  for (const tables of allResources.filter(
+    (r) => !r.existing && r.type === 'Microsoft.Storage/storageAccounts/tableServices',
+  )) {
     const ok = diagnosticsOf(tables.symbol).some((d) => {
-      const enabled = logsOf(d).filter((l) => isLiteral(getProperty(l, 'enabled'), true)).map((l) => stringValue(getProperty(l, 'category')) ?? stringValue(getProperty(l, 'categoryGroup')));
-      return getProperty(d.body, 'properties', 'workspaceId') && (enabled.includes('allLogs') || ['StorageRead', 'StorageWrite', 'StorageDelete'].every((c) => enabled.includes(c)));
+      const enabled = logsOf(d)
+        .filter((l) => isLiteral(getProperty(l, 'enabled'), true))
+        .map((l) => stringValue(getProperty(l, 'category')) ?? stringValue(getProperty(l, 'categoryGroup')));
+      return (
+        getProperty(d.body, 'properties', 'workspaceId') &&
+        (enabled.includes('allLogs') ||
+          ['StorageRead', 'StorageWrite', 'StorageDelete'].every((c) => enabled.includes(c)))
+      );
     });
-    if (!ok) out.push(v('diagnostic-settings', tables.file, tables.node, `${tables.symbol}: a diagnostic setting with StorageRead, StorageWrite and StorageDelete to Log Analytics is required`));
+    if (!ok)
+      out.push(
+        v(
+          'diagnostic-settings',
+          tables.file,
+          tables.node,
+          `${tables.symbol}: a diagnostic setting with StorageRead, StorageWrite and StorageDelete to Log Analytics is required`,
+        ),
+      );
   }
 
   // ---- S4 / B2: the vault read role exists only conditionally (the modes that use a vault).
   for (const r of allResources.filter((r) => !r.existing && r.type === 'Microsoft.Authorization/roleAssignments')) {
     const role = resolvedText(getProperty(r.body, 'properties', 'roleDefinitionId'), r.file);
     if ((role.match(GUID) ?? []).some((g) => g.toLowerCase() === KEY_VAULT_SECRETS_USER) && !condition(r)) {
-      out.push(v('vault-conditional', r.file, r.node, `${r.symbol}: Key Vault Secrets User only in the modes that read a vault (an if condition)`));
+      out.push(
+        v(
+          'vault-conditional',
+          r.file,
+          r.node,
+          `${r.symbol}: Key Vault Secrets User only in the modes that read a vault (an if condition)`,
+        ),
+      );
     }
   }
 
   // ---- W3: required resource access ⊇ what sign-in asks for.
   for (const app of allResources.filter((r) => !r.existing && r.type === 'Microsoft.Graph/applications')) {
     const access = getProperty(app.body, 'requiredResourceAccess');
-    const graph = descendants(access ?? app.node, 'object').find((o) => resolvedText(getProperty(o, 'resourceAppId'), app.file).includes(MICROSOFT_GRAPH_APP_ID));
+    const graph = descendants(access ?? app.node, 'object').find((o) =>
+      resolvedText(getProperty(o, 'resourceAppId'), app.file).includes(MICROSOFT_GRAPH_APP_ID),
+    );
     const declared = new Set(
       descendants(getProperty(graph, 'resourceAccess') ?? app.node, 'object')
         .filter((o) => isLiteral(getProperty(o, 'type'), 'Scope'))
@@ -136,16 +233,32 @@ export function checkDeployPolicy(files: readonly BicepFile[], options: DeployPo
     );
     for (const scope of SIGN_IN_SCOPES) {
       if (!declared.has(GRAPH_DELEGATED[scope]!)) {
-        out.push(v('required-resource-access', app.file, app.node, `${app.symbol}: requiredResourceAccess lacks the delegated Graph permission ${scope} that sign-in asks for`));
+        out.push(
+          v(
+            'required-resource-access',
+            app.file,
+            app.node,
+            `${app.symbol}: requiredResourceAccess lacks the delegated Graph permission ${scope} that sign-in asks for`,
+          ),
+        );
       }
     }
   }
 
   // ---- federated credential: trusts the user-assigned identity (its principal id), nothing else.
-  for (const fic of allResources.filter((r) => r.type === 'Microsoft.Graph/applications/federatedIdentityCredentials')) {
+  for (const fic of allResources.filter(
+    (r) => r.type === 'Microsoft.Graph/applications/federatedIdentityCredentials',
+  )) {
     const subject = getProperty(fic.body, 'subject');
     if (!subject || !/principalid/i.test(subject.text)) {
-      out.push(v('fic-subject', fic.file, fic.node, `${fic.symbol}: subject must be the managed identity's principal id parameter`));
+      out.push(
+        v(
+          'fic-subject',
+          fic.file,
+          fic.node,
+          `${fic.symbol}: subject must be the managed identity's principal id parameter`,
+        ),
+      );
     }
   }
 
@@ -171,13 +284,26 @@ function checkMain(main: BicepFile, files: readonly BicepFile[]): Violation[] {
   const location = descendants(main.root, 'parameter_declaration').find((p) => p.namedChildren[0]?.text === 'location');
   let decorators = location?.previousNamedSibling;
   while (decorators && decorators.type === 'comment') decorators = decorators.previousNamedSibling;
-  const allowed = decorators?.type === 'decorators' ? descendants(decorators, 'call_expression').find((c) => c.childForFieldName('function')?.text === 'allowed') : undefined;
+  const allowed =
+    decorators?.type === 'decorators'
+      ? descendants(decorators, 'call_expression').find((c) => c.childForFieldName('function')?.text === 'allowed')
+      : undefined;
   const regions = allowed ? descendants(allowed, 'string').map((s) => stringValue(s) ?? '') : [];
   if (!location || regions.length === 0) {
-    out.push(v('allowed-locations', main, location ?? main.root, 'param location needs @allowed([...]) with the Flex Consumption regions'));
+    out.push(
+      v(
+        'allowed-locations',
+        main,
+        location ?? main.root,
+        'param location needs @allowed([...]) with the Flex Consumption regions',
+      ),
+    );
   } else {
     const unknown = regions.filter((r) => !FLEX_REGIONS.includes(r));
-    if (unknown.length) out.push(v('allowed-locations', main, allowed!, `regions without Flex Consumption in @allowed: ${unknown.join(', ')}`));
+    if (unknown.length)
+      out.push(
+        v('allowed-locations', main, allowed!, `regions without Flex Consumption in @allowed: ${unknown.join(', ')}`),
+      );
   }
 
   // ---- B2 / S4: the vault module is conditional, on the credential mode.
@@ -187,7 +313,14 @@ function checkMain(main: BicepFile, files: readonly BicepFile[]): Violation[] {
     if (!declaresVault && !/avm\/res\/key-vault\/vault/.test(m.type)) continue;
     const cond = condition(m);
     if (!cond || !/credentialmode/i.test(resolvedText(cond, main))) {
-      out.push(v('vault-conditional', main, m.node, `module ${m.symbol} declares a Key Vault: deploy it only in the modes that read one (if on the credential mode)`));
+      out.push(
+        v(
+          'vault-conditional',
+          main,
+          m.node,
+          `module ${m.symbol} declares a Key Vault: deploy it only in the modes that read one (if on the credential mode)`,
+        ),
+      );
     }
   }
   return out;

@@ -6,7 +6,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './_bicep';
-import { AzdRefusal, functionService, packageFolder, readAzureYaml, resolveRemoteBuild, zipEntries, type AzdService } from '../_support/azd-package';
+import {
+  AzdRefusal,
+  functionService,
+  packageFolder,
+  readAzureYaml,
+  resolveRemoteBuild,
+  zipEntries,
+  type AzdService,
+} from '../_support/azd-package';
 
 /** The first azd that honours `remoteBuild` (Azure/azure-dev #6748, in 1.23.5; it bundles Bicep 0.39.26 >= 0.36.1). */
 const MIN_AZD = [1, 23, 5] as const;
@@ -59,7 +67,13 @@ describe('azure.yaml', () => {
 });
 
 describe('the azd rules can fail', () => {
-  const svc = (extra: Partial<AzdService> = {}): AzdService => ({ name: 'api', project: '.', language: 'ts', host: 'function', ...extra });
+  const svc = (extra: Partial<AzdService> = {}): AzdService => ({
+    name: 'api',
+    project: '.',
+    language: 'ts',
+    host: 'function',
+    ...extra,
+  });
 
   test('an ignore file excluding node_modules: remote build when unset, refused with remoteBuild false', () => {
     withProject({ '.funcignore': '*.ts\nnode_modules\n' }, (dir) => {
@@ -76,7 +90,13 @@ describe('the azd rules can fail', () => {
   });
 
   test('the zip follows the ignore file of the package folder, and drops node_modules only without one (unless remoteBuild false)', () => {
-    const files = { 'host.json': '{}', 'main.ts': '', 'node_modules/x/index.js': '', 'local.settings.json': '{}', '.azure/env': '' };
+    const files = {
+      'host.json': '{}',
+      'main.ts': '',
+      'node_modules/x/index.js': '',
+      'local.settings.json': '{}',
+      '.azure/env': '',
+    };
     withProject(files, (dir) => {
       expect(zipEntries(dir, svc())).toEqual(['host.json', 'main.ts']);
       expect(zipEntries(dir, svc({ remoteBuild: false }))).toEqual(['host.json', 'main.ts', 'node_modules/x/index.js']);

@@ -4,7 +4,16 @@
 // token-exchange audience per cloud, and the host name the redirect URI assumes. Each check is shown to fail too.
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { type BicepFile, loadInfra } from './_bicep';
-import { BicepFail, PUBLIC_CLOUD, Unknown, type DeploymentContext, type Value, deploy, isDeployed, resourceProperty } from './_eval';
+import {
+  BicepFail,
+  PUBLIC_CLOUD,
+  Unknown,
+  type DeploymentContext,
+  type Value,
+  deploy,
+  isDeployed,
+  resourceProperty,
+} from './_eval';
 import { parseConfig, tokenExchangeAudienceFor, type AuthConfig } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
 
@@ -27,13 +36,27 @@ beforeAll(async () => {
   files = await loadInfra();
 });
 
-const run = (params: Record<string, Value> = {}, context: DeploymentContext = PUBLIC_CLOUD, known: Record<string, Value> = {}) =>
-  deploy(files, { ...ENV, ...params }, context, { ...KNOWN, ...known });
+const run = (
+  params: Record<string, Value> = {},
+  context: DeploymentContext = PUBLIC_CLOUD,
+  known: Record<string, Value> = {},
+) => deploy(files, { ...ENV, ...params }, context, { ...KNOWN, ...known });
 
 /** The Function App's app settings as deployed, as an environment for shared/config.ts. */
-function appSettings(params: Record<string, Value> = {}, context: DeploymentContext = PUBLIC_CLOUD): Record<string, string> {
-  const list = resourceProperty(run(params, context).module('api'), 'functionApp', 'properties', 'siteConfig', 'appSettings') as { name: string; value: Value }[];
-  return Object.fromEntries(list.map((s) => [s.name, s.value instanceof Unknown ? `<${s.value.text}>` : String(s.value)]));
+function appSettings(
+  params: Record<string, Value> = {},
+  context: DeploymentContext = PUBLIC_CLOUD,
+): Record<string, string> {
+  const list = resourceProperty(
+    run(params, context).module('api'),
+    'functionApp',
+    'properties',
+    'siteConfig',
+    'appSettings',
+  ) as { name: string; value: Value }[];
+  return Object.fromEntries(
+    list.map((s) => [s.name, s.value instanceof Unknown ? `<${s.value.text}>` : String(s.value)]),
+  );
 }
 
 const configOf = (env: Record<string, string>): AuthConfig => parseConfig(env);
@@ -77,13 +100,20 @@ describe('every app setting the code requires in the chosen mode is set', () => 
   test('the vault and its read role exist only in the modes that read one', () => {
     expect(isDeployed(run(), 'keyVault')).toBe(false);
     expect(run().module('rbac').lookup('keyVaultName')).toBe('');
-    for (const params of [{ credentialMode: 'secret', clientSecret: SECRET }, { credentialMode: 'certificate' }] as Record<string, Value>[]) {
+    for (const params of [
+      { credentialMode: 'secret', clientSecret: SECRET },
+      { credentialMode: 'certificate' },
+    ] as Record<string, Value>[]) {
       expect(isDeployed(run(params), 'keyVault')).toBe(true);
       expect(run(params).module('rbac').lookup('keyVaultName')).toBe('kv-signin');
     }
     // Scoped to the one secret when the template creates it; the certificate's secret is named after it.
-    expect(run({ credentialMode: 'secret', clientSecret: SECRET }).module('rbac').lookup('keyVaultSecretExists')).toBe(true);
-    expect(run({ credentialMode: 'certificate' }).module('rbac').lookup('keyVaultSecretName')).toBe('auth-client-certificate');
+    expect(run({ credentialMode: 'secret', clientSecret: SECRET }).module('rbac').lookup('keyVaultSecretExists')).toBe(
+      true,
+    );
+    expect(run({ credentialMode: 'certificate' }).module('rbac').lookup('keyVaultSecretName')).toBe(
+      'auth-client-certificate',
+    );
   });
 });
 
@@ -91,9 +121,21 @@ describe('reply URLs: every redirect the app sends is registered', () => {
   test.each([
     [{}],
     [{ postLogoutRedirectUri: '/signed-out' }],
-    [{ allowedOrigins: 'https://app.example.com', postLogoutRedirectUri: 'https://app.example.com/bye' }],
+    // A cookie origin must be same-site with the service: its public host (Front Door) is then on that site too.
+    [
+      {
+        publicHostName: 'auth.example.com',
+        allowedOrigins: 'https://app.example.com',
+        postLogoutRedirectUri: 'https://app.example.com/bye',
+      },
+    ],
   ])('%j: the callback and the post-logout target are web redirect URIs', (params) => {
-    const registered = resourceProperty(run(params).module('appRegistration'), 'application', 'web', 'redirectUris') as string[];
+    const registered = resourceProperty(
+      run(params).module('appRegistration'),
+      'application',
+      'web',
+      'redirectUris',
+    ) as string[];
     const config = configOf(appSettings(params));
     // What shared/core/flow.ts sends: redirect_uri, and post_logout_redirect_uri resolved against the public origin.
     const postLogout = new URL(config.postLogoutRedirectUri, config.publicOrigin).href;
@@ -103,40 +145,62 @@ describe('reply URLs: every redirect the app sends is registered', () => {
 
   test('the check can fail: a registration with the callback only misses the sign-out target', () => {
     const config = configOf(appSettings());
-    expect([config.redirectUri]).not.toEqual(expect.arrayContaining([new URL(config.postLogoutRedirectUri, config.publicOrigin).href]));
+    expect([config.redirectUri]).not.toEqual(
+      expect.arrayContaining([new URL(config.postLogoutRedirectUri, config.publicOrigin).href]),
+    );
   });
 });
 
 describe('federated credential and token-exchange audience', () => {
   const clouds: [string, DeploymentContext, string][] = [
     ['public', PUBLIC_CLOUD, 'api://AzureADTokenExchange'],
-    ['US Government', { ...PUBLIC_CLOUD, cloud: 'AzureUSGovernment', loginEndpoint: 'https://login.microsoftonline.us/' }, 'api://AzureADTokenExchangeUSGov'],
-    ['China', { ...PUBLIC_CLOUD, cloud: 'AzureChinaCloud', loginEndpoint: 'https://login.chinacloudapi.cn/' }, 'api://AzureADTokenExchangeChina'],
+    [
+      'US Government',
+      { ...PUBLIC_CLOUD, cloud: 'AzureUSGovernment', loginEndpoint: 'https://login.microsoftonline.us/' },
+      'api://AzureADTokenExchangeUSGov',
+    ],
+    [
+      'China',
+      { ...PUBLIC_CLOUD, cloud: 'AzureChinaCloud', loginEndpoint: 'https://login.chinacloudapi.cn/' },
+      'api://AzureADTokenExchangeChina',
+    ],
   ];
-  test.each(clouds)('%s cloud: the credential, the app setting and the code agree on %s', (_name, context, audience) => {
-    const registration = run({}, context).module('appRegistration');
-    expect(resourceProperty(registration, 'managedIdentityCredential', 'audiences')).toEqual([audience]);
-    const env = appSettings({}, context);
-    expect(env.AUTH_TOKEN_EXCHANGE_AUDIENCE).toBe(audience);
-    const config = configOf(env);
-    expect(config.credential).toMatchObject({ kind: 'managed-identity', tokenExchangeAudience: audience });
-    // The sign-in endpoint is the cloud's own, and the code would derive the same audience from it.
-    expect(config.authority.startsWith(context.loginEndpoint)).toBe(true);
-    expect(tokenExchangeAudienceFor(config.authority)).toBe(audience);
-  });
+  test.each(clouds)(
+    '%s cloud: the credential, the app setting and the code agree on %s',
+    (_name, context, audience) => {
+      const registration = run({}, context).module('appRegistration');
+      expect(resourceProperty(registration, 'managedIdentityCredential', 'audiences')).toEqual([audience]);
+      const env = appSettings({}, context);
+      expect(env.AUTH_TOKEN_EXCHANGE_AUDIENCE).toBe(audience);
+      const config = configOf(env);
+      expect(config.credential).toMatchObject({ kind: 'managed-identity', tokenExchangeAudience: audience });
+      // The sign-in endpoint is the cloud's own, and the code would derive the same audience from it.
+      expect(config.authority.startsWith(context.loginEndpoint)).toBe(true);
+      expect(tokenExchangeAudienceFor(config.authority)).toBe(audience);
+    },
+  );
 
   test('the subject is the user-assigned identity principal id, the issuer the tenant v2.0 endpoint', () => {
     const registration = run().module('appRegistration');
-    expect(resourceProperty(registration, 'managedIdentityCredential', 'subject')).toBe(KNOWN['identity.outputs.principalId']);
-    expect(resourceProperty(registration, 'managedIdentityCredential', 'issuer')).toBe(`https://login.microsoftonline.com/${PUBLIC_CLOUD.tenantId}/v2.0`);
-    const identityModule = files.find((f) => f.path === 'infra/main.bicep')!.source.match(/module identity '([^']+)'/)?.[1];
+    expect(resourceProperty(registration, 'managedIdentityCredential', 'subject')).toBe(
+      KNOWN['identity.outputs.principalId'],
+    );
+    expect(resourceProperty(registration, 'managedIdentityCredential', 'issuer')).toBe(
+      `https://login.microsoftonline.com/${PUBLIC_CLOUD.tenantId}/v2.0`,
+    );
+    const identityModule = files
+      .find((f) => f.path === 'infra/main.bicep')!
+      .source.match(/module identity '([^']+)'/)?.[1];
     expect(identityModule).toMatch(/^br\/public:avm\/res\/managed-identity\/user-assigned-identity:/);
     expect(appSettings().AUTH_MANAGED_IDENTITY_CLIENT_ID).toBe(IDENTITY_CLIENT_ID);
   });
 
   test('the deployer owns the registration, and the Graph permissions cover every sign-in scope', () => {
     const registration = run().module('appRegistration');
-    expect(resourceProperty(registration, 'application', 'owners')).toEqual({ relationshipSemantics: 'append', relationships: [PUBLIC_CLOUD.deployerObjectId] });
+    expect(resourceProperty(registration, 'application', 'owners')).toEqual({
+      relationshipSemantics: 'append',
+      relationships: [PUBLIC_CLOUD.deployerObjectId],
+    });
   });
 });
 
@@ -150,39 +214,71 @@ describe('network exposure (vnetEnabled)', () => {
   test.each([
     [{}, ['blob', 'table']],
     [{ credentialMode: 'certificate' }, ['blob', 'table', 'vault']],
-  ] as [Record<string, Value>, string[]][])('on (%j): private endpoints for %j, public access off, the app in the delegated subnet', (params, groups) => {
-    const d = run({ ...params, vnetEnabled: true }, PUBLIC_CLOUD, {
-      'storage.outputs.resourceId': '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st',
-      'keyVault.outputs.resourceId': '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv',
-      'network.outputs.appSubnetId': '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/app',
-    });
-    expect(isDeployed(d, 'network')).toBe(true);
-    expect((d.module('network').lookup('endpoints') as { group: string }[]).map((e) => e.group)).toEqual(groups);
-    expect(d.module('storage').lookup('publicNetworkAccess')).toBe('Disabled');
-    expect(resourceProperty(d.module('storage'), 'storage', 'properties', 'networkAcls', 'defaultAction')).toBe('Deny');
-    if (groups.includes('vault')) expect(d.module('keyVault').lookup('publicNetworkAccess')).toBe('Disabled');
-    expect(resourceProperty(d.module('api'), 'functionApp', 'properties', 'virtualNetworkSubnetId')).toMatch(/\/subnets\/app$/);
-    expect(resourceProperty(d.module('network'), 'network', 'properties', 'subnets')).toContainEqual(
-      expect.objectContaining({ name: 'app', properties: expect.objectContaining({ delegations: [{ name: 'flex-consumption', properties: { serviceName: 'Microsoft.App/environments' } }] }) }),
-    );
-  });
+  ] as [Record<string, Value>, string[]][])(
+    'on (%j): private endpoints for %j, public access off, the app in the delegated subnet',
+    (params, groups) => {
+      const d = run({ ...params, vnetEnabled: true }, PUBLIC_CLOUD, {
+        'storage.outputs.resourceId':
+          '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st',
+        'keyVault.outputs.resourceId': '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv',
+        'network.outputs.appSubnetId':
+          '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/app',
+      });
+      expect(isDeployed(d, 'network')).toBe(true);
+      expect((d.module('network').lookup('endpoints') as { group: string }[]).map((e) => e.group)).toEqual(groups);
+      expect(d.module('storage').lookup('publicNetworkAccess')).toBe('Disabled');
+      expect(resourceProperty(d.module('storage'), 'storage', 'properties', 'networkAcls', 'defaultAction')).toBe(
+        'Deny',
+      );
+      if (groups.includes('vault')) expect(d.module('keyVault').lookup('publicNetworkAccess')).toBe('Disabled');
+      expect(resourceProperty(d.module('api'), 'functionApp', 'properties', 'virtualNetworkSubnetId')).toMatch(
+        /\/subnets\/app$/,
+      );
+      expect(resourceProperty(d.module('network'), 'network', 'properties', 'subnets')).toContainEqual(
+        expect.objectContaining({
+          name: 'app',
+          properties: expect.objectContaining({
+            delegations: [{ name: 'flex-consumption', properties: { serviceName: 'Microsoft.App/environments' } }],
+          }),
+        }),
+      );
+    },
+  );
 });
 
 describe('guards: drift between the template and what the code needs fails the deployment', () => {
   test('tenant: a created registration lives in the deployment tenant only', () => {
-    expect(() => run({ tenantId: '3c2b1a09-8f7e-4d6c-9b5a-493827160504' }).value('effectiveTenantId')).toThrow(BicepFail);
-    expect(() => run({ authority: 'https://contoso.ciamlogin.com/contoso.onmicrosoft.com' }).value('effectiveTenantId')).toThrow(BicepFail);
-    expect(run({ tenantId: PUBLIC_CLOUD.tenantId.toUpperCase() }).value('effectiveTenantId')).toBe(PUBLIC_CLOUD.tenantId.toUpperCase());
-    expect(run({ authority: `https://login.microsoftonline.com/${PUBLIC_CLOUD.tenantId}` }).value('effectiveTenantId')).toBe(PUBLIC_CLOUD.tenantId);
+    expect(() => run({ tenantId: '3c2b1a09-8f7e-4d6c-9b5a-493827160504' }).value('effectiveTenantId')).toThrow(
+      BicepFail,
+    );
+    expect(() =>
+      run({ authority: 'https://contoso.ciamlogin.com/contoso.onmicrosoft.com' }).value('effectiveTenantId'),
+    ).toThrow(BicepFail);
+    expect(run({ tenantId: PUBLIC_CLOUD.tenantId.toUpperCase() }).value('effectiveTenantId')).toBe(
+      PUBLIC_CLOUD.tenantId.toUpperCase(),
+    );
+    expect(
+      run({ authority: `https://login.microsoftonline.com/${PUBLIC_CLOUD.tenantId}` }).value('effectiveTenantId'),
+    ).toBe(PUBLIC_CLOUD.tenantId);
     // Bring your own registration: any tenant or authority.
-    const own = { createAppRegistration: false, clientId: APP_CLIENT_ID, tenantId: '3c2b1a09-8f7e-4d6c-9b5a-493827160504' };
+    const own = {
+      createAppRegistration: false,
+      clientId: APP_CLIENT_ID,
+      tenantId: '3c2b1a09-8f7e-4d6c-9b5a-493827160504',
+    };
     expect(run(own).value('effectiveTenantId')).toBe(own.tenantId);
   });
 
   test('host name: the redirect URI host must be the site default host name', () => {
     const host = String(run().value('functionAppHostName'));
-    expect(run({}, PUBLIC_CLOUD, { 'api.outputs.defaultHostName': host }).value('SERVICE_API_URI')).toBe(`https://${host}`);
-    expect(() => run({}, PUBLIC_CLOUD, { 'api.outputs.defaultHostName': 'func-api-x-abc123.westeurope-01.azurewebsites.net' }).value('SERVICE_API_URI')).toThrow(BicepFail);
+    expect(run({}, PUBLIC_CLOUD, { 'api.outputs.defaultHostName': host }).value('SERVICE_API_URI')).toBe(
+      `https://${host}`,
+    );
+    expect(() =>
+      run({}, PUBLIC_CLOUD, {
+        'api.outputs.defaultHostName': 'func-api-x-abc123.westeurope-01.azurewebsites.net',
+      }).value('SERVICE_API_URI'),
+    ).toThrow(BicepFail);
   });
 
   // Origins: the template refuses exactly what shared/config.ts would refuse at start-up.

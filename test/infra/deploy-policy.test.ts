@@ -28,12 +28,19 @@ describe('the infra passes the deploy policy', () => {
 });
 
 describe('each deploy rule fires on a violating snippet', () => {
-  const COMPONENT = "module ai 'br/public:avm/res/insights/component:0.6.0' = {\n  name: 'ai'\n  params: {\n    name: 'ai'\n    disableLocalAuth: true\n    disableIpMasking: false\n  }\n}\n";
+  const COMPONENT =
+    "module ai 'br/public:avm/res/insights/component:0.6.0' = {\n  name: 'ai'\n  params: {\n    name: 'ai'\n    disableLocalAuth: true\n    disableIpMasking: false\n  }\n}\n";
   test('appinsights-ip-masking: the AVM default (no masking) or true fails', async () => {
     expect(await rulesOf(COMPONENT)).toEqual([]);
     expect(await rulesOf(COMPONENT.replace('    disableIpMasking: false\n', ''))).toEqual(['appinsights-ip-masking']);
-    expect(await rulesOf(COMPONENT.replace('disableIpMasking: false', 'disableIpMasking: true'))).toEqual(['appinsights-ip-masking']);
-    expect(await rulesOf("resource ai 'Microsoft.Insights/components@2020-02-02' = {\n  name: 'ai'\n  properties: {\n    DisableIpMasking: true\n  }\n}\n")).toEqual(['appinsights-ip-masking']);
+    expect(await rulesOf(COMPONENT.replace('disableIpMasking: false', 'disableIpMasking: true'))).toEqual([
+      'appinsights-ip-masking',
+    ]);
+    expect(
+      await rulesOf(
+        "resource ai 'Microsoft.Insights/components@2020-02-02' = {\n  name: 'ai'\n  properties: {\n    DisableIpMasking: true\n  }\n}\n",
+      ),
+    ).toEqual(['appinsights-ip-masking']);
   });
 
   const SITE = `resource app 'Microsoft.Web/sites@2024-04-01' = {
@@ -57,7 +64,11 @@ resource ftp 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01'
 `;
   test('basic-publishing-credentials: scm or ftp basic auth missing or allowed fails', async () => {
     expect(await rulesOf(SITE)).toEqual([]);
-    expect(await rulesOf(SITE.replace("name: 'scm'\n  properties: {\n    allow: false", "name: 'scm'\n  properties: {\n    allow: true"))).toEqual(['basic-publishing-credentials']);
+    expect(
+      await rulesOf(
+        SITE.replace("name: 'scm'\n  properties: {\n    allow: false", "name: 'scm'\n  properties: {\n    allow: true"),
+      ),
+    ).toEqual(['basic-publishing-credentials']);
     expect(await rulesOf(SITE.slice(0, SITE.indexOf('resource ftp')))).toEqual(['basic-publishing-credentials']);
   });
 
@@ -104,14 +115,16 @@ resource access 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
 `;
   test('diagnostic-settings: a table service without read/write/delete logs fails', async () => {
     expect(await rulesOf(TABLES)).toEqual([]);
-    expect(await rulesOf(TABLES.replace("      { category: 'StorageRead', enabled: true }\n", ''))).toEqual(['diagnostic-settings']);
+    expect(await rulesOf(TABLES.replace("      { category: 'StorageRead', enabled: true }\n", ''))).toEqual([
+      'diagnostic-settings',
+    ]);
     expect(await rulesOf(TABLES.slice(0, TABLES.indexOf('resource access')))).toEqual(['diagnostic-settings']);
   });
 
   const ROLE = (cond: string) =>
     `var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User\nresource read 'Microsoft.Authorization/roleAssignments@2022-04-01' = ${cond}{\n  name: guid('x')\n  properties: {\n    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)\n    principalId: p\n  }\n}\n`;
   test('vault-conditional: an unconditional Key Vault Secrets User role fails', async () => {
-    expect(await rulesOf(ROLE("if (!empty(keyVaultName)) "))).toEqual([]);
+    expect(await rulesOf(ROLE('if (!empty(keyVaultName)) '))).toEqual([]);
     expect(await rulesOf(ROLE(''))).toEqual(['vault-conditional']);
   });
 

@@ -91,7 +91,9 @@ describe('main.bicep and the Function App with publicHostName', () => {
     expect(main).toMatch(/var publicHost = empty\(validatedPublicHostName\) \? functionAppHostName : validatedPublicHostName/);
     expect(main).toMatch(/var redirectUri = 'https:\/\/\$\{publicHost\}\/auth\/callback'/);
     const registration = modules(file('main.bicep')).find((m) => m.type === 'modules/app-registration.bicep');
-    expect(text(getProperty(registration!.body, 'params', 'redirectUri'))).toBe('redirectUri');
+    // The registration takes the callback and the post-logout target (both on the public host: redirectUri, postLogoutRedirectTarget).
+    expect(text(getProperty(registration!.body, 'params', 'redirectUris'))).toBe('union([redirectUri], [postLogoutRedirectTarget])');
+    expect(main).toMatch(/var postLogoutRedirectTarget = startsWith\(postLogoutRedirectUri, '\/'\)\n {2}\? 'https:\/\/\$\{publicHost\}\$\{postLogoutRedirectUri\}'/);
     const api = modules(file('main.bicep')).find((m) => m.type === 'modules/function-app.bicep');
     expect(text(getProperty(api!.body, 'params', 'redirectUri'))).toBe('redirectUri');
     expect(text(getProperty(api!.body, 'params', 'frontDoorId'))).toMatch(/frontDoor\.outputs\.frontDoorId/);

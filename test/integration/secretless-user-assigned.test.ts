@@ -35,9 +35,15 @@ const problems = (env: Record<string, string>): string[] => {
 
 describe('configuration', () => {
   test('managed-identity without AUTH_MANAGED_IDENTITY_CLIENT_ID fails closed, naming the setting', () => {
-    expect(problems(BASE)).toEqual([expect.stringMatching(/^AUTH_MANAGED_IDENTITY_CLIENT_ID is required when AUTH_CREDENTIAL is "managed-identity"/)]);
-    expect(problems({ ...BASE, AUTH_MANAGED_IDENTITY_CLIENT_ID: '  ' })).toEqual([expect.stringContaining('AUTH_MANAGED_IDENTITY_CLIENT_ID is required')]);
-    expect(problems({ ...BASE, AUTH_MANAGED_IDENTITY_CLIENT_ID: 'my-identity' })).toEqual([expect.stringContaining('AUTH_MANAGED_IDENTITY_CLIENT_ID must be the client id')]);
+    expect(problems(BASE)).toEqual([
+      expect.stringMatching(/^AUTH_MANAGED_IDENTITY_CLIENT_ID is required when AUTH_CREDENTIAL is "managed-identity"/),
+    ]);
+    expect(problems({ ...BASE, AUTH_MANAGED_IDENTITY_CLIENT_ID: '  ' })).toEqual([
+      expect.stringContaining('AUTH_MANAGED_IDENTITY_CLIENT_ID is required'),
+    ]);
+    expect(problems({ ...BASE, AUTH_MANAGED_IDENTITY_CLIENT_ID: 'my-identity' })).toEqual([
+      expect.stringContaining('AUTH_MANAGED_IDENTITY_CLIENT_ID must be the client id'),
+    ]);
     expect(problems({ ...BASE, AUTH_MANAGED_IDENTITY_CLIENT_ID: USER_ASSIGNED })).toEqual([]);
   });
 
@@ -47,18 +53,33 @@ describe('configuration', () => {
     ['https://contoso.ciamlogin.com/contoso.onmicrosoft.com', 'api://AzureADTokenExchange'],
     ['https://login.microsoftonline.us/72f988bf-86f1-41af-91ab-2d7cd011db47', 'api://AzureADTokenExchangeUSGov'],
     ['https://login.chinacloudapi.cn/72f988bf-86f1-41af-91ab-2d7cd011db47', 'api://AzureADTokenExchangeChina'],
-    ['https://login.partner.microsoftonline.cn/72f988bf-86f1-41af-91ab-2d7cd011db47', 'api://AzureADTokenExchangeChina'],
+    [
+      'https://login.partner.microsoftonline.cn/72f988bf-86f1-41af-91ab-2d7cd011db47',
+      'api://AzureADTokenExchangeChina',
+    ],
   ])('authority %s: the token-exchange audience is %s', (authority, audience) => {
-    const config = parseConfig({ ...BASE, AUTH_MANAGED_IDENTITY_CLIENT_ID: USER_ASSIGNED, ...(authority ? { AUTH_AUTHORITY: authority } : {}) });
-    expect(config.credential).toEqual({ kind: 'managed-identity', managedIdentityClientId: USER_ASSIGNED, tokenExchangeAudience: audience });
+    const config = parseConfig({
+      ...BASE,
+      AUTH_MANAGED_IDENTITY_CLIENT_ID: USER_ASSIGNED,
+      ...(authority ? { AUTH_AUTHORITY: authority } : {}),
+    });
+    expect(config.credential).toEqual({
+      kind: 'managed-identity',
+      managedIdentityClientId: USER_ASSIGNED,
+      tokenExchangeAudience: audience,
+    });
     expect(tokenExchangeAudienceFor(config.authority)).toBe(audience);
   });
 
   test('AUTH_TOKEN_EXCHANGE_AUDIENCE overrides the derived audience; a malformed one is refused', () => {
     const env = { ...BASE, AUTH_MANAGED_IDENTITY_CLIENT_ID: USER_ASSIGNED };
-    expect(parseConfig({ ...env, AUTH_TOKEN_EXCHANGE_AUDIENCE: 'api://AzureADTokenExchangeUSGov' }).credential).toMatchObject({ tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov' });
+    expect(
+      parseConfig({ ...env, AUTH_TOKEN_EXCHANGE_AUDIENCE: 'api://AzureADTokenExchangeUSGov' }).credential,
+    ).toMatchObject({ tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov' });
     for (const bad of ['AzureADTokenExchange', 'api://AzureADTokenExchange/.default', 'api://x?y=1']) {
-      expect(problems({ ...env, AUTH_TOKEN_EXCHANGE_AUDIENCE: bad })).toEqual([expect.stringContaining('AUTH_TOKEN_EXCHANGE_AUDIENCE')]);
+      expect(problems({ ...env, AUTH_TOKEN_EXCHANGE_AUDIENCE: bad })).toEqual([
+        expect.stringContaining('AUTH_TOKEN_EXCHANGE_AUDIENCE'),
+      ]);
     }
   });
 });
@@ -119,8 +140,12 @@ describe('the stand-ins refuse what Entra refuses', () => {
   }
 
   test('tokens name the identity resource (xms_mirid): a user-assigned identity, or the site itself', async () => {
-    expect(String(decodeJwt(await identityToken('api://AzureADTokenExchange', USER_ASSIGNED)).xms_mirid)).toMatch(/\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\//);
-    expect(String(decodeJwt(await identityToken('api://AzureADTokenExchange')).xms_mirid)).toMatch(/\/providers\/Microsoft\.Web\/sites\//);
+    expect(String(decodeJwt(await identityToken('api://AzureADTokenExchange', USER_ASSIGNED)).xms_mirid)).toMatch(
+      /\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\//,
+    );
+    expect(String(decodeJwt(await identityToken('api://AzureADTokenExchange')).xms_mirid)).toMatch(
+      /\/providers\/Microsoft\.Web\/sites\//,
+    );
   });
 
   test('the user-assigned identity authenticates the app; the system-assigned one is refused with invalid_client', async () => {
@@ -132,7 +157,11 @@ describe('the stand-ins refuse what Entra refuses', () => {
 
   test('the adapter asks the named identity for the configured audience, and refuses to run without an identity', async () => {
     const provider = createClientCredentialProvider(
-      { kind: 'managed-identity', managedIdentityClientId: USER_ASSIGNED, tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov' },
+      {
+        kind: 'managed-identity',
+        managedIdentityClientId: USER_ASSIGNED,
+        tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov',
+      },
       { clientId: APP },
     );
     await provider.get();

@@ -36,7 +36,10 @@ beforeAll(async () => {
   azurite = await startAzurite();
   // The sessions store can be switched to a dead endpoint (connection refused: the real adapter's 503).
   const dead = azurite.connectionString.replace(`127.0.0.1:${azurite.port}/`, '127.0.0.1:1/');
-  sessions = new SwitchRowStore(tableStore(azurite.connectionString, SESSION_TABLE), tableStore(dead, SESSION_TABLE, 1_000));
+  sessions = new SwitchRowStore(
+    tableStore(azurite.connectionString, SESSION_TABLE),
+    tableStore(dead, SESSION_TABLE, 1_000),
+  );
   states = new SwitchRowStore(tableStore(azurite.connectionString, STATE_TABLE), tableStore(dead, STATE_TABLE, 1_000));
   h = await Harness.start({ azurite, overrides: { providerTimeoutMs: 5000, sessions, states } });
 }, 120_000);
@@ -69,20 +72,37 @@ async function browserSignIn(username: string, userAgent: string): Promise<Devic
   const browser: TestBrowser = h.newBrowser();
   const { authorizeUrl } = await browser.startSignIn();
   const callbackUrl = new URL(await browser.signInAtProvider(authorizeUrl, username));
-  const done = await browser.call('callback', { url: `/auth/callback${callbackUrl.search}`, headers: { 'user-agent': userAgent } });
+  const done = await browser.call('callback', {
+    url: `/auth/callback${callbackUrl.search}`,
+    headers: { 'user-agent': userAgent },
+  });
   expect(done.status).toBe(302);
   const cookie = browser.jar.get(SESSION_COOKIE);
   expect(cookie).toBeTruthy();
   const sid = h.standIn.sessionIds(username).at(-1)!;
-  return { name: userAgent, kind: 'web', sid, auth: () => ({ cookie: `${SESSION_COOKIE}=${cookie}` }), csrf: () => ({ 'x-csrf': '1' }) };
+  return {
+    name: userAgent,
+    kind: 'web',
+    sid,
+    auth: () => ({ cookie: `${SESSION_COOKIE}=${cookie}` }),
+    csrf: () => ({ 'x-csrf': '1' }),
+  };
 }
 
 /** The native app (it signs in as the stand-in's first user, Adele) holding its rotating session token. */
-async function nativeSignIn(userAgent: string): Promise<Device & { app: NativeApp; token(): string; setToken(t: string): void }> {
+async function nativeSignIn(
+  userAgent: string,
+): Promise<Device & { app: NativeApp; token(): string; setToken(t: string): void }> {
   const app = new NativeApp(h);
   const code = await app.signInForCode();
   const redeemed = await app.token(
-    { grant_type: 'authorization_code', code, code_verifier: app.verifier, redirect_uri: app.redirectUri, client_id: 'contoso-ios' },
+    {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: app.verifier,
+      redirect_uri: app.redirectUri,
+      client_id: 'contoso-ios',
+    },
     { 'user-agent': userAgent },
   );
   expect(redeemed.status).toBe(200);
@@ -149,7 +169,10 @@ async function transactions(action: () => Promise<unknown>): Promise<Record<stri
   const before = { sessions: { ...sessions.calls }, states: { ...states.calls } };
   await action();
   const counted: Record<string, number> = {};
-  for (const [store, calls] of [['sessions', sessions.calls], ['states', states.calls]] as const) {
+  for (const [store, calls] of [
+    ['sessions', sessions.calls],
+    ['states', states.calls],
+  ] as const) {
     for (const [operation, n] of Object.entries(calls)) {
       const delta = n - before[store][operation as keyof typeof calls];
       if (delta) counted[`${store}.${operation}`] = delta;
@@ -163,12 +186,21 @@ async function transactions(action: () => Promise<unknown>): Promise<Record<stri
 describe('GET /auth/sessions', () => {
   test('each of Adele’s devices sees the same three sessions, itself as current; Alex sees only his', async () => {
     const { adeleA, adeleB, adeleApp, alex } = await fourDevices();
-    const views = await Promise.all([adeleA, adeleB, adeleApp].map(async (device) => {
-      const response = await list(device);
-      expect(response.status).toBe(200);
-      expect(response.headers['cache-control']).toBe('no-store');
-      return response.json().sessions as { id: string; kind: string; createdAt: string; lastSeenAt: string; current: boolean; userAgent: string | null }[];
-    }));
+    const views = await Promise.all(
+      [adeleA, adeleB, adeleApp].map(async (device) => {
+        const response = await list(device);
+        expect(response.status).toBe(200);
+        expect(response.headers['cache-control']).toBe('no-store');
+        return response.json().sessions as {
+          id: string;
+          kind: string;
+          createdAt: string;
+          lastSeenAt: string;
+          current: boolean;
+          userAgent: string | null;
+        }[];
+      }),
+    );
     for (const [i, view] of views.entries()) {
       expect(view.map((s) => s.userAgent).sort()).toEqual(['Browser A', 'Browser B', 'ContosoApp/1.0 (iOS)']);
       expect(view.map((s) => s.id).sort()).toEqual(views[0]!.map((s) => s.id).sort());
@@ -185,11 +217,31 @@ describe('GET /auth/sessions', () => {
     expect(alexView).toEqual([expect.objectContaining({ userAgent: 'Alex Browser', current: true })]);
   });
 
+  test('a device seen again later shows its new lastSeenAt in the others’ lists (the touch updates the index)', async () => {
+    const { adeleA, adeleB } = await fourDevices();
+    const seenB = async () =>
+      ((await list(adeleA)).json().sessions as { userAgent: string; createdAt: string; lastSeenAt: string }[]).find(
+        (s) => s.userAgent === 'Browser B',
+      )!;
+    const before = await seenB();
+    expect(before.lastSeenAt).toBe(before.createdAt);
+    h.clockOffsetMs = 6 * 60_000; // past the touch interval: /auth/me writes the session (and its index entry)
+    try {
+      expect(await alive(adeleB)).toBe(true);
+      const after = await seenB();
+      expect(Date.parse(after.lastSeenAt) - Date.parse(before.lastSeenAt)).toBeGreaterThanOrEqual(6 * 60_000);
+    } finally {
+      h.clockOffsetMs = 0;
+    }
+  });
+
   test('an id opens nothing: as a cookie, as a Bearer token, or inside a session token', async () => {
     const { adeleA } = await fourDevices();
     const ids = ((await list(adeleA)).json().sessions as { id: string }[]).map((s) => s.id);
     for (const id of ids) {
-      expect((await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${id}` } })).status).toBe(401);
+      expect((await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${id}` } })).status).toBe(
+        401,
+      );
       expect((await h.call('me', { url: '/auth/me', headers: { authorization: `Bearer ${id}` } })).status).toBe(401);
       expect(adeleA.auth().cookie).not.toContain(id);
     }
@@ -201,7 +253,9 @@ describe('GET /auth/sessions', () => {
 describe('DELETE /auth/sessions/{id}', () => {
   test('browser A ends browser B; the others keep working; ending it again is 404', async () => {
     const { adeleA, adeleB, adeleApp, alex } = await fourDevices();
-    const target = ((await list(adeleA)).json().sessions as { id: string; userAgent: string }[]).find((s) => s.userAgent === 'Browser B')!;
+    const target = ((await list(adeleA)).json().sessions as { id: string; userAgent: string }[]).find(
+      (s) => s.userAgent === 'Browser B',
+    )!;
     const response = await endOne(adeleA, target.id);
     expect(response.status).toBe(204);
     expect(response.setCookies).toEqual([]);
@@ -224,7 +278,10 @@ describe('DELETE /auth/sessions/{id}', () => {
       expect(response.json().code).toBe('session_not_found');
     }
     const unknown = await endOne(alex, 'f'.repeat(32));
-    expect({ status: unknown.status, body: unknown.json() }).toEqual({ status: 404, body: (await endOne(alex, adeleIds[0]!)).json() });
+    expect({ status: unknown.status, body: unknown.json() }).toEqual({
+      status: 404,
+      body: (await endOne(alex, adeleIds[0]!)).json(),
+    });
     expect([await alive(adeleA), await alive(adeleApp), await alive(alex)]).toEqual([true, true, true]);
   });
 
@@ -243,7 +300,9 @@ describe('DELETE /auth/sessions/{id}', () => {
 
   test('ending the current browser session clears its cookie', async () => {
     const { adeleA } = await fourDevices();
-    const current = ((await list(adeleA)).json().sessions as { id: string; current: boolean }[]).find((s) => s.current)!;
+    const current = ((await list(adeleA)).json().sessions as { id: string; current: boolean }[]).find(
+      (s) => s.current,
+    )!;
     const response = await endOne(adeleA, current.id);
     expect(response.status).toBe(204);
     expect(response.setCookies).toEqual([expect.objectContaining({ name: SESSION_COOKIE, value: '', maxAge: 0 })]);
@@ -274,7 +333,12 @@ describe('sign out everywhere', () => {
     const { adeleA, adeleB, adeleApp, alex } = await fourDevices();
     const response = await everywhere(adeleApp);
     expect(response.status).toBe(200);
-    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([false, false, false, true]);
+    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([
+      false,
+      false,
+      false,
+      true,
+    ]);
   });
 
   test('storage down before anything is deleted: 503 with Retry-After, every session intact', async () => {
@@ -305,7 +369,12 @@ describe('sign out everywhere', () => {
     expect(await alive(adeleA)).toBe(true);
     const retry = await everywhere(adeleA);
     expect(retry.status).toBe(200);
-    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([false, false, false, true]);
+    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([
+      false,
+      false,
+      false,
+      true,
+    ]);
     expect(await userEntries(ADELE)).toBe(0);
   });
 });
@@ -313,12 +382,19 @@ describe('sign out everywhere', () => {
 // -------------------------------------------------------------------------------------------- admin
 
 /** `npm run revoke -- <args>`, run as the operator would (tsx), from an empty folder so no local.settings.json applies. */
-function revoke(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function revoke(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'scripts', 'revoke.ts'), ...args], {
-      cwd: mkdtempSync(join(tmpdir(), 'revoke-')),
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'scripts', 'revoke.ts'), ...args],
+      {
+        cwd: mkdtempSync(join(tmpdir(), 'revoke-')),
+        env: { PATH: process.env.PATH ?? '', ...env },
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -333,8 +409,17 @@ describe('npm run revoke -- <user id>', () => {
     const env = { AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString, AUTH_TENANT_ID: h.standIn.tenantId };
     const first = await revoke([userOf(ADELE).oid], env);
     expect(first).toEqual({ code: 0, stdout: 'revoked 3 sessions\n', stderr: '' });
-    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([false, false, false, true]);
-    expect(await revoke([`${h.standIn.tenantId.toUpperCase()}/${userOf(ADELE).oid}`], env)).toEqual({ code: 0, stdout: 'revoked 0 sessions\n', stderr: '' });
+    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([
+      false,
+      false,
+      false,
+      true,
+    ]);
+    expect(await revoke([`${h.standIn.tenantId.toUpperCase()}/${userOf(ADELE).oid}`], env)).toEqual({
+      code: 0,
+      stdout: 'revoked 0 sessions\n',
+      stderr: '',
+    });
   }, 60_000);
 
   test('usage and settings problems exit 2 and touch nothing', async () => {
@@ -373,17 +458,26 @@ describe('GET /auth/frontchannel-logout (no cookie: a cross-site iframe)', () =>
     expect(response.status).toBe(200);
     expect(response.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(response.headers['cache-control']).toBe('no-cache, no-store');
-    expect(response.headers['content-security-policy']).toContain(`frame-ancestors ${new URL(h.config.authority).origin}`);
+    expect(response.headers['content-security-policy']).toContain(
+      `frame-ancestors ${new URL(h.config.authority).origin}`,
+    );
     expect(response.body.length).toBeLessThan(200);
     expect(response.setCookies).toEqual([]);
-    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([true, false, true, true]);
+    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([
+      true,
+      false,
+      true,
+      true,
+    ]);
     expect(await sidEntries(adeleB.sid)).toBe(0);
     expect((await list(adeleA)).json().sessions).toHaveLength(2);
   });
 
   test('with the right iss too (the spec’s form); the native app’s sid ends the app’s session', async () => {
     const { adeleA, adeleApp } = await fourDevices();
-    const ok = await frontChannel(`iss=${encodeURIComponent(h.standIn.issuer)}&sid=${encodeURIComponent(adeleApp.sid)}`);
+    const ok = await frontChannel(
+      `iss=${encodeURIComponent(h.standIn.issuer)}&sid=${encodeURIComponent(adeleApp.sid)}`,
+    );
     expect(ok.status).toBe(200);
     expect([await alive(adeleA), await alive(adeleApp)]).toEqual([true, false]);
   });
@@ -402,7 +496,12 @@ describe('GET /auth/frontchannel-logout (no cookie: a cross-site iframe)', () =>
       const response = await frontChannel(query);
       expect({ status: response.status, body: response.body }).toEqual({ status: 200, body: reference.body });
     }
-    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([true, true, true, true]);
+    expect([await alive(adeleA), await alive(adeleB), await alive(adeleApp), await alive(alex)]).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
   });
 
   test('no sid is 400; storage down is 503 with Retry-After', async () => {
@@ -426,7 +525,18 @@ describe('storage', () => {
     const everything = JSON.stringify(await tableRows(azurite.connectionString, SESSION_TABLE, { index: 'also' }));
     const user = userOf(ADELE);
     const cookie = adeleA.auth().cookie!.split('=')[1]!;
-    const forbidden = [user.oid, user.username, user.name, userKey(ADELE), adeleA.sid, adeleApp.sid, cookie, cookie.split('.')[1]!, cookie.split('.')[2]!, adeleApp.token().split('.')[2]!];
+    const forbidden = [
+      user.oid,
+      user.username,
+      user.name,
+      userKey(ADELE),
+      adeleA.sid,
+      adeleApp.sid,
+      cookie,
+      cookie.split('.')[1]!,
+      cookie.split('.')[2]!,
+      adeleApp.token().split('.')[2]!,
+    ];
     for (const value of forbidden) expect(everything).not.toContain(value);
     expect(everything.toLowerCase()).not.toContain(user.oid.toLowerCase());
   });
@@ -435,7 +545,9 @@ describe('storage', () => {
     const { adeleA } = await fourDevices();
     const costs: Record<string, Record<string, number>> = {};
     costs.list = await transactions(() => list(adeleA));
-    const id = ((await list(adeleA)).json().sessions as { id: string; userAgent: string }[]).find((s) => s.userAgent === 'Browser B')!.id;
+    const id = ((await list(adeleA)).json().sessions as { id: string; userAgent: string }[]).find(
+      (s) => s.userAgent === 'Browser B',
+    )!.id;
     costs.deleteOne = await transactions(() => endOne(adeleA, id));
     const sid = (await browserSignIn(ADELE, 'Browser C')).sid;
     costs.frontChannel = await transactions(() => frontChannel(`sid=${encodeURIComponent(sid)}`));
@@ -462,21 +574,32 @@ describe('storage', () => {
     try {
       const alex = await browserSignIn(ALEX, 'Later Browser'); // signed in "later": still live after the purge
       expect(await sidEntries(adele.sid)).toBe(1);
-      const context = new InvocationContext({ functionName: 'purge', invocationId: 'purge-test', logHandler: () => undefined });
-      await createPurgeHandler(() => h.deps)({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: undefined } as unknown as Timer, context);
+      const context = new InvocationContext({
+        functionName: 'purge',
+        invocationId: 'purge-test',
+        logHandler: () => undefined,
+      });
+      await createPurgeHandler(() => h.deps)(
+        { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: undefined } as unknown as Timer,
+        context,
+      );
       expect(await sidEntries(adele.sid)).toBe(0);
       expect(await sidEntries(alex.sid)).toBe(1);
       const rows = await tableRows(azurite.connectionString, SESSION_TABLE, { index: 'also' });
       const live = (h.deps.clock.now() / 3_600_000) | 0;
       // Every index entry left belongs to a session row still there: none points at a purged session.
-      const sessionPartitions = new Set(rows.filter((r) => /^\d{10}$/.test(String(r.partitionKey))).map((r) => String(r.partitionKey)));
+      const sessionPartitions = new Set(
+        rows.filter((r) => /^\d{10}$/.test(String(r.partitionKey))).map((r) => String(r.partitionKey)),
+      );
       for (const row of rows.filter((r) => /^[us]\./.test(String(r.partitionKey)))) {
         const partition = String(row.rowKey).split('.')[0]!;
         expect(Number(partition)).toBeGreaterThanOrEqual(live);
         expect(sessionPartitions.has(partition)).toBe(true);
       }
       expect(await alive(alex)).toBe(true);
-      expect((await list(alex)).json().sessions.map((s: { userAgent: string }) => s.userAgent)).toContain('Later Browser');
+      expect((await list(alex)).json().sessions.map((s: { userAgent: string }) => s.userAgent)).toContain(
+        'Later Browser',
+      );
     } finally {
       h.clockOffsetMs = 0;
       h.standIn.advanceTime(-later);

@@ -59,14 +59,19 @@ async function alexId(): Promise<string> {
   return (await h.call('sessions', { url: '/auth/sessions', headers: { cookie: alex.cookie } })).json().sessions[0].id;
 }
 
-const refused = (status: number, code: string, extra: Partial<Case['expect']> = {}): Case['expect'] => ({ status, code, ...extra });
+const refused = (status: number, code: string, extra: Partial<Case['expect']> = {}): Case['expect'] => ({
+  status,
+  code,
+  ...extra,
+});
 
 // ----------------------------------------------------------------------------------- GET /auth/sessions
 
 describe('GET /auth/sessions', () => {
-  const withCookie = (make: (b: { cookie: string; token: string }) => Record<string, string>) => async (): Promise<Partial<Sent>> => ({
-    headers: make(await browserOf(ADELE)),
-  });
+  const withCookie =
+    (make: (b: { cookie: string; token: string }) => Record<string, string>) => async (): Promise<Partial<Sent>> => ({
+      headers: make(await browserOf(ADELE)),
+    });
   const listsOwn: Case['expect'] = {
     status: 200,
     check: (response: Response) => {
@@ -77,29 +82,64 @@ describe('GET /auth/sessions', () => {
   };
   runRows('sessions', [
     { name: 'no session → 401', url: '/auth/sessions', expect: refused(401, 'session_required') },
-    { name: 'own cookie → 200, one current', url: '/auth/sessions', prepare: withCookie((b) => ({ cookie: b.cookie })), expect: listsOwn },
+    {
+      name: 'own cookie → 200, one current',
+      url: '/auth/sessions',
+      prepare: withCookie((b) => ({ cookie: b.cookie })),
+      expect: listsOwn,
+    },
     {
       name: 'the app’s Bearer token → 200',
       url: '/auth/sessions',
-      prepare: async () => ({ headers: { authorization: `Bearer ${(await new NativeApp(h).signInForTokens()).refresh_token}` } }),
-      expect: { ...listsOwn, check: (r: Response) => expect((r.json().sessions as { current: boolean; kind: string }[]).find((s) => s.current)?.kind).toBe('native') },
+      prepare: async () => ({
+        headers: { authorization: `Bearer ${(await new NativeApp(h).signInForTokens()).refresh_token}` },
+      }),
+      expect: {
+        ...listsOwn,
+        check: (r: Response) =>
+          expect((r.json().sessions as { current: boolean; kind: string }[]).find((s) => s.current)?.kind).toBe(
+            'native',
+          ),
+      },
     },
     {
       name: 'a cookie with its secret changed → 401',
       url: '/auth/sessions',
-      prepare: withCookie((b) => ({ cookie: `${SESSION_COOKIE}=${b.token.slice(0, -2)}${b.token.endsWith('AA') ? 'BB' : 'AA'}` })),
+      prepare: withCookie((b) => ({
+        cookie: `${SESSION_COOKIE}=${b.token.slice(0, -2)}${b.token.endsWith('AA') ? 'BB' : 'AA'}`,
+      })),
       expect: refused(401, 'session_required'),
     },
-    { name: 'a web session token as Bearer → 401', url: '/auth/sessions', prepare: withCookie((b) => ({ authorization: `Bearer ${b.token}` })), expect: refused(401, 'session_required') },
-    { name: 'Authorization: Basic → 401', url: '/auth/sessions', headers: { authorization: 'Basic YWRlbGU6cGFzcw==' }, expect: refused(401, 'session_required') },
-    { name: 'forged identity headers, no session → 401', url: '/auth/sessions', headers: FORGED_IDENTITY_HEADERS, expect: refused(401, 'session_required') },
+    {
+      name: 'a web session token as Bearer → 401',
+      url: '/auth/sessions',
+      prepare: withCookie((b) => ({ authorization: `Bearer ${b.token}` })),
+      expect: refused(401, 'session_required'),
+    },
+    {
+      name: 'Authorization: Basic → 401',
+      url: '/auth/sessions',
+      headers: { authorization: 'Basic YWRlbGU6cGFzcw==' },
+      expect: refused(401, 'session_required'),
+    },
+    {
+      name: 'forged identity headers, no session → 401',
+      url: '/auth/sessions',
+      headers: FORGED_IDENTITY_HEADERS,
+      expect: refused(401, 'session_required'),
+    },
     {
       name: 'a query naming another user changes nothing',
       url: '/auth/sessions?user=alex%40contoso.example&id=all',
       prepare: withCookie((b) => ({ cookie: b.cookie })),
       expect: listsOwn,
     },
-    { name: 'GET of one id → 404', url: `/auth/sessions/${'a'.repeat(32)}`, prepare: withCookie((b) => ({ cookie: b.cookie })), expect: refused(404, 'session_not_found') },
+    {
+      name: 'GET of one id → 404',
+      url: `/auth/sessions/${'a'.repeat(32)}`,
+      prepare: withCookie((b) => ({ cookie: b.cookie })),
+      expect: refused(404, 'session_not_found'),
+    },
     ...(['POST', 'PUT', 'PATCH'] as const).map((method) => ({
       name: `${method} → 405`,
       method,
@@ -107,8 +147,17 @@ describe('GET /auth/sessions', () => {
       headers: XHR,
       expect: refused(405, 'method_not_allowed', { allow: 'GET, DELETE' }),
     })),
-    { name: 'an oversized query → 413', url: `/auth/sessions?${queryOfLength(LIMITS.queryBytes + 1)}`, expect: refused(413, 'request_too_large') },
-    { name: 'an oversized cookie header → 413', url: '/auth/sessions', headers: { cookie: cookieHeaderOfLength(LIMITS.cookieHeaderBytes + 1) }, expect: refused(413, 'request_too_large') },
+    {
+      name: 'an oversized query → 413',
+      url: `/auth/sessions?${queryOfLength(LIMITS.queryBytes + 1)}`,
+      expect: refused(413, 'request_too_large'),
+    },
+    {
+      name: 'an oversized cookie header → 413',
+      url: '/auth/sessions',
+      headers: { cookie: cookieHeaderOfLength(LIMITS.cookieHeaderBytes + 1) },
+      expect: refused(413, 'request_too_large'),
+    },
   ]);
 });
 
@@ -131,25 +180,43 @@ describe('DELETE /auth/sessions/{id}', () => {
       return { url: `/auth/sessions/${await target(s)}`, headers: { cookie: s.first.cookie, ...headers } };
     },
   });
-  const clearsCookie = (r: Response) => expect(r.setCookies).toEqual([expect.objectContaining({ name: SESSION_COOKIE, maxAge: 0 })]);
+  const clearsCookie = (r: Response) =>
+    expect(r.setCookies).toEqual([expect.objectContaining({ name: SESSION_COOKIE, maxAge: 0 })]);
   runRows('sessions', [
-    del('own other session → 204', { status: 204, stored: { sessions: -1 }, check: (r) => expect(r.setCookies).toEqual([]) }, (s) => s.other),
-    del('own current session → 204, cookie cleared', { status: 204, stored: { sessions: -1 }, check: clearsCookie }, (s) => s.current),
+    del(
+      'own other session → 204',
+      { status: 204, stored: { sessions: -1 }, check: (r) => expect(r.setCookies).toEqual([]) },
+      (s) => s.other,
+    ),
+    del(
+      'own current session → 204, cookie cleared',
+      { status: 204, stored: { sessions: -1 }, check: clearsCookie },
+      (s) => s.current,
+    ),
     del('no X-CSRF → 403, nothing ended', refused(403, 'csrf_required'), (s) => s.other, {}),
     del('X-CSRF: 0 → 403', refused(403, 'csrf_required'), (s) => s.other, { 'x-csrf': '0' }),
     del('X-CSRF: true → 403', refused(403, 'csrf_required'), (s) => s.other, { 'x-csrf': 'true' }),
     del('someone else’s id → 404, nothing ended', refused(404, 'session_not_found'), () => alexId()),
-    del('someone else’s id with forged identity headers → 404', refused(404, 'session_not_found'), () => alexId(), { ...XHR, ...FORGED_IDENTITY_HEADERS }),
+    del('someone else’s id with forged identity headers → 404', refused(404, 'session_not_found'), () => alexId(), {
+      ...XHR,
+      ...FORGED_IDENTITY_HEADERS,
+    }),
     del('an unknown id → 404', refused(404, 'session_not_found'), () => 'f'.repeat(32)),
     del('own id in upper case → 404', refused(404, 'session_not_found'), (s) => s.other.toUpperCase()),
     del('own id one character short → 404', refused(404, 'session_not_found'), (s) => s.other.slice(0, -1)),
     del('own id with a character more → 404', refused(404, 'session_not_found'), (s) => `${s.other}0`),
-    del('the session row key (a storage key) → 404', refused(404, 'session_not_found'), (s) => sessionRowRef(s.second.token)!.rowKey),
+    del(
+      'the session row key (a storage key) → 404',
+      refused(404, 'session_not_found'),
+      (s) => sessionRowRef(s.second.token)!.rowKey,
+    ),
     del('the session token’s id part → 404', refused(404, 'session_not_found'), (s) => s.second.token.split('.')[1]!),
     del('the whole session token → 404', refused(404, 'session_not_found'), (s) => encodeURIComponent(s.second.token)),
     del('a dot-segment id → 404', refused(404, 'session_not_found'), () => '%2e%2e'),
     del('an id with a slash after it → 404', refused(404, 'session_not_found'), (s) => `${s.other}/x`),
-    del('an OData filter as the id → 404', refused(404, 'session_not_found'), () => encodeURIComponent("x' or PartitionKey ne '")),
+    del('an OData filter as the id → 404', refused(404, 'session_not_found'), () =>
+      encodeURIComponent("x' or PartitionKey ne '"),
+    ),
     {
       name: 'no id → 400',
       method: 'DELETE',
@@ -157,7 +224,13 @@ describe('DELETE /auth/sessions/{id}', () => {
       prepare: async () => ({ headers: { cookie: (await browserOf(ADELE)).cookie, ...XHR } }),
       expect: refused(400, 'invalid_request'),
     },
-    { name: 'no session (X-CSRF sent) → 401', method: 'DELETE', url: `/auth/sessions/${'a'.repeat(32)}`, headers: XHR, expect: refused(401, 'session_required') },
+    {
+      name: 'no session (X-CSRF sent) → 401',
+      method: 'DELETE',
+      url: `/auth/sessions/${'a'.repeat(32)}`,
+      headers: XHR,
+      expect: refused(401, 'session_required'),
+    },
     {
       name: 'the app (Bearer, no X-CSRF) ends a browser session of the same user → 204',
       method: 'DELETE',
@@ -165,8 +238,12 @@ describe('DELETE /auth/sessions/{id}', () => {
       prepare: async () => {
         const browser = await browserOf(ADELE);
         const app = await new NativeApp(h).signInForTokens();
-        const listed = (await h.call('sessions', { url: '/auth/sessions', headers: { cookie: browser.cookie } })).json().sessions as { id: string; current: boolean }[];
-        return { url: `/auth/sessions/${listed.find((s) => s.current)!.id}`, headers: { authorization: `Bearer ${app.refresh_token}` } };
+        const listed = (await h.call('sessions', { url: '/auth/sessions', headers: { cookie: browser.cookie } })).json()
+          .sessions as { id: string; current: boolean }[];
+        return {
+          url: `/auth/sessions/${listed.find((s) => s.current)!.id}`,
+          headers: { authorization: `Bearer ${app.refresh_token}` },
+        };
       },
       expect: { status: 204, stored: { sessions: -1 } },
     },
@@ -175,8 +252,18 @@ describe('DELETE /auth/sessions/{id}', () => {
   test('every 404 is the same answer, whatever the id was', async () => {
     const s = await adeleWithTwoBrowsers();
     const bodies = new Set<string>();
-    for (const id of [await alexId(), 'f'.repeat(32), s.other.toUpperCase(), '%2e%2e', sessionRowRef(s.second.token)!.rowKey]) {
-      const response = await h.call('sessions', { method: 'DELETE', url: `/auth/sessions/${id}`, headers: { cookie: s.first.cookie, ...XHR } });
+    for (const id of [
+      await alexId(),
+      'f'.repeat(32),
+      s.other.toUpperCase(),
+      '%2e%2e',
+      sessionRowRef(s.second.token)!.rowKey,
+    ]) {
+      const response = await h.call('sessions', {
+        method: 'DELETE',
+        url: `/auth/sessions/${id}`,
+        headers: { cookie: s.first.cookie, ...XHR },
+      });
       expect(response.status).toBe(404);
       bodies.add(response.body);
     }
@@ -190,7 +277,12 @@ describe('GET /auth/frontchannel-logout', () => {
   const FC = '/auth/frontchannel-logout';
   const q = (params: Record<string, string>) => `${FC}?${new URLSearchParams(params)}`;
   /** A row whose query is built around a live browser session's sid. */
-  const live = (name: string, expect: Case['expect'], query: (sid: string) => string, headers: (cookie: string) => Record<string, string> = () => ({})): Case => ({
+  const live = (
+    name: string,
+    expect: Case['expect'],
+    query: (sid: string) => string,
+    headers: (cookie: string) => Record<string, string> = () => ({}),
+  ): Case => ({
     name,
     url: FC,
     expect,
@@ -207,28 +299,69 @@ describe('GET /auth/frontchannel-logout', () => {
       expect(response.headers['content-security-policy']).toMatch(/frame-ancestors https:\/\/127\.0\.0\.1:\d+;/);
       expect(response.headers['x-frame-options']).toBeUndefined();
       expect(response.setCookies).toEqual([]);
-      expect(response.body).toBe('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body></body></html>');
+      expect(response.body).toBe(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body></body></html>',
+      );
     },
   });
   runRows('frontchannel-logout', [
     live('a live sid → 200, its session ended', page(-1), (sid) => q({ sid })),
     live('a live sid with its issuer → 200, ended', page(-1), (sid) => q({ iss: h.standIn.issuer, sid })),
-    live('a live sid with another issuer → 200, nothing ended', page(0), (sid) => q({ iss: 'https://login.evil.example/common/v2.0', sid })),
-    live('a live sid with its issuer plus a slash → 200, nothing ended', page(0), (sid) => q({ iss: `${h.standIn.issuer}/`, sid })),
+    live('a live sid with another issuer → 200, nothing ended', page(0), (sid) =>
+      q({ iss: 'https://login.evil.example/common/v2.0', sid }),
+    ),
+    live('a live sid with its issuer plus a slash → 200, nothing ended', page(0), (sid) =>
+      q({ iss: `${h.standIn.issuer}/`, sid }),
+    ),
     live('a live sid in upper case → 200, nothing ended', page(0), (sid) => q({ sid: sid.toUpperCase() })),
     live('a live sid’s prefix → 200, nothing ended', page(0), (sid) => q({ sid: sid.slice(0, 8) })),
-    live('the session cookie beside an unknown sid is ignored → 200, nothing ended', page(0), () => q({ sid: randomUUID() }), (cookie) => ({ cookie })),
+    live(
+      'the session cookie beside an unknown sid is ignored → 200, nothing ended',
+      page(0),
+      () => q({ sid: randomUUID() }),
+      (cookie) => ({ cookie }),
+    ),
     { name: 'an unknown sid → 200, nothing ended', url: q({ sid: randomUUID() }), expect: page(0) },
-    { name: 'a one-character sid → 200, nothing ended (short sids are never indexed)', url: q({ sid: '1' }), expect: page(0) },
-    { name: 'markup in the sid is not echoed', url: q({ sid: '<script>alert(1)</script>' }), expect: page(0), payloads: ['<script>alert(1)</script>'] },
+    {
+      name: 'a one-character sid → 200, nothing ended (short sids are never indexed)',
+      url: q({ sid: '1' }),
+      expect: page(0),
+    },
+    {
+      name: 'markup in the sid is not echoed',
+      url: q({ sid: '<script>alert(1)</script>' }),
+      expect: page(0),
+      payloads: ['<script>alert(1)</script>'],
+    },
     { name: 'no sid → 400', url: FC, expect: refused(400, 'invalid_request') },
     { name: 'an empty sid → 400', url: `${FC}?sid=`, expect: refused(400, 'invalid_request') },
-    { name: 'sid twice → 400', url: `${FC}?sid=${randomUUID()}&sid=${randomUUID()}`, expect: refused(400, 'invalid_request') },
-    { name: 'a newline in the sid → 400', url: `${FC}?sid=a%0aSet-Cookie:x`, expect: refused(400, 'invalid_request'), payloads: ['Set-Cookie:x'] },
+    {
+      name: 'sid twice → 400',
+      url: `${FC}?sid=${randomUUID()}&sid=${randomUUID()}`,
+      expect: refused(400, 'invalid_request'),
+    },
+    {
+      name: 'a newline in the sid → 400',
+      url: `${FC}?sid=a%0aSet-Cookie:x`,
+      expect: refused(400, 'invalid_request'),
+      payloads: ['Set-Cookie:x'],
+    },
     { name: 'a 256-character sid → 400', url: q({ sid: 'a'.repeat(256) }), expect: refused(400, 'invalid_request') },
-    { name: 'iss not a URL → 400', url: q({ iss: 'evil', sid: randomUUID() }), expect: refused(400, 'invalid_request') },
-    { name: 'iss javascript: → 400', url: q({ iss: 'javascript:alert(1)', sid: randomUUID() }), expect: refused(400, 'invalid_request') },
-    { name: 'an oversized query → 413', url: `${FC}?${queryOfLength(LIMITS.queryBytes + 1)}`, expect: refused(413, 'request_too_large') },
+    {
+      name: 'iss not a URL → 400',
+      url: q({ iss: 'evil', sid: randomUUID() }),
+      expect: refused(400, 'invalid_request'),
+    },
+    {
+      name: 'iss javascript: → 400',
+      url: q({ iss: 'javascript:alert(1)', sid: randomUUID() }),
+      expect: refused(400, 'invalid_request'),
+    },
+    {
+      name: 'an oversized query → 413',
+      url: `${FC}?${queryOfLength(LIMITS.queryBytes + 1)}`,
+      expect: refused(413, 'request_too_large'),
+    },
     ...(['POST', 'PUT', 'PATCH', 'DELETE'] as const).map((method) => ({
       name: `${method} → 405`,
       method,

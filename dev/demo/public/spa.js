@@ -6,6 +6,7 @@
 // - /auth/me and /auth/refresh with `Authorization: Bearer <session token>`; POST /auth/token with
 //   grant_type=refresh_token rotates it; POST /auth/logout with the Bearer ends the session.
 // CORS: the service allows exactly this origin (its redirect URI is in AUTH_NATIVE_REDIRECT_URIS), without credentials.
+/* global btoa */
 'use strict';
 
 const api = document.querySelector('meta[name="functions-url"]').content;
@@ -24,7 +25,10 @@ function banner(text) {
   $('auth-error').hidden = !text;
 }
 function base64url(bytes) {
-  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }
 function randomValue() {
   return base64url(crypto.getRandomValues(new Uint8Array(32)));
@@ -49,12 +53,21 @@ async function signIn() {
   const challenge = base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
   sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state }));
   const url = new URL('/auth/login', api);
-  url.search = new URLSearchParams({ redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', state }).toString();
+  url.search = new URLSearchParams({
+    redirect_uri: redirectUri,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state,
+  }).toString();
   location.assign(url.href);
 }
 
 async function tokenRequest(form) {
-  const response = await fetch(`${api}/auth/token`, { method: 'POST', body: new URLSearchParams(form), cache: 'no-store' });
+  const response = await fetch(`${api}/auth/token`, {
+    method: 'POST',
+    body: new URLSearchParams(form),
+    cache: 'no-store',
+  });
   if (!response.ok) throw new Error(await problemOf(response));
   const body = await response.json();
   sessionToken = body.refresh_token;
@@ -68,12 +81,21 @@ async function finishSignIn(params) {
   sessionStorage.removeItem(PENDING);
   history.replaceState(null, '', location.pathname);
   if (params.has('error')) throw new Error(`sign-in did not complete (${params.get('error')})`);
-  if (!pending || params.get('state') !== pending.state) throw new Error('this sign-in was not started in this tab (state)');
-  await tokenRequest({ grant_type: 'authorization_code', code: params.get('code'), code_verifier: pending.verifier, redirect_uri: redirectUri });
+  if (!pending || params.get('state') !== pending.state)
+    throw new Error('this sign-in was not started in this tab (state)');
+  await tokenRequest({
+    grant_type: 'authorization_code',
+    code: params.get('code'),
+    code_verifier: pending.verifier,
+    redirect_uri: redirectUri,
+  });
 }
 
 async function loadUser() {
-  const response = await fetch(`${api}/auth/me`, { headers: { Authorization: `Bearer ${sessionToken}` }, cache: 'no-store' });
+  const response = await fetch(`${api}/auth/me`, {
+    headers: { Authorization: `Bearer ${sessionToken}` },
+    cache: 'no-store',
+  });
   if (!response.ok) throw new Error(await problemOf(response));
   const body = await response.json();
   $('user-name').textContent = body.user?.name || body.user?.username || 'there';
@@ -82,7 +104,11 @@ async function loadUser() {
 }
 
 async function getAccessToken() {
-  const response = await fetch(`${api}/auth/refresh`, { method: 'POST', headers: { Authorization: `Bearer ${sessionToken}` }, cache: 'no-store' });
+  const response = await fetch(`${api}/auth/refresh`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${sessionToken}` },
+    cache: 'no-store',
+  });
   if (!response.ok) throw new Error(await problemOf(response));
   const body = await response.json();
   $('token-value').textContent = preview(body.access_token);
@@ -98,7 +124,11 @@ async function rotate() {
 }
 
 async function signOut() {
-  const response = await fetch(`${api}/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${sessionToken}` }, cache: 'no-store' });
+  const response = await fetch(`${api}/auth/logout`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${sessionToken}` },
+    cache: 'no-store',
+  });
   if (!response.ok) throw new Error(await problemOf(response));
   sessionToken = undefined;
   show('signed-out');

@@ -1,0 +1,16 @@
+/**
+ * The fake identity provider's signing key: an RSA 2048 private JWK made once for tests (not a secret; it signs only
+ * the unit tier's ID tokens). A literal, because generating an RSA key costs up to a second per test file on a busy
+ * machine and the unit tier has a 15 s budget.
+ */
+export const FAKE_SIGNING_KEY = {
+  kty: 'RSA',
+  n: 'saa1xgVVVJGlq_uD1vRsaTBEUWm6qIz-70bozpWu8zIVp9J6aYO9QXNHRGDaKsFPnWQH-n_Xb_y3HMGu1dCyDwbXAcH3WuFO7o7oMye7DVZsVr-mC7BqwJruqOv8D6xb3srMm4Jp4TfLLXF2cFoS9DoJr_IO7KiaYsr3IRCtWsUQ5TlU5r6isMIGYC1fImRJTgwEQS7i4SzrWa2MriCZg4QC_0q8NcG_rNcdFijKPUK0EkoTEixZIjr4_Bud-R4Z-m6u0Iy-zi-FLj6D9VfeIvT3-GvssjcpkZfQmDSj15FSsmjbaGTEq0ZNzQXxZ3DQ_yJ3fS0iLWi8t-MGwAwNLQ',
+  e: 'AQAB',
+  d: 'RPg_nvroF3aaNsxlcXkgc7AY_fCJ1rEysmu5q6aCLwm1TZvSCY_rVHMwanQdjzbQtX6l-FNUrTYUUzZAreMhleLma1jGMwLBFa3mqSGWJcX1NrKeAPDDaTZdTLideepFGphqWj-F4rm6CFECFflqXWYA582WjLuigJNi4XPrkY7FqplC4ly962sD8xSyCWYF19ZrioTeA-qAY_QG2TYCF2K2mkQzm_afBYlC7NL0xWUj0UzR0piCa1nT3to2Bg4K6uCAvXdJn8TwdxZByINJGVPAW6G8CJn0YlpN1Dn7kE_nH3qdyDhY5pRVu463jhJNxpCzgqfgH7SWK_zIR-5D8w',
+  p: '4tIDkc3yuucG-Iysr9ALeD8c3gtopMre4cGDYRTNehJU-Db5wNf7HlRxiTxcnVVzOWdhqzW-eQuKFkMkOzT3cAGuFJ4wG2CZ8c2s6uIfv1eUoGPiMrqOxvjdqKFF0LawIM0WxP99nvs3aiLEfyqtUiUGlLgdveC0-CNEUNhEiys',
+  q: 'yIFiXrZCAnWfRT53EeSw5ITJeaQE7i-S-xs05ySfaUJreghlIFSkjAsi-xYFnE7bNrpV9Y7hvlf_ayPCJYYvwoR-DzKB6lYCcFkKXhd_7FHa3UDqdg3LDqfFsypNyEYtko2IFcR59_QxPHV-XM2uVSnXcllT4fjaPozpzpWJPQc',
+  dp: '1a6-mCTqkLPHeG6m3TblJ1Jl8rXSzrUkxpAVImeDsIYGsJSyM8AFnqw1DfHk2oA-_gxsEeye1dBONezo_DJJDac3hcsFTTVzsj5ushV3jT6IEZYn6lyg18hqokvUxuzk_vHXip2bjiPjL8UzUw40nJevHHpb4p8IPmCTIoqsAGM',
+  dq: 'FFRyGfJW7RLqDEZSImFSwkjoeMn1qgTu3UEb8xfWhgCzDxOM1WNfr8dtS5InDXs9ZOYt0xEiuH8Jqd5dUBqz-wAeHAJeA9mms6eDkpjFYrvF-ksbus6ZOSovtIPkkRr0gfiRxMtAJrD-0QeEwXolZAMzEigWhkIKNu9owYaN_L8',
+  qi: 'lX73hO1sIlPGqbbzSChJN8nXbcGS7GSYufyO_ga6BnNL6s2hX6mxFhObb52s_Wq3PDGPutQcISLvkHk8AqM0aiAuHm8Jnw71Bgr6vcCOHoGhTgomHB5PzgHqKkzkoXr-ERIfqwCVIQQQT6qEGi605hIpW2Mg7RcElabM-kgc3Dg',
+} as const;

@@ -1,0 +1,92 @@
+import { expect, test } from '@jest/globals';
+import { sessionRowRef, newSessionToken } from '../../shared/core/keys';
+import {
+  displayUserAgent,
+  indexableSid,
+  isWellFormedHandle,
+  isWellFormedSid,
+  sessionHandle,
+  sessionIndexLinks,
+  sidIndexPartition,
+  userIndexPartition,
+  userKeyOf,
+} from '../../shared/core/session-index';
+import { secureRandom } from '../../shared/services';
+
+const USER = {
+  id: '4d3b0a8e-2a6f-4f55-9c1e-6a1f0d2b7c31',
+  tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+  issuer: 'https://login.example/t/v2.0',
+};
+const SID = '007e3899-e104-731f-b675-0617c1f2dd72';
+
+test('index partitions are hashes that sort after every expiry partition, so the purge never reads them', () => {
+  const user = userIndexPartition(userKeyOf(USER));
+  const sid = sidIndexPartition(SID);
+  expect(user).toMatch(/^u\.[0-9a-f]{64}$/);
+  expect(sid).toMatch(/^s\.[0-9a-f]{64}$/);
+  for (const partition of [user, sid]) {
+    expect(partition > '9999999999').toBe(true);
+    expect(partition).not.toContain(USER.id);
+    expect(partition).not.toContain(SID);
+  }
+  expect(userKeyOf(USER)).toBe(`${USER.tenantId}/${USER.id}`);
+  expect(userKeyOf({ id: 'subject' })).toBe('/subject');
+  expect(userIndexPartition(userKeyOf({ ...USER, tenantId: '00000000-0000-0000-0000-000000000000' }))).not.toBe(user);
+});
+
+test('a session’s links: its user entry, and its sid entry when it has a sid; both keyed by expiry partition and handle', () => {
+  const ref = sessionRowRef(newSessionToken(secureRandom, Date.UTC(2026, 10, 29, 12)))!;
+  const record = { user: USER, createdAt: 0, lastSeenAt: 0, idleExpiresAt: 1, absoluteExpiresAt: 2 };
+  const handle = sessionHandle(ref.rowKey);
+  expect(isWellFormedHandle(handle)).toBe(true);
+  expect(ref.rowKey).not.toContain(handle);
+  expect(sessionIndexLinks(ref, record)).toEqual([
+    { partitionKey: userIndexPartition(userKeyOf(USER)), rowKey: `${ref.partitionKey}.${handle}` },
+  ]);
+  expect(sessionIndexLinks(ref, { ...record, sid: SID })).toEqual([
+    { partitionKey: userIndexPartition(userKeyOf(USER)), rowKey: `${ref.partitionKey}.${handle}` },
+    { partitionKey: sidIndexPartition(SID), rowKey: `${ref.partitionKey}.${handle}` },
+  ]);
+});
+
+test.each([
+  [SID, true, SID],
+  ['a'.repeat(16), true, 'a'.repeat(16)],
+  ['a'.repeat(15), true, undefined], // well-formed, too short to index: a guess would be cheap
+  ['a'.repeat(255), true, 'a'.repeat(255)],
+  ['a'.repeat(256), false, undefined],
+  ['', false, undefined],
+  ['with\nnewline-0123456789', false, undefined],
+  ['café-0123456789abcdef', false, undefined],
+])('sid %j: well-formed %s, indexed as %j', (sid, wellFormed, indexed) => {
+  expect(isWellFormedSid(sid)).toBe(wellFormed);
+  expect(indexableSid(sid)).toBe(indexed);
+});
+
+test('a non-string sid claim is never indexed', () => {
+  for (const claim of [undefined, null, 42, ['x'.repeat(20)], { sid: SID }])
+    expect(indexableSid(claim)).toBeUndefined();
+});
+
+test.each([
+  ['Mozilla/5.0 (X11; Linux x86_64)', 'Mozilla/5.0 (X11; Linux x86_64)'],
+  ['  padded  ', 'padded'],
+  ['ctrl\u0000\u001f\u007fchars é', 'ctrlchars'],
+  ['x'.repeat(300), 'x'.repeat(256)],
+  ['', undefined],
+  ['\u0001', undefined],
+  [undefined, undefined],
+])('User-Agent %j is shown as %j', (header, shown) => {
+  expect(displayUserAgent(header)).toBe(shown);
+});
+
+test.each([
+  ['0123456789abcdef0123456789abcdef', true],
+  ['0123456789ABCDEF0123456789ABCDEF', false],
+  ['0123456789abcdef0123456789abcde', false],
+  ['0123456789abcdef0123456789abcdef0', false],
+  ['..', false],
+])('handle %j well-formed: %s', (handle, ok) => {
+  expect(isWellFormedHandle(handle)).toBe(ok);
+});
