@@ -27,13 +27,10 @@ import { PAGE_CSP, renderErrorPage, renderSignedOutPage, renderSignInPage, unesc
 import {
   clientCapabilities,
   claimsSatisfy,
-  GRAPH_RESOURCE_ID,
   OIDC_SCOPES,
   parseClaimsRequest,
   permissionKey,
   resourceOf,
-  resourceOfScope,
-  resourcesOf,
   scopeName,
   unconsented,
 } from './entra-standin/resources';

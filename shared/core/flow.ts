@@ -12,7 +12,7 @@ import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent, userHash } from '../telemetry';
 import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
-import { accessTokenFor, accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
+import { accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
 import { idTokenSessionId, validateIdToken, type SignedInUser } from './id-token';
 import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
