@@ -312,7 +312,7 @@ describe('challenges and sessions', () => {
     expect(upstream.received.length).toBe(before);
   });
 
-  test('a session whose refresh token the provider revoked: 401 session_revoked, the session ended, the upstream is not called', async () => {
+  test('a session whose refresh token the provider revoked: 401 session_revoked, the session ends, the upstream is not called', async () => {
     const revoked = h.newBrowser();
     expect((await revoked.signIn()).status).toBe(302);
     h.standIn.revokeRefreshTokens({ username: h.standIn.users[0]!.username });

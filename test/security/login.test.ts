@@ -62,7 +62,8 @@ describe('query parameters', () => {
       expect: startsSignIn({ prompt: 'select_account', login_hint: 'adele@contoso.example', domain_hint: 'contoso.example' }),
     },
     {
-      name: 'client_id, scope, nonce and unknown parameters are ignored, never forwarded (claims is validated, merged with cp1)',
+      // `claims` is ours to take (a claims challenge); an empty request adds nothing to the declared cp1 capability.
+      name: 'client_id, scope, nonce and unknown parameters are ignored, never forwarded; an empty claims request adds nothing',
       url: '/auth/login?returnTo=%2Fapp&client_id=evil&scope=Mail.Send&nonce=attacker&response_mode=fragment&claims=%7B%7D&acr_values=x',
       expect: startsSignIn({
         client_id: CLIENT_ID,
