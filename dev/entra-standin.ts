@@ -27,6 +27,7 @@ import { PAGE_CSP, renderErrorPage, renderSignedOutPage, renderSignInPage, unesc
 import {
   clientCapabilities,
   claimsSatisfy,
+  GRAPH_RESOURCE_ID,
   OIDC_SCOPES,
   parseClaimsRequest,
   permissionKey,
