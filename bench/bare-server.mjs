@@ -53,7 +53,10 @@ process.stdin.setEncoding('utf8').on('data', (d) => {
     const command = buffered.slice(0, nl).trim();
     buffered = buffered.slice(nl + 1);
     if (command === 'usage') process.stdout.write(`@@USAGE ${JSON.stringify({ cpu: process.cpuUsage(), heap: process.memoryUsage().heapUsed })}\n`);
-    if (command === 'stop') server.close(() => process.exit(0)), server.closeAllConnections();
+    if (command === 'stop') {
+      server.close(() => process.exit(0));
+      server.closeAllConnections();
+    }
   }
 });
 process.stdin.on('end', () => process.exit(0));

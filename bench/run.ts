@@ -24,7 +24,6 @@ if (!process.env['NODE_EXTRA_CA_CERTS'] || !process.env['DEV_CA_DIR']) {
   });
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   Promise.resolve()
     .then(() => (require('./bench') as typeof import('./bench')).main())
     .then(

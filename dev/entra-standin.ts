@@ -22,7 +22,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { devCaFromEnvironment, issueServerCertificate, type DevCa } from './ca';
-import { newSigningKey, publicJwk, signCompact, type SignAlg, type SigningKey } from './entra-standin/jwt';
+import { newSigningKey, publicJwk, signCompact, signGraphStyle, unhashGraphNonce, type SignAlg, type SigningKey } from './entra-standin/jwt';
 import { PAGE_CSP, renderErrorPage, renderSignedOutPage, renderSignInPage, unescapeHtml } from './entra-standin/pages';
 import {
   clientCapabilities,
@@ -32,8 +32,6 @@ import {
   parseClaimsRequest,
   permissionKey,
   resourceOf,
-  resourceOfScope,
-  resourcesOf,
   scopeName,
   unconsented,
 } from './entra-standin/resources';
@@ -156,6 +154,12 @@ export interface EntraStandInOptions {
   frontChannelPort?: number;
   ca?: DevCa;
   accessTokenLifetimeSeconds?: number;
+  /**
+   * The APIs (resource app registrations) tokens can be asked for, by identifier URI. An API's manifest decides the
+   * access token's shape: v2 (`aud` = the API's client id) or v1 (the default when `requestedAccessTokenVersion` is
+   * null: `aud` = the identifier URI, `iss` = `https://sts.windows.net/<tid>/`). Unlisted `api://…` resources are v1.
+   */
+  apis?: Array<{ identifierUri: string; appId: string; accessTokenVersion?: 1 | 2 }>;
   codeLifetimeSeconds?: number;
   refreshTokenLifetimeSeconds?: number;
   /** Revoke a refresh token when it is redeemed (Entra keeps the old one valid; default false). */
@@ -1021,26 +1025,36 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const resource = bareOidc && protocol === 'oidc' ? clientId : (resourceOf(scopes) as string);
     const scp = !bareOidc ? resourceScopes.map((s) => scopeName(s)) : protocol === 'entra' ? ['User.Read'] : scopes.filter((s) => s !== 'offline_access');
     // A claims-mapping policy signs this app's tokens with its own key (published only with ?appid=).
+    // A claims-mapping policy signs this app's own tokens with its own key (published only with ?appid=).
     const key = appKeys.get(clientId) ?? signingKeys[0]!;
     // CAE: a client that declares the `cp1` capability gets tokens that say so (`xms_cc`), and long-lived ones.
     const capabilities = clientCapabilities(parseClaimsRequest(context.form.get('claims')));
-    const accessClaims: Record<string, unknown> = {
-      aud: resource,
-      iss,
+    const common = {
       iat,
       nbf: iat,
       exp: iat + accessTokenLifetime,
       sub: user.sub,
-      azp: clientId,
       scp: scp.join(' '),
       name: user.name,
-      preferred_username: user.username,
       uti: randomBytes(16).toString('base64url'),
-      ...(protocol === 'entra' ? { oid: user.oid, tid, ver: '2.0' } : {}),
       ...(capabilities.length ? { xms_cc: capabilities } : {}),
       ...(user.roles?.length && resource === clientId ? { roles: user.roles } : {}),
     };
-    const accessToken = signCompact({ typ: 'JWT', kid: key.kid }, accessClaims, 'RS256', key);
+    let accessToken: string;
+    if (protocol === 'oidc') {
+      accessToken = signCompact({ typ: 'JWT', kid: signingKeys[0]!.kid }, { ...common, aud: resource, iss, azp: clientId, preferred_username: user.username }, 'RS256', signingKeys[0]!);
+    } else {
+      const shape = accessTokenShape(resource);
+      // v1 and v2 access tokens differ in aud, iss, ver and the names of the client and user claims.
+      // https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
+      const claims =
+        shape.version === 2
+          ? { ...common, aud: shape.aud, iss, azp: clientId, preferred_username: user.username, oid: user.oid, tid, ver: '2.0' }
+          : { ...common, aud: shape.aud, iss: `https://sts.windows.net/${tid}/`, appid: clientId, upn: user.username, unique_name: user.username, oid: user.oid, tid, ver: '1.0' };
+      const header = { typ: 'JWT', kid: signingKeys[0]!.kid };
+      // Graph's tokens are for Graph alone: a header nonce, hashed before signing, defeats third-party verification.
+      accessToken = resource === GRAPH_RESOURCE_ID ? signGraphStyle(header, claims, signingKeys[0]!) : signCompact(header, claims, 'RS256', signingKeys[0]!);
+    }
     issued.add(accessToken);
 
     const body: Record<string, unknown> = {
@@ -1079,6 +1093,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       body.client_info = Buffer.from(JSON.stringify({ uid: user.oid, utid: tid })).toString('base64url');
     }
     return body;
+  }
+
+  /** The audience and version of an access token for `resource` (see `options.apis`); Graph issues v1 tokens. */
+  function accessTokenShape(resource: string): { aud: string; version: 1 | 2 } {
+    if (resource === GRAPH_RESOURCE_ID) return { aud: GRAPH_RESOURCE_ID, version: 1 };
+    const api = (options.apis ?? []).find((a) => a.identifierUri === resource || a.appId === resource);
+    if (api?.accessTokenVersion === 2) return { aud: api.appId, version: 2 };
+    return { aud: resource, version: 1 };
   }
 
   /**
@@ -1340,13 +1362,19 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   async function verifyAccessToken(tokenValue: string, audience?: string): Promise<Record<string, unknown>> {
     const keys = new Map([...signingKeys, ...appKeys.values()].map((k) => [k.kid, k.publicKey]));
     const { payload } = await jwtVerify(
-      tokenValue,
+      // As Graph itself does: the header nonce is hashed back before the signature is checked.
+      unhashGraphNonce(tokenValue),
       (header) => {
         const key = keys.get(header.kid ?? '');
         if (!key) throw new Error('unknown kid');
         return key;
       },
-      { issuer: [...userTenants, tenantId].map(issuerFor), algorithms: ['RS256'], currentDate: new Date(now()), ...(audience ? { audience } : {}) },
+      {
+        issuer: [...userTenants, tenantId].flatMap((t) => [issuerFor(t), `https://sts.windows.net/${t}/`]),
+        algorithms: ['RS256'],
+        currentDate: new Date(now()),
+        ...(audience ? { audience } : {}),
+      },
     );
     if ((payload.iat ?? 0) * 1000 < accessTokensValidFrom) throw new Error('access token expired (expireAccessTokensNow)');
     return payload as Record<string, unknown>;

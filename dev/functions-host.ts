@@ -143,7 +143,7 @@ function queryRecord(params: URLSearchParams): Record<string, string> {
 }
 
 function isValidHostHeader(value: string | undefined): value is string {
-  return typeof value === 'string' && /^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(value);
+  return typeof value === 'string' && /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(value);
 }
 
 type BodyResult = { ok: true; body: Buffer } | { ok: false };

@@ -114,7 +114,7 @@ async function runLocalHost(port: number, modules: string[] | undefined, cors: {
 
 function readRoutePrefix(): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const hostJson = require(resolve('host.json')) as { extensions?: { http?: { routePrefix?: string } } };
     return hostJson.extensions?.http?.routePrefix ?? 'api';
   } catch {

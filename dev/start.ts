@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown(0));
   process.on('SIGTERM', () => shutdown(0));
 
-  let t = performance.now();
+  const t = performance.now();
   let ca: ReturnType<typeof loadOrCreateDevCa>;
   try {
     ca = loadOrCreateDevCa(CA_DIR);

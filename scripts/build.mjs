@@ -5,7 +5,7 @@
 //                      jose inlined. Our lazy `require('./adapters/...')` calls stay lazy: esbuild wraps each lazily
 //                      required module in an init function that runs on the first require, not at load.
 //   vendor/<pkg>.js    each heavy SDK bundled on its own (@azure/data-tables, @azure/msal-node, @azure/identity,
-//                      @azure/keyvault-secrets, node-forge). main.js requires them by relative path from inside
+//                      @azure/keyvault-secrets, node-forge, oauth4webapi for the API proxy). main.js requires them by relative path from inside
 //                      those lazy init functions, so /auth/login never parses MSAL, Key Vault or identity code and
 //                      the callback loads MSAL once (one copy of @azure/msal-node 7; @azure/identity carries its
 //                      own MSAL 5 by its semver range, loaded only for managed identity / Key Vault).
@@ -34,7 +34,7 @@ const quiet = args.includes('--quiet');
 const log = (m) => quiet || console.log(m);
 
 /** Heavy packages bundled into their own files and required lazily from main.js. */
-export const VENDOR = ['@azure/data-tables', '@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets', 'node-forge'];
+export const VENDOR = ['@azure/data-tables', '@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets', 'node-forge', 'oauth4webapi'];
 const vendorFile = (pkg) => `${pkg.replace(/^@/, '').replace(/\//g, '-')}.js`;
 /** The worker injects it at run time; never bundled. */
 const RUNTIME = ['@azure/functions-core'];

@@ -5,7 +5,7 @@
  * produce deliberately broken tokens that jose refuses to make (`alg: none`, HS256 keyed with an RSA public
  * key). So issuing uses node:crypto directly; jose verifies what clients send us (client assertions).
  */
-import { createHmac, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 
 export interface SigningKey {
   kid: string;
@@ -48,4 +48,33 @@ export function signCompact(
     case 'RS256':
       return `${input}.${sign('sha256', Buffer.from(input), key.privateKey).toString('base64url')}`;
   }
+}
+
+/**
+ * A Microsoft Graph-style access token: the header carries a `nonce`, and the signature covers the header with
+ * that nonce's SHA-256 instead, so only Graph (which hashes it back) can verify it. Clients must treat Graph
+ * tokens as opaque. https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-tokens
+ */
+export function signGraphStyle(header: Record<string, unknown>, claims: Record<string, unknown>, key: SigningKey): string {
+  const nonce = randomBytes(32).toString('base64url');
+  const signed = signCompact({ ...header, nonce: hashNonce(nonce) }, claims, 'RS256', key);
+  const [, payload, signature] = signed.split('.');
+  return `${b64url({ ...header, nonce, alg: 'RS256' })}.${payload}.${signature}`;
+}
+
+/** The token as it was signed: a Graph-style header nonce replaced by its hash (other tokens unchanged). */
+export function unhashGraphNonce(token: string): string {
+  const [header, payload, signature] = token.split('.');
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(Buffer.from(header ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return token;
+  }
+  if (typeof parsed.nonce !== 'string') return token;
+  return `${b64url({ ...parsed, nonce: hashNonce(parsed.nonce) })}.${payload}.${signature}`;
+}
+
+function hashNonce(nonce: string): string {
+  return createHash('sha256').update(nonce).digest('base64url');
 }

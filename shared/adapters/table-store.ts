@@ -220,14 +220,6 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
     }
     return deleted;
   }
-
-  async function deleteIgnoringMissing(partitionKey: string, rowKey: string): Promise<void> {
-    try {
-      await client.deleteEntity(partitionKey, rowKey, { abortSignal: AbortSignal.timeout(timeoutMs) });
-    } catch (error) {
-      if (statusOf(error) !== 404) throw error;
-    }
-  }
 }
 
 /** `links` is stored as `<partition> <row>` pairs separated by `;` (keys here never hold either character). */

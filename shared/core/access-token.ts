@@ -81,6 +81,8 @@ function withLoginUrl(error: unknown, deps: FlowDeps): unknown {
   const loginUrl = new URL('/auth/login', deps.config.publicOrigin);
   const claims = error.problem?.claims;
   if (claims !== undefined) loginUrl.searchParams.set('claims', claims);
+  // Consent missing for a resource (AADSTS65001, e.g. a scope added after the user signed in): ask for it again.
+  if (error.provider?.suberror === 'consent_required') loginUrl.searchParams.set('prompt', 'consent');
   return new AuthError('interaction_required', {
     cause: error.cause,
     provider: error.provider,

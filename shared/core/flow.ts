@@ -12,7 +12,7 @@ import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent, userHash } from '../telemetry';
 import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
-import { accessTokenFor, accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
+import { accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
 import { idTokenSessionId, validateIdToken, type SignedInUser } from './id-token';
 import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
 import {
@@ -164,7 +164,9 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
     client_id: config.clientId,
     response_type: 'code',
     redirect_uri: config.redirectUri,
-    scope: [...OIDC_SCOPES, ...config.scopes].join(' '),
+    // AUTH_APIS scopes too: Entra consents to every resource named at /authorize, so the proxy's later token
+    // requests for those APIs need no new consent (AADSTS65001 otherwise).
+    scope: [...new Set([...OIDC_SCOPES, ...config.scopes, ...[...config.apis.values()].flatMap((api) => api.scopes)])].join(' '),
     state,
     nonce: pending.nonce,
     code_challenge: pkce.challenge,

@@ -82,6 +82,8 @@ export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, ex
 
   if (expect.protocol === 'entra') {
     if (!tid || typeof payload.oid !== 'string' || !payload.oid) throw invalid('tid or oid missing');
+    // Entra's v2 issuer names the token's own tenant (`…/{tid}/v2.0`): a tid the issuer does not name is forged.
+    if (!payload.iss.toLowerCase().includes(`/${tid}/`)) throw invalid('tid does not match the issuer');
     // A valid token from a tenant this app does not serve: the user's organization, not the provider, is the issue.
     if (!expect.allowedTenants?.includes(tid)) throw new AuthError('tenant_not_allowed', { logDetail: 'ID token tenant not in AUTH_ALLOWED_TENANTS' });
   } else if (expect.allowedTenants && (!tid || !expect.allowedTenants.includes(tid))) {

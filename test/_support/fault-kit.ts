@@ -37,22 +37,34 @@ export function errorCode(response: Response): string | undefined {
  * A coded error, never a 500: the status, the stable code, `Retry-After` on a 503, and no session cookie handed out.
  */
 export function assertCodedError(response: Response, status: number, code: string, what = ''): void {
-  const label = `${what} ${response.status} ${response.body.slice(0, 300)}`.trim();
-  expect(response.status).not.toBe(500);
-  expect(response.status).toBe(status);
-  expect(errorCode(response)).toBe(code);
-  if (status === 503) expect(response.headers['retry-after'] ?? '').toMatch(/^\d+$/);
-  expect(!newSessionCookie(response)).toBeTruthy();
+  labelled(what, response, () => {
+    expect(response.status).not.toBe(500);
+    expect(response.status).toBe(status);
+    expect(errorCode(response)).toBe(code);
+    if (status === 503) expect(response.headers['retry-after'] ?? '').toMatch(/^\d+$/);
+    expect(!newSessionCookie(response)).toBeTruthy();
+  });
 }
 
 /** Any coded error of the contract (`shared/errors.ts`), never a 500: what a case with a known product gap still holds. */
 export function assertCleanError(response: Response, what = ''): void {
-  const label = `${what} ${response.status} ${response.body.slice(0, 300)}`.trim();
-  expect(response.status).not.toBe(500);
-  expect(response.status >= 400 && response.status < 600).toBeTruthy();
-  expect(Object.hasOwn(ERROR_CODES, errorCode(response) ?? '')).toBeTruthy();
-  if (response.status === 503) expect(response.headers['retry-after'] ?? '').toMatch(/^\d+$/);
-  expect(!newSessionCookie(response)).toBeTruthy();
+  labelled(what, response, () => {
+    expect(response.status).not.toBe(500);
+    expect(response.status >= 400 && response.status < 600).toBeTruthy();
+    expect(Object.hasOwn(ERROR_CODES, errorCode(response) ?? '')).toBeTruthy();
+    if (response.status === 503) expect(response.headers['retry-after'] ?? '').toMatch(/^\d+$/);
+    expect(!newSessionCookie(response)).toBeTruthy();
+  });
+}
+
+/** Runs the checks; a failure names what was checked and the response's status and first bytes (Jest's expect cannot). */
+function labelled(what: string, response: Response, checks: () => void): void {
+  try {
+    checks();
+  } catch (error) {
+    if (error instanceof Error) error.message = `${what} (${response.status} ${response.body.slice(0, 300)})\n${error.message}`.trim();
+    throw error;
+  }
 }
 
 export interface FaultCaseBase {

@@ -4,8 +4,8 @@
  * client library's reading of it.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { DEMO_PASSWORD, startEntraStandIn, type EntraStandIn, type StandInUser } from '../../dev/entra-standin';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import { DEMO_PASSWORD, GRAPH_RESOURCE_ID, startEntraStandIn, type EntraStandIn, type StandInUser } from '../../dev/entra-standin';
 import { authorizeUrlFor, codeFor, pkcePair, tokenRequest } from '../_support/entra-protocol';
 
 const CLIENT = '0a1b2c3d-0000-4000-8000-000000000015';
@@ -16,6 +16,8 @@ const NATIVE_REDIRECT = 'com.contoso.app:/oauth2redirect';
 const SIGNED_OUT = 'https://app.contoso.example/';
 const API = 'api://contoso-api';
 const OTHER_TENANT = '5e2a9c1d-4b3f-4e6a-8c7d-9f0e1a2b3c4d';
+const V2_API = 'api://contoso-v2';
+const V2_API_APP_ID = '7d2e1c4b-0000-4000-8000-0000000000a2';
 
 function user(name: string, username: string, oid: string, extra: Partial<StandInUser> = {}): StandInUser {
   return { username, password: DEMO_PASSWORD, name, oid, sub: `sub-${oid}`, ...extra };
@@ -33,6 +35,7 @@ beforeAll(async () => {
   standIn = await startEntraStandIn({
     multiTenant: 'organizations',
     users: USERS,
+    apis: [{ identifierUri: V2_API, appId: V2_API_APP_ID, accessTokenVersion: 2 }],
     clients: [
       {
         clientId: CLIENT,
@@ -43,6 +46,7 @@ beforeAll(async () => {
         optionalClaims: ['login_hint'],
         groupMembershipClaims: true,
         claimsMappingPolicy: true,
+        consentedScopes: [`${V2_API}/Reports.Read`],
       },
     ],
   });
@@ -201,6 +205,29 @@ describe('S8: ID token claims that depend on the app registration', () => {
     expect(new URL(withAppId.jwks_uri!).searchParams.get('appid')).toBe(CLIENT);
     await expect(jwtVerify(idToken, createRemoteJWKSet(new URL(plain.jwks_uri!)))).rejects.toThrow();
     await expect(jwtVerify(idToken, createRemoteJWKSet(new URL(withAppId.jwks_uri!)))).resolves.toHaveProperty('payload.aud', CLIENT);
+  });
+});
+
+describe('S7: access token shapes', () => {
+  test('Graph: v1 (iss sts.windows.net), unverifiable by third parties (header nonce), verifiable by "Graph" (verifyAccessToken)', async () => {
+    const tokens = await redeem(await signIn(ADELE, 'openid User.Read'), 'openid User.Read');
+    const claims = decodeJwt(tokens.body.access_token);
+    expect(claims).toMatchObject({ aud: GRAPH_RESOURCE_ID, iss: `https://sts.windows.net/${standIn.tenantId}/`, ver: '1.0', appid: CLIENT });
+    expect(decodeProtectedHeader(tokens.body.access_token).nonce).toEqual(expect.any(String));
+    await expect(jwtVerify(tokens.body.access_token, createRemoteJWKSet(new URL(standIn.jwksUri)))).rejects.toThrow();
+    await expect(standIn.verifyAccessToken(tokens.body.access_token, GRAPH_RESOURCE_ID)).resolves.toHaveProperty('oid');
+  });
+
+  test('an API left at the default (requestedAccessTokenVersion null) gets v1 tokens: aud = identifier URI', async () => {
+    const tokens = await redeem(await signIn(ADELE, `openid ${API}/Orders.Read`), `openid ${API}/Orders.Read`);
+    expect(decodeJwt(tokens.body.access_token)).toMatchObject({ aud: API, iss: `https://sts.windows.net/${standIn.tenantId}/`, ver: '1.0' });
+  });
+
+  test('an API whose manifest asks for v2 gets aud = its client id and the v2 issuer', async () => {
+    const tokens = await redeem(await signIn(ADELE, `openid ${V2_API}/Reports.Read`), `openid ${V2_API}/Reports.Read`);
+    const claims = decodeJwt(tokens.body.access_token);
+    expect(claims).toMatchObject({ aud: V2_API_APP_ID, iss: `${standIn.url}/${standIn.tenantId}/v2.0`, ver: '2.0', azp: CLIENT });
+    await expect(standIn.verifyAccessToken(tokens.body.access_token, V2_API_APP_ID)).resolves.toHaveProperty('scp', 'Reports.Read');
   });
 });
 

@@ -393,7 +393,7 @@ describe('Entra stand-in (entra protocol)', () => {
       ['wrong iss', (c, sign) => sign({ ...c, iss: 'https://evil.example/v2.0' })],
       ['expired', (c, sign) => sign({ ...c, exp: Math.floor(Date.now() / 1000) - 3600 })],
     ];
-    for (const [name, mutate] of cases) {
+    for (const [, mutate] of cases) {
       const app = msalApp(standIn);
       const started = await authorizeWithMsal(standIn, app);
       standIn.nextIdToken(mutate);

@@ -159,7 +159,7 @@ describe('each rule fires on a violating snippet', () => {
   test('app-setting-secret: the App Insights connection string is accepted with AAD auth and disableLocalAuth', async () => {
     const ok = SITE.replace(
       "{ name: 'AzureWebJobsStorage__accountName', value: 'st' }",
-      "{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: ai.properties.ConnectionString }\n        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD;ClientId=\${id}' }",
+      "{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: ai.properties.ConnectionString }\n        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD;ClientId=${id}' }",
     );
     const component = "resource ai 'Microsoft.Insights/components@2020-02-02' = {\n  name: 'ai'\n  properties: {\n    disableLocalAuth: true\n  }\n}\n";
     expect(rulesOf(await violationsOf(ok + component))).toStrictEqual([]);
@@ -182,7 +182,7 @@ describe('each rule fires on a violating snippet', () => {
   });
 
   test('key-in-string: AccountKey= / SharedAccessKey= / InstrumentationKey= in a string fails', async () => {
-    await assertFires('key-in-string', "var c = 'DefaultEndpointsProtocol=https;AccountName=st;AccountKey=\${key}'\n");
+    await assertFires('key-in-string', "var c = 'DefaultEndpointsProtocol=https;AccountName=st;AccountKey=${key}'\n");
     await assertFires('key-in-string', "var c = 'Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=b'\n");
     await assertFires('key-in-string', "var c = 'InstrumentationKey=00000000-0000-0000-0000-000000000000'\n");
   });

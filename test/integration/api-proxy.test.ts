@@ -312,7 +312,7 @@ describe('challenges and sessions', () => {
     expect(upstream.received.length).toBe(before);
   });
 
-  test('a session whose refresh token the provider revoked: 401 interaction_required, the upstream is not called', async () => {
+  test('a session whose refresh token the provider revoked: 401 session_revoked, the session ends, the upstream is not called', async () => {
     const revoked = h.newBrowser();
     expect((await revoked.signIn()).status).toBe(302);
     h.standIn.revokeRefreshTokens({ username: h.standIn.users[0]!.username });
@@ -320,8 +320,9 @@ describe('challenges and sessions', () => {
     // A resource this session has no cached token for: only the (revoked) refresh token could get one.
     const response = await revoked.call('api', { url: '/auth/api/orders/x', headers: { 'x-csrf': '1' } });
     expect(response.status).toBe(401);
-    expect(response.json().code).toBe('interaction_required');
+    expect(response.json().code).toBe('session_revoked');
     expect(upstream.received.length).toBe(before);
+    expect((await revoked.call('me', { url: '/auth/me' })).status).toBe(401);
   });
 
   test('the identity provider down while a token is needed: 502, the upstream is not called', async () => {

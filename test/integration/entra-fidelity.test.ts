@@ -214,6 +214,16 @@ describe('claims challenges (Conditional Access step-up): 401 with the claims an
     noLeaks(h);
   });
 
+  test('consent missing for a resource (AADSTS65001 consent_required): 401 with a loginUrl that asks for consent; session kept', async () => {
+    const browser = await signedIn(h, MEGAN.username);
+    h.standIn.injectFault('token', { aadsts: 65001, error: 'invalid_grant', suberror: 'consent_required' });
+    const refused = await refresh(browser, [API_SCOPE]);
+    expect(refused.status).toBe(401);
+    expect(refused.json().code).toBe('interaction_required');
+    expect(new URL(refused.json().loginUrl).searchParams.get('prompt')).toBe('consent');
+    expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
+  });
+
   test('native: the token endpoint answers invalid_grant with the claims and login_url', async () => {
     h.standIn.requireClaims({ username: h.standIn.users[0]!.username, resource: API, claims: CHALLENGE });
     const app = new NativeApp(h);
@@ -312,5 +322,23 @@ describe('tenancy: organizations authority, tenant allow-list, claims-mapping ke
     const h = await start();
     const { authorizeUrl } = await h.newBrowser().startSignIn('prompt=create');
     expect(new URL(authorizeUrl).searchParams.get('prompt')).toBe('create');
+  });
+});
+
+describe('Azure AD B2C shape: AUTH_PROTOCOL=oidc, AUTH_SCOPES=openid (no tid, no Graph)', () => {
+  test('signs in with iss + sub as the user, refreshes, and signs out', async () => {
+    const h = await Harness.start({ azurite, protocol: 'oidc', env: { AUTH_SCOPES: 'openid' } });
+    harnesses.push(h);
+    const browser = await signedIn(h, h.standIn.users[0]!.username);
+    const me = (await browser.call('me', { url: '/auth/me' })).json().user;
+    expect(me.tenantId).toBeUndefined();
+    expect(me.issuer).toBe(h.standIn.issuer);
+    expect(me.id).toBe(h.standIn.users[0]!.sub);
+    const refreshed = await refresh(browser);
+    expect(refreshed.status).toBe(200);
+    h.seenSecrets.add(refreshed.json().access_token);
+    const out = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } });
+    expect(new URL(out.json().logoutUrl).searchParams.get('logout_hint')).toBeNull();
+    noLeaks(h);
   });
 });

@@ -62,9 +62,16 @@ describe('query parameters', () => {
       expect: startsSignIn({ prompt: 'select_account', login_hint: 'adele@contoso.example', domain_hint: 'contoso.example' }),
     },
     {
-      name: 'client_id, scope, nonce and unknown parameters are ignored, never forwarded',
+      // `claims` is ours to take (a claims challenge); an empty request adds nothing to the declared cp1 capability.
+      name: 'client_id, scope, nonce and unknown parameters are ignored, never forwarded; an empty claims request adds nothing',
       url: '/auth/login?returnTo=%2Fapp&client_id=evil&scope=Mail.Send&nonce=attacker&response_mode=fragment&claims=%7B%7D&acr_values=x',
-      expect: startsSignIn({ client_id: CLIENT_ID, scope: 'openid profile offline_access User.Read', response_mode: 'query', claims: null, acr_values: null }),
+      expect: startsSignIn({
+        client_id: CLIENT_ID,
+        scope: 'openid profile offline_access User.Read',
+        response_mode: 'query',
+        claims: '{"access_token":{"xms_cc":{"values":["cp1"]}}}',
+        acr_values: null,
+      }),
     },
     { name: 'returnTo as a PHP-style array is another parameter', url: '/auth/login?returnTo[]=%2F%2Fevil.example', expect: startsSignIn() },
     { name: 'a differently-cased returnTo is another parameter', url: '/auth/login?returnTo=%2Fapp&ReturnTo=%2F%2Fevil.example&RETURNTO=%2F%2Fevil.example', expect: startsSignIn() },
