@@ -20,7 +20,7 @@ import { InvocationContext, type Timer } from '@azure/functions';
 import { startAzurite } from '../dev/azurite';
 import { createPurgeHandler } from '../functions/purge';
 import { createTableClient, createTableRowStore, PURGE_BUDGET_MS } from '../shared/adapters/table-store';
-import type { FlowDeps } from '../shared/core/flow';
+import type { CoreDeps } from '../shared/core/deps';
 import { STATE_BUCKET_MS, stateExpiryPartition, expiryPartition } from '../shared/core/keys';
 import { startSlowProxy } from '../test/_support/slow-proxy';
 
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
       clock: { now: () => now },
       states: createTableRowStore(createTableClient(slow, 'AuthState')),
       sessions: createTableRowStore(createTableClient(slow, 'AuthSessions')),
-    } as unknown as FlowDeps;
+    } as unknown as CoreDeps;
     const purge = createPurgeHandler(() => deps);
     const logs: string[] = [];
     const context = new InvocationContext({

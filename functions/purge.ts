@@ -1,5 +1,5 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import type { FlowDeps } from '../shared/core/flow';
+import type { CoreDeps } from '../shared/core/deps';
 import { firstLivePartition, firstLiveStatePartition } from '../shared/core/keys';
 import type { PurgeResult } from '../shared/ports';
 import { failFastOnBadConfiguration } from '../shared/http/registration';
@@ -15,7 +15,7 @@ import { getServices } from '../shared/services';
  * Sessions that idled out earlier are already refused on use and deleted then, or here once their absolute
  * expiry passes.
  */
-export function createPurgeHandler(services: () => FlowDeps) {
+export function createPurgeHandler(services: () => CoreDeps) {
   return async (_timer: Timer, context: InvocationContext): Promise<void> => {
     const deps = services();
     const now = deps.clock.now();

@@ -1,5 +1,5 @@
 import { app, type HttpHandler } from '@azure/functions';
-import { SESSION_COOKIE } from '../shared/core/flow';
+import { SESSION_COOKIE } from '../shared/core/session';
 import { endCallerSession, listCallerSessions } from '../shared/core/session-control';
 import { AuthError } from '../shared/errors';
 import { expiredHostCookie } from '../shared/http/cookies';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JWTVerifyGetKey } from 'jose';
 import { getConfig, type AuthConfig } from './config';
-import type { FlowDeps } from './core/flow';
+import type { CoreDeps } from './core/deps';
 import { TokenBucket, type RateLimiter } from './core/rate-limit';
 import { API_LIMITS } from './core/api-proxy';
 import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenClient } from './ports';
@@ -41,7 +41,7 @@ export interface ServiceOverrides {
   apiTimeoutMs?: number;
 }
 
-export function createServices(config: AuthConfig, overrides: ServiceOverrides = {}): FlowDeps {
+export function createServices(config: AuthConfig, overrides: ServiceOverrides = {}): CoreDeps {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? consoleLogger;
 
@@ -128,10 +128,10 @@ function createStores(config: AuthConfig): [RowStore, RowStore] {
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
-let current: FlowDeps | undefined;
+let current: CoreDeps | undefined;
 
 /** The process's services, built from `process.env` on first use. Throws ConfigError when misconfigured. */
-export function getServices(): FlowDeps {
+export function getServices(): CoreDeps {
   current ??= createServices(getConfig());
   return current;
 }

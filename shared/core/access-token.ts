@@ -8,9 +8,12 @@
  */
 import { AuthError } from '../errors';
 import type { TokenCacheBox } from '../ports';
-import type { FlowDeps } from './flow';
+import type { CoreDeps } from './deps';
 import type { LoadedSession, SessionRecord } from './session';
 import { deleteSessionRow, sessionIndexLinks } from './session-index';
+
+/** What access-token handling uses of the core deps. */
+export type AccessTokenDeps = Pick<CoreDeps, 'config' | 'clock' | 'logger' | 'sessions' | 'tokenClient'>;
 
 /** The JSON shape of /auth/refresh and of the token endpoint's access token part (RFC 6749 §5.1). */
 export interface AccessTokenView {
@@ -24,7 +27,7 @@ export interface AccessTokenView {
  * The requested scopes, or the default resource's (the first configured). Every scope must be configured and all
  * of them must belong to one resource; anything else is refused, not dropped.
  */
-export function allowedScopes(requested: readonly string[] | undefined, deps: FlowDeps): readonly string[] {
+export function allowedScopes(requested: readonly string[] | undefined, deps: AccessTokenDeps): readonly string[] {
   const groups = deps.config.resources;
   if (requested === undefined) return groups[0]?.scopes ?? [];
   const group = groups.find((g) => requested.every((scope) => g.scopes.includes(scope)));
@@ -36,7 +39,7 @@ export function allowedScopes(requested: readonly string[] | undefined, deps: Fl
 }
 
 /** Gets an access token and leaves the (possibly updated) cache in `record`; says whether the cache changed. */
-export async function accessTokenFor(record: SessionRecord, scopes: readonly string[], deps: FlowDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
+export async function accessTokenFor(record: SessionRecord, scopes: readonly string[], deps: AccessTokenDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
   const tokens = await deps.tokenClient();
   const cache: TokenCacheBox = { serialized: record.msalCache, changed: false };
   let result;
@@ -62,7 +65,7 @@ export async function accessTokenFor(record: SessionRecord, scopes: readonly str
  * revoked, expired, password reset, disabled account) the session row goes too, so `/auth/me` answers 401 and no
  * other call keeps acting for a user the provider no longer accepts. A claims challenge keeps the session.
  */
-export async function accessTokenForSession(session: LoadedSession, scopes: readonly string[], deps: FlowDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
+export async function accessTokenForSession(session: LoadedSession, scopes: readonly string[], deps: AccessTokenDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
   try {
     return await accessTokenFor(session.record, scopes, deps);
   } catch (error) {
@@ -76,7 +79,7 @@ export async function accessTokenForSession(session: LoadedSession, scopes: read
 }
 
 /** RFC 9457 extension members for `interaction_required`: the challenge's `claims` and the sign-in that meets it. */
-function withLoginUrl(error: unknown, deps: FlowDeps): unknown {
+function withLoginUrl(error: unknown, deps: AccessTokenDeps): unknown {
   if (!(error instanceof AuthError) || error.code !== 'interaction_required') return error;
   const loginUrl = new URL('/auth/login', deps.config.publicOrigin);
   const claims = error.problem?.claims;

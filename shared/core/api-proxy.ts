@@ -14,7 +14,8 @@ import type { ApiUpstream } from '../config';
 import { AuthError } from '../errors';
 import type { ApiAnswer } from '../ports';
 import { apiClaimsChallenge, claimsChallengeError } from './claims-challenge';
-import { sessionAccessToken, type FlowDeps } from './flow';
+import { sessionAccessToken } from './flow';
+import type { CoreDeps } from './deps';
 import type { SessionKind } from './session';
 
 /** Request body, answer body and deadline of one proxied call. */
@@ -156,7 +157,7 @@ export interface ApiProxyResponse {
  * Forwards one request with the session's access token for the API (through the same single-flight refresh as
  * /auth/refresh). An upstream claims challenge becomes `interaction_required`; any other answer passes back.
  */
-export async function proxyApiRequest(request: ApiProxyRequest, deps: FlowDeps): Promise<ApiProxyResponse> {
+export async function proxyApiRequest(request: ApiProxyRequest, deps: CoreDeps): Promise<ApiProxyResponse> {
   const { api, url } = request.target;
   const token = await sessionAccessToken(request.session.token, request.session.kind, api.scopes, deps);
   const bodyless = request.method === 'GET' || request.method === 'HEAD';

@@ -6,15 +6,15 @@
  * runs before anything is written and before any call to the identity provider.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1 RFC 6749 §4.1, https://www.rfc-editor.org/rfc/rfc9700 RFC 9700
  */
-import type { JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from '../config';
+import type { CookieToSet, CoreDeps } from './deps';
 import { OIDC_SCOPES } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent, userHash } from '../telemetry';
-import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenCacheBox, TokenClient } from '../ports';
+import type { TokenCacheBox } from '../ports';
 import { accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
 import { idTokenSessionId, validateIdToken, type SignedInUser } from './id-token';
-import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName, type RandomBytes } from './keys';
+import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName } from './keys';
 import {
   appErrorRedirect,
   appRedirectUrl,
@@ -27,38 +27,16 @@ import {
   type NativeRequest,
 } from './native';
 import { createPkcePair } from './pkce';
-import type { RateLimiter } from './rate-limit';
 import { SingleFlight } from './single-flight';
 import { validateReturnUrl } from './return-url';
 import { open, seal } from './seal';
 import { loadSession, newSession, saveSession, SESSION_COOKIE, SESSION_TOUCH_INTERVAL_MS, storeSession, type SessionKind } from './session';
 import { deleteSessionRow, endUserSessions, indexableSid, sessionIndexLinks, userKeyOf } from './session-index';
 
-export { SESSION_COOKIE } from './session';
-export type { AccessTokenView } from './access-token';
-
 /** How long a started sign-in may take (design §7: at most ten minutes). */
 export const SIGN_IN_TTL_MS = 10 * 60_000;
 /** What one anonymous `/auth/login` may make us store (sealed data is ASCII: characters are bytes). */
 export const MAX_PENDING_ROW_BYTES = 4096;
-
-export interface FlowDeps {
-  config: AuthConfig;
-  clock: Clock;
-  random: RandomBytes;
-  logger: Logger;
-  states: RowStore;
-  sessions: RowStore;
-  metadata: ProviderMetadataSource;
-  /** Bounds how fast this instance stores pending sign-ins for anonymous callers. */
-  signInRate: RateLimiter;
-  /** Lazy: only the callback needs signing keys. */
-  idTokenKeys(): Promise<JWTVerifyGetKey>;
-  /** Lazy: only the callback and refresh load MSAL and the client credential. */
-  tokenClient(): Promise<TokenClient>;
-  /** Lazy: the HTTP client of the API proxy (/auth/api/…). */
-  apiClient(): ApiClient;
-}
 
 /** What the AuthState row holds, sealed with a key derived from the state. */
 interface PendingSignIn {
@@ -71,13 +49,6 @@ interface PendingSignIn {
   native?: NativeRequest;
   createdAt: number;
   expiresAt: number;
-}
-
-export interface CookieToSet {
-  name: string;
-  value: string;
-  /** Seconds; 0 deletes the cookie. */
-  maxAge: number;
 }
 
 // ---------------------------------------------------------------------------------------------- login
@@ -110,7 +81,7 @@ export const MAX_CLAIMS_REQUEST_BYTES = 2048;
 const HINT = /^[^\u0000-\u001f\u007f]{1,256}$/;
 const DOMAIN_HINT = /^[A-Za-z0-9.-]{1,253}$/;
 
-export async function beginSignIn(input: BeginSignInInput, deps: FlowDeps): Promise<BeginSignInResult> {
+export async function beginSignIn(input: BeginSignInInput, deps: CoreDeps): Promise<BeginSignInResult> {
   if (input.native === undefined) return authorize(input, validateReturnUrl(input.returnTo ?? '/', policyOf(deps.config)), undefined, deps);
   const target = nativeAppTarget(input.native, deps.config);
   try {
@@ -122,7 +93,7 @@ export async function beginSignIn(input: BeginSignInInput, deps: FlowDeps): Prom
   }
 }
 
-async function authorize(input: BeginSignInInput, returnTo: string, native: NativeRequest | undefined, deps: FlowDeps): Promise<BeginSignInResult> {
+async function authorize(input: BeginSignInInput, returnTo: string, native: NativeRequest | undefined, deps: CoreDeps): Promise<BeginSignInResult> {
   const { config } = deps;
   if (input.prompt !== undefined && !PROMPTS.has(input.prompt)) throw new AuthError('invalid_parameter', { logDetail: 'prompt' });
   if (input.loginHint !== undefined && !HINT.test(input.loginHint)) throw new AuthError('invalid_parameter', { logDetail: 'login_hint' });
@@ -260,7 +231,7 @@ const PROVIDER_ERRORS = new Set([
   'consent_required',
 ]);
 
-export async function completeSignIn(input: CompleteSignInInput, deps: FlowDeps): Promise<CompleteSignInResult> {
+export async function completeSignIn(input: CompleteSignInInput, deps: CoreDeps): Promise<CompleteSignInResult> {
   if (input.state === undefined) throw new AuthError(input.error !== undefined ? 'provider_error' : 'state_missing');
   const ref = stateRowRef(input.state);
   const row = await deps.states.get(ref.partitionKey, ref.rowKey);
@@ -291,7 +262,7 @@ interface TakenState {
   clearCookies: string[];
 }
 
-async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps: FlowDeps): Promise<CompleteSignInResult> {
+async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps: CoreDeps): Promise<CompleteSignInResult> {
   const { pending, clearCookies } = taken;
   const now = deps.clock.now();
   if (now > pending.expiresAt) {
@@ -366,7 +337,7 @@ export interface SessionView {
 }
 
 /** `kind` says how the token came: the `__Host-session` cookie (web) or `Authorization: Bearer` (native). */
-export async function readSession(token: string | undefined, kind: SessionKind, deps: FlowDeps): Promise<SessionView> {
+export async function readSession(token: string | undefined, kind: SessionKind, deps: CoreDeps): Promise<SessionView> {
   const session = await loadSession(token, kind, deps);
   if (deps.clock.now() - session.record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) await saveSession(session, deps);
   // `loginHint` is for sign-out only; the caller sees profile claims.
@@ -383,7 +354,7 @@ export async function refreshAccessToken(
   token: string | undefined,
   kind: SessionKind,
   requestedScopes: readonly string[] | undefined,
-  deps: FlowDeps,
+  deps: CoreDeps,
 ): Promise<AccessTokenView> {
   return sessionAccessToken(token, kind, allowedScopes(requestedScopes, deps), deps);
 }
@@ -392,7 +363,7 @@ export async function refreshAccessToken(
  * An access token of the session's user for `scopes`, which the caller has already checked (the refresh
  * endpoint's allowed list, or an AUTH_APIS entry): from the session's cache, or redeemed from its refresh token.
  */
-export async function sessionAccessToken(token: string | undefined, kind: SessionKind, scopes: readonly string[], deps: FlowDeps): Promise<AccessTokenView> {
+export async function sessionAccessToken(token: string | undefined, kind: SessionKind, scopes: readonly string[], deps: CoreDeps): Promise<AccessTokenView> {
   // Callers with the same token share one session read, one provider call and one write. The read is inside
   // the flight, so no caller can act on a copy read before another caller's save.
   return refreshes.run(`${sha256Hex(`${kind}:${token ?? ''}`)} ${scopes.join(' ')}`, async () => {
@@ -417,7 +388,7 @@ export async function endSession(
   token: string | undefined,
   kind: SessionKind,
   postLogoutRedirect: string | undefined,
-  deps: FlowDeps,
+  deps: CoreDeps,
   everywhere = false,
 ): Promise<EndSessionResult> {
   const { config } = deps;

@@ -13,7 +13,7 @@ import type { AuthConfig } from '../config';
 import { AuthError } from '../errors';
 import { securityEvent } from '../telemetry';
 import { accessTokenFor, accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
-import type { FlowDeps } from './flow';
+import type { CoreDeps } from './deps';
 import { handoffRowRef, newHandoffCode, sha256Hex, type RowRef } from './keys';
 import { verifierMatchesChallenge } from './pkce';
 import { SingleFlight } from './single-flight';
@@ -137,7 +137,7 @@ export function appRedirectUrl(target: AppTarget, params: Record<string, string>
 }
 
 /** An error after the redirect URI matched, told to the app the OAuth way (RFC 6749 §4.1.2.1); static text only. */
-export function appErrorRedirect(target: AppTarget, error: AuthError, deps: FlowDeps): string {
+export function appErrorRedirect(target: AppTarget, error: AuthError, deps: CoreDeps): string {
   securityEvent(deps.logger, 'signin_failed', { flow: 'native', code: error.code });
   const oauthError =
     [429, 503, 504].includes(error.status) ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : error.status === 403 ? 'access_denied' : 'invalid_request';
@@ -162,7 +162,7 @@ type HandoffRow =
 export const HANDOFF_MAX_FAILED_ATTEMPTS = 3;
 
 /** Stores the signed-in result under a new handoff code; returns the app redirect that carries the code. */
-export async function issueHandoff(native: NativeRequest, signedIn: SignedIn, deps: FlowDeps): Promise<string> {
+export async function issueHandoff(native: NativeRequest, signedIn: SignedIn, deps: CoreDeps): Promise<string> {
   const expiresAt = deps.clock.now() + HANDOFF_TTL_MS;
   const code = newHandoffCode(deps.random, expiresAt);
   const ref = handoffRowRef(code) as RowRef;
@@ -188,7 +188,7 @@ interface HandoffRedemption {
 const HANDOFF_WRITE_ROUNDS = 5;
 
 /** `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5). */
-export async function redeemHandoff(request: HandoffRedemption & { userAgent?: string }, deps: FlowDeps): Promise<TokenResponse> {
+export async function redeemHandoff(request: HandoffRedemption & { userAgent?: string }, deps: CoreDeps): Promise<TokenResponse> {
   const ref = handoffRowRef(request.code);
   if (!ref) throw new AuthError('grant_invalid', { logDetail: 'malformed code' });
   let redeemed: { session: ReturnType<typeof newSession>; view: AccessTokenView } | undefined;
@@ -249,7 +249,7 @@ function provesHandoff(request: HandoffRedemption, grant: { redirectUri?: string
  * One more failed redemption of an issued code; at HANDOFF_MAX_FAILED_ATTEMPTS the code dies (a guess at the
  * verifier, or a client that cannot redeem its own code). False when another writer changed the row first.
  */
-async function countFailedAttempt(ref: RowRef, etag: string, grant: HandoffRow & { status: 'issued' }, code: string, deps: FlowDeps): Promise<boolean> {
+async function countFailedAttempt(ref: RowRef, etag: string, grant: HandoffRow & { status: 'issued' }, code: string, deps: CoreDeps): Promise<boolean> {
   const failedAttempts = (grant.failedAttempts ?? 0) + 1;
   if (failedAttempts >= HANDOFF_MAX_FAILED_ATTEMPTS) {
     if (!(await deps.states.consume(ref.partitionKey, ref.rowKey, etag))) return false;
@@ -261,7 +261,7 @@ async function countFailedAttempt(ref: RowRef, etag: string, grant: HandoffRow &
 }
 
 /** `grant_type=refresh_token` (RFC 6749 §6): a fresh access token and a rotated refresh token. */
-export async function refreshGrant(refreshToken: string, requestedScopes: readonly string[] | undefined, deps: FlowDeps): Promise<TokenResponse> {
+export async function refreshGrant(refreshToken: string, requestedScopes: readonly string[] | undefined, deps: CoreDeps): Promise<TokenResponse> {
   const scopes = allowedScopes(requestedScopes, deps);
   // Concurrent grants with the same token in this instance: one provider call, one rotation, one answer.
   return grants.run(`${sha256Hex(refreshToken)} ${scopes.join(' ')}`, () => rotateWithAccessToken(refreshToken, scopes, deps));
@@ -270,7 +270,7 @@ export async function refreshGrant(refreshToken: string, requestedScopes: readon
 /** Refresh grants in flight in this instance, by token and scopes. */
 const grants = new SingleFlight<TokenResponse>();
 
-async function rotateWithAccessToken(refreshToken: string, scopes: readonly string[], deps: FlowDeps): Promise<TokenResponse> {
+async function rotateWithAccessToken(refreshToken: string, scopes: readonly string[], deps: CoreDeps): Promise<TokenResponse> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const session = await loadSession(refreshToken, 'native', deps);
     const { view, cacheChanged } = await accessTokenForSession(session, scopes, deps);

@@ -7,7 +7,7 @@
 import { AuthError } from '../errors';
 import type { Clock } from '../ports';
 import { securityEvent } from '../telemetry';
-import type { FlowDeps } from './flow';
+import type { CoreDeps } from './deps';
 import { TokenBucket, type RateLimiter } from './rate-limit';
 import { loadSession, type SessionKind } from './session';
 import {
@@ -35,7 +35,7 @@ export interface SessionListItem {
 export async function listCallerSessions(
   token: string | undefined,
   kind: SessionKind,
-  deps: FlowDeps,
+  deps: CoreDeps,
 ): Promise<SessionListItem[]> {
   const caller = await loadSession(token, kind, deps);
   const current = sessionHandle(caller.ref.rowKey);
@@ -75,7 +75,7 @@ export async function endCallerSession(
   token: string | undefined,
   kind: SessionKind,
   handle: string,
-  deps: FlowDeps,
+  deps: CoreDeps,
 ): Promise<{ current: boolean }> {
   const caller = await loadSession(token, kind, deps);
   if (!isWellFormedHandle(handle)) throw new AuthError('session_not_found', { logDetail: 'malformed session id' });
@@ -89,9 +89,9 @@ export async function endCallerSession(
 }
 
 /** Front-channel calls one instance serves per second (bursts of twice that): each costs a storage query. */
-const limiters = new WeakMap<FlowDeps['config'], RateLimiter>();
+const limiters = new WeakMap<CoreDeps['config'], RateLimiter>();
 
-function frontChannelLimiter(deps: FlowDeps): RateLimiter {
+function frontChannelLimiter(deps: CoreDeps): RateLimiter {
   let limiter = limiters.get(deps.config);
   if (!limiter) {
     const rate = deps.config.signInRatePerSecond;
@@ -116,7 +116,7 @@ function frontChannelLimiter(deps: FlowDeps): RateLimiter {
 export async function frontChannelLogout(
   sid: string | undefined,
   iss: string | undefined,
-  deps: FlowDeps,
+  deps: CoreDeps,
 ): Promise<void> {
   if (sid === undefined || !isWellFormedSid(sid))
     throw new AuthError('invalid_request', { logDetail: 'front-channel logout without a well-formed sid' });

@@ -19,13 +19,13 @@
 import type { RowKeyPair, StoredRow } from '../ports';
 import type { SignedInUser } from './id-token';
 import { firstLivePartition, sha256Hex } from './keys';
-import type { FlowDeps } from './flow';
+import type { CoreDeps } from './deps';
 import { open, seal } from './seal';
 
 export type IndexedKind = 'web' | 'native';
 
 /** All the index needs: the AuthSessions store and the clock (so the revoke script runs without the rest). */
-export type IndexDeps = Pick<FlowDeps, 'sessions' | 'clock'>;
+export type IndexDeps = Pick<CoreDeps, 'sessions' | 'clock'>;
 
 /** What the index needs from a session record (a structural subset of `SessionRecord`). */
 export interface IndexedRecord {

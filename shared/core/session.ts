@@ -15,9 +15,12 @@ import type { StoredRow } from '../ports';
 import { securityEvent } from '../telemetry';
 import type { SignedInUser } from './id-token';
 import { newSessionToken, rotateSessionToken, sessionRowRef, type SessionRef } from './keys';
-import type { FlowDeps } from './flow';
+import type { CoreDeps } from './deps';
 import { open, seal } from './seal';
 import { deleteSessionRow, indexSession, sessionIndexLinks, touchIndexedSession, unindexSession } from './session-index';
+
+/** What session handling uses of the core deps. */
+export type SessionDeps = Pick<CoreDeps, 'config' | 'clock' | 'random' | 'logger' | 'sessions'>;
 
 export const SESSION_COOKIE = '__Host-session';
 /** A session's idle expiry is pushed forward at most this often, so reading /auth/me is not a write each time. */
@@ -93,7 +96,7 @@ export interface NewSession {
 }
 
 /** A new session and its token, not yet stored (the native code redemption records the row it will use first). */
-export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps, userAgent?: string): NewSession {
+export function newSession(kind: SessionKind, signedIn: SignedIn, deps: SessionDeps, userAgent?: string): NewSession {
   const now = deps.clock.now();
   const { idleSeconds, absoluteSeconds } = deps.config.session;
   const absoluteExpiresAt = now + absoluteSeconds * 1000;
@@ -113,7 +116,7 @@ export function newSession(kind: SessionKind, signedIn: SignedIn, deps: FlowDeps
 }
 
 /** Index entries first, then the row: a session that exists can always be found to be ended (session-index.ts). */
-export async function storeSession({ ref, record }: NewSession, deps: FlowDeps): Promise<void> {
+export async function storeSession({ ref, record }: NewSession, deps: SessionDeps): Promise<void> {
   try {
     await indexSession(ref, record, deps);
     await deps.sessions.insert(await sealedRow(ref, record, ref.secret, undefined));
@@ -128,7 +131,7 @@ export async function storeSession({ ref, record }: NewSession, deps: FlowDeps):
  * that does not open its row (and is not within its grace window) is a reused, rotated-away token, and the
  * session is revoked.
  */
-export async function loadSession(token: string | undefined, kind: SessionKind, deps: FlowDeps): Promise<LoadedSession> {
+export async function loadSession(token: string | undefined, kind: SessionKind, deps: SessionDeps): Promise<LoadedSession> {
   const presented = token === undefined ? undefined : sessionRowRef(token);
   if (!presented || token === undefined) throw new AuthError('session_required');
   const row = await deps.sessions.get(presented.partitionKey, presented.rowKey);
@@ -167,7 +170,7 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
 }
 
 /** Writes the session back (same token) with its idle expiry pushed forward. False when a concurrent writer won. */
-export async function saveSession(session: LoadedSession, deps: FlowDeps): Promise<boolean> {
+export async function saveSession(session: LoadedSession, deps: SessionDeps): Promise<boolean> {
   const record = touched(session.record, deps);
   const etag = await deps.sessions.replace(await sealedRow(session.ref, record, session.ref.secret, session.grace), session.etag);
   if (etag === false) return false;
@@ -181,7 +184,7 @@ export async function saveSession(session: LoadedSession, deps: FlowDeps): Promi
  * Rotates a native session's token: the row is re-sealed under a new secret, and the old token keeps only a
  * short grace hand-over to the new one. Returns the new token, or undefined when a concurrent rotation won.
  */
-export async function rotateSession(session: LoadedSession, deps: FlowDeps): Promise<string | undefined> {
+export async function rotateSession(session: LoadedSession, deps: SessionDeps): Promise<string | undefined> {
   const successor = rotateSessionToken(session.token, deps.random);
   const handover = await seal(
     { successor, until: deps.clock.now() + ROTATION_GRACE_MS } satisfies RotationGrace,
@@ -201,7 +204,7 @@ export async function rotateSession(session: LoadedSession, deps: FlowDeps): Pro
 }
 
 /** The session list's "last seen": a lost update of it must not fail the request that touched the session. */
-async function touchIndex(ref: SessionRef, record: SessionRecord, deps: FlowDeps): Promise<void> {
+async function touchIndex(ref: SessionRef, record: SessionRecord, deps: SessionDeps): Promise<void> {
   await touchIndexedSession(ref, record, deps).catch(() => deps.logger.info('session index touch failed'));
 }
 
@@ -214,7 +217,7 @@ async function openAny<T>(sealed: readonly string[], secret: string, purpose: 's
   return undefined;
 }
 
-function touched(record: SessionRecord, deps: FlowDeps): SessionRecord {
+function touched(record: SessionRecord, deps: SessionDeps): SessionRecord {
   const now = deps.clock.now();
   return { ...record, lastSeenAt: now, idleExpiresAt: Math.min(now + deps.config.session.idleSeconds * 1000, record.absoluteExpiresAt) };
 }

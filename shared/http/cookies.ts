@@ -9,7 +9,7 @@
  */
 import type { Cookie } from '@azure/functions';
 import { parse } from 'cookie';
-import type { CookieToSet } from '../core/flow';
+import type { CookieToSet } from '../core/deps';
 import { SESSION_COOKIE } from '../core/session';
 import { TRANSACTION_COOKIE } from '../core/keys';
 

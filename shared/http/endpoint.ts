@@ -4,7 +4,7 @@
  * function, status, error code and duration — never the URL, a header, a cookie or a body.
  */
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { FlowDeps } from '../core/flow';
+import type { CoreDeps } from '../core/deps';
 import { AuthError, ConfigError } from '../errors';
 import type { Logger } from '../ports';
 import { securityEvent } from '../telemetry';
@@ -56,10 +56,10 @@ export interface ParsedRequest {
   contentType: string | undefined;
 }
 
-export type EndpointLogic = (request: ParsedRequest, deps: FlowDeps) => Promise<HttpResponseInit>;
+export type EndpointLogic = (request: ParsedRequest, deps: CoreDeps) => Promise<HttpResponseInit>;
 
 /** The services an endpoint runs with; a function so configuration is parsed on first request, not on import. */
-export type ServicesProvider = () => FlowDeps;
+export type ServicesProvider = () => CoreDeps;
 
 export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: EndpointLogic): HttpHandler {
   const allow = spec.methods.join(', ');

@@ -2,7 +2,7 @@
  * Which session a request speaks for: the `__Host-session` cookie of a browser, or a native app's session token
  * in `Authorization: Bearer` (RFC 6750 §2.1). A Bearer header wins over a cookie: it is what the caller chose.
  */
-import { SESSION_COOKIE } from '../core/flow';
+import { SESSION_COOKIE } from '../core/session';
 import type { SessionKind } from '../core/session';
 import { AuthError } from '../errors';
 import type { ParsedRequest } from './endpoint';

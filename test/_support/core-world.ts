@@ -1,5 +1,5 @@
 /**
- * The core's dependencies (`FlowDeps`) on in-memory ports with a fixed clock, for unit tests of `shared/core`:
+ * The core's dependencies (`CoreDeps`) on in-memory ports with a fixed clock, for unit tests of `shared/core`:
  * MemoryRowStore tables, the fake identity provider (TokenClient, metadata, signing keys), the fake credential
  * provider. No sockets, no files, no child processes. Every port call lands in one ordered `journal`
  * (`states.consume`, `token.prepare`, `metadata.get`, …) so tests can check what happened before what.
@@ -9,7 +9,8 @@
  */
 import { randomBytes, createHash } from 'node:crypto';
 import { parseConfig, type AuthConfig } from '../../shared/config';
-import { beginSignIn, completeSignIn, type CookieToSet, type FlowDeps } from '../../shared/core/flow';
+import { beginSignIn, completeSignIn } from '../../shared/core/flow';
+import type { CookieToSet, CoreDeps } from '../../shared/core/deps';
 import { redeemHandoff } from '../../shared/core/native';
 import type { Logger } from '../../shared/ports';
 import { FakeCredentialProvider } from './fakes/fake-credential-provider';
@@ -31,7 +32,7 @@ export const NATIVE_REDIRECT_URI = 'com.contoso.app:/oauth2redirect';
 export const START = Date.UTC(2026, 0, 15, 9, 0, 0);
 
 export interface CoreWorld {
-  deps: FlowDeps;
+  deps: CoreDeps;
   config: AuthConfig;
   provider: FakeIdentityProvider;
   tokens: FakeTokenClient;
@@ -72,7 +73,7 @@ export async function coreWorld(): Promise<CoreWorld> {
   const states = new MemoryRowStore();
   const sessions = new MemoryRowStore();
   const tokenPort = recorded('token', tokens, journal);
-  const deps: FlowDeps = {
+  const deps: CoreDeps = {
     config,
     clock,
     random: (size) => new Uint8Array(randomBytes(size)),

@@ -8,7 +8,7 @@ import { expectPresent } from './expect-present';
 import type { AzuriteInstance } from '../../dev/azurite';
 import type { EntraStandIn } from '../../dev/entra-standin';
 import { createTableClient, createTableRowStore } from '../../shared/adapters/table-store';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { ERROR_CODES } from '../../shared/errors';
 import { sessionRowRef, stateRowRef } from '../../shared/core/keys';
 import { open } from '../../shared/core/seal';

@@ -5,7 +5,7 @@
  */
 import { HttpRequest, InvocationContext, type HttpHandler, type HttpResponseInit } from '@azure/functions';
 import { parseConfig, type AuthConfig, type Environment } from '../../shared/config';
-import type { FlowDeps } from '../../shared/core/flow';
+import type { CoreDeps } from '../../shared/core/deps';
 import type { Logger } from '../../shared/ports';
 import { createServices, type ServiceOverrides } from '../../shared/services';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
@@ -64,7 +64,7 @@ export class Harness {
     readonly azurite: AzuriteInstance,
     readonly standIn: EntraStandIn,
     readonly config: AuthConfig,
-    readonly deps: FlowDeps,
+    readonly deps: CoreDeps,
     private readonly ownsAzurite: boolean,
   ) {
     const services = () => this.deps;

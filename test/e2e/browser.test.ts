@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { devCaFromEnvironment } from '../../dev/ca';
 import { createHash, randomBytes } from 'node:crypto';
 import { DEMO_NATIVE_REDIRECT_URIS, startStack, type Stack } from '../../dev/demo/stack';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { launchChromium } from '../_support/browser';
 
 // Every run takes the screenshot (it proves the page renders); the copy in docs/ changes only on request

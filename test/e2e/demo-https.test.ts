@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { devCaFromEnvironment, issueServerCertificate } from '../../dev/ca';
 import { startStack, type Stack } from '../../dev/demo/stack';
 import { spkiSha256 } from '../../dev/https-front';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { launchChromium } from '../_support/browser';
 
 const TIMEOUT_MS = 120_000;

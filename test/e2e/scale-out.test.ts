@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { devCaFromEnvironment } from '../../dev/ca';
 import { startFunctionsProcess, startStack, type FunctionsProcess, type Stack } from '../../dev/demo/stack';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 
 let stack: Stack;
 let hostA: FunctionsProcess;

@@ -21,7 +21,7 @@ import { demoFiles, spaFiles, staticSite } from '../../dev/demo/site';
 import { DEMO_PASSWORD, startEntraStandIn, type EntraStandIn } from '../../dev/entra-standin';
 import { spkiSha256, startHttpsFront, type HttpsFront } from '../../dev/https-front';
 import { forwardToSignIn, sameOriginProxy } from '../../dev/same-origin-proxy';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { launchChromium } from '../_support/browser';
 
 const HOSTS = {

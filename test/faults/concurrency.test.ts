@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { expectPresent } from '../_support/expect-present';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { SESSION_TOUCH_INTERVAL_MS } from '../../shared/core/session';
 import { SESSION_TABLE, STATE_TABLE } from '../../shared/services';
 import {

@@ -12,7 +12,7 @@ import { InvocationContext, type Timer } from '@azure/functions';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { createPurgeHandler } from '../../functions/purge';
 import { createTableClient, createTableRowStore } from '../../shared/adapters/table-store';
-import type { FlowDeps } from '../../shared/core/flow';
+import type { CoreDeps } from '../../shared/core/deps';
 import {
   expiryPartition,
   firstLivePartition,
@@ -160,7 +160,7 @@ describe('purge timer: the two tables independently', () => {
       functionName: 'purge',
       logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')),
     });
-    const deps = { clock: { now: () => now }, states, sessions } as unknown as FlowDeps;
+    const deps = { clock: { now: () => now }, states, sessions } as unknown as CoreDeps;
     return { logs, done: createPurgeHandler(() => deps)({} as Timer, context) };
   }
 

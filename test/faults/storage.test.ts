@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { SESSION_TOUCH_INTERVAL_MS } from '../../shared/core/session';
 import { SESSION_TABLE, STATE_TABLE } from '../../shared/services';
 import {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { decodeJwt } from 'jose';
 import { DEFAULT_TENANT_ID, DEMO_PASSWORD, GRAPH_RESOURCE_ID, type StandInUser } from '../../dev/entra-standin';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { APP_ORIGIN, CLIENT_ID, CLIENT_SECRET, Harness, PUBLIC_ORIGIN, REDIRECT_URI, type TestBrowser } from '../_support/harness';
 import { NativeApp } from '../_support/native-app';
 import { tableRows } from '../_support/tables';

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { HANDOFF_TTL_MS } from '../../shared/core/native';
 import { ROTATION_GRACE_MS } from '../../shared/core/session';
 import { Harness, NATIVE_REDIRECT_URIS, PUBLIC_ORIGIN, type Response } from '../_support/harness';

@@ -9,7 +9,7 @@ import { createHealthHandler } from '../../functions/health';
 import { createLoginHandler } from '../../functions/login';
 import { createPurgeHandler } from '../../functions/purge';
 import { parseConfig } from '../../shared/config';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { HttpRequest } from '@azure/functions';
 import { Harness } from '../_support/harness';
 import { tableRows } from '../_support/tables';

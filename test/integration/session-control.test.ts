@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { createPurgeHandler } from '../../functions/purge';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { endUserSessions, sidIndexPartition, userIndexPartition } from '../../shared/core/session-index';
 import { SESSION_TABLE, STATE_TABLE } from '../../shared/services';
 import { SwitchRowStore, tableStore } from '../_support/fault-kit';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { expectPresent } from '../_support/expect-present';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { transactionCookieName, stateRowRef } from '../../shared/core/keys';
 import { APP_ORIGIN, Harness, PUBLIC_ORIGIN } from '../_support/harness';
 import { tableRows } from '../_support/tables';

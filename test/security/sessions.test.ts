@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { SESSION_COOKIE } from '../../shared/core/flow';
+import { SESSION_COOKIE } from '../../shared/core/session';
 import { sessionRowRef } from '../../shared/core/keys';
 import type { Harness, Response } from '../_support/harness';
 import { NativeApp } from '../_support/native-app';
