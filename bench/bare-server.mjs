@@ -12,27 +12,45 @@ const mode = process.env.BARE_MODE ?? 'plain';
 let insert = async () => {};
 if (mode === 'insert') {
   const { TableClient } = createRequire(import.meta.url)('@azure/data-tables');
-  const client = TableClient.fromConnectionString(process.env.BARE_CONNECTION_STRING, 'BenchBare', { allowInsecureConnection: true });
+  const client = TableClient.fromConnectionString(process.env.BARE_CONNECTION_STRING, 'BenchBare', {
+    allowInsecureConnection: true,
+  });
   await client.createTable();
   const partitionKey = new Date().toISOString().slice(0, 13);
   // About the size of a sign-in state row: a random key and a sealed blob.
-  insert = () => client.createEntity({ partitionKey, rowKey: randomBytes(16).toString('hex'), data: randomBytes(300).toString('base64url'), expiresAt: Date.now() + 600000 });
+  insert = () =>
+    client.createEntity({
+      partitionKey,
+      rowKey: randomBytes(16).toString('hex'),
+      data: randomBytes(300).toString('base64url'),
+      expiresAt: Date.now() + 600000,
+    });
 }
 
 const location = 'https://login.example/authorize?client_id=x&state=' + 'a'.repeat(43);
-const apiBody = JSON.stringify({ items: Array.from({ length: 8 }, (_, i) => ({ id: i, name: `item ${i}`, price: 10 + i })) });
+const apiBody = JSON.stringify({
+  items: Array.from({ length: 8 }, (_, i) => ({ id: i, name: `item ${i}`, price: 10 + i })),
+});
 const server = createServer((req, res) => {
   if (mode === 'api') {
     req.resume();
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(apiBody), 'cache-control': 'no-store' });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(apiBody),
+        'cache-control': 'no-store',
+      });
       res.end(apiBody);
     });
     return;
   }
   insert().then(
     () => {
-      res.writeHead(302, { location, 'set-cookie': `__Host-bench=${randomBytes(32).toString('base64url')}; Path=/; Secure; HttpOnly; SameSite=Lax`, 'cache-control': 'no-store' });
+      res.writeHead(302, {
+        location,
+        'set-cookie': `__Host-bench=${randomBytes(32).toString('base64url')}; Path=/; Secure; HttpOnly; SameSite=Lax`,
+        'cache-control': 'no-store',
+      });
       res.end();
     },
     (error) => {
@@ -43,7 +61,9 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 5000;
 server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`@@READY ${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}`, readyMs: performance.now(), functions: [] })}\n`);
+  process.stdout.write(
+    `@@READY ${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}`, readyMs: performance.now(), functions: [] })}\n`,
+  );
 });
 let buffered = '';
 process.stdin.setEncoding('utf8').on('data', (d) => {
@@ -52,7 +72,10 @@ process.stdin.setEncoding('utf8').on('data', (d) => {
   while ((nl = buffered.indexOf('\n')) >= 0) {
     const command = buffered.slice(0, nl).trim();
     buffered = buffered.slice(nl + 1);
-    if (command === 'usage') process.stdout.write(`@@USAGE ${JSON.stringify({ cpu: process.cpuUsage(), heap: process.memoryUsage().heapUsed })}\n`);
+    if (command === 'usage')
+      process.stdout.write(
+        `@@USAGE ${JSON.stringify({ cpu: process.cpuUsage(), heap: process.memoryUsage().heapUsed })}\n`,
+      );
     if (command === 'stop') {
       server.close(() => process.exit(0));
       server.closeAllConnections();

@@ -13,7 +13,18 @@ import { startAzurite, type AzuriteInstance } from '../dev/azurite';
 import { startEntraStandIn, DEMO_PASSWORD, type EntraStandIn, type StandInUser } from '../dev/entra-standin';
 import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../dev/managed-identity-standin';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from '../dev/keyvault-standin';
-import { appEnv, Browser, buildBundle, buildLauncher, CLIENT_SECRET, ROOT, standInClient, startApp, startChild, type AppProcess } from './support';
+import {
+  appEnv,
+  Browser,
+  buildBundle,
+  buildLauncher,
+  CLIENT_SECRET,
+  ROOT,
+  standInClient,
+  startApp,
+  startChild,
+  type AppProcess,
+} from './support';
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
@@ -44,7 +55,9 @@ const median = (xs: number[]) => {
 };
 const fmt = (x: number, digits = 1) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(digits));
 const spread = (xs: number[], unit: string, digits = 1) =>
-  xs.length > 1 ? `${fmt(median(xs), digits)} ${unit} (${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)})` : `${fmt(xs[0] ?? NaN, digits)} ${unit}`;
+  xs.length > 1
+    ? `${fmt(median(xs), digits)} ${unit} (${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)})`
+    : `${fmt(xs[0] ?? NaN, digits)} ${unit}`;
 
 interface Row {
   figure: string;
@@ -62,7 +75,15 @@ const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOStr
 
 function printTable(): void {
   const header = ['figure', 'runs', 'measured: median (min–max)', 'baseline: median (min–max)', 'ratio', 'goal', 'met'];
-  const body = rows.map((r) => [r.figure, r.runs, r.measured, r.baseline, r.ratioText ?? `${r.ratio.toFixed(2)}×`, r.goal, r.met ? 'yes' : 'NO']);
+  const body = rows.map((r) => [
+    r.figure,
+    r.runs,
+    r.measured,
+    r.baseline,
+    r.ratioText ?? `${r.ratio.toFixed(2)}×`,
+    r.goal,
+    r.met ? 'yes' : 'NO',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(line(header));
@@ -78,7 +99,9 @@ function timeProcess(args: string[]): Promise<number> {
     const t0 = performance.now();
     const child = spawn(process.execPath, args, { stdio: 'ignore' });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolvePromise(performance.now() - t0) : reject(new Error(`${args.join(' ')} exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolvePromise(performance.now() - t0) : reject(new Error(`${args.join(' ')} exited ${code}`)),
+    );
   });
 }
 
@@ -107,7 +130,14 @@ function autocannon(url: string, opts: { seconds?: number; amount?: number }): P
       try {
         const r = JSON.parse(out) as Record<string, any>;
         const total = (r['1xx'] ?? 0) + (r['2xx'] ?? 0) + (r['3xx'] ?? 0) + (r['4xx'] ?? 0) + (r['5xx'] ?? 0);
-        resolvePromise({ duration: r['duration'], total, ok3xx: r['3xx'] ?? 0, errors: r['errors'] ?? 0, timeouts: r['timeouts'] ?? 0, non3xx: total - (r['3xx'] ?? 0) });
+        resolvePromise({
+          duration: r['duration'],
+          total,
+          ok3xx: r['3xx'] ?? 0,
+          errors: r['errors'] ?? 0,
+          timeouts: r['timeouts'] ?? 0,
+          non3xx: total - (r['3xx'] ?? 0),
+        });
       } catch {
         reject(new Error(`autocannon exited ${code}: ${err.slice(-500)}`));
       }
@@ -117,7 +147,10 @@ function autocannon(url: string, opts: { seconds?: number; amount?: number }): P
 
 function checkCannon(what: string, r: Cannon): void {
   const bad = r.errors + r.timeouts + r.non3xx;
-  if (r.ok3xx === 0 || bad > r.ok3xx * 0.01) throw new Error(`${what}: ${r.ok3xx} redirects, ${r.non3xx} other answers, ${r.errors} errors, ${r.timeouts} timeouts`);
+  if (r.ok3xx === 0 || bad > r.ok3xx * 0.01)
+    throw new Error(
+      `${what}: ${r.ok3xx} redirects, ${r.non3xx} other answers, ${r.errors} errors, ${r.timeouts} timeouts`,
+    );
 }
 
 interface Usage {
@@ -127,7 +160,9 @@ interface Usage {
 const cpuMs = (a: Usage, b: Usage) => (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000;
 
 /** A counting HTTP proxy in front of Azurite: every request is one Table transaction (no batches are used). */
-async function startTableProxy(azurite: AzuriteInstance): Promise<{ server: Server; port: number; count: () => number; byKind: Map<string, number> }> {
+async function startTableProxy(
+  azurite: AzuriteInstance,
+): Promise<{ server: Server; port: number; count: () => number; byKind: Map<string, number> }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let count = 0;
   const byKind = new Map<string, number>();
@@ -136,10 +171,13 @@ async function startTableProxy(azurite: AzuriteInstance): Promise<{ server: Serv
     const table = (req.url ?? '').split('?')[0]!.split('/')[2]?.replace(/\(.*$/, '') ?? '';
     const kind = `${req.method} ${table}`;
     byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
-    const upstream = httpRequest({ host: '127.0.0.1', port: azurite.port, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: azurite.port, method: req.method, path: req.url, headers: req.headers, agent },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', () => (res.headersSent ? res.destroy() : (res.writeHead(502), res.end())));
     req.pipe(upstream);
   });
@@ -161,7 +199,13 @@ function makeUsers(n: number): StandInUser[] {
   return Array.from({ length: n }, (_, i) => {
     const oid = createHash('sha256').update(`bench-user-${i}`).digest('hex');
     const guid = `${oid.slice(0, 8)}-${oid.slice(8, 12)}-4${oid.slice(13, 16)}-8${oid.slice(17, 20)}-${oid.slice(20, 32)}`;
-    return { username: `user${i}@contoso.example`, password: DEMO_PASSWORD, name: `Bench User ${i}`, oid: guid, sub: createHash('sha256').update(`sub:${guid}`).digest('base64url').slice(0, 43) };
+    return {
+      username: `user${i}@contoso.example`,
+      password: DEMO_PASSWORD,
+      name: `Bench User ${i}`,
+      oid: guid,
+      sub: createHash('sha256').update(`sub:${guid}`).digest('base64url').slice(0, 43),
+    };
   });
 }
 
@@ -209,7 +253,15 @@ async function coldStart(world: World): Promise<void> {
   const baseline = spread(base, 'ms');
   const runs = `${COLD_RUNS}+${COLD_RUNS}`;
   const add = (figure: string, xs: number[], goal: number) =>
-    rows.push({ figure, runs, measured: spread(xs, 'ms'), baseline: `node -e "": ${baseline}`, ratio: median(xs) / median(base), goal: `≤ ${goal}×`, met: median(xs) / median(base) <= goal });
+    rows.push({
+      figure,
+      runs,
+      measured: spread(xs, 'ms'),
+      baseline: `node -e "": ${baseline}`,
+      ratio: median(xs) / median(base),
+      goal: `≤ ${goal}×`,
+      met: median(xs) / median(base) <= goal,
+    });
   add('(a) cold start → handlers ready', ready, 1.35);
   add('(a) cold start → first login answered', login, 1.8);
   add('(a) cold start → first callback answered', callback, 2.5);
@@ -256,7 +308,11 @@ async function throughput(world: World): Promise<void> {
 
 async function cpuPerLogin(world: World): Promise<void> {
   const bare = await startChild(BARE, { BARE_MODE: 'plain' });
-  const app = await startChild(LAUNCHER, { ...appEnv(world.azurite, world.standIn), BUNDLE_MAIN: join(DIST, 'login-memory.js'), BUNDLE_APP_ROOT: ROOT });
+  const app = await startChild(LAUNCHER, {
+    ...appEnv(world.azurite, world.standIn),
+    BUNDLE_MAIN: join(DIST, 'login-memory.js'),
+    BUNDLE_APP_ROOT: ROOT,
+  });
   try {
     const measure = async (p: AppProcess, url: string, what: string, warm: boolean) => {
       if (warm) checkCannon(`${what} warm-up`, await autocannon(url, { amount: 1000 }));
@@ -271,8 +327,12 @@ async function cpuPerLogin(world: World): Promise<void> {
     const perFloor: number[] = [];
     for (let round = 0; round < 3; round++) {
       perBare.push(await measure(bare, bare.url, 'bare 302', round === 0));
-      perLogin.push(await measure(app, `${app.url}/bench/login-memory?returnTo=%2Fapp`, 'login (memory store)', round === 0));
-      perFloor.push(await measure(app, `${app.url}/bench/noop-302`, 'host floor (a function returning a 302)', round === 0));
+      perLogin.push(
+        await measure(app, `${app.url}/bench/login-memory?returnTo=%2Fapp`, 'login (memory store)', round === 0),
+      );
+      perFloor.push(
+        await measure(app, `${app.url}/bench/noop-302`, 'host floor (a function returning a 302)', round === 0),
+      );
     }
     notes.push(
       `(c) the same local host with a function that only returns a 302 (programming model + host floor): ${spread(perFloor, 'µs/req', 0)}, ` +
@@ -338,7 +398,12 @@ async function scale(world: World): Promise<void> {
       times.push(performance.now() - t);
     }
     const u1 = await app.command<Usage>('usage');
-    return { times, cpuPerUser: cpuMs(u0, u1) / SAMPLE, heap: u1.heap, tx: { login: tx.login / SAMPLE, callback: tx.callback / SAMPLE, refresh: tx.refresh / SAMPLE } };
+    return {
+      times,
+      cpuPerUser: cpuMs(u0, u1) / SAMPLE,
+      heap: u1.heap,
+      tx: { login: tx.login / SAMPLE, callback: tx.callback / SAMPLE, refresh: tx.refresh / SAMPLE },
+    };
   };
   try {
     await fill(USERS_FIRST - SAMPLE);
@@ -397,13 +462,14 @@ async function scale(world: World): Promise<void> {
       goal: '≤ 4',
       met: perSignIn <= 4,
     });
-    notes.push(`(e) Table requests by kind over the whole run: ${[...proxy.byKind].map(([k, v]) => `${k}=${v}`).join(', ')}; managed-identity token requests: ${world.mi.counters.tokenRequests}.`);
+    notes.push(
+      `(e) Table requests by kind over the whole run: ${[...proxy.byKind].map(([k, v]) => `${k}=${v}`).join(', ')}; managed-identity token requests: ${world.mi.counters.tokenRequests}.`,
+    );
   } finally {
     await app.stop();
     proxy.server.close();
   }
 }
-
 
 // (p) The API proxy's added latency and CPU ---------------------------------------------------------------
 
@@ -415,7 +481,11 @@ async function scale(world: World): Promise<void> {
  */
 async function apiProxy(world: World): Promise<void> {
   const upstream = await startChild(BARE, { BARE_MODE: 'api' });
-  const app = await startApp(LAUNCHER, DIST, appEnv(world.azurite, world.standIn, { AUTH_APIS: `bench=${upstream.url}/v1 api://bench-api/Items.Read` }));
+  const app = await startApp(
+    LAUNCHER,
+    DIST,
+    appEnv(world.azurite, world.standIn, { AUTH_APIS: `bench=${upstream.url}/v1 api://bench-api/Items.Read` }),
+  );
   try {
     const browser = await signInOnce(world, app.url, world.users[world.users.length - 1]!);
     const cookie = [...browser.jar].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -426,7 +496,8 @@ async function apiProxy(world: World): Promise<void> {
       const t0 = performance.now();
       const res = await fetch(target.url, { headers: target.headers });
       const body = await res.text();
-      if (res.status !== 200 || !body.startsWith(target === me ? '{"user"' : '{"items"')) throw new Error(`${target.url} answered ${res.status}: ${body.slice(0, 200)}`);
+      if (res.status !== 200 || !body.startsWith(target === me ? '{"user"' : '{"items"'))
+        throw new Error(`${target.url} answered ${res.status}: ${body.slice(0, 200)}`);
       return performance.now() - t0;
     };
     // Warm-up: connections, the session's access token for the API (one provider call), JIT.
@@ -534,14 +605,25 @@ export async function main(): Promise<number> {
     target: 'node20',
     format: 'cjs',
     outfile: join(DIST, 'login-memory.js'),
-    external: ['@azure/functions-core', '@azure/data-tables', '@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets', 'node-forge'],
+    external: [
+      '@azure/functions-core',
+      '@azure/data-tables',
+      '@azure/msal-node',
+      '@azure/identity',
+      '@azure/keyvault-secrets',
+      'node-forge',
+    ],
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'error',
   });
 
   const users = makeUsers(USERS + 2 * COLD_RUNS + 10);
-  const [azurite, standIn, mi] = await Promise.all([startAzurite(), startEntraStandIn({ clients: [standInClient()], users }), startManagedIdentityStandIn()]);
+  const [azurite, standIn, mi] = await Promise.all([
+    startAzurite(),
+    startEntraStandIn({ clients: [standInClient()], users }),
+    startManagedIdentityStandIn(),
+  ]);
   const vault = await startKeyVaultStandIn({ trust: mi, secrets: { 'auth-client-secret': CLIENT_SECRET } });
   const world: World = { azurite, standIn, users, mi, vault };
   let broken: unknown;
@@ -565,12 +647,16 @@ export async function main(): Promise<number> {
   }
 
   console.log(`\nnpm run bench — ${new Date().toISOString()}`);
-  console.log(`machine: ${machine}; total ${((performance.now() - started) / 1000).toFixed(0)} s; bundle ${relative(ROOT, DIST)}/main.js\n`);
+  console.log(
+    `machine: ${machine}; total ${((performance.now() - started) / 1000).toFixed(0)} s; bundle ${relative(ROOT, DIST)}/main.js\n`,
+  );
   printTable();
   for (const n of notes) console.log(`\n${n}`);
   console.log('\nRatios compare medians; goals are design §10. A missed goal is reported, never fatal.');
   if (broken) {
-    console.error(`\nbench: broken run: ${broken instanceof Error ? (broken.stack ?? broken.message) : String(broken)}`);
+    console.error(
+      `\nbench: broken run: ${broken instanceof Error ? (broken.stack ?? broken.message) : String(broken)}`,
+    );
     return 1;
   }
   return 0;

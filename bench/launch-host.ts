@@ -21,7 +21,9 @@ async function main(): Promise<void> {
     log: process.env['BUNDLE_HOST_LOG'] ? (line) => void process.stderr.write(`${line}\n`) : () => undefined,
     runTimers: false,
   });
-  process.stdout.write(`@@READY ${JSON.stringify({ url: host.url, readyMs: performance.now(), hostLoadedMs, functions: host.functions.map((f) => f.name) })}\n`);
+  process.stdout.write(
+    `@@READY ${JSON.stringify({ url: host.url, readyMs: performance.now(), hostLoadedMs, functions: host.functions.map((f) => f.name) })}\n`,
+  );
   let buffered = '';
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (chunk: string) => {
@@ -32,7 +34,9 @@ async function main(): Promise<void> {
       buffered = buffered.slice(nl + 1);
       if (command === 'usage') {
         global.gc?.();
-        process.stdout.write(`@@USAGE ${JSON.stringify({ cpu: process.cpuUsage(), heap: process.memoryUsage().heapUsed })}\n`);
+        process.stdout.write(
+          `@@USAGE ${JSON.stringify({ cpu: process.cpuUsage(), heap: process.memoryUsage().heapUsed })}\n`,
+        );
       } else if (command === 'modules') {
         const loaded = Object.keys(require.cache).filter((id) => id.includes('vendor'));
         process.stdout.write(`@@MODULES ${JSON.stringify(loaded)}\n`);

@@ -11,12 +11,20 @@ import { createServices } from '../shared/services';
 import { MemoryRowStore } from '../test/_support/fakes/memory-row-store';
 
 const deps = createServices(getConfig(), { states: new MemoryRowStore(), sessions: new MemoryRowStore() });
-app.http('loginmem', { methods: ['GET'], route: 'bench/login-memory', authLevel: 'anonymous', handler: createLoginHandler(() => deps) });
+app.http('loginmem', {
+  methods: ['GET'],
+  route: 'bench/login-memory',
+  authLevel: 'anonymous',
+  handler: createLoginHandler(() => deps),
+});
 
 /** The floor of the same host and programming model: a function that only answers a 302. */
 app.http('noop302', {
   methods: ['GET'],
   route: 'bench/noop-302',
   authLevel: 'anonymous',
-  handler: async () => ({ status: 302, headers: { location: 'https://login.example/authorize', 'cache-control': 'no-store' } }),
+  handler: async () => ({
+    status: 302,
+    headers: { location: 'https://login.example/authorize', 'cache-control': 'no-store' },
+  }),
 });

@@ -15,7 +15,10 @@ const CA_DIR = join(ROOT, '.local', 'bench-ca');
 
 if (!process.env['NODE_EXTRA_CA_CERTS'] || !process.env['DEV_CA_DIR']) {
   mkdirSync(CA_DIR, { recursive: true });
-  const made = spawnSync(process.execPath, ['--import', 'tsx', 'dev/make-ca.ts', CA_DIR], { cwd: ROOT, stdio: 'inherit' });
+  const made = spawnSync(process.execPath, ['--import', 'tsx', 'dev/make-ca.ts', CA_DIR], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   if (made.status !== 0) process.exit(1);
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     cwd: ROOT,

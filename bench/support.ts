@@ -17,7 +17,11 @@ export const CLIENT_SECRET = 'bench-client-secret-value-0123456789abc';
 
 /** `npm run build` without the type-check, into `outDir` (main.js + vendor/). */
 export function buildBundle(outDir: string): void {
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--out', outDir, '--no-typecheck', '--quiet'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'scripts/build.mjs'), '--out', outDir, '--no-typecheck', '--quiet'],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`build failed: ${r.stderr}${r.stdout}`);
 }
 
@@ -37,7 +41,11 @@ export async function buildLauncher(outFile: string): Promise<void> {
   });
 }
 
-export function appEnv(azurite: AzuriteInstance, standIn: EntraStandIn, extra: Record<string, string> = {}): Record<string, string> {
+export function appEnv(
+  azurite: AzuriteInstance,
+  standIn: EntraStandIn,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     AUTH_CLIENT_ID: CLIENT_ID,
     AUTH_AUTHORITY: standIn.authority,
@@ -72,12 +80,22 @@ export interface AppProcess {
 }
 
 /** Starts `node <launcher>` serving `<bundleDir>/main.js`; resolves on READY. */
-export function startApp(launcher: string, bundleDir: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<AppProcess> {
+export function startApp(
+  launcher: string,
+  bundleDir: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<AppProcess> {
   return startChild(launcher, { ...env, BUNDLE_MAIN: join(bundleDir, 'main.js'), BUNDLE_APP_ROOT: ROOT }, nodeArgs);
 }
 
 /** Starts `node <script>` that speaks the @@READY / stdin-command protocol of bench/launch-host.ts. */
-export function startChild(script: string, env: Record<string, string>, nodeArgs: string[] = [], cwd = ROOT): Promise<AppProcess> {
+export function startChild(
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  cwd = ROOT,
+): Promise<AppProcess> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, script], {
     cwd,
@@ -100,7 +118,12 @@ export function startChild(script: string, env: Record<string, string>, nodeArgs
         const m = /^@@(\w+) (.*)$/.exec(line);
         if (!m) continue;
         if (m[1] === 'READY') {
-          const ready = JSON.parse(m[2]!) as { url: string; readyMs: number; hostLoadedMs?: number; functions: string[] };
+          const ready = JSON.parse(m[2]!) as {
+            url: string;
+            readyMs: number;
+            hostLoadedMs?: number;
+            functions: string[];
+          };
           child.off('exit', exited);
           resolvePromise({
             url: ready.url,
@@ -140,9 +163,17 @@ export class Browser {
   readonly jar = new Map<string, string>();
   constructor(readonly appUrl: string) {}
 
-  async get(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; location: string; body: string }> {
+  async get(
+    path: string,
+    headers: Record<string, string> = {},
+    method = 'GET',
+  ): Promise<{ status: number; location: string; body: string }> {
     const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(new URL(path, this.appUrl), { method, redirect: 'manual', headers: { ...(cookie ? { cookie } : {}), ...headers } });
+    const res = await fetch(new URL(path, this.appUrl), {
+      method,
+      redirect: 'manual',
+      headers: { ...(cookie ? { cookie } : {}), ...headers },
+    });
     for (const c of res.headers.getSetCookie()) {
       const [pair, ...attrs] = c.split(';');
       const eq = pair!.indexOf('=');
@@ -164,12 +195,14 @@ export class Browser {
   /** GET /auth/callback with the provider's query; expects the 302 back to the app with a session. */
   async callback(callbackUrl: string): Promise<void> {
     const r = await this.get(`/auth/callback${new URL(callbackUrl).search}`);
-    if (r.status !== 302 || !this.jar.has('__Host-session')) throw new Error(`callback answered ${r.status}: ${r.body.slice(0, 300)}`);
+    if (r.status !== 302 || !this.jar.has('__Host-session'))
+      throw new Error(`callback answered ${r.status}: ${r.body.slice(0, 300)}`);
   }
 
   /** POST /auth/refresh (X-CSRF: 1); expects a fresh access token. */
   async refresh(): Promise<void> {
     const r = await this.get('/auth/refresh', { 'x-csrf': '1' }, 'POST');
-    if (r.status !== 200 || !r.body.includes('access')) throw new Error(`refresh answered ${r.status}: ${r.body.slice(0, 300)}`);
+    if (r.status !== 200 || !r.body.includes('access'))
+      throw new Error(`refresh answered ${r.status}: ${r.body.slice(0, 300)}`);
   }
 }

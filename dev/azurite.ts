@@ -88,7 +88,7 @@ function tableMainPath(): string {
 // Runs in the child: die with the parent (stdin EOF), remove the throwaway workspace (its cwd) on the way out,
 // then hand over to Azurite with the argv it expects.
 const WRAPPER = [
-  "const workspace = process.cwd();",
+  'const workspace = process.cwd();',
   "process.on('exit', () => { try { require('fs').rmSync(workspace, { recursive: true, force: true }); } catch {} });",
   "process.on('SIGTERM', () => process.exit(0));",
   "process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();",
@@ -189,7 +189,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   // The "successfully started" line is printed after listen; polling the port also covers --silent and races.
   while (!(await isPortOpen(port, '127.0.0.1', 500))) {
     if (earlyExit) {
-      throw new AzuriteStartError(`Azurite exited before listening on 127.0.0.1:${port}: ${output.trim() || 'no output'}`);
+      throw new AzuriteStartError(
+        `Azurite exited before listening on 127.0.0.1:${port}: ${output.trim() || 'no output'}`,
+      );
     }
     if (Date.now() > deadline) {
       await stop();

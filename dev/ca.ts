@@ -10,7 +10,17 @@
  * only builds and signs the X.509 structures.
  */
 import { createHash, generateKeyPairSync, randomBytes, X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  openSync,
+  closeSync,
+} from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import forge from 'node-forge';
@@ -103,7 +113,10 @@ const leafCache = new Map<string, ServerCertificate>();
  * serverAuth EKU, 2 days (never past the CA's own expiry). Cached per CA and host list for the process, since
  * each stand-in start would otherwise pay for an RSA keygen.
  */
-export function issueServerCertificate(ca: DevCa, hosts: string[] = ['127.0.0.1', 'localhost', '::1']): ServerCertificate {
+export function issueServerCertificate(
+  ca: DevCa,
+  hosts: string[] = ['127.0.0.1', 'localhost', '::1'],
+): ServerCertificate {
   if (hosts.length === 0) throw new Error('issueServerCertificate needs at least one host');
   const cacheKey = `${createHash('sha256').update(ca.certPem).digest('hex')}|${hosts.join(',')}`;
   const cached = leafCache.get(cacheKey);

@@ -16,13 +16,36 @@
  * @see https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow
  * @see https://learn.microsoft.com/entra/identity-platform/reference-error-codes
  */
-import { createHash, createPublicKey, randomBytes, randomUUID, timingSafeEqual, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { devCaFromEnvironment, issueServerCertificate, type DevCa } from './ca';
-import { newSigningKey, publicJwk, signCompact, signGraphStyle, unhashGraphNonce, type SignAlg, type SigningKey } from './entra-standin/jwt';
+import {
+  newSigningKey,
+  publicJwk,
+  signCompact,
+  signGraphStyle,
+  unhashGraphNonce,
+  type SignAlg,
+  type SigningKey,
+} from './entra-standin/jwt';
 import { PAGE_CSP, renderErrorPage, renderSignedOutPage, renderSignInPage, unescapeHtml } from './entra-standin/pages';
 import {
   clientCapabilities,
@@ -400,7 +423,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   let foreignKey: SigningKey | undefined;
   /** App-specific signing keys of clients with a claims-mapping policy, published only under `?appid=`. */
   const appKeys = new Map<string, SigningKey>();
-  for (const client of clients.values()) if (client.config.claimsMappingPolicy) appKeys.set(client.config.clientId, newSigningKey());
+  for (const client of clients.values())
+    if (client.config.claimsMappingPolicy) appKeys.set(client.config.clientId, newSigningKey());
   const codes = new Map<string, CodeRecord>();
   const refreshTokens = new Map<string, RefreshRecord>();
   /** Permissions each user consented to for each client (`client|tenant|oid` → permission keys). */
@@ -436,7 +460,9 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       socket.on('close', () => sockets.delete(socket));
     });
   };
-  const backServer = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) => dispatch(req, res, 'back'));
+  const backServer = https.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (req, res) =>
+    dispatch(req, res, 'back'),
+  );
   track(backServer);
   const url = `https://127.0.0.1:${await listen(backServer, options.port ?? 0)}`;
   let frontServer: http.Server | undefined;
@@ -468,7 +494,13 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   const userTenants = new Set(users.map((u) => (u.tenantId ?? tenantId).toLowerCase()));
   /** The authority prefixes served: the home tenant, each user's tenant, and the multi-tenant alias if asked for. */
   const prefixes =
-    protocol === 'entra' ? new Set([homePrefix, ...[...userTenants].map((t) => `/${t}`), ...(options.multiTenant ? [`/${options.multiTenant}`] : [])]) : new Set([homePrefix]);
+    protocol === 'entra'
+      ? new Set([
+          homePrefix,
+          ...[...userTenants].map((t) => `/${t}`),
+          ...(options.multiTenant ? [`/${options.multiTenant}`] : []),
+        ])
+      : new Set([homePrefix]);
   const paths = pathsFor(homePrefix);
   const authority = `${url}${protocol === 'entra' && options.multiTenant ? `/${options.multiTenant}` : homePrefix}`;
   const issuerFor = (tid: string): string => (protocol === 'entra' ? `${url}/${tid}/v2.0` : `${url}${homePrefix}`);
@@ -492,7 +524,10 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const jwks = new URL(`${url}${at.jwks[0]}`);
     if (appId) jwks.searchParams.set('appid', appId);
     const common = {
-      issuer: protocol === 'entra' && isMultiTenantSegment(segment) ? `${url}/{tenantid}/v2.0` : issuerFor(protocol === 'entra' ? segment : tenantId),
+      issuer:
+        protocol === 'entra' && isMultiTenantSegment(segment)
+          ? `${url}/{tenantid}/v2.0`
+          : issuerFor(protocol === 'entra' ? segment : tenantId),
       authorization_endpoint: `${frontChannelUrl}${at.authorize}`,
       token_endpoint: `${url}${at.token}`,
       jwks_uri: jwks.href,
@@ -550,7 +585,9 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     if (paths.discovery.includes(path) && method === 'GET') {
       counters.discovery++;
       if (await applyFault('discovery', req, res)) return;
-      return sendJson(res, 200, discoveryDocument(prefix, requestUrl.searchParams.get('appid')), { 'Cache-Control': 'max-age=86400, private' });
+      return sendJson(res, 200, discoveryDocument(prefix, requestUrl.searchParams.get('appid')), {
+        'Cache-Control': 'max-age=86400, private',
+      });
     }
     if (paths.jwks.includes(path) && method === 'GET') {
       counters.jwks++;
@@ -579,7 +616,12 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       counters.endSession++;
       return endSession(res, requestUrl.searchParams);
     }
-    if (path === paths.token || path === paths.authorize || paths.discovery.includes(path) || paths.jwks.includes(path)) {
+    if (
+      path === paths.token ||
+      path === paths.authorize ||
+      paths.discovery.includes(path) ||
+      paths.jwks.includes(path)
+    ) {
       return sendText(res, 405, 'Method not allowed');
     }
     return sendText(res, 404, 'Not found');
@@ -608,18 +650,32 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       sendTokenError(
         req,
         res,
-        new TokenError(fault.status ?? 400, fault.error, fault.aadsts, fault.description ?? 'Injected fault.', fault.headers, { suberror: fault.suberror, claims: fault.claims }),
+        new TokenError(
+          fault.status ?? 400,
+          fault.error,
+          fault.aadsts,
+          fault.description ?? 'Injected fault.',
+          fault.headers,
+          { suberror: fault.suberror, claims: fault.claims },
+        ),
       );
       return true;
     }
     req.resume();
     const body = Buffer.from(fault.body ?? '', 'utf8');
     if (fault.truncateAtBytes === undefined) {
-      res.writeHead(fault.status, { 'Content-Type': fault.contentType ?? 'text/html; charset=utf-8', ...fault.headers });
+      res.writeHead(fault.status, {
+        'Content-Type': fault.contentType ?? 'text/html; charset=utf-8',
+        ...fault.headers,
+      });
       res.end(body);
       return true;
     }
-    res.writeHead(fault.status, { 'Content-Type': fault.contentType ?? 'text/html; charset=utf-8', 'Content-Length': String(body.length), ...fault.headers });
+    res.writeHead(fault.status, {
+      'Content-Type': fault.contentType ?? 'text/html; charset=utf-8',
+      'Content-Length': String(body.length),
+      ...fault.headers,
+    });
     res.write(body.subarray(0, fault.truncateAtBytes), () => {
       // 'stall' leaves the response open: the client's deadline must end it (stop() destroys the socket).
       if ((fault.afterTruncate ?? 'close') === 'close') req.socket.destroy();
@@ -661,13 +717,29 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       };
     }
     const state = params.get('state') ?? undefined;
-    const fail = (error: string, aadsts: number, text: string): AuthorizeCheck => ({ kind: 'redirect', redirectUri, state, error, aadsts, text });
+    const fail = (error: string, aadsts: number, text: string): AuthorizeCheck => ({
+      kind: 'redirect',
+      redirectUri,
+      state,
+      error,
+      aadsts,
+      text,
+    });
     for (const [name] of params) {
-      if (params.getAll(name).length > 1) return fail('invalid_request', 90015, `Requested query string is too long or has duplicate parameter '${name}'.`);
+      if (params.getAll(name).length > 1)
+        return fail(
+          'invalid_request',
+          90015,
+          `Requested query string is too long or has duplicate parameter '${name}'.`,
+        );
     }
     const responseMode = params.get('response_mode');
     if (responseMode !== null && responseMode !== 'query') {
-      return fail('invalid_request', 900352, `The response_mode '${responseMode}' is not supported by this stand-in; use 'query'.`);
+      return fail(
+        'invalid_request',
+        900352,
+        `The response_mode '${responseMode}' is not supported by this stand-in; use 'query'.`,
+      );
     }
     if (params.get('response_type') !== 'code') {
       return fail('unsupported_response_type', 700054, "response_type must be 'code' (the authorization code flow).");
@@ -681,15 +753,27 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const claimsParam = params.get('claims');
     const claims = parseClaimsRequest(claimsParam);
     if (claimsParam !== null && !claims) {
-      return fail('invalid_request', 9002313, "Invalid request. Request is malformed or invalid: the 'claims' parameter is not a JSON object.");
+      return fail(
+        'invalid_request',
+        9002313,
+        "Invalid request. Request is malformed or invalid: the 'claims' parameter is not a JSON object.",
+      );
     }
     const codeChallenge = params.get('code_challenge');
     const method = params.get('code_challenge_method');
     if (!codeChallenge) {
-      return fail('invalid_request', 9002325, 'Proof Key for Code Exchange is required for cross-origin authorization code redemption.');
+      return fail(
+        'invalid_request',
+        9002325,
+        'Proof Key for Code Exchange is required for cross-origin authorization code redemption.',
+      );
     }
     if (method !== 'S256') {
-      return fail('invalid_request', 501491, `Invalid code_challenge_method '${method ?? 'plain'}': only S256 is accepted.`);
+      return fail(
+        'invalid_request',
+        501491,
+        `Invalid code_challenge_method '${method ?? 'plain'}': only S256 is accepted.`,
+      );
     }
     if (!/^[A-Za-z0-9_-]{43}$/.test(codeChallenge)) {
       return fail('invalid_request', 501491, 'Invalid size of Code_Challenge parameter.');
@@ -724,7 +808,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const check = checkAuthorize(params, prefix);
     if (check.kind === 'page') return sendErrorPage(res, check.status, `AADSTS${check.aadsts}: ${check.text}`);
     if (check.kind === 'redirect') {
-      return redirect(res, withParams(check.redirectUri, { error: check.error, error_description: describe(check.aadsts, check.text), state: check.state }));
+      return redirect(
+        res,
+        withParams(check.redirectUri, {
+          error: check.error,
+          error_description: describe(check.aadsts, check.text),
+          state: check.state,
+        }),
+      );
     }
     const request = check.request;
     if (method === 'GET') return sendSignInPage(res, request, request.loginHint ?? '');
@@ -735,7 +826,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         res,
         withParams(request.redirectUri, {
           error: 'access_denied',
-          error_description: describe(65004, "User declined to consent to access the app."),
+          error_description: describe(65004, 'User declined to consent to access the app.'),
           state: request.state,
         }),
       );
@@ -744,13 +835,22 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const username = (params.get('username') ?? '').trim();
     const user = users.find((u) => u.username.toLowerCase() === username.toLowerCase());
     if (!user || !safeEqual(params.get('password') ?? '', user.password)) {
-      return sendSignInPage(res, request, username, "Your account or password is incorrect. If you don't remember your password, reset it now.");
+      return sendSignInPage(
+        res,
+        request,
+        username,
+        "Your account or password is incorrect. If you don't remember your password, reset it now.",
+      );
     }
     if (disabledUsers.has(user.username.toLowerCase())) {
       return sendSignInPage(res, request, username, 'AADSTS50057: The user account is disabled.');
     }
     // A tenant authority signs in only its own members (guests are out of scope); the multi-tenant alias anyone.
-    if (protocol === 'entra' && !isMultiTenantSegment(request.authorityTenant) && tenantOf(user) !== request.authorityTenant) {
+    if (
+      protocol === 'entra' &&
+      !isMultiTenantSegment(request.authorityTenant) &&
+      tenantOf(user) !== request.authorityTenant
+    ) {
       return sendSignInPage(
         res,
         request,
@@ -794,7 +894,10 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
 
   /** What covers a token request: the user's own consent plus the tenant-wide admin consent. */
   function grantedPermissions(client: ClientState, user: StandInUser): Set<string> {
-    return new Set([...consentOf(client.config.clientId, user), ...(client.config.consentedScopes ?? []).map(permissionKey)]);
+    return new Set([
+      ...consentOf(client.config.clientId, user),
+      ...(client.config.consentedScopes ?? []).map(permissionKey),
+    ]);
   }
 
   function sendSignInPage(res: ServerResponse, request: AuthorizeRequest, username: string, error?: string): void {
@@ -814,7 +917,17 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   }
 
   function sendErrorPage(res: ServerResponse, status: number, message: string): void {
-    sendHtml(res, status, renderErrorPage({ protocol, message, traceId: randomUUID(), correlationId: randomUUID(), timestamp: timestamp() }));
+    sendHtml(
+      res,
+      status,
+      renderErrorPage({
+        protocol,
+        message,
+        traceId: randomUUID(),
+        correlationId: randomUUID(),
+        timestamp: timestamp(),
+      }),
+    );
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -830,7 +943,12 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const target = params.get('post_logout_redirect_uri') ?? undefined;
     const logoutHint = params.get('logout_hint') ?? undefined;
     const redirected = target !== undefined && isRegisteredPostLogoutUri(target, params.get('client_id'));
-    endSessionLog.push({ postLogoutRedirectUri: target, logoutHint, hintedUser: logoutHint ? loginHints.get(logoutHint) : undefined, redirected });
+    endSessionLog.push({
+      postLogoutRedirectUri: target,
+      logoutHint,
+      hintedUser: logoutHint ? loginHints.get(logoutHint) : undefined,
+      redirected,
+    });
     if (redirected) return redirect(res, withParams(target, { state: params.get('state') ?? undefined }));
     sendHtml(res, 200, renderSignedOutPage(protocol));
   }
@@ -841,7 +959,11 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   }
 
   function registeredRedirectUris(client: ClientState): string[] {
-    return [...client.config.redirectUris, ...(client.config.spaRedirectUris ?? []), ...(client.config.publicClientRedirectUris ?? [])];
+    return [
+      ...client.config.redirectUris,
+      ...(client.config.spaRedirectUris ?? []),
+      ...(client.config.publicClientRedirectUris ?? []),
+    ];
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -855,7 +977,13 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         form = await readForm(req);
       } catch (error) {
         counters.failedTokenRequests++;
-        return sendTokenError(req, res, error instanceof TokenError ? error : new TokenError(400, 'invalid_request', 900144, 'Malformed request body.'));
+        return sendTokenError(
+          req,
+          res,
+          error instanceof TokenError
+            ? error
+            : new TokenError(400, 'invalid_request', 900144, 'Malformed request body.'),
+        );
       }
     } else {
       req.resume();
@@ -863,13 +991,24 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     const grantType = form?.get('grant_type') ?? 'missing';
     counters.token[grantType] = (counters.token[grantType] ?? 0) + 1;
     const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
-    tokenLog.push({ grantType, scopes: (form?.get('scope') ?? '').split(' ').filter(Boolean), claims: parseClaimsRequest(form?.get('claims')), origin });
+    tokenLog.push({
+      grantType,
+      scopes: (form?.get('scope') ?? '').split(' ').filter(Boolean),
+      claims: parseClaimsRequest(form?.get('claims')),
+      origin,
+    });
     if (await applyFault('token', req, res)) {
       counters.failedTokenRequests++;
       return;
     }
     try {
-      if (!form) throw new TokenError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+      if (!form)
+        throw new TokenError(
+          400,
+          'invalid_request',
+          900144,
+          "The request body must contain the following parameter: 'grant_type'.",
+        );
       const body = await redeem(req, form);
       sendJson(res, 200, body, { 'Cache-Control': 'no-store', Pragma: 'no-cache', 'x-ms-request-id': randomUUID() });
     } catch (error) {
@@ -881,59 +1020,152 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
 
   async function redeem(req: IncomingMessage, form: URLSearchParams): Promise<Record<string, unknown>> {
     for (const [name] of form) {
-      if (form.getAll(name).length > 1) throw new TokenError(400, 'invalid_request', 90015, `Duplicate parameter '${name}'.`);
+      if (form.getAll(name).length > 1)
+        throw new TokenError(400, 'invalid_request', 90015, `Duplicate parameter '${name}'.`);
     }
     const grantType = form.get('grant_type');
-    if (!grantType) throw new TokenError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    if (!grantType)
+      throw new TokenError(
+        400,
+        'invalid_request',
+        900144,
+        "The request body must contain the following parameter: 'grant_type'.",
+      );
     if (grantType !== 'authorization_code' && grantType !== 'refresh_token') {
-      throw new TokenError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
+      throw new TokenError(
+        400,
+        'unsupported_grant_type',
+        70003,
+        `The app requested an unsupported grant type '${grantType}'.`,
+      );
     }
     const pendingCode = grantType === 'authorization_code' ? codes.get(form.get('code') ?? '') : undefined;
     if (pendingCode && isPublicClientRedirect(pendingCode) && hasClientCredential(req, form)) {
       // The redirect URI is registered under "Mobile and desktop applications": a public client has no secret.
-      throw new TokenError(401, 'invalid_client', 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.");
+      throw new TokenError(
+        401,
+        'invalid_client',
+        700025,
+        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+      );
     }
     const client = await authenticateClient(req, form);
 
     if (grantType === 'authorization_code') {
       const code = form.get('code');
-      if (!code) throw new TokenError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'code'.");
+      if (!code)
+        throw new TokenError(
+          400,
+          'invalid_request',
+          900144,
+          "The request body must contain the following parameter: 'code'.",
+        );
       const record = codes.get(code);
-      if (!record) throw new TokenError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
-      if (record.used) throw new TokenError(400, 'invalid_grant', 54005, 'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.');
+      if (!record)
+        throw new TokenError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
+      if (record.used)
+        throw new TokenError(
+          400,
+          'invalid_grant',
+          54005,
+          'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+        );
       // Any redemption attempt by the right client burns the code (so a wrong verifier cannot be retried).
       if (record.clientId === client.config.clientId) record.used = true;
-      if (record.expiresAt <= now()) throw new TokenError(400, 'invalid_grant', 70008, 'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.');
-      if (record.clientId !== client.config.clientId) throw new TokenError(400, 'invalid_grant', 70000, 'The provided value for the input parameter code is not valid: it was issued to a different client.');
+      if (record.expiresAt <= now())
+        throw new TokenError(
+          400,
+          'invalid_grant',
+          70008,
+          'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+        );
+      if (record.clientId !== client.config.clientId)
+        throw new TokenError(
+          400,
+          'invalid_grant',
+          70000,
+          'The provided value for the input parameter code is not valid: it was issued to a different client.',
+        );
       if (form.get('redirect_uri') !== record.redirectUri) {
-        throw new TokenError(400, 'invalid_grant', 50011, `The redirect URI '${form.get('redirect_uri') ?? ''}' does not match the redirect URI used in the authorization request.`);
+        throw new TokenError(
+          400,
+          'invalid_grant',
+          50011,
+          `The redirect URI '${form.get('redirect_uri') ?? ''}' does not match the redirect URI used in the authorization request.`,
+        );
       }
       const verifier = form.get('code_verifier');
-      if (!verifier) throw new TokenError(400, 'invalid_grant', 50148, 'The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.');
-      if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || createHash('sha256').update(verifier).digest('base64url') !== record.codeChallenge) {
-        throw new TokenError(400, 'invalid_grant', 501481, 'The Code_Verifier does not match the code_challenge supplied in the authorization request.');
+      if (!verifier)
+        throw new TokenError(
+          400,
+          'invalid_grant',
+          50148,
+          'The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.',
+        );
+      if (
+        !/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) ||
+        createHash('sha256').update(verifier).digest('base64url') !== record.codeChallenge
+      ) {
+        throw new TokenError(
+          400,
+          'invalid_grant',
+          501481,
+          'The Code_Verifier does not match the code_challenge supplied in the authorization request.',
+        );
       }
       if ((client.config.spaRedirectUris ?? []).includes(record.redirectUri) && req.headers.origin === undefined) {
         // A code issued to a redirect URI of the SPA platform is redeemable only from a browser (CORS, `Origin`).
-        throw new TokenError(400, 'invalid_request', 9002327, "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.");
+        throw new TokenError(
+          400,
+          'invalid_request',
+          9002327,
+          "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
+        );
       }
       const scopes = requestedScopes(form, record.scopes);
       requireConsent(client, record.user, scopes, false);
       counters.codeRedemptions++;
-      return tokenResponse(client, record.user, scopes, { nonce: record.nonce, sid: record.sid, claims: record.claims, wantClientInfo: form.get('client_info') === '1', form });
+      return tokenResponse(client, record.user, scopes, {
+        nonce: record.nonce,
+        sid: record.sid,
+        claims: record.claims,
+        wantClientInfo: form.get('client_info') === '1',
+        form,
+      });
     }
 
     const refreshToken = form.get('refresh_token');
-    if (!refreshToken) throw new TokenError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'refresh_token'.");
+    if (!refreshToken)
+      throw new TokenError(
+        400,
+        'invalid_request',
+        900144,
+        "The request body must contain the following parameter: 'refresh_token'.",
+      );
     const record = refreshTokens.get(refreshToken);
     if (!record || record.expiresAt <= now()) {
-      throw new TokenError(400, 'invalid_grant', 700082, 'The refresh token has expired due to inactivity. The token was issued on a date and was inactive for a long time.');
+      throw new TokenError(
+        400,
+        'invalid_grant',
+        700082,
+        'The refresh token has expired due to inactivity. The token was issued on a date and was inactive for a long time.',
+      );
     }
     if (record.revoked) {
-      throw new TokenError(400, 'invalid_grant', 50173, 'The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.');
+      throw new TokenError(
+        400,
+        'invalid_grant',
+        50173,
+        'The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.',
+      );
     }
     if (record.clientId !== client.config.clientId) {
-      throw new TokenError(400, 'invalid_grant', 700005, 'Provided Authorization Code is intended to use against other tenant or client.');
+      throw new TokenError(
+        400,
+        'invalid_grant',
+        700005,
+        'Provided Authorization Code is intended to use against other tenant or client.',
+      );
     }
     if (disabledUsers.has(record.user.username.toLowerCase())) {
       throw new TokenError(400, 'invalid_grant', 50057, 'The user account is disabled.');
@@ -944,7 +1176,12 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     requireSatisfiedClaims(record, scopes);
     if (options.revokeRefreshTokenOnUse) record.revoked = true;
     counters.refreshRedemptions++;
-    return tokenResponse(client, record.user, scopes, { sid: record.sid, claims: record.claims, wantClientInfo: form.get('client_info') === '1', form });
+    return tokenResponse(client, record.user, scopes, {
+      sid: record.sid,
+      claims: record.claims,
+      wantClientInfo: form.get('client_info') === '1',
+      form,
+    });
   }
 
   /**
@@ -993,14 +1230,23 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   }
 
   function hasClientCredential(req: IncomingMessage, form: URLSearchParams): boolean {
-    return form.has('client_secret') || form.has('client_assertion') || (req.headers.authorization ?? '').toLowerCase().startsWith('basic ');
+    return (
+      form.has('client_secret') ||
+      form.has('client_assertion') ||
+      (req.headers.authorization ?? '').toLowerCase().startsWith('basic ')
+    );
   }
 
   function requestedScopes(form: URLSearchParams, granted: string[]): string[] {
     const asked = (form.get('scope') ?? '').split(' ').filter(Boolean);
     const scopes = asked.length ? asked : granted;
     if (resourceOf(scopes) === 'multiple') {
-      throw new TokenError(400, 'invalid_scope', 28000, 'Provided value for the input parameter scope is not valid because it contains more than one resource.');
+      throw new TokenError(
+        400,
+        'invalid_scope',
+        28000,
+        'Provided value for the input parameter scope is not valid because it contains more than one resource.',
+      );
     }
     // offline_access and openid granted at sign-in keep applying, as with Entra.
     return [...new Set([...scopes, ...granted.filter((s) => s === 'offline_access' || s === 'openid')])];
@@ -1014,7 +1260,12 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     form: URLSearchParams;
   }
 
-  function tokenResponse(client: ClientState, user: StandInUser, scopes: string[], context: IssueContext): Record<string, unknown> {
+  function tokenResponse(
+    client: ClientState,
+    user: StandInUser,
+    scopes: string[],
+    context: IssueContext,
+  ): Record<string, unknown> {
     const clientId = client.config.clientId;
     const tid = tenantOf(user);
     const iss = issuerFor(tid);
@@ -1023,7 +1274,11 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     // With only OpenID scopes, Entra issues a Graph token for User.Read; a generic OP one for the client itself.
     const bareOidc = resourceScopes.length === 0;
     const resource = bareOidc && protocol === 'oidc' ? clientId : (resourceOf(scopes) as string);
-    const scp = !bareOidc ? resourceScopes.map((s) => scopeName(s)) : protocol === 'entra' ? ['User.Read'] : scopes.filter((s) => s !== 'offline_access');
+    const scp = !bareOidc
+      ? resourceScopes.map((s) => scopeName(s))
+      : protocol === 'entra'
+        ? ['User.Read']
+        : scopes.filter((s) => s !== 'offline_access');
     // A claims-mapping policy signs this app's tokens with its own key (published only with ?appid=).
     // A claims-mapping policy signs this app's own tokens with its own key (published only with ?appid=).
     const key = appKeys.get(clientId) ?? signingKeys[0]!;
@@ -1042,18 +1297,45 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     };
     let accessToken: string;
     if (protocol === 'oidc') {
-      accessToken = signCompact({ typ: 'JWT', kid: signingKeys[0]!.kid }, { ...common, aud: resource, iss, azp: clientId, preferred_username: user.username }, 'RS256', signingKeys[0]!);
+      accessToken = signCompact(
+        { typ: 'JWT', kid: signingKeys[0]!.kid },
+        { ...common, aud: resource, iss, azp: clientId, preferred_username: user.username },
+        'RS256',
+        signingKeys[0]!,
+      );
     } else {
       const shape = accessTokenShape(resource);
       // v1 and v2 access tokens differ in aud, iss, ver and the names of the client and user claims.
       // https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
       const claims =
         shape.version === 2
-          ? { ...common, aud: shape.aud, iss, azp: clientId, preferred_username: user.username, oid: user.oid, tid, ver: '2.0' }
-          : { ...common, aud: shape.aud, iss: `https://sts.windows.net/${tid}/`, appid: clientId, upn: user.username, unique_name: user.username, oid: user.oid, tid, ver: '1.0' };
+          ? {
+              ...common,
+              aud: shape.aud,
+              iss,
+              azp: clientId,
+              preferred_username: user.username,
+              oid: user.oid,
+              tid,
+              ver: '2.0',
+            }
+          : {
+              ...common,
+              aud: shape.aud,
+              iss: `https://sts.windows.net/${tid}/`,
+              appid: clientId,
+              upn: user.username,
+              unique_name: user.username,
+              oid: user.oid,
+              tid,
+              ver: '1.0',
+            };
       const header = { typ: 'JWT', kid: signingKeys[0]!.kid };
       // Graph's tokens are for Graph alone: a header nonce, hashed before signing, defeats third-party verification.
-      accessToken = resource === GRAPH_RESOURCE_ID ? signGraphStyle(header, claims, signingKeys[0]!) : signCompact(header, claims, 'RS256', signingKeys[0]!);
+      accessToken =
+        resource === GRAPH_RESOURCE_ID
+          ? signGraphStyle(header, claims, signingKeys[0]!)
+          : signCompact(header, claims, 'RS256', signingKeys[0]!);
     }
     issued.add(accessToken);
 
@@ -1066,7 +1348,15 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     };
     if (scopes.includes('offline_access')) {
       const refreshToken = `1.${randomBytes(120).toString('base64url')}`;
-      refreshTokens.set(refreshToken, { clientId, user, scopes, claims: context.claims, sid: context.sid, expiresAt: now() + refreshLifetimeMs, revoked: false });
+      refreshTokens.set(refreshToken, {
+        clientId,
+        user,
+        scopes,
+        claims: context.claims,
+        sid: context.sid,
+        expiresAt: now() + refreshLifetimeMs,
+        revoked: false,
+      });
       issued.add(refreshToken);
       body.refresh_token = refreshToken;
     }
@@ -1082,10 +1372,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         preferred_username: user.username,
         ...(context.nonce !== undefined ? { nonce: context.nonce } : {}),
         sid: context.sid,
-        ...(protocol === 'entra' ? { oid: user.oid, tid, ver: '2.0', ...entraOptionalClaims(client, user, scopes) } : emailClaim(user, scopes)),
+        ...(protocol === 'entra'
+          ? { oid: user.oid, tid, ver: '2.0', ...entraOptionalClaims(client, user, scopes) }
+          : emailClaim(user, scopes)),
       };
       const mutate = idTokenMutators.shift();
-      const idToken = mutate ? mutate(idClaims, signWith) : signCompact({ typ: 'JWT', kid: key.kid }, idClaims, 'RS256', key);
+      const idToken = mutate
+        ? mutate(idClaims, signWith)
+        : signCompact({ typ: 'JWT', kid: key.kid }, idClaims, 'RS256', key);
       issued.add(idToken);
       body.id_token = idToken;
     }
@@ -1110,13 +1404,19 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
    * @see https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
    * @see https://learn.microsoft.com/entra/identity-platform/optional-claims-reference
    */
-  function entraOptionalClaims(client: ClientState, user: StandInUser, scopes: readonly string[]): Record<string, unknown> {
+  function entraOptionalClaims(
+    client: ClientState,
+    user: StandInUser,
+    scopes: readonly string[],
+  ): Record<string, unknown> {
     const optional = client.config.optionalClaims ?? [];
     const claims: Record<string, unknown> = {};
     if (user.email && (scopes.includes('email') || optional.includes('email'))) claims.email = user.email;
     if (optional.includes('login_hint')) {
       // Opaque and stable for the user, like Entra's; the end-session endpoint maps it back.
-      const hint = createHash('sha256').update(`login_hint:${tenantOf(user)}:${user.oid}`).digest('base64url');
+      const hint = createHash('sha256')
+        .update(`login_hint:${tenantOf(user)}:${user.oid}`)
+        .digest('base64url');
       loginHints.set(hint, user.username);
       claims.login_hint = hint;
     }
@@ -1124,7 +1424,9 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     if (client.config.groupMembershipClaims && user.groups?.length) {
       if (user.groups.length > MAX_TOKEN_GROUPS) {
         claims._claim_names = { groups: 'src1' };
-        claims._claim_sources = { src1: { endpoint: `https://graph.microsoft.com/v1.0/users/${user.oid}/getMemberObjects` } };
+        claims._claim_sources = {
+          src1: { endpoint: `https://graph.microsoft.com/v1.0/users/${user.oid}/getMemberObjects` },
+        };
       } else {
         claims.groups = [...user.groups];
       }
@@ -1152,35 +1454,73 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     if (authorization?.toLowerCase().startsWith('basic ')) {
       const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      if (colon < 0) throw new TokenError(401, 'invalid_client', 7000215, 'Invalid client secret provided.', { 'WWW-Authenticate': 'Basic' });
+      if (colon < 0)
+        throw new TokenError(401, 'invalid_client', 7000215, 'Invalid client secret provided.', {
+          'WWW-Authenticate': 'Basic',
+        });
       try {
         // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
         basicId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
         basicSecret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
       } catch {
-        throw new TokenError(401, 'invalid_client', 7000215, 'Invalid client secret provided.', { 'WWW-Authenticate': 'Basic' });
+        throw new TokenError(401, 'invalid_client', 7000215, 'Invalid client secret provided.', {
+          'WWW-Authenticate': 'Basic',
+        });
       }
     }
     const bodyId = form.get('client_id') ?? undefined;
     if (basicId !== undefined && bodyId !== undefined && basicId !== bodyId) {
-      throw new TokenError(400, 'invalid_request', 900144, 'client_id in the body and the Authorization header differ.');
+      throw new TokenError(
+        400,
+        'invalid_request',
+        900144,
+        'client_id in the body and the Authorization header differ.',
+      );
     }
     const clientId = basicId ?? bodyId;
-    if (!clientId) throw new TokenError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+    if (!clientId)
+      throw new TokenError(
+        400,
+        'invalid_request',
+        900144,
+        "The request body must contain the following parameter: 'client_id'.",
+      );
     const client = clients.get(clientId);
     if (!client) {
-      throw new TokenError(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`);
+      throw new TokenError(
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${clientId}' was not found in the directory '${tenantId}'.`,
+      );
     }
     const postSecret = form.get('client_secret') ?? undefined;
     const assertion = form.get('client_assertion') ?? undefined;
     const methods = [basicSecret, postSecret, assertion].filter((m) => m !== undefined).length;
-    if (methods > 1) throw new TokenError(400, 'invalid_request', 90014, 'Only one client authentication method may be used per request.');
+    if (methods > 1)
+      throw new TokenError(
+        400,
+        'invalid_request',
+        90014,
+        'Only one client authentication method may be used per request.',
+      );
     const secret = basicSecret ?? postSecret;
     if (secret !== undefined) {
       const match = client.secrets.find((s) => safeEqual(secretValue(s), secret));
-      if (!match) throw new TokenError(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app.');
+      if (!match)
+        throw new TokenError(
+          401,
+          'invalid_client',
+          7000215,
+          'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app.',
+        );
       if (typeof match !== 'string' && match.expiresAt <= now()) {
-        throw new TokenError(401, 'invalid_client', 7000222, `The provided client secret keys for app '${clientId}' are expired.`);
+        throw new TokenError(
+          401,
+          'invalid_client',
+          7000222,
+          `The provided client secret keys for app '${clientId}' are expired.`,
+        );
       }
       return client;
     }
@@ -1191,7 +1531,12 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       await verifyAssertion(client, assertion);
       return client;
     }
-    throw new TokenError(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+    throw new TokenError(
+      401,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    );
   }
 
   async function verifyAssertion(client: ClientState, assertion: string): Promise<void> {
@@ -1202,14 +1547,24 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       header = decodeProtectedHeader(assertion);
       claims = decodeJwt(assertion);
     } catch {
-      throw new TokenError(401, 'invalid_client', 700027, 'Client assertion failed signature validation: the assertion is not a well-formed JWT.');
+      throw new TokenError(
+        401,
+        'invalid_client',
+        700027,
+        'Client assertion failed signature validation: the assertion is not a well-formed JWT.',
+      );
     }
     const currentDate = new Date(now());
     const thumbprint = (header['x5t#S256'] as string | undefined) ?? header.x5t;
     if (thumbprint !== undefined) {
       const publicKey = client.certificates.get(thumbprint);
       if (!publicKey) {
-        throw new TokenError(401, 'invalid_client', 700027, `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${thumbprint}']`);
+        throw new TokenError(
+          401,
+          'invalid_client',
+          700027,
+          `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${thumbprint}']`,
+        );
       }
       try {
         // RFC 7523 §3: iss = sub = client_id, aud = the token endpoint. MSAL reuses one assertion for up to
@@ -1231,7 +1586,12 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     }
     const entry = (client.config.federated ?? []).find((f) => f.issuer === claims.iss && f.subject === claims.sub);
     if (!entry) {
-      throw new TokenError(401, 'invalid_client', 70021, `No matching federated identity record found for presented assertion. Assertion Issuer: '${String(claims.iss)}'. Assertion Subject: '${String(claims.sub)}'.`);
+      throw new TokenError(
+        401,
+        'invalid_client',
+        70021,
+        `No matching federated identity record found for presented assertion. Assertion Issuer: '${String(claims.iss)}'. Assertion Subject: '${String(claims.sub)}'.`,
+      );
     }
     try {
       await jwtVerify(assertion, federatedKey(entry), {
@@ -1251,24 +1611,43 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     // the refusal is the no-matching-record answer, at the same step.
     const mirid = typeof claims.xms_mirid === 'string' ? claims.xms_mirid : undefined;
     if (mirid !== undefined && !/\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\//i.test(mirid)) {
-      throw new TokenError(401, 'invalid_client', 70021, `No matching federated identity record found for presented assertion. Assertion Issuer: '${String(claims.iss)}'. Assertion Subject: '${String(claims.sub)}'. A federated identity credential trusts only a user-assigned managed identity.`);
+      throw new TokenError(
+        401,
+        'invalid_client',
+        70021,
+        `No matching federated identity record found for presented assertion. Assertion Issuer: '${String(claims.iss)}'. Assertion Subject: '${String(claims.sub)}'. A federated identity credential trusts only a user-assigned managed identity.`,
+      );
     }
   }
 
   function federatedKey(entry: FederatedCredential): KeyObject | JWTVerifyGetKey {
     if (entry.publicKeyPem) {
-      return entry.publicKeyPem.includes('BEGIN CERTIFICATE') ? new X509Certificate(entry.publicKeyPem).publicKey : createPublicKey(entry.publicKeyPem);
+      return entry.publicKeyPem.includes('BEGIN CERTIFICATE')
+        ? new X509Certificate(entry.publicKeyPem).publicKey
+        : createPublicKey(entry.publicKeyPem);
     }
-    if (!entry.jwksUri) throw new TokenError(401, 'invalid_client', 700027, 'The federated credential has no key to verify the assertion with.');
+    if (!entry.jwksUri)
+      throw new TokenError(
+        401,
+        'invalid_client',
+        700027,
+        'The federated credential has no key to verify the assertion with.',
+      );
     let jwks = remoteJwks.get(entry.jwksUri);
     if (!jwks) remoteJwks.set(entry.jwksUri, (jwks = createRemoteJWKSet(new URL(entry.jwksUri))));
     return jwks;
   }
 
   function assertionError(error: unknown, fallback: string): TokenError {
-    if (error instanceof joseErrors.JWTExpired) return new TokenError(401, 'invalid_client', 700024, 'Client assertion is not within its valid time range.');
+    if (error instanceof joseErrors.JWTExpired)
+      return new TokenError(401, 'invalid_client', 700024, 'Client assertion is not within its valid time range.');
     if (error instanceof joseErrors.JWTClaimValidationFailed) {
-      return new TokenError(401, 'invalid_client', 700027, `Client assertion contains an invalid claim '${error.claim}': ${error.reason}.`);
+      return new TokenError(
+        401,
+        'invalid_client',
+        700027,
+        `Client assertion contains an invalid claim '${error.claim}': ${error.reason}.`,
+      );
     }
     return new TokenError(401, 'invalid_client', 700027, fallback);
   }
@@ -1276,19 +1655,28 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   // -------------------------------------------------------------------------------------------------------
   // Responses
 
-  function describe(aadsts: number, text: string, correlationId: string = randomUUID(), traceId: string = randomUUID()): string {
+  function describe(
+    aadsts: number,
+    text: string,
+    correlationId: string = randomUUID(),
+    traceId: string = randomUUID(),
+  ): string {
     if (protocol === 'oidc') return text;
     return `AADSTS${aadsts}: ${text}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp()}`;
   }
 
   function timestamp(): string {
-    return new Date(now()).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    return new Date(now())
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z');
   }
 
   function sendTokenError(req: IncomingMessage, res: ServerResponse, error: TokenError): void {
     const requested = req.headers['client-request-id'];
     // Entra echoes the caller's client-request-id as the correlation id.
-    const correlationId = typeof requested === 'string' && /^[0-9a-f-]{36}$/i.test(requested) ? requested : randomUUID();
+    const correlationId =
+      typeof requested === 'string' && /^[0-9a-f-]{36}$/i.test(requested) ? requested : randomUUID();
     const traceId = randomUUID();
     const body =
       protocol === 'oidc'
@@ -1310,10 +1698,19 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   // -------------------------------------------------------------------------------------------------------
   // signIn(): the sign-in page's own form post, without a browser
 
-  async function signIn(authorizeUrl: string, username: string, opts: { password?: string; cancel?: boolean } = {}): Promise<string> {
+  async function signIn(
+    authorizeUrl: string,
+    username: string,
+    opts: { password?: string; cancel?: boolean } = {},
+  ): Promise<string> {
     const first = await request('GET', authorizeUrl);
     if (first.status === 302) return first.location!;
-    if (first.status !== 200) throw new StandInSignInError(`authorize answered ${first.status}: ${pageError(first.body)}`, first.status, first.body);
+    if (first.status !== 200)
+      throw new StandInSignInError(
+        `authorize answered ${first.status}: ${pageError(first.body)}`,
+        first.status,
+        first.body,
+      );
     const form = /<form method="post" action="([^"]*)" id="signin-form">([\s\S]*?)<\/form>/.exec(first.body);
     if (!form) throw new StandInSignInError('the sign-in page has no sign-in form', first.status, first.body);
     const fields = new URLSearchParams();
@@ -1321,11 +1718,18 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
       fields.append(unescapeHtml(input[1]!), unescapeHtml(input[2]!));
     }
     fields.set('username', username);
-    fields.set('password', opts.password ?? users.find((u) => u.username.toLowerCase() === username.toLowerCase())?.password ?? '');
+    fields.set(
+      'password',
+      opts.password ?? users.find((u) => u.username.toLowerCase() === username.toLowerCase())?.password ?? '',
+    );
     fields.set('action', opts.cancel ? 'cancel' : 'signin');
     const second = await request('POST', new URL(unescapeHtml(form[1]!), authorizeUrl).href, fields.toString());
     if (second.status === 302) return second.location!;
-    throw new StandInSignInError(`sign-in did not complete (${second.status}): ${pageError(second.body)}`, second.status, second.body);
+    throw new StandInSignInError(
+      `sign-in did not complete (${second.status}): ${pageError(second.body)}`,
+      second.status,
+      second.body,
+    );
   }
 
   function pageError(html: string): string {
@@ -1334,7 +1738,11 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
   }
 
   /** node:https with the dev CA passed explicitly, so signIn() works even without NODE_EXTRA_CA_CERTS. */
-  function request(method: string, target: string, body?: string): Promise<{ status: number; location?: string; body: string }> {
+  function request(
+    method: string,
+    target: string,
+    body?: string,
+  ): Promise<{ status: number; location?: string; body: string }> {
     return new Promise((resolve, reject) => {
       const parsed = new URL(target);
       const transport = parsed.protocol === 'https:' ? https : http;
@@ -1343,12 +1751,21 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         {
           method,
           ...(parsed.protocol === 'https:' ? { ca: ca.certPem } : {}),
-          headers: body !== undefined ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } : {},
+          headers:
+            body !== undefined
+              ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) }
+              : {},
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              location: res.headers.location,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
           res.on('error', reject);
         },
       );
@@ -1376,7 +1793,8 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         ...(audience ? { audience } : {}),
       },
     );
-    if ((payload.iat ?? 0) * 1000 < accessTokensValidFrom) throw new Error('access token expired (expireAccessTokensNow)');
+    if ((payload.iat ?? 0) * 1000 < accessTokensValidFrom)
+      throw new Error('access token expired (expireAccessTokensNow)');
     return payload as Record<string, unknown>;
   }
 
@@ -1441,10 +1859,14 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
     verifyAccessToken,
     issuedSecrets: () => [...issued],
     sessionIds: (username) =>
-      providerSessions.filter((s) => username === undefined || s.username.toLowerCase() === username.toLowerCase()).map((s) => s.sid),
+      providerSessions
+        .filter((s) => username === undefined || s.username.toLowerCase() === username.toLowerCase())
+        .map((s) => s.sid),
     issuedRefreshTokens: () => [...refreshTokens.keys()],
     async stop() {
-      const closing = [backServer, frontServer].filter((s) => s !== undefined).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      const closing = [backServer, frontServer]
+        .filter((s) => s !== undefined)
+        .map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const socket of sockets) socket.destroy();
       backServer.closeAllConnections();
       frontServer?.closeAllConnections();
@@ -1504,7 +1926,11 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 

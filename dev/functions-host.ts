@@ -16,7 +16,13 @@
  * - request bodies are capped (default 1 MiB → 413) and headers at 32 KiB in total (→ 431), Kestrel's default
  *   `MaxRequestHeadersTotalSize`, which the Functions host runs on (node:http's own default would be 16 KiB).
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+  type Server,
+} from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -89,7 +95,15 @@ export class PortInUseError extends Error {
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
-const LOG_RANKS: Record<string, number> = { trace: 0, debug: 1, information: 2, warning: 3, error: 4, critical: 5, none: 6 };
+const LOG_RANKS: Record<string, number> = {
+  trace: 0,
+  debug: 1,
+  information: 2,
+  warning: 3,
+  error: 4,
+  critical: 5,
+  none: 6,
+};
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'trailer']);
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
@@ -190,7 +204,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
   const cors = options.cors ? new CorsPolicy(options.cors) : undefined;
   const logLevels = hostJson.logging?.logLevel ?? {};
   const levelFor = (fn: string) =>
-    LOG_RANKS[(logLevels[`Function.${fn}`] ?? logLevels['Function'] ?? logLevels['default'] ?? 'information').toLowerCase()] ?? 2;
+    LOG_RANKS[
+      (logLevels[`Function.${fn}`] ?? logLevels['Function'] ?? logLevels['default'] ?? 'information').toLowerCase()
+    ] ?? 2;
 
   // Library system messages (e.g. "discarding the body of a GET") are worth seeing; its debug chatter is not.
   setSystemLog((level, message) => {
@@ -250,7 +266,13 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
     const model = fn.model.getInvocationModel(coreCtx);
     const { context, inputs } = await model.getArguments();
     const hookData: Record<string, unknown> = {};
-    const pre = { invocationContext: context, inputs, functionCallback: fn.handler as FunctionCallback, hookData, appHookData };
+    const pre = {
+      invocationContext: context,
+      inputs,
+      functionCallback: fn.handler as FunctionCallback,
+      hookData,
+      appHookData,
+    };
     for (const hook of hooksOf('preInvocation')) await hook.callback(pre);
     coreCtx.state = 'invocation';
     const post: Record<string, unknown> = { invocationContext: context, inputs: pre.inputs, hookData, appHookData };
@@ -287,9 +309,13 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
     runningTimers.add(run);
     try {
       await run;
-      write(`${timestamp()} Executed 'Functions.${entry.fn.name}' (${reason}, Succeeded, Duration=${Math.round(performance.now() - started)}ms)`);
+      write(
+        `${timestamp()} Executed 'Functions.${entry.fn.name}' (${reason}, Succeeded, Duration=${Math.round(performance.now() - started)}ms)`,
+      );
     } catch (error) {
-      write(`${timestamp()} Executed 'Functions.${entry.fn.name}' (${reason}, Failed, Duration=${Math.round(performance.now() - started)}ms): ${describe(error)}`);
+      write(
+        `${timestamp()} Executed 'Functions.${entry.fn.name}' (${reason}, Failed, Duration=${Math.round(performance.now() - started)}ms): ${describe(error)}`,
+      );
       throw error;
     } finally {
       runningTimers.delete(run);
@@ -306,7 +332,12 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
     res.end(bytes);
   }
 
-  async function writeFunctionResponse(req: IncomingMessage, res: ServerResponse, returnValue: unknown, extra: Record<string, string>) {
+  async function writeFunctionResponse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    returnValue: unknown,
+    extra: Record<string, string>,
+  ) {
     const http = (returnValue as { http?: RpcHttpResponse } | undefined | null)?.http;
     if (!http) {
       send(res, 204, extra);
@@ -340,7 +371,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
     const method = (req.method ?? 'GET').toUpperCase();
     const rawUrl = req.url ?? '/';
     const logLine = (path: string, status: number, fn?: string) =>
-      write(`${timestamp()} ${method} ${safePath(path)} -> ${status} (${Math.round(performance.now() - started)}ms${fn ? `, ${fn}` : ''})`);
+      write(
+        `${timestamp()} ${method} ${safePath(path)} -> ${status} (${Math.round(performance.now() - started)}ms${fn ? `, ${fn}` : ''})`,
+      );
 
     const hostHeader = isValidHostHeader(req.headers.host) ? req.headers.host : `${bindHost}:${actualPort}`;
     let url: URL;
@@ -508,7 +541,10 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         if (inFlight > 0) {
-          await Promise.race([new Promise<void>((r) => idleWaiters.push(r)), new Promise((r) => setTimeout(r, 5000).unref())]);
+          await Promise.race([
+            new Promise<void>((r) => idleWaiters.push(r)),
+            new Promise((r) => setTimeout(r, 5000).unref()),
+          ]);
         }
         server.closeAllConnections();
         await closed;

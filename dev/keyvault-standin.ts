@@ -139,7 +139,8 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     if (injected) {
       counters.faultsServed += 1;
       if (injected === 'answered') return;
-      const code = injected.status === 429 ? 'Throttled' : injected.status === 503 ? 'ServiceUnavailable' : 'InternalServerError';
+      const code =
+        injected.status === 429 ? 'Throttled' : injected.status === 503 ? 'ServiceUnavailable' : 'InternalServerError';
       return kvError(res, injected.status, code, 'Injected fault.', injected.headers);
     }
 
@@ -153,13 +154,19 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     const authorization = req.headers.authorization;
     if (!authorization) {
       counters.challenges += 1;
-      return kvError(res, 401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', { 'WWW-Authenticate': challenge });
+      return kvError(res, 401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', {
+        'WWW-Authenticate': challenge,
+      });
     }
     const bearer = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization)?.[1];
-    const verified = bearer ? verifyStandInJwt(bearer, { trusted: trustedIssuers, audience }) : { ok: false as const, reason: 'not a Bearer token' };
+    const verified = bearer
+      ? verifyStandInJwt(bearer, { trusted: trustedIssuers, audience })
+      : { ok: false as const, reason: 'not a Bearer token' };
     if (!verified.ok) {
       counters.unauthorized += 1;
-      return kvError(res, 401, 'Unauthorized', `AKV10022: Invalid token: ${verified.reason}.`, { 'WWW-Authenticate': challenge });
+      return kvError(res, 401, 'Unauthorized', `AKV10022: Invalid token: ${verified.reason}.`, {
+        'WWW-Authenticate': challenge,
+      });
     }
     const oid = verified.claims.oid;
     if (options.allowedPrincipals && (typeof oid !== 'string' || !options.allowedPrincipals.includes(oid))) {
@@ -168,7 +175,12 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     }
 
     if (!requestUrl.searchParams.get('api-version')) {
-      return kvError(res, 400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+      return kvError(
+        res,
+        400,
+        'MissingApiVersionParameter',
+        'The api-version query parameter (?api-version=) is required for all requests.',
+      );
     }
     if (req.method !== 'GET') return kvError(res, 405, 'MethodNotAllowed', 'Only GET is supported by this stand-in.');
 
@@ -178,9 +190,15 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     const versions = store.get(name) ?? [];
     const found = wanted ? versions.find((v) => v.version === wanted) : versions[versions.length - 1];
     if (!found) {
-      return kvError(res, 404, 'SecretNotFound', `A secret with (name/id) ${name}${wanted ? `/${wanted}` : ''} was not found in this key vault.`);
+      return kvError(
+        res,
+        404,
+        'SecretNotFound',
+        `A secret with (name/id) ${name}${wanted ? `/${wanted}` : ''} was not found in this key vault.`,
+      );
     }
-    if (!found.enabled) return kvError(res, 403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', {}, 'SecretDisabled');
+    if (!found.enabled)
+      return kvError(res, 403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', {}, 'SecretDisabled');
     json(res, 200, {
       value: found.value,
       id: `${url}/secrets/${name}/${found.version}`,
@@ -232,11 +250,20 @@ function kvError(
   headers: Record<string, string> = {},
   innerCode?: string,
 ): void {
-  json(res, status, { error: { code, message, ...(innerCode ? { innererror: { code: innerCode } } : {}) } }, { 'x-ms-request-id': randomUUID(), ...headers });
+  json(
+    res,
+    status,
+    { error: { code, message, ...(innerCode ? { innererror: { code: innerCode } } : {}) } },
+    { 'x-ms-request-id': randomUUID(), ...headers },
+  );
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }

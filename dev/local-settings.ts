@@ -51,7 +51,8 @@ export function loadLocalSettings(path = 'local.settings.json'): LocalSettings {
 
   const host: LocalSettings['host'] = {};
   const rawHost = root.Host as Record<string, unknown> | undefined;
-  if (rawHost !== undefined && (typeof rawHost !== 'object' || rawHost === null)) problems.push('Host must be an object');
+  if (rawHost !== undefined && (typeof rawHost !== 'object' || rawHost === null))
+    problems.push('Host must be an object');
   else if (rawHost) {
     const port = rawHost['LocalHttpPort'];
     if (port !== undefined) {
@@ -61,7 +62,11 @@ export function loadLocalSettings(path = 'local.settings.json'): LocalSettings {
     }
     const cors = rawHost['CORS'];
     if (cors !== undefined) {
-      if (typeof cors === 'string') host.cors = cors.split(',').map((o) => o.trim()).filter(Boolean);
+      if (typeof cors === 'string')
+        host.cors = cors
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean);
       else problems.push('Host.CORS must be a comma-separated string');
     }
     const credentials = rawHost['CORSCredentials'];

@@ -33,7 +33,15 @@
  * `stop()` then `start` again on the same `port` works too. To get a cache miss in a later test, ask with a new
  * user-assigned client id (any GUID is accepted and gets its own principal id).
  */
-import { createHash, createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -111,7 +119,9 @@ export function createStandInSigningKey(): { privateKey: KeyObject; publicKeyPem
   return { privateKey, publicKeyPem, kid };
 }
 
-export async function startManagedIdentityStandIn(options: ManagedIdentityStandInOptions = {}): Promise<ManagedIdentityStandIn> {
+export async function startManagedIdentityStandIn(
+  options: ManagedIdentityStandInOptions = {},
+): Promise<ManagedIdentityStandIn> {
   const tenantId = options.tenantId ?? DEFAULT_TENANT;
   const issuer = options.issuer ?? `https://login.microsoftonline.com/${tenantId}/v2.0`;
   const principalId = options.principalId ?? DEFAULT_PRINCIPAL;
@@ -134,7 +144,12 @@ export async function startManagedIdentityStandIn(options: ManagedIdentityStandI
     return options.userAssigned?.[clientId] ?? derivedGuid(`principal:${clientId}`);
   };
 
-  const jwk = { ...(createPublicJwk(signingKey.publicKeyPem) as Record<string, string>), kid: signingKey.kid, use: 'sig', alg: 'RS256' };
+  const jwk = {
+    ...(createPublicJwk(signingKey.publicKeyPem) as Record<string, string>),
+    kid: signingKey.kid,
+    use: 'sig',
+    alg: 'RS256',
+  };
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch(() => {
@@ -156,7 +171,12 @@ export async function startManagedIdentityStandIn(options: ManagedIdentityStandI
     if (injected) {
       counters.faultsServed += 1;
       if (injected === 'answered') return;
-      return json(res, injected.status, { statusCode: injected.status, message: 'injected fault', correlationId: randomUUID() }, injected.headers);
+      return json(
+        res,
+        injected.status,
+        { statusCode: injected.status, message: 'injected fault', correlationId: randomUUID() },
+        injected.headers,
+      );
     }
 
     const reject = (status: number, message: string): void => {
@@ -164,11 +184,16 @@ export async function startManagedIdentityStandIn(options: ManagedIdentityStandI
       json(res, status, { statusCode: status, message, correlationId: randomUUID() });
     };
     if (req.method !== 'GET') return reject(405, 'method not allowed');
-    if (req.headers['x-identity-header'] !== identityHeader) return reject(401, 'X-IDENTITY-HEADER is missing or wrong');
+    if (req.headers['x-identity-header'] !== identityHeader)
+      return reject(401, 'X-IDENTITY-HEADER is missing or wrong');
     if (url.searchParams.get('api-version') !== API_VERSION) return reject(400, `api-version must be ${API_VERSION}`);
     const resource = url.searchParams.get('resource');
     if (!resource) return reject(400, 'resource is required');
-    if (url.searchParams.has('mi_res_id') || url.searchParams.has('principal_id') || url.searchParams.has('object_id')) {
+    if (
+      url.searchParams.has('mi_res_id') ||
+      url.searchParams.has('principal_id') ||
+      url.searchParams.has('object_id')
+    ) {
       return reject(400, 'this stand-in names user-assigned identities by client_id only');
     }
     const clientId = url.searchParams.get('client_id') ?? undefined;
@@ -251,9 +276,7 @@ export interface TrustedTokenIssuer {
   publicKeyPem: string;
 }
 
-export type JwtVerification =
-  | { ok: true; claims: Record<string, unknown> }
-  | { ok: false; reason: string };
+export type JwtVerification = { ok: true; claims: Record<string, unknown> } | { ok: false; reason: string };
 
 /**
  * Verifies an RS256 token from this stand-in (or any issuer in `trusted`): signature, `iss`, `aud` (exact, or
@@ -262,7 +285,12 @@ export type JwtVerification =
  */
 export function verifyStandInJwt(
   token: string,
-  expected: { trusted: readonly TrustedTokenIssuer[]; audience: string | readonly string[]; skewSeconds?: number; now?: number },
+  expected: {
+    trusted: readonly TrustedTokenIssuer[];
+    audience: string | readonly string[];
+    skewSeconds?: number;
+    now?: number;
+  },
 ): JwtVerification {
   const parts = token.split('.');
   if (parts.length !== 3) return { ok: false, reason: 'not a compact JWS' };
@@ -278,9 +306,18 @@ export function verifyStandInJwt(
   if (header.alg !== 'RS256') return { ok: false, reason: 'alg must be RS256' };
   const issuer = expected.trusted.find((t) => t.issuer === claims.iss);
   if (!issuer) return { ok: false, reason: 'untrusted issuer' };
-  const valid = verify('sha256', Buffer.from(`${headerB64}.${payloadB64}`), createPublicKey(issuer.publicKeyPem), Buffer.from(signatureB64, 'base64url'));
+  const valid = verify(
+    'sha256',
+    Buffer.from(`${headerB64}.${payloadB64}`),
+    createPublicKey(issuer.publicKeyPem),
+    Buffer.from(signatureB64, 'base64url'),
+  );
   if (!valid) return { ok: false, reason: 'bad signature' };
-  const audiences = (typeof expected.audience === 'string' ? [expected.audience] : expected.audience).flatMap((a) => [a, a.replace(/\/$/, ''), `${a.replace(/\/$/, '')}/`]);
+  const audiences = (typeof expected.audience === 'string' ? [expected.audience] : expected.audience).flatMap((a) => [
+    a,
+    a.replace(/\/$/, ''),
+    `${a.replace(/\/$/, '')}/`,
+  ]);
   if (typeof claims.aud !== 'string' || !audiences.includes(claims.aud)) return { ok: false, reason: 'wrong audience' };
   const now = expected.now ?? Math.floor(Date.now() / 1000);
   const skew = expected.skewSeconds ?? 300;
@@ -301,6 +338,10 @@ function derivedGuid(seed: string): string {
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }

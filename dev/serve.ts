@@ -22,7 +22,13 @@ import {
   type RegisteredFunction,
 } from './functions-host';
 
-const EXPECTED_ERRORS = new Set(['LocalSettingsError', 'CorsConfigError', 'ScheduleError', 'RouteTemplateError', 'ConfigError']);
+const EXPECTED_ERRORS = new Set([
+  'LocalSettingsError',
+  'CorsConfigError',
+  'ScheduleError',
+  'RouteTemplateError',
+  'ConfigError',
+]);
 
 function findOnPath(command: string): string | undefined {
   const exts = process.platform === 'win32' ? ['.cmd', '.exe', ''] : [''];
@@ -55,7 +61,10 @@ function parsePort(raw: string | undefined, fallback: number): number {
 
 function describeFunction(fn: RegisteredFunction, baseUrl: string, routePrefix: string): string {
   if (fn.trigger.type.toLowerCase() !== 'httptrigger') return `        ${fn.name}: ${fn.trigger.type}`;
-  const route = [routePrefix, fn.trigger.route ?? fn.name].filter(Boolean).join('/').replace(/\/{2,}/g, '/');
+  const route = [routePrefix, fn.trigger.route ?? fn.name]
+    .filter(Boolean)
+    .join('/')
+    .replace(/\/{2,}/g, '/');
   const methods = (fn.trigger.methods ?? ['GET', 'POST']).join(',');
   return `        ${fn.name}: [${methods}] ${baseUrl}/${route.replace(/^\//, '')}`;
 }
@@ -69,10 +78,19 @@ function runCoreTools(func: string, port: number): void {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-async function runLocalHost(port: number, modules: string[] | undefined, cors: { origins: string[]; credentials: boolean } | undefined) {
+async function runLocalHost(
+  port: number,
+  modules: string[] | undefined,
+  cors: { origins: string[]; credentials: boolean } | undefined,
+) {
   let host: FunctionsHost;
   try {
-    host = await startFunctionsHost({ port, host: '127.0.0.1', ...(modules ? { modules } : {}), ...(cors ? { cors } : {}) });
+    host = await startFunctionsHost({
+      port,
+      host: '127.0.0.1',
+      ...(modules ? { modules } : {}),
+      ...(cors ? { cors } : {}),
+    });
   } catch (error) {
     if (error instanceof PortInUseError) fail(error.message);
     if (error instanceof FunctionModuleLoadError) {
@@ -114,7 +132,6 @@ async function runLocalHost(port: number, modules: string[] | undefined, cors: {
 
 function readRoutePrefix(): string {
   try {
-     
     const hostJson = require(resolve('host.json')) as { extensions?: { http?: { routePrefix?: string } } };
     return hostJson.extensions?.http?.routePrefix ?? 'api';
   } catch {

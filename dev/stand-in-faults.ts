@@ -42,7 +42,8 @@ export class FaultSwitch {
       req.socket.destroy();
       return 'answered';
     }
-    const headers: Record<string, string> = current.retryAfterSeconds !== undefined ? { 'Retry-After': String(current.retryAfterSeconds) } : {};
+    const headers: Record<string, string> =
+      current.retryAfterSeconds !== undefined ? { 'Retry-After': String(current.retryAfterSeconds) } : {};
     return { status: current.status, headers };
   }
 }

@@ -54,11 +54,22 @@ async function main(): Promise<void> {
   const unknown = process.argv.slice(2).filter((arg) => arg !== '--https');
   if (unknown.length) fail(`unknown option ${unknown.join(' ')} (the only option is --https)`);
   try {
-    stack = await startStack({ ca: { ...ca, dir: ca.dir ?? CA_DIR }, functionsPort: 7071, demoPort: 3000, spaPort: 3001, https, functionsLogFile: LOG_FILE });
+    stack = await startStack({
+      ca: { ...ca, dir: ca.dir ?? CA_DIR },
+      functionsPort: 7071,
+      demoPort: 3000,
+      spaPort: 3001,
+      https,
+      functionsLogFile: LOG_FILE,
+    });
   } catch (error) {
     if (stopping) return;
     if (error instanceof StackStartError || error instanceof PortBusyError) {
-      fail(/already in use/.test(error.message) ? `${error.message}. Is another npm start running? Stop it (Ctrl-C) or free the port${/ and /.test(error.message) ? 's' : ''}.` : error.message);
+      fail(
+        /already in use/.test(error.message)
+          ? `${error.message}. Is another npm start running? Stop it (Ctrl-C) or free the port${/ and /.test(error.message) ? 's' : ''}.`
+          : error.message,
+      );
     }
     fail(error instanceof Error ? (error.stack ?? error.message) : String(error));
   }
@@ -69,7 +80,9 @@ async function main(): Promise<void> {
   // A functions host that dies on its own takes the stack with it, loudly.
   void s.functions.exited.then((code) => {
     if (stopping) return;
-    process.stderr.write(`npm start: the functions host exited (code ${code}); see ${relative(process.cwd(), LOG_FILE)}\n`);
+    process.stderr.write(
+      `npm start: the functions host exited (code ${code}); see ${relative(process.cwd(), LOG_FILE)}\n`,
+    );
     shutdown(1);
   });
 

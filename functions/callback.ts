@@ -14,25 +14,32 @@ import { getServices } from '../shared/services';
  * never shown or logged: it is the provider's (or an attacker's) free text; only its leading AADSTS number is logged.
  */
 export function createCallbackHandler(services: ServicesProvider): HttpHandler {
-  return endpoint({ name: 'callback', methods: ['GET'], kind: 'page', signIn: true }, services, async (request, deps) => {
-    const result = await completeSignIn(
-      {
-        code: request.query('code'),
-        state: request.query('state'),
-        error: request.query('error'),
-        errorAadsts: aadstsNumber(request.query('error_description')),
-        cookies: request.cookies,
-        userAgent: displayUserAgent(request.header('user-agent')),
-      },
-      deps,
-    );
-    const cleared = result.clearCookies.map(expiredHostCookie);
-    if (result.kind === 'app-redirect') return redirectResponse(result.location, cleared);
-    if (result.kind === 'provider-error') {
-      return redirectResponse(withQuery(result.returnTo, deps.config.publicOrigin, 'auth_error', result.error), cleared);
-    }
-    return redirectResponse(result.returnTo, [...cleared, hostCookie(result.session)]);
-  });
+  return endpoint(
+    { name: 'callback', methods: ['GET'], kind: 'page', signIn: true },
+    services,
+    async (request, deps) => {
+      const result = await completeSignIn(
+        {
+          code: request.query('code'),
+          state: request.query('state'),
+          error: request.query('error'),
+          errorAadsts: aadstsNumber(request.query('error_description')),
+          cookies: request.cookies,
+          userAgent: displayUserAgent(request.header('user-agent')),
+        },
+        deps,
+      );
+      const cleared = result.clearCookies.map(expiredHostCookie);
+      if (result.kind === 'app-redirect') return redirectResponse(result.location, cleared);
+      if (result.kind === 'provider-error') {
+        return redirectResponse(
+          withQuery(result.returnTo, deps.config.publicOrigin, 'auth_error', result.error),
+          cleared,
+        );
+      }
+      return redirectResponse(result.returnTo, [...cleared, hostCookie(result.session)]);
+    },
+  );
 }
 
 /**
@@ -52,4 +59,9 @@ function withQuery(target: string, base: string, name: string, value: string): s
 }
 
 failFastOnBadConfiguration();
-app.http('callback', { methods: [...ANY_METHOD], route: 'auth/callback', authLevel: 'anonymous', handler: createCallbackHandler(getServices) });
+app.http('callback', {
+  methods: [...ANY_METHOD],
+  route: 'auth/callback',
+  authLevel: 'anonymous',
+  handler: createCallbackHandler(getServices),
+});

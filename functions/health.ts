@@ -11,15 +11,24 @@ import { getServices } from '../shared/services';
  * cross-site cookie origin (nothing secret), the body's `problems` names it and the three topologies that work.
  */
 export function createHealthHandler(services: ServicesProvider): HttpHandler {
-  return endpoint({ name: 'health', methods: ['GET'], kind: 'json', showPublicConfigProblems: true }, services, async (_request, deps) => {
-    const { config } = deps;
-    return jsonResponse(200, {
-      status: 'ok',
-      protocol: config.protocol,
-      credential: config.credential.kind,
-      storage: 'accountUrl' in config.storage ? 'managed-identity' : 'connection-string',
-    });
-  });
+  return endpoint(
+    { name: 'health', methods: ['GET'], kind: 'json', showPublicConfigProblems: true },
+    services,
+    async (_request, deps) => {
+      const { config } = deps;
+      return jsonResponse(200, {
+        status: 'ok',
+        protocol: config.protocol,
+        credential: config.credential.kind,
+        storage: 'accountUrl' in config.storage ? 'managed-identity' : 'connection-string',
+      });
+    },
+  );
 }
 
-app.http('health', { methods: [...ANY_METHOD], route: 'auth/health', authLevel: 'anonymous', handler: createHealthHandler(getServices) });
+app.http('health', {
+  methods: [...ANY_METHOD],
+  route: 'auth/health',
+  authLevel: 'anonymous',
+  handler: createHealthHandler(getServices),
+});

@@ -62,4 +62,9 @@ function nativeParams(request: ParsedRequest): NativeAuthorizeParams | undefined
 }
 
 failFastOnBadConfiguration();
-app.http('login', { methods: [...ANY_METHOD], route: 'auth/login', authLevel: 'anonymous', handler: createLoginHandler(getServices) });
+app.http('login', {
+  methods: [...ANY_METHOD],
+  route: 'auth/login',
+  authLevel: 'anonymous',
+  handler: createLoginHandler(getServices),
+});

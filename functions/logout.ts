@@ -16,7 +16,13 @@ import { getServices } from '../shared/services';
  */
 export function createLogoutHandler(services: ServicesProvider): HttpHandler {
   return endpoint(
-    { name: 'logout', tokenFlowCors: true, methods: ['POST'], kind: 'json', bodyTypes: ['application/x-www-form-urlencoded', 'application/json'] },
+    {
+      name: 'logout',
+      tokenFlowCors: true,
+      methods: ['POST'],
+      kind: 'json',
+      bodyTypes: ['application/x-www-form-urlencoded', 'application/json'],
+    },
     services,
     async (request, deps) => {
       const { token, kind } = sessionCredential(request);
@@ -26,7 +32,9 @@ export function createLogoutHandler(services: ServicesProvider): HttpHandler {
       const options = logoutOptions(request);
       const result = await endSession(token, kind, options.postLogoutRedirect, deps, options.everywhere);
       const cookies = [expiredHostCookie(result.clearCookie)];
-      return xhr ? jsonResponse(200, { logoutUrl: result.logoutUrl }, cookies) : redirectResponse(result.logoutUrl, cookies);
+      return xhr
+        ? jsonResponse(200, { logoutUrl: result.logoutUrl }, cookies)
+        : redirectResponse(result.logoutUrl, cookies);
     },
   );
 }
@@ -53,7 +61,8 @@ function logoutOptions(request: ParsedRequest): { postLogoutRedirect: string | u
       return values[0];
     };
     const everywhere = single('everywhere');
-    if (everywhere !== undefined && everywhere !== 'true' && everywhere !== 'false') throw new AuthError('invalid_request', { logDetail: 'everywhere' });
+    if (everywhere !== undefined && everywhere !== 'true' && everywhere !== 'false')
+      throw new AuthError('invalid_request', { logDetail: 'everywhere' });
     return { postLogoutRedirect: fromQuery ?? single('post_logout_redirect_uri'), everywhere: everywhere === 'true' };
   }
   let parsed: unknown;
@@ -64,10 +73,17 @@ function logoutOptions(request: ParsedRequest): { postLogoutRedirect: string | u
   }
   const body = (parsed ?? {}) as { post_logout_redirect_uri?: unknown; everywhere?: unknown };
   const value = body.post_logout_redirect_uri;
-  if (value !== undefined && typeof value !== 'string') throw new AuthError('invalid_request', { logDetail: 'post_logout_redirect_uri type' });
-  if (body.everywhere !== undefined && typeof body.everywhere !== 'boolean') throw new AuthError('invalid_request', { logDetail: 'everywhere type' });
+  if (value !== undefined && typeof value !== 'string')
+    throw new AuthError('invalid_request', { logDetail: 'post_logout_redirect_uri type' });
+  if (body.everywhere !== undefined && typeof body.everywhere !== 'boolean')
+    throw new AuthError('invalid_request', { logDetail: 'everywhere type' });
   return { postLogoutRedirect: fromQuery ?? value, everywhere: body.everywhere === true };
 }
 
 failFastOnBadConfiguration();
-app.http('logout', { methods: [...ANY_METHOD_AND_PREFLIGHT], route: 'auth/logout', authLevel: 'anonymous', handler: createLogoutHandler(getServices) });
+app.http('logout', {
+  methods: [...ANY_METHOD_AND_PREFLIGHT],
+  route: 'auth/logout',
+  authLevel: 'anonymous',
+  handler: createLogoutHandler(getServices),
+});

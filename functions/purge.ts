@@ -23,14 +23,17 @@ export function createPurgeHandler(services: () => CoreDeps) {
       deps.states.purgePartitionsBefore(firstLiveStatePartition(now)),
       deps.sessions.purgePartitionsBefore(firstLivePartition(now)),
     ]);
-    context.log(`purge removed ${describe(states, 'expired sign-in states')} and ${describe(sessions, 'expired sessions')}`);
+    context.log(
+      `purge removed ${describe(states, 'expired sign-in states')} and ${describe(sessions, 'expired sessions')}`,
+    );
     const failed = [states, sessions].find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason; // the run is reported failed, after both tables had their turn
   };
 }
 
 function describe(result: PromiseSettledResult<PurgeResult>, what: string): string {
-  if (result.status === 'rejected') return `no ${what} (failed: ${result.reason instanceof Error ? result.reason.message : 'error'})`;
+  if (result.status === 'rejected')
+    return `no ${what} (failed: ${result.reason instanceof Error ? result.reason.message : 'error'})`;
   return `${result.value.deleted} ${what}${result.value.complete ? '' : ' (time budget reached: the next run continues)'}`;
 }
 

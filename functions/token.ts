@@ -15,36 +15,54 @@ import { getServices } from '../shared/services';
  * Errors are RFC 6749 §5.2 JSON; every answer is `Cache-Control: no-store`.
  */
 export function createTokenHandler(services: ServicesProvider): HttpHandler {
-  return endpoint({ name: 'token', tokenFlowCors: true, methods: ['POST'], kind: 'oauth', bodyTypes: ['application/x-www-form-urlencoded'] }, services, async (request, deps) => {
-    const form = new URLSearchParams(request.body);
-    // RFC 6749 §3.2: parameters sent without a value are treated as omitted; none may be repeated.
-    const param = (name: string): string | undefined => {
-      const values = form.getAll(name);
-      if (values.length > 1) throw new AuthError('invalid_request', { logDetail: `duplicate ${name}` });
-      return values[0] || undefined;
-    };
-    const required = (name: string): string => {
-      const value = param(name);
-      if (value === undefined) throw new AuthError('invalid_request', { logDetail: `missing ${name}` });
-      return value;
-    };
-    const grantType = required('grant_type');
-    if (grantType === 'authorization_code') {
-      const grant = {
-        code: required('code'),
-        codeVerifier: required('code_verifier'),
-        redirectUri: required('redirect_uri'),
-        userAgent: displayUserAgent(request.header('user-agent')),
+  return endpoint(
+    {
+      name: 'token',
+      tokenFlowCors: true,
+      methods: ['POST'],
+      kind: 'oauth',
+      bodyTypes: ['application/x-www-form-urlencoded'],
+    },
+    services,
+    async (request, deps) => {
+      const form = new URLSearchParams(request.body);
+      // RFC 6749 §3.2: parameters sent without a value are treated as omitted; none may be repeated.
+      const param = (name: string): string | undefined => {
+        const values = form.getAll(name);
+        if (values.length > 1) throw new AuthError('invalid_request', { logDetail: `duplicate ${name}` });
+        return values[0] || undefined;
       };
-      return jsonResponse(200, await redeemHandoff(grant, deps));
-    }
-    if (grantType === 'refresh_token') {
-      const scope = param('scope');
-      return jsonResponse(200, await refreshGrant(required('refresh_token'), scope?.split(' ').filter(Boolean), deps));
-    }
-    throw new AuthError('unsupported_grant_type');
-  });
+      const required = (name: string): string => {
+        const value = param(name);
+        if (value === undefined) throw new AuthError('invalid_request', { logDetail: `missing ${name}` });
+        return value;
+      };
+      const grantType = required('grant_type');
+      if (grantType === 'authorization_code') {
+        const grant = {
+          code: required('code'),
+          codeVerifier: required('code_verifier'),
+          redirectUri: required('redirect_uri'),
+          userAgent: displayUserAgent(request.header('user-agent')),
+        };
+        return jsonResponse(200, await redeemHandoff(grant, deps));
+      }
+      if (grantType === 'refresh_token') {
+        const scope = param('scope');
+        return jsonResponse(
+          200,
+          await refreshGrant(required('refresh_token'), scope?.split(' ').filter(Boolean), deps),
+        );
+      }
+      throw new AuthError('unsupported_grant_type');
+    },
+  );
 }
 
 failFastOnBadConfiguration();
-app.http('token', { methods: [...ANY_METHOD_AND_PREFLIGHT], route: 'auth/token', authLevel: 'anonymous', handler: createTokenHandler(getServices) });
+app.http('token', {
+  methods: [...ANY_METHOD_AND_PREFLIGHT],
+  route: 'auth/token',
+  authLevel: 'anonymous',
+  handler: createTokenHandler(getServices),
+});

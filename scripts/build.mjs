@@ -34,13 +34,24 @@ const quiet = args.includes('--quiet');
 const log = (m) => quiet || console.log(m);
 
 /** Heavy packages bundled into their own files and required lazily from main.js. */
-export const VENDOR = ['@azure/data-tables', '@azure/msal-node', '@azure/identity', '@azure/keyvault-secrets', 'node-forge', 'oauth4webapi'];
+export const VENDOR = [
+  '@azure/data-tables',
+  '@azure/msal-node',
+  '@azure/identity',
+  '@azure/keyvault-secrets',
+  'node-forge',
+  'oauth4webapi',
+];
 const vendorFile = (pkg) => `${pkg.replace(/^@/, '').replace(/\//g, '-')}.js`;
 /** The worker injects it at run time; never bundled. */
 const RUNTIME = ['@azure/functions-core'];
 
 if (!args.includes('--no-typecheck')) {
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], { cwd: root, stdio: 'inherit' });
+  const tsc = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'],
+    { cwd: root, stdio: 'inherit' },
+  );
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 }
 
@@ -72,7 +83,9 @@ const vendorRedirect = (fromDir) => ({
   },
 });
 
-const functions = readdirSync(join(root, 'functions')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
+const functions = readdirSync(join(root, 'functions'))
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+  .sort();
 const entry = functions.map((f) => `require('./functions/${f.replace(/\.ts$/, '')}');`).join('\n');
 
 await Promise.all([
@@ -89,7 +102,10 @@ await Promise.all([
       // `export *` lets esbuild take each package's ESM build: scope-hoisted, no per-module CommonJS wrappers,
       // which roughly halves the time to load e.g. the Table SDK. node-forge has CommonJS only.
       stdin: {
-        contents: pkg === 'node-forge' ? `module.exports = require(${JSON.stringify(pkg)});` : `export * from ${JSON.stringify(pkg)};`,
+        contents:
+          pkg === 'node-forge'
+            ? `module.exports = require(${JSON.stringify(pkg)});`
+            : `export * from ${JSON.stringify(pkg)};`,
         resolveDir: root,
         sourcefile: `${pkg}.entry.js`,
         loader: 'js',
@@ -101,7 +117,10 @@ await Promise.all([
 ]);
 
 const files = [];
-const walk = (d) => readdirSync(d).forEach((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : f.endsWith('.js') && files.push(join(d, f))));
+const walk = (d) =>
+  readdirSync(d).forEach((f) =>
+    statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : f.endsWith('.js') && files.push(join(d, f)),
+  );
 walk(outDir);
 for (const f of files) log(`${relative(root, f).padEnd(44)} ${(statSync(f).size / 1024).toFixed(0).padStart(6)} KiB`);
 
@@ -111,8 +130,21 @@ if (deployDir) {
   mkdirSync(deployDir, { recursive: true });
   cpSync(join(root, 'host.json'), join(deployDir, 'host.json'));
   cpSync(outDir, join(deployDir, 'dist'), { recursive: true });
-  const staged = { name: pkg.name, version: pkg.version, private: true, description: pkg.description, license: pkg.license, main: pkg.main };
+  const staged = {
+    name: pkg.name,
+    version: pkg.version,
+    private: true,
+    description: pkg.description,
+    license: pkg.license,
+    main: pkg.main,
+  };
   writeFileSync(join(deployDir, 'package.json'), `${JSON.stringify(staged, null, 2)}\n`);
-  const bytes = (d) => readdirSync(d).reduce((n, f) => n + (statSync(join(d, f)).isDirectory() ? bytes(join(d, f)) : statSync(join(d, f)).size), 0);
-  log(`deploy package ${relative(root, deployDir) || '.'}/: ${(bytes(deployDir) / 1024).toFixed(0)} KiB (host.json, package.json, dist/)`);
+  const bytes = (d) =>
+    readdirSync(d).reduce(
+      (n, f) => n + (statSync(join(d, f)).isDirectory() ? bytes(join(d, f)) : statSync(join(d, f)).size),
+      0,
+    );
+  log(
+    `deploy package ${relative(root, deployDir) || '.'}/: ${(bytes(deployDir) / 1024).toFixed(0)} KiB (host.json, package.json, dist/)`,
+  );
 }

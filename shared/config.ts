@@ -201,7 +201,9 @@ export function parseConfig(env: Environment): AuthConfig {
   if (redirectRaw) {
     const url = parseUrl(redirectRaw);
     if (!url || !isSecureWebUrl(url) || url.hash || url.search) {
-      problems.push('AUTH_REDIRECT_URI must be an absolute https URL (http only on loopback), with no query or fragment');
+      problems.push(
+        'AUTH_REDIRECT_URI must be an absolute https URL (http only on loopback), with no query or fragment',
+      );
     } else {
       redirectUri = url.href;
       publicOrigin = url.origin;
@@ -223,7 +225,9 @@ export function parseConfig(env: Environment): AuthConfig {
   for (const origin of allowedReturnOrigins) {
     const url = parseUrl(origin);
     if (!url || !isSecureWebUrl(url) || url.origin !== origin) {
-      problems.push(`AUTH_ALLOWED_RETURN_ORIGINS entry "${origin}" must be an exact origin like https://app.example.com`);
+      problems.push(
+        `AUTH_ALLOWED_RETURN_ORIGINS entry "${origin}" must be an exact origin like https://app.example.com`,
+      );
     } else if (publicOrigin && !isSameSite(url, publicOrigin)) {
       publicProblems.push(crossSiteOriginProblem(origin, publicOrigin));
     }
@@ -238,7 +242,8 @@ export function parseConfig(env: Environment): AuthConfig {
     const why = nativeRedirectProblem(uri);
     if (why) problems.push(`AUTH_NATIVE_REDIRECT_URIS entry "${uri}" ${why}`);
     const name = words.join(' ');
-    if (name && !APP_NAME.test(name)) problems.push(`AUTH_NATIVE_REDIRECT_URIS entry "${uri}": the app name must be 1-64 printable characters`);
+    if (name && !APP_NAME.test(name))
+      problems.push(`AUTH_NATIVE_REDIRECT_URIS entry "${uri}": the app name must be 1-64 printable characters`);
     nativeRedirectUris.push(uri);
     if (name) nativeAppNames[uri] = name;
   }
@@ -248,17 +253,39 @@ export function parseConfig(env: Environment): AuthConfig {
     problems.push('AUTH_POST_LOGOUT_REDIRECT_URI must be a relative path or a URL on an allowed return origin');
   }
 
-  const idleMinutes = parseInteger(get('AUTH_SESSION_IDLE_MINUTES'), 480, 5, 60 * 24 * 30, 'AUTH_SESSION_IDLE_MINUTES', problems);
-  const absoluteHours = parseInteger(get('AUTH_SESSION_ABSOLUTE_HOURS'), 24, 1, 24 * 90, 'AUTH_SESSION_ABSOLUTE_HOURS', problems);
+  const idleMinutes = parseInteger(
+    get('AUTH_SESSION_IDLE_MINUTES'),
+    480,
+    5,
+    60 * 24 * 30,
+    'AUTH_SESSION_IDLE_MINUTES',
+    problems,
+  );
+  const absoluteHours = parseInteger(
+    get('AUTH_SESSION_ABSOLUTE_HOURS'),
+    24,
+    1,
+    24 * 90,
+    'AUTH_SESSION_ABSOLUTE_HOURS',
+    problems,
+  );
 
   // At most what one purge run deletes between two runs (SECURITY.md, BENCHMARKS.md: purge capacity), so that the
   // rows one instance admits never outgrow the purge. 0 turns the limit off (benchmarks; not for production).
-  const signInRatePerSecond = parseInteger(get('AUTH_SIGNIN_RATE_PER_SECOND'), 100, 0, MAX_SIGNIN_RATE_PER_SECOND, 'AUTH_SIGNIN_RATE_PER_SECOND', problems);
+  const signInRatePerSecond = parseInteger(
+    get('AUTH_SIGNIN_RATE_PER_SECOND'),
+    100,
+    0,
+    MAX_SIGNIN_RATE_PER_SECOND,
+    'AUTH_SIGNIN_RATE_PER_SECOND',
+    problems,
+  );
 
   // App role values: no spaces or separators (Entra's "Value" field), so a comma list is unambiguous.
   const requiredRoles = splitList(get('AUTH_REQUIRED_ROLES') ?? '');
   const badRoles = requiredRoles.filter((r) => !/^[\x21-\x7e]{1,120}$/.test(r));
-  if (badRoles.length) problems.push(`AUTH_REQUIRED_ROLES must be app role values without spaces; not: ${badRoles.join(', ')}`);
+  if (badRoles.length)
+    problems.push(`AUTH_REQUIRED_ROLES must be app role values without spaces; not: ${badRoles.join(', ')}`);
 
   const apis = parseApis(get('AUTH_APIS'), protocol, problems);
 
@@ -278,7 +305,14 @@ export function parseConfig(env: Environment): AuthConfig {
     managedIdentityClientId: get('AUTH_MANAGED_IDENTITY_CLIENT_ID'),
     allowedReturnOrigins,
     nativeRedirectUris,
-    tokenClientOrigins: [...new Set(nativeRedirectUris.map(parseUrl).filter(isWebUrl).map((url) => url.origin))],
+    tokenClientOrigins: [
+      ...new Set(
+        nativeRedirectUris
+          .map(parseUrl)
+          .filter(isWebUrl)
+          .map((url) => url.origin),
+      ),
+    ],
     nativeAppNames,
     allowedTenants,
     postLogoutRedirectUri,
@@ -296,8 +330,10 @@ export function parseConfig(env: Environment): AuthConfig {
  */
 export function tokenExchangeAudienceFor(authority: string): string {
   const host = parseUrl(authority)?.hostname.toLowerCase() ?? '';
-  if (host === 'login.microsoftonline.us' || host === 'login.usgovcloudapi.net') return 'api://AzureADTokenExchangeUSGov';
-  if (host === 'login.chinacloudapi.cn' || host === 'login.partner.microsoftonline.cn') return 'api://AzureADTokenExchangeChina';
+  if (host === 'login.microsoftonline.us' || host === 'login.usgovcloudapi.net')
+    return 'api://AzureADTokenExchangeUSGov';
+  if (host === 'login.chinacloudapi.cn' || host === 'login.partner.microsoftonline.cn')
+    return 'api://AzureADTokenExchangeChina';
   return 'api://AzureADTokenExchange';
 }
 
@@ -326,7 +362,12 @@ function isWebUrl(url: URL | undefined): url is URL {
 }
 
 /** Microsoft Graph's identifier URIs in each cloud: a scope under one of them is a Graph scope, like a bare one. */
-const GRAPH_URIS = new Set(['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us', 'https://microsoftgraph.chinacloudapi.cn']);
+const GRAPH_URIS = new Set([
+  'https://graph.microsoft.com',
+  'https://graph.microsoft.us',
+  'https://dod-graph.microsoft.us',
+  'https://microsoftgraph.chinacloudapi.cn',
+]);
 
 /** The resource an Entra scope belongs to: `graph` for a bare name (`User.Read`), else the part before the last `/`. */
 export function resourceOfScope(scope: string): string {
@@ -344,12 +385,18 @@ export function resourceOfScope(scope: string): string {
  * @see https://learn.microsoft.com/entra/identity-platform/scopes-oidc
  * @see https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#redeem-a-code-for-an-access-token
  */
-export function groupScopesByResource(scopes: readonly string[], protocol: 'entra' | 'oidc', problems: string[]): ScopeGroup[] {
+export function groupScopesByResource(
+  scopes: readonly string[],
+  protocol: 'entra' | 'oidc',
+  problems: string[],
+): ScopeGroup[] {
   if (protocol === 'oidc') return [{ resource: '*', scopes: [...scopes] }];
   const groups = new Map<string, string[]>();
   for (const scope of scopes) {
     if (scope.endsWith('/')) {
-      problems.push(`AUTH_SCOPES entry "${scope}" names a resource but no scope (add the scope name, e.g. ${scope}access_as_user)`);
+      problems.push(
+        `AUTH_SCOPES entry "${scope}" names a resource but no scope (add the scope name, e.g. ${scope}access_as_user)`,
+      );
       continue;
     }
     const resource = resourceOfScope(scope);
@@ -357,7 +404,9 @@ export function groupScopesByResource(scopes: readonly string[], protocol: 'entr
   }
   for (const [resource, named] of groups) {
     if (named.length > 1 && named.some((s) => s.endsWith('/.default') || s === '.default')) {
-      problems.push(`AUTH_SCOPES: ${resource === 'graph' ? 'Microsoft Graph' : resource} has ".default" beside other scopes of the same resource; use one or the other`);
+      problems.push(
+        `AUTH_SCOPES: ${resource === 'graph' ? 'Microsoft Graph' : resource} has ".default" beside other scopes of the same resource; use one or the other`,
+      );
     }
   }
   return [...groups].map(([resource, named]) => ({ resource, scopes: named }));
@@ -372,29 +421,53 @@ const API_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
  * resource: Entra issues an access token for a single resource per request (AADSTS28000 otherwise).
  * @see https://learn.microsoft.com/entra/identity-platform/scopes-oidc#scopes-and-permissions
  */
-function parseApis(raw: string | undefined, protocol: AuthConfig['protocol'], problems: string[]): ReadonlyMap<string, ApiUpstream> {
+function parseApis(
+  raw: string | undefined,
+  protocol: AuthConfig['protocol'],
+  problems: string[],
+): ReadonlyMap<string, ApiUpstream> {
   const apis = new Map<string, ApiUpstream>();
-  const entries = (raw ?? '').split(';').map((e) => e.trim()).filter(Boolean);
+  const entries = (raw ?? '')
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean);
   for (const [index, entry] of entries.entries()) {
     const equals = entry.indexOf('=');
     const name = equals > 0 ? entry.slice(0, equals).trim() : '';
-    const [urlText = '', ...scopes] = entry.slice(equals + 1).trim().split(/\s+/);
+    const [urlText = '', ...scopes] = entry
+      .slice(equals + 1)
+      .trim()
+      .split(/\s+/);
     // Named by its position when it has no valid name: the rest of an entry may hold a URL not to be echoed.
     const label = API_NAME.test(name) ? `AUTH_APIS entry "${name}"` : `AUTH_APIS entry ${index + 1}`;
     if (!API_NAME.test(name)) {
-      problems.push(`${label} needs a name of lower-case letters, digits, "-" or "_" before "=" (name=<base URL> <scope> …)`);
+      problems.push(
+        `${label} needs a name of lower-case letters, digits, "-" or "_" before "=" (name=<base URL> <scope> …)`,
+      );
       continue;
     }
     if (apis.has(name)) problems.push(`${label} is configured twice`);
     const url = parseUrl(urlText);
-    if (!url || !isSecureWebUrl(url) || url.username || url.password || url.search || url.hash || urlText.includes('?') || urlText.includes('#')) {
+    if (
+      !url ||
+      !isSecureWebUrl(url) ||
+      url.username ||
+      url.password ||
+      url.search ||
+      url.hash ||
+      urlText.includes('?') ||
+      urlText.includes('#')
+    ) {
       problems.push(`${label} needs an https base URL (http only on loopback) without credentials, query or fragment`);
       continue;
     }
     const badScopes = scopes.filter((s) => !SCOPE_TOKEN.test(s));
     const resourceScopes = scopes.filter((s) => !(OIDC_SCOPES as readonly string[]).includes(s));
     if (badScopes.length) problems.push(`${label} has invalid scope tokens: ${badScopes.join(', ')}`);
-    else if (resourceScopes.length === 0) problems.push(`${label} needs at least one scope of the API (openid, profile, offline_access give no access token)`);
+    else if (resourceScopes.length === 0)
+      problems.push(
+        `${label} needs at least one scope of the API (openid, profile, offline_access give no access token)`,
+      );
     else if (protocol === 'entra' && new Set(resourceScopes.map(resourceOfScope)).size > 1) {
       problems.push(`${label} mixes scopes of different resources; one entry per resource`);
     }
@@ -404,12 +477,17 @@ function parseApis(raw: string | undefined, protocol: AuthConfig['protocol'], pr
   return apis;
 }
 
-function parseCredential(get: (name: SettingName) => string | undefined, problems: string[], authority: string): CredentialConfig {
+function parseCredential(
+  get: (name: SettingName) => string | undefined,
+  problems: string[],
+  authority: string,
+): CredentialConfig {
   const kind = get('AUTH_CREDENTIAL') ?? 'secret';
   const keyVaultUrl = get('AUTH_KEY_VAULT_URL');
   if (keyVaultUrl !== undefined) {
     const url = parseUrl(keyVaultUrl);
-    if (!url || url.protocol !== 'https:' || url.search || url.hash) problems.push('AUTH_KEY_VAULT_URL must be an https URL');
+    if (!url || url.protocol !== 'https:' || url.search || url.hash)
+      problems.push('AUTH_KEY_VAULT_URL must be an https URL');
   }
   switch (kind) {
     case 'secret': {
@@ -418,7 +496,12 @@ function parseCredential(get: (name: SettingName) => string | undefined, problem
         problems.push('set AUTH_CLIENT_SECRET or AUTH_KEY_VAULT_URL, not both (which secret wins would be a guess)');
       }
       if (keyVaultUrl !== undefined) {
-        return { kind, source: 'key-vault', keyVaultUrl, secretName: get('AUTH_CLIENT_SECRET_NAME') ?? 'auth-client-secret' };
+        return {
+          kind,
+          source: 'key-vault',
+          keyVaultUrl,
+          secretName: get('AUTH_CLIENT_SECRET_NAME') ?? 'auth-client-secret',
+        };
       }
       if (clientSecret === undefined) {
         problems.push('AUTH_CLIENT_SECRET or AUTH_KEY_VAULT_URL is required when AUTH_CREDENTIAL is "secret"');
@@ -426,8 +509,13 @@ function parseCredential(get: (name: SettingName) => string | undefined, problem
       return { kind, source: 'setting', clientSecret: clientSecret ?? '' };
     }
     case 'certificate':
-      if (keyVaultUrl === undefined) problems.push('AUTH_KEY_VAULT_URL is required when AUTH_CREDENTIAL is "certificate"');
-      return { kind, keyVaultUrl: keyVaultUrl ?? '', certificateName: get('AUTH_CLIENT_CERTIFICATE_NAME') ?? 'auth-client-certificate' };
+      if (keyVaultUrl === undefined)
+        problems.push('AUTH_KEY_VAULT_URL is required when AUTH_CREDENTIAL is "certificate"');
+      return {
+        kind,
+        keyVaultUrl: keyVaultUrl ?? '',
+        certificateName: get('AUTH_CLIENT_CERTIFICATE_NAME') ?? 'auth-client-certificate',
+      };
     case 'managed-identity': {
       // A federated identity credential can trust only a user-assigned managed identity (Learn "Configure an
       // application to trust a managed identity", prerequisites), so the identity is named, never implied.
@@ -438,12 +526,23 @@ function parseCredential(get: (name: SettingName) => string | undefined, problem
             '(the client id of the user-assigned identity the federated credential trusts; Entra does not accept a system-assigned one)',
         );
       } else if (!GUID.test(managedIdentityClientId)) {
-        problems.push('AUTH_MANAGED_IDENTITY_CLIENT_ID must be the client id (a GUID) of a user-assigned managed identity');
+        problems.push(
+          'AUTH_MANAGED_IDENTITY_CLIENT_ID must be the client id (a GUID) of a user-assigned managed identity',
+        );
       }
       const audienceRaw = get('AUTH_TOKEN_EXCHANGE_AUDIENCE');
       const audienceUrl = audienceRaw === undefined ? undefined : parseUrl(audienceRaw);
-      if (audienceRaw !== undefined && (!audienceUrl || audienceUrl.search || audienceUrl.hash || /\s/.test(audienceRaw) || audienceRaw.endsWith('/.default'))) {
-        problems.push('AUTH_TOKEN_EXCHANGE_AUDIENCE must be an absolute URI such as api://AzureADTokenExchange (no /.default)');
+      if (
+        audienceRaw !== undefined &&
+        (!audienceUrl ||
+          audienceUrl.search ||
+          audienceUrl.hash ||
+          /\s/.test(audienceRaw) ||
+          audienceRaw.endsWith('/.default'))
+      ) {
+        problems.push(
+          'AUTH_TOKEN_EXCHANGE_AUDIENCE must be an absolute URI such as api://AzureADTokenExchange (no /.default)',
+        );
       }
       return {
         kind,
@@ -493,7 +592,8 @@ export function nativeRedirectProblem(uri: string): string | undefined {
   const url = parseUrl(uri);
   if (!url || url.hash) return 'must be an absolute URI without a fragment';
   // Stored with every pending native sign-in: bounded so that row stays under 4 KB (SECURITY.md).
-  if (uri.length > MAX_NATIVE_REDIRECT_URI_LENGTH) return `must be at most ${MAX_NATIVE_REDIRECT_URI_LENGTH} characters`;
+  if (uri.length > MAX_NATIVE_REDIRECT_URI_LENGTH)
+    return `must be at most ${MAX_NATIVE_REDIRECT_URI_LENGTH} characters`;
   const scheme = url.protocol.slice(0, -1);
   if (scheme === 'https') return undefined;
   if (scheme === 'http') {
@@ -510,7 +610,8 @@ export function nativeRedirectProblem(uri: string): string | undefined {
  * @see https://learn.microsoft.com/entra/external-id/customers/concept-authentication-methods-customers
  */
 function ciamAuthority(url: URL): string | undefined {
-  if (!url.hostname.toLowerCase().endsWith('.ciamlogin.com') || url.pathname.replace(/\/+$/, '') !== '') return undefined;
+  if (!url.hostname.toLowerCase().endsWith('.ciamlogin.com') || url.pathname.replace(/\/+$/, '') !== '')
+    return undefined;
   return `${url.origin}/${url.hostname.split('.')[0]!.toLowerCase()}.onmicrosoft.com`;
 }
 
@@ -539,7 +640,14 @@ function splitList(value: string): string[] {
     .filter(Boolean);
 }
 
-function parseInteger(raw: string | undefined, fallback: number, min: number, max: number, name: string, problems: string[]): number {
+function parseInteger(
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  name: string,
+  problems: string[],
+): number {
   if (raw === undefined) return fallback;
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {

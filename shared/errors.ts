@@ -27,7 +27,10 @@ export const ERROR_CODES = {
   session_required: [401, 'Sign-in required.'],
   session_expired: [401, 'The session has expired. Sign in again.'],
   interaction_required: [401, 'The identity provider requires the user to sign in again.'],
-  session_revoked: [401, 'The identity provider ended this sign-in (revoked, expired or disabled account). Sign in again.'],
+  session_revoked: [
+    401,
+    'The identity provider ended this sign-in (revoked, expired or disabled account). Sign in again.',
+  ],
   tenant_not_allowed: [403, 'Accounts from this organization may not sign in to this app.'],
   role_required: [403, 'Your account has none of the roles this app requires.'],
   consent_required: [403, 'An administrator must grant consent to this app before you can sign in.'],
@@ -38,8 +41,14 @@ export const ERROR_CODES = {
   upstream_timeout: [504, 'The identity provider did not answer in time.'],
   upstream_throttled: [503, 'The identity provider is throttling requests. Try again shortly.'],
   provider_rejected: [502, 'The identity provider refused the request. The logs name its AADSTS code.'],
-  app_registration_mismatch: [500, "The app registration does not match this service's settings. The logs name the AADSTS code."],
-  client_credential_rejected: [500, "The identity provider rejected this service's client credential. The logs name the AADSTS code."],
+  app_registration_mismatch: [
+    500,
+    "The app registration does not match this service's settings. The logs name the AADSTS code.",
+  ],
+  client_credential_rejected: [
+    500,
+    "The identity provider rejected this service's client credential. The logs name the AADSTS code.",
+  ],
   api_not_found: [404, 'No API is configured under this name.'],
   api_path_invalid: [400, 'This API path is not allowed.'],
   api_unavailable: [502, 'The API is unavailable.'],
@@ -110,7 +119,10 @@ export function upstreamTransportError(cause: unknown, what: string): AuthError 
   // By name, not `instanceof Error`: fetch's DOMException may come from another realm (a worker, a test VM).
   const name = typeof cause === 'object' && cause !== null ? (cause as { name?: unknown }).name : undefined;
   const timedOut = name === 'TimeoutError' || name === 'AbortError';
-  return new AuthError(timedOut ? 'upstream_timeout' : 'upstream_unavailable', { cause, logDetail: `${what} ${timedOut ? 'timed out' : 'failed'}` });
+  return new AuthError(timedOut ? 'upstream_timeout' : 'upstream_unavailable', {
+    cause,
+    logDetail: `${what} ${timedOut ? 'timed out' : 'failed'}`,
+  });
 }
 
 export function isAuthError(value: unknown, code?: ErrorCode): value is AuthError {

@@ -156,7 +156,10 @@ export interface TokenClient {
    */
   prepare(): Promise<void>;
   redeemCode(request: CodeRedemption, cache: TokenCacheBox): Promise<RedeemedTokens>;
-  acquireSilent(request: { homeAccountId: string; scopes: readonly string[] }, cache: TokenCacheBox): Promise<AccessToken>;
+  acquireSilent(
+    request: { homeAccountId: string; scopes: readonly string[] },
+    cache: TokenCacheBox,
+  ): Promise<AccessToken>;
 }
 
 /** One call to an upstream API of the proxy, with the user's access token for it. */

@@ -46,10 +46,13 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
   const logger = overrides.logger ?? consoleLogger;
 
   /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading keeps cold starts small */
-  const { createProviderMetadataSource, createSigningKeys } = require('./adapters/provider-metadata') as typeof import('./adapters/provider-metadata');
-  const metadata = overrides.metadata ?? createProviderMetadataSource(config.discoveryUrl, clock, overrides.providerTimeoutMs);
+  const { createProviderMetadataSource, createSigningKeys } =
+    require('./adapters/provider-metadata') as typeof import('./adapters/provider-metadata');
+  const metadata =
+    overrides.metadata ?? createProviderMetadataSource(config.discoveryUrl, clock, overrides.providerTimeoutMs);
 
-  const [states, sessions] = overrides.states && overrides.sessions ? [overrides.states, overrides.sessions] : createStores(config);
+  const [states, sessions] =
+    overrides.states && overrides.sessions ? [overrides.states, overrides.sessions] : createStores(config);
 
   let signingKeys: Promise<JWTVerifyGetKey> | undefined;
   let tokenClient: Promise<TokenClient> | undefined;
@@ -78,8 +81,10 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
     tokenClient() {
       if (overrides.tokenClient) return overrides.tokenClient();
       tokenClient ??= Promise.resolve().then(() => {
-        const { createMsalTokenClient } = require('./adapters/msal-token-client') as typeof import('./adapters/msal-token-client');
-        const { createClientCredentialProvider } = require('./adapters/credential') as typeof import('./adapters/credential');
+        const { createMsalTokenClient } =
+          require('./adapters/msal-token-client') as typeof import('./adapters/msal-token-client');
+        const { createClientCredentialProvider } =
+          require('./adapters/credential') as typeof import('./adapters/credential');
         const credentials = createClientCredentialProvider(config.credential, {
           clientId: config.clientId,
           logger,
@@ -111,15 +116,17 @@ function signInRate(perSecond: number, clock: Clock): RateLimiter {
 }
 
 function createStores(config: AuthConfig): [RowStore, RowStore] {
-  const { createTableClient, createTableRowStore } = require('./adapters/table-store') as typeof import('./adapters/table-store');
+  const { createTableClient, createTableRowStore } =
+    require('./adapters/table-store') as typeof import('./adapters/table-store');
   let credential: import('@azure/core-auth').TokenCredential | undefined;
   if ('accountUrl' in config.storage) {
     // Managed identity in Azure; the developer's own sign-in when run locally against a real account.
     const identity = require('@azure/identity') as typeof import('@azure/identity');
     const clientId = config.managedIdentityClientId;
-    credential = process.env.IDENTITY_ENDPOINT || process.env.MSI_ENDPOINT
-      ? new identity.ManagedIdentityCredential(clientId ? { clientId } : {})
-      : new identity.DefaultAzureCredential();
+    credential =
+      process.env.IDENTITY_ENDPOINT || process.env.MSI_ENDPOINT
+        ? new identity.ManagedIdentityCredential(clientId ? { clientId } : {})
+        : new identity.DefaultAzureCredential();
   }
   return [
     createTableRowStore(createTableClient(config.storage, STATE_TABLE, { credential })),

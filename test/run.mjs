@@ -29,9 +29,12 @@ if (mayRunBrowser && !existsSync(chromiumPath)) {
       stdio: 'inherit',
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
-    if (installed.status !== 0) process.stderr.write('apt-get could not install chromium: the browser tests will fail\n');
+    if (installed.status !== 0)
+      process.stderr.write('apt-get could not install chromium: the browser tests will fail\n');
   } else {
-    process.stderr.write(`chromium is missing at ${chromiumPath} and this is not root: install it (apt-get install chromium); the browser tests will fail\n`);
+    process.stderr.write(
+      `chromium is missing at ${chromiumPath} and this is not root: install it (apt-get install chromium); the browser tests will fail\n`,
+    );
   }
 }
 

@@ -34,7 +34,10 @@ function oneLine(error: unknown): string {
 
 async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? '7071');
-  const origins = (process.env['FUNCTIONS_HOST_CORS'] ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = (process.env['FUNCTIONS_HOST_CORS'] ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   const credentials = process.env['FUNCTIONS_HOST_CORS_CREDENTIALS'] === 'true';
   let host: FunctionsHost;
   try {
@@ -46,7 +49,9 @@ async function main(): Promise<void> {
       runTimers: process.env['FUNCTIONS_HOST_RUN_TIMERS'] !== 'false',
     });
   } catch (error) {
-    send({ type: 'failed', message: error instanceof PortInUseError ? error.message : oneLine(error) }, () => process.exit(1));
+    send({ type: 'failed', message: error instanceof PortInUseError ? error.message : oneLine(error) }, () =>
+      process.exit(1),
+    );
     return;
   }
 

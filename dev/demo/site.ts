@@ -25,7 +25,10 @@ export interface DemoSite {
 
 export class PortBusyError extends Error {
   override readonly name = 'PortBusyError';
-  constructor(readonly port: number, readonly what: string) {
+  constructor(
+    readonly port: number,
+    readonly what: string,
+  ) {
     super(`Port ${port} (${what}) is already in use.`);
   }
 }
@@ -45,7 +48,10 @@ export function demoFiles(functionsOrigin: string): Record<string, StaticFile> {
   return {
     '/': {
       type: 'text/html; charset=utf-8',
-      body: readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8').replaceAll('{{FUNCTIONS_URL}}', escapeAttribute(functionsOrigin)),
+      body: readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8').replaceAll(
+        '{{FUNCTIONS_URL}}',
+        escapeAttribute(functionsOrigin),
+      ),
     },
     '/app.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(PUBLIC_DIR, 'app.js'), 'utf8') },
     '/style.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(PUBLIC_DIR, 'style.css'), 'utf8') },
@@ -76,7 +82,11 @@ export function spaFiles(functionsOrigin: string, redirectUri: string): Record<s
  * Serves `files` (GET/HEAD only) with a CSP that lets the page talk to `functionsOrigin` and nothing else;
  * `fallback` (e.g. a proxy for /auth/*) gets every other path.
  */
-export function staticSite(files: Record<string, StaticFile>, functionsOrigin: string, fallback?: RequestListener): RequestListener {
+export function staticSite(
+  files: Record<string, StaticFile>,
+  functionsOrigin: string,
+  fallback?: RequestListener,
+): RequestListener {
   // Only this origin's files run; the page may talk to the sign-in service and nothing else.
   const csp =
     `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${functionsOrigin}; ` +
@@ -115,7 +125,9 @@ export async function startDemoSite(options: {
   const functionsOrigin = new URL(options.functionsUrl).origin;
   const files = options.spaRedirectUri ? spaFiles(functionsOrigin, options.spaRedirectUri) : demoFiles(functionsOrigin);
   const listener = staticSite(files, functionsOrigin);
-  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, listener) : createServer(listener);
+  const server: Server = options.tls
+    ? createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, listener)
+    : createServer(listener);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -124,7 +136,11 @@ export async function startDemoSite(options: {
 
   const port = await new Promise<number>((resolvePromise, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new PortBusyError(options.port, options.spaRedirectUri ? 'SPA demo site' : 'demo site') : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new PortBusyError(options.port, options.spaRedirectUri ? 'SPA demo site' : 'demo site')
+          : error,
+      ),
     );
     server.listen({ port: options.port, host: '127.0.0.1', exclusive: true }, () => {
       const address = server.address();

@@ -30,7 +30,10 @@ const FUNCTIONS_ENTRY = join(__dirname, 'functions-process.ts');
 export const DEMO_CLIENT_ID = '0d7f3c52-8a4e-4b6f-9c1d-3e5a7b9d2f60';
 export const DEMO_APP_NAME = 'Contoso demo site (local)';
 /** Redirect URIs of a demo native app: a private-use scheme (iOS/Android) and a loopback one (desktop, any port). */
-export const DEMO_NATIVE_REDIRECT_URIS = ['com.contoso.signin.demo:/oauth2redirect', 'http://127.0.0.1/callback'] as const;
+export const DEMO_NATIVE_REDIRECT_URIS = [
+  'com.contoso.signin.demo:/oauth2redirect',
+  'http://127.0.0.1/callback',
+] as const;
 export { DEMO_PASSWORD, PortBusyError };
 
 export interface StackOptions {
@@ -110,7 +113,10 @@ const since = (start: number) => Math.round(performance.now() - start);
  * Starts the functions host as a child process with exactly `env` (plus PATH/HOME etc. from this process, minus
  * any AUTH_* / FUNCTIONS_HOST_* of ours) and waits until it listens.
  */
-export async function startFunctionsProcess(env: NodeJS.ProcessEnv, options: { logFile?: string; timeoutMs?: number } = {}): Promise<FunctionsProcess> {
+export async function startFunctionsProcess(
+  env: NodeJS.ProcessEnv,
+  options: { logFile?: string; timeoutMs?: number } = {},
+): Promise<FunctionsProcess> {
   const base: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!/^(AUTH_|FUNCTIONS_HOST_)/.test(name) && name !== 'PORT') base[name] = value;
@@ -139,7 +145,11 @@ export async function startFunctionsProcess(env: NodeJS.ProcessEnv, options: { l
   const port = await new Promise<number>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new StackStartError(`the functions host did not start within ${(options.timeoutMs ?? 60_000) / 1000} s: ${output.trim().slice(-2000)}`));
+      reject(
+        new StackStartError(
+          `the functions host did not start within ${(options.timeoutMs ?? 60_000) / 1000} s: ${output.trim().slice(-2000)}`,
+        ),
+      );
     }, options.timeoutMs ?? 60_000);
     child.on('message', (message: { type?: string; port?: number; message?: string }) => {
       if (message?.type === 'ready' && typeof message.port === 'number') {
@@ -152,7 +162,11 @@ export async function startFunctionsProcess(env: NodeJS.ProcessEnv, options: { l
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new StackStartError(`the functions host exited (code ${code}) before it listened: ${output.trim().slice(-2000) || 'no output'}`));
+      reject(
+        new StackStartError(
+          `the functions host exited (code ${code}) before it listened: ${output.trim().slice(-2000) || 'no output'}`,
+        ),
+      );
     });
   });
 
@@ -187,7 +201,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     { port: wantSpaPort, what: 'SPA demo site' },
   ]);
 
-  const parts: { demo?: DemoSite; spa?: DemoSite; standIn?: EntraStandIn; azurite?: AzuriteInstance; functions?: FunctionsProcess; tlsFront?: HttpsFront } = {};
+  const parts: {
+    demo?: DemoSite;
+    spa?: DemoSite;
+    standIn?: EntraStandIn;
+    azurite?: AzuriteInstance;
+    functions?: FunctionsProcess;
+    tlsFront?: HttpsFront;
+  } = {};
   const stopAll = async () => {
     await parts.tlsFront?.stop();
     await parts.functions?.stop();
@@ -275,9 +296,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     );
     parts.functions = host;
     if (tls) {
-      parts.tlsFront = await startHttpsFront({ certificate: tls, hostName: 'localhost', port: functionsPort, listener: (req, res) => forwardToSignIn(host.url, req, res) });
+      parts.tlsFront = await startHttpsFront({
+        certificate: tls,
+        hostName: 'localhost',
+        port: functionsPort,
+        listener: (req, res) => forwardToSignIn(host.url, req, res),
+      });
       const front = parts.tlsFront;
-      parts.functions = { ...host, url: functionsUrl, port: functionsPort, stop: async () => (await front.stop(), await host.stop()) };
+      parts.functions = {
+        ...host,
+        url: functionsUrl,
+        port: functionsPort,
+        stop: async () => (await front.stop(), await host.stop()),
+      };
     }
     const functionsMs = since(t);
 

@@ -55,7 +55,11 @@ export function signCompact(
  * that nonce's SHA-256 instead, so only Graph (which hashes it back) can verify it. Clients must treat Graph
  * tokens as opaque. https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-tokens
  */
-export function signGraphStyle(header: Record<string, unknown>, claims: Record<string, unknown>, key: SigningKey): string {
+export function signGraphStyle(
+  header: Record<string, unknown>,
+  claims: Record<string, unknown>,
+  key: SigningKey,
+): string {
   const nonce = randomBytes(32).toString('base64url');
   const signed = signCompact({ ...header, nonce: hashNonce(nonce) }, claims, 'RS256', key);
   const [, payload, signature] = signed.split('.');

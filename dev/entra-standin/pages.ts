@@ -41,7 +41,8 @@ export function unescapeHtml(value: string): string {
 }
 
 /** Header value for every page: nothing may load or run, and no one may frame the page (click-jacking). */
-export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
 
 const SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Sign you in',
@@ -117,7 +118,9 @@ function brand(protocol: 'entra' | 'oidc'): string {
 }
 
 function hiddenFields(hidden: SignInPageModel['hidden']): string {
-  return hidden.map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('');
+  return hidden
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('');
 }
 
 export function renderSignInPage(model: SignInPageModel): string {

@@ -7,7 +7,11 @@
  */
 
 export const GRAPH_RESOURCE_ID = '00000003-0000-0000-c000-000000000000';
-const GRAPH_URIS = new Set(['https://graph.microsoft.com', 'https://graph.microsoft.us', 'https://microsoftgraph.chinacloudapi.cn']);
+const GRAPH_URIS = new Set([
+  'https://graph.microsoft.com',
+  'https://graph.microsoft.us',
+  'https://microsoftgraph.chinacloudapi.cn',
+]);
 /** OpenID Connect scopes: they name no resource (Entra adds them to any request). */
 export const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 
@@ -60,7 +64,9 @@ export function parseClaimsRequest(value: string | null | undefined): Record<str
   if (value === null || value === undefined) return undefined;
   try {
     const parsed: unknown = JSON.parse(value);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -69,11 +75,15 @@ export function parseClaimsRequest(value: string | null | undefined): Record<str
 /** True when every member of `required` appears in `offered` with the same value (deeply; arrays as sets). */
 export function claimsSatisfy(offered: unknown, required: unknown): boolean {
   if (Array.isArray(required)) {
-    return Array.isArray(offered) && required.every((item) => offered.some((candidate) => claimsSatisfy(candidate, item)));
+    return (
+      Array.isArray(offered) && required.every((item) => offered.some((candidate) => claimsSatisfy(candidate, item)))
+    );
   }
   if (required !== null && typeof required === 'object') {
     if (offered === null || typeof offered !== 'object' || Array.isArray(offered)) return false;
-    return Object.entries(required as Record<string, unknown>).every(([name, value]) => claimsSatisfy((offered as Record<string, unknown>)[name], value));
+    return Object.entries(required as Record<string, unknown>).every(([name, value]) =>
+      claimsSatisfy((offered as Record<string, unknown>)[name], value),
+    );
   }
   return offered === required;
 }

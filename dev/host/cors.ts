@@ -44,7 +44,11 @@ export class CorsPolicy {
   }
 
   static isPreflight(method: string | undefined, headers: IncomingHttpHeaders): boolean {
-    return method === 'OPTIONS' && typeof headers.origin === 'string' && typeof headers['access-control-request-method'] === 'string';
+    return (
+      method === 'OPTIONS' &&
+      typeof headers.origin === 'string' &&
+      typeof headers['access-control-request-method'] === 'string'
+    );
   }
 
   preflightHeaders(headers: IncomingHttpHeaders): Record<string, string> {

@@ -9,7 +9,14 @@ type Constraint = (value: string) => boolean;
 
 type Segment =
   | { kind: 'literal'; text: string }
-  | { kind: 'param'; name: string; optional: boolean; defaultValue?: string; catchAll: boolean; constraints: Constraint[] };
+  | {
+      kind: 'param';
+      name: string;
+      optional: boolean;
+      defaultValue?: string;
+      catchAll: boolean;
+      constraints: Constraint[];
+    };
 
 export interface CompiledRoute<T> {
   template: string;
@@ -100,7 +107,10 @@ export function splitPath(pathname: string): string[] | undefined {
 
 /** Strips the host.json route prefix (e.g. "api"); undefined when the path is outside it. */
 export function stripPrefix(segments: string[], routePrefix: string): string[] | undefined {
-  const prefix = routePrefix.split('/').filter(Boolean).map((s) => s.toLowerCase());
+  const prefix = routePrefix
+    .split('/')
+    .filter(Boolean)
+    .map((s) => s.toLowerCase());
   if (prefix.length > segments.length) return undefined;
   for (let i = 0; i < prefix.length; i++) if (segments[i]!.toLowerCase() !== prefix[i]) return undefined;
   return segments.slice(prefix.length);

@@ -41,12 +41,16 @@ export function parseSchedule(raw: string, functionName: string, env: NodeJS.Pro
   try {
     CronExpressionParser.parse(expression, { tz: 'UTC' });
   } catch (error) {
-    throw new ScheduleError(`Function "${functionName}": invalid schedule "${expression}": ${(error as Error).message}`);
+    throw new ScheduleError(
+      `Function "${functionName}": invalid schedule "${expression}": ${(error as Error).message}`,
+    );
   }
   return {
     expression,
     next: (from) => CronExpressionParser.parse(expression, { currentDate: from, tz: 'UTC' }).next().toDate(),
     previous: (from) =>
-      CronExpressionParser.parse(expression, { currentDate: new Date(from.getTime() + 1), tz: 'UTC' }).prev().toDate(),
+      CronExpressionParser.parse(expression, { currentDate: new Date(from.getTime() + 1), tz: 'UTC' })
+        .prev()
+        .toDate(),
   };
 }

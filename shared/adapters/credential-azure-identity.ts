@@ -14,7 +14,12 @@
  * token request, so the timeout is applied here, around the credential.
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
-import { AzureCliCredential, AzureDeveloperCliCredential, ChainedTokenCredential, ManagedIdentityCredential } from '@azure/identity';
+import {
+  AzureCliCredential,
+  AzureDeveloperCliCredential,
+  ChainedTokenCredential,
+  ManagedIdentityCredential,
+} from '@azure/identity';
 import { AuthError } from '../errors';
 import type { Clock } from '../ports';
 import type { AzureTokenCredentialChoice } from './key-vault-policy';
@@ -48,7 +53,10 @@ export function withTokenTimeout(inner: TokenCredential, timeoutMs: number): Tok
     getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
       return new Promise<AccessToken | null>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(Object.assign(new Error(`token request timed out after ${timeoutMs} ms`), { name: 'TokenTimeoutError' })),
+          () =>
+            reject(
+              Object.assign(new Error(`token request timed out after ${timeoutMs} ms`), { name: 'TokenTimeoutError' }),
+            ),
           timeoutMs,
         );
         inner.getToken(scopes, options).then(
@@ -93,7 +101,10 @@ export function createManagedIdentityAssertionSource(options: {
   const fresh = (token: AccessToken | undefined): token is AccessToken => {
     if (!token) return false;
     const now = options.clock.now();
-    const refreshAt = Math.min(token.refreshAfterTimestamp ?? Infinity, token.expiresOnTimestamp - TOKEN_REFRESH_MARGIN_MS);
+    const refreshAt = Math.min(
+      token.refreshAfterTimestamp ?? Infinity,
+      token.expiresOnTimestamp - TOKEN_REFRESH_MARGIN_MS,
+    );
     return now < refreshAt;
   };
 
@@ -104,7 +115,9 @@ export function createManagedIdentityAssertionSource(options: {
     const request = credential.getToken(scope).then(
       (token) => {
         if (!token?.token) {
-          throw new AuthError('credential_unavailable', { logDetail: `managed identity returned no token for ${options.audience}` });
+          throw new AuthError('credential_unavailable', {
+            logDetail: `managed identity returned no token for ${options.audience}`,
+          });
         }
         cached = token;
         return token.token;

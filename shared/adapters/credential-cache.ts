@@ -61,7 +61,11 @@ export class CredentialCache<T> {
     const current = this.current;
     if (current) {
       const { refreshAfterMs } = this.options;
-      if (refreshAfterMs !== undefined && this.options.clock.now() - current.fetchedAt >= refreshAfterMs && !this.inCooldown()) {
+      if (
+        refreshAfterMs !== undefined &&
+        this.options.clock.now() - current.fetchedAt >= refreshAfterMs &&
+        !this.inCooldown()
+      ) {
         // Stale-while-revalidate: the caller never waits for (or fails on) a background refresh.
         this.read().catch(() => undefined);
       }
@@ -96,12 +100,16 @@ export class CredentialCache<T> {
       this.renewedFor = { value: rejected, at: this.options.clock.now() };
       const changed = !isSame(fresh, rejected);
       if (!changed) {
-        this.options.logger?.warn('client credential rejected by the identity provider and the source holds no newer one', {
-          credentialSource: this.options.description,
-          ...this.options.describe(fresh),
-        });
+        this.options.logger?.warn(
+          'client credential rejected by the identity provider and the source holds no newer one',
+          {
+            credentialSource: this.options.description,
+            ...this.options.describe(fresh),
+          },
+        );
       } else {
-        if (this.options.logger) securityEvent(this.options.logger, 'credential_rotated', { credentialSource: this.options.description });
+        if (this.options.logger)
+          securityEvent(this.options.logger, 'credential_rotated', { credentialSource: this.options.description });
       }
       return changed;
     });

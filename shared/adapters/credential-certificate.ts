@@ -47,11 +47,16 @@ export function certificateCredentialFromSecret(
   if (type === PKCS12_CONTENT_TYPE || type === undefined || type === '') {
     return fromPkcs12(value);
   }
-  throw new CertificateFormatError(`unsupported content type "${type}" (expected ${PKCS12_CONTENT_TYPE} or ${PEM_CONTENT_TYPE})`);
+  throw new CertificateFormatError(
+    `unsupported content type "${type}" (expected ${PKCS12_CONTENT_TYPE} or ${PEM_CONTENT_TYPE})`,
+  );
 }
 
 function fromPem(pem: string): { credential: CertificateCredential; facts: CertificateFacts } {
-  const keyBlock = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
+  const keyBlock =
+    /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(
+      pem,
+    )?.[0];
   if (!keyBlock) throw new CertificateFormatError('the PEM holds no private key (export the certificate with its key)');
   if (keyBlock.includes('ENCRYPTED')) throw new CertificateFormatError('the PEM private key is encrypted');
   const certBlocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
@@ -83,7 +88,8 @@ function fromPkcs12(base64: string): { credential: CertificateCredential; facts:
       // try the next form
     }
   }
-  if (!p12) throw new CertificateFormatError('the PKCS#12 value cannot be read (a password-protected PFX is not supported)');
+  if (!p12)
+    throw new CertificateFormatError('the PKCS#12 value cannot be read (a password-protected PFX is not supported)');
   const keyBags = [
     ...(p12.getBags({ bagType: forge.pki.oids.pkcs8ShroudedKeyBag! })[forge.pki.oids.pkcs8ShroudedKeyBag!] ?? []),
     ...(p12.getBags({ bagType: forge.pki.oids.keyBag! })[forge.pki.oids.keyBag!] ?? []),
@@ -119,10 +125,15 @@ function parseCertificate(pem: string): X509Certificate {
 }
 
 /** Picks the leaf (the certificate of this key), puts it first, and checks the key type. */
-function assemble(key: KeyObject, certs: X509Certificate[]): { credential: CertificateCredential; facts: CertificateFacts } {
+function assemble(
+  key: KeyObject,
+  certs: X509Certificate[],
+): { credential: CertificateCredential; facts: CertificateFacts } {
   if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') {
     // Entra accepts RS256/PS256 client assertions only.
-    throw new CertificateFormatError(`the certificate key is ${key.asymmetricKeyType ?? 'unknown'}; Entra client certificates must be RSA`);
+    throw new CertificateFormatError(
+      `the certificate key is ${key.asymmetricKeyType ?? 'unknown'}; Entra client certificates must be RSA`,
+    );
   }
   const leaf = certs.find((cert) => cert.checkPrivateKey(key));
   if (!leaf) throw new CertificateFormatError('no certificate in the chain matches the private key');
@@ -135,7 +146,11 @@ function assemble(key: KeyObject, certs: X509Certificate[]): { credential: Certi
       privateKey: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
       x5c: chain.map((cert) => toPem(cert.raw)).join(''),
     },
-    facts: { thumbprintSha256, subject: leaf.subject.replace(/\n/g, ', '), notAfter: new Date(leaf.validTo).toISOString() },
+    facts: {
+      thumbprintSha256,
+      subject: leaf.subject.replace(/\n/g, ', '),
+      notAfter: new Date(leaf.validTo).toISOString(),
+    },
   };
 }
 

@@ -84,7 +84,10 @@ export function createClientCredentialProvider(
   }
 }
 
-type VaultMaterial = { credential: ClientCredential & { kind: 'secret' | 'certificate' }; facts: Record<string, unknown> };
+type VaultMaterial = {
+  credential: ClientCredential & { kind: 'secret' | 'certificate' };
+  facts: Record<string, unknown>;
+};
 
 function keyVaultProvider(
   vaultUrl: string,
@@ -122,7 +125,9 @@ function keyVaultProvider(
       vault: host,
       tokenCredential: options.tokenCredential ? 'injected' : choice.kind,
       tokenCredentialReason: options.tokenCredential ? undefined : choice.reason,
-      challengeResourceVerification: reader.challengeResourceVerificationDisabled ? 'relaxed (vault outside the Azure vault domains)' : 'on',
+      challengeResourceVerification: reader.challengeResourceVerificationDisabled
+        ? 'relaxed (vault outside the Azure vault domains)'
+        : 'on',
     });
     return reader;
   };
@@ -167,7 +172,11 @@ function keyVaultProvider(
   };
 }
 
-function managedIdentityProvider(clientId: string | undefined, audience: string | undefined, options: CredentialProviderOptions): ClientCredentialProvider {
+function managedIdentityProvider(
+  clientId: string | undefined,
+  audience: string | undefined,
+  options: CredentialProviderOptions,
+): ClientCredentialProvider {
   const clock = options.clock ?? systemClock;
   let source: import('./credential-azure-identity').AssertionSource | undefined;
   const getSource = (): import('./credential-azure-identity').AssertionSource => {
@@ -176,7 +185,8 @@ function managedIdentityProvider(clientId: string | undefined, audience: string 
     // here (a system-assigned identity's token is never a credential Entra accepts), and nothing is requested.
     if (!clientId?.trim()) {
       throw new AuthError('credential_unavailable', {
-        logDetail: 'managed-identity credential without AUTH_MANAGED_IDENTITY_CLIENT_ID: a federated credential trusts only a user-assigned identity',
+        logDetail:
+          'managed-identity credential without AUTH_MANAGED_IDENTITY_CLIENT_ID: a federated credential trusts only a user-assigned identity',
       });
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -187,7 +197,10 @@ function managedIdentityProvider(clientId: string | undefined, audience: string 
       timeoutMs: options.tokenTimeoutMs ?? DEFAULTS.tokenTimeoutMs,
       audience: audience ?? 'api://AzureADTokenExchange',
     });
-    options.logger?.info('managed identity client assertion configured', { managedIdentity: 'user-assigned', audience: audience ?? 'api://AzureADTokenExchange' });
+    options.logger?.info('managed identity client assertion configured', {
+      managedIdentity: 'user-assigned',
+      audience: audience ?? 'api://AzureADTokenExchange',
+    });
     return source;
   };
   return {
@@ -196,7 +209,8 @@ function managedIdentityProvider(clientId: string | undefined, audience: string 
       // Fetch (or reuse) the token now, before the caller consumes the sign-in state: an identity outage then
       // answers 503 and the user can retry. MSAL's later callback is answered from the same cache.
       await assertions.getAssertion().catch((error: unknown) => {
-        if (error instanceof AuthError) options.logger?.error('client credential unavailable', { reason: error.logDetail });
+        if (error instanceof AuthError)
+          options.logger?.error('client credential unavailable', { reason: error.logDetail });
         throw error;
       });
       return { kind: 'assertion', getAssertion: () => assertions.getAssertion() };
@@ -207,12 +221,17 @@ function managedIdentityProvider(clientId: string | undefined, audience: string 
 }
 
 function managedIdentityClientIdFrom(options: CredentialProviderOptions): string | undefined {
-  return options.managedIdentityClientId?.trim() || (options.env ?? process.env).AUTH_MANAGED_IDENTITY_CLIENT_ID?.trim() || undefined;
+  return (
+    options.managedIdentityClientId?.trim() ||
+    (options.env ?? process.env).AUTH_MANAGED_IDENTITY_CLIENT_ID?.trim() ||
+    undefined
+  );
 }
 
 /** Same credential material: the secret value, or the certificate thumbprint. */
 function sameCredential(a: ClientCredential, b: ClientCredential): boolean {
   if (a.kind === 'secret' && b.kind === 'secret') return a.clientSecret === b.clientSecret;
-  if (a.kind === 'certificate' && b.kind === 'certificate') return a.thumbprintSha256.toUpperCase() === b.thumbprintSha256.toUpperCase();
+  if (a.kind === 'certificate' && b.kind === 'certificate')
+    return a.thumbprintSha256.toUpperCase() === b.thumbprintSha256.toUpperCase();
   return false;
 }

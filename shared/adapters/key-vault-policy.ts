@@ -39,8 +39,7 @@ export function shouldDisableChallengeResourceVerification(vaultUrl: string): bo
 
 /** Which token credential authenticates to Key Vault. */
 export type AzureTokenCredentialChoice =
-  | { kind: 'managed-identity'; clientId?: string; reason: string }
-  | { kind: 'developer'; reason: string };
+  { kind: 'managed-identity'; clientId?: string; reason: string } | { kind: 'developer'; reason: string };
 
 /**
  * Managed identity when the platform announces one (App Service / Functions / Container Apps set
@@ -56,13 +55,22 @@ export function chooseAzureTokenCredential(
   const has = (name: string): boolean => !!env[name]?.trim();
   const clientId = managedIdentityClientId?.trim() || undefined;
   if (has('IDENTITY_ENDPOINT') && has('IDENTITY_HEADER')) {
-    return { kind: 'managed-identity', clientId, reason: 'IDENTITY_ENDPOINT and IDENTITY_HEADER are set (App Service / Functions)' };
+    return {
+      kind: 'managed-identity',
+      clientId,
+      reason: 'IDENTITY_ENDPOINT and IDENTITY_HEADER are set (App Service / Functions)',
+    };
   }
   if (has('MSI_ENDPOINT')) return { kind: 'managed-identity', clientId, reason: 'MSI_ENDPOINT is set' };
-  if (has('IDENTITY_ENDPOINT') && has('IMDS_ENDPOINT')) return { kind: 'managed-identity', clientId, reason: 'Azure Arc identity endpoint is set' };
-  if (has('IDENTITY_SERVER_THUMBPRINT')) return { kind: 'managed-identity', clientId, reason: 'Service Fabric identity endpoint is set' };
+  if (has('IDENTITY_ENDPOINT') && has('IMDS_ENDPOINT'))
+    return { kind: 'managed-identity', clientId, reason: 'Azure Arc identity endpoint is set' };
+  if (has('IDENTITY_SERVER_THUMBPRINT'))
+    return { kind: 'managed-identity', clientId, reason: 'Service Fabric identity endpoint is set' };
   if (clientId) return { kind: 'managed-identity', clientId, reason: 'AUTH_MANAGED_IDENTITY_CLIENT_ID is set (IMDS)' };
-  return { kind: 'developer', reason: 'no managed identity in the environment: using Azure CLI / Azure Developer CLI sign-in' };
+  return {
+    kind: 'developer',
+    reason: 'no managed identity in the environment: using Azure CLI / Azure Developer CLI sign-in',
+  };
 }
 
 /**

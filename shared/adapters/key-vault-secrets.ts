@@ -81,8 +81,8 @@ export function createKeyVaultSecretReader(options: KeyVaultReaderOptions): KeyV
           : status !== undefined
             ? `HTTP ${status}${errorCodeOf(error) ? ` ${errorCodeOf(error)}` : ''}`
             : isTokenFailure(error)
-            ? `no token for Key Vault (${(error as Error).name})`
-            : `${(error as Error)?.name ?? 'error'}${codeOf(error) ? ` ${codeOf(error)}` : ''}`;
+              ? `no token for Key Vault (${(error as Error).name})`
+              : `${(error as Error)?.name ?? 'error'}${codeOf(error) ? ` ${codeOf(error)}` : ''}`;
         const decision = timedOut
           ? { retry: false as const, retryAfterSeconds: 5 }
           : decideRetry({
@@ -127,7 +127,9 @@ function statusOf(error: unknown): number | undefined {
 
 /** Key Vault's own error code (`SecretNotFound`, `Forbidden`, `Throttled`…): safe to log, names no value. */
 function errorCodeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown; details?: { error?: { code?: unknown } } })?.details?.error?.code ?? (error as { code?: unknown })?.code;
+  const code =
+    (error as { code?: unknown; details?: { error?: { code?: unknown } } })?.details?.error?.code ??
+    (error as { code?: unknown })?.code;
   return typeof code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(code) ? code : undefined;
 }
 
@@ -140,14 +142,22 @@ function isNetworkError(error: unknown): boolean {
   const code = codeOf(error);
   return (
     (error as { name?: string })?.name === 'RestError' ||
-    (code !== undefined && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'REQUEST_SEND_ERROR'].includes(code))
+    (code !== undefined &&
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'REQUEST_SEND_ERROR'].includes(
+        code,
+      ))
   );
 }
 
 /** @azure/identity's failures (and our token timeout): the identity, not the vault, is what failed. */
 function isTokenFailure(error: unknown): boolean {
   const name = (error as { name?: unknown })?.name;
-  return name === 'CredentialUnavailableError' || name === 'AuthenticationError' || name === 'AuthenticationRequiredError' || name === 'TokenTimeoutError';
+  return (
+    name === 'CredentialUnavailableError' ||
+    name === 'AuthenticationError' ||
+    name === 'AuthenticationRequiredError' ||
+    name === 'TokenTimeoutError'
+  );
 }
 
 function retryAfterHeaders(error: unknown): { retryAfter?: string | null; retryAfterMs?: string | null } {
@@ -161,7 +171,8 @@ function retryAfterHeaders(error: unknown): { retryAfter?: string | null; retryA
 
 /** What an operator should check, for the statuses that mean "misconfigured", not "try later". */
 function hintFor(status: number | undefined): string {
-  if (status === 401 || status === 403) return '; check the identity has the "Key Vault Secrets User" role on the vault';
+  if (status === 401 || status === 403)
+    return '; check the identity has the "Key Vault Secrets User" role on the vault';
   if (status === 404) return '; check the secret name and that it has an enabled version';
   return '';
 }

@@ -120,7 +120,6 @@ export function createMsalTokenClient(deps: MsalTokenClientDeps): TokenClient {
       });
     },
 
-
     async acquireSilent(request, cache) {
       return withCredential(async (credential) => {
         const network = new DeadlineNetworkClient(timeoutMs);
@@ -130,7 +129,8 @@ export function createMsalTokenClient(deps: MsalTokenClientDeps): TokenClient {
           if (!account) throw new AuthError('interaction_required', { logDetail: 'no account in session cache' });
           const scopes = request.scopes.length ? [...request.scopes] : [...OIDC_SCOPES];
           const result = await app.acquireTokenSilent({ account, scopes });
-          if (!result.accessToken) throw new AuthError('upstream_unavailable', { logDetail: 'token response without access token' });
+          if (!result.accessToken)
+            throw new AuthError('upstream_unavailable', { logDetail: 'token response without access token' });
           return {
             accessToken: result.accessToken,
             expiresOn: result.expiresOn?.getTime() ?? Date.now(),
@@ -141,7 +141,11 @@ export function createMsalTokenClient(deps: MsalTokenClientDeps): TokenClient {
           // A terminal invalid_grant (no suberror: AADSTS700082 expired, 50173 revoked or password reset, 50057
           // disabled account): the refresh token is dead and only a new sign-in helps; the session is over.
           if (translated instanceof AuthError && translated.code === 'invalid_grant') {
-            throw new AuthError('session_revoked', { cause: translated.cause, provider: translated.provider, logDetail: 'provider refused the refresh token' });
+            throw new AuthError('session_revoked', {
+              cause: translated.cause,
+              provider: translated.provider,
+              logDetail: 'provider refused the refresh token',
+            });
           }
           throw translated;
         }
@@ -156,7 +160,11 @@ function credentialOptions(credential: ClientCredential): Partial<Configuration[
       return { clientSecret: credential.clientSecret };
     case 'certificate':
       return {
-        clientCertificate: { thumbprintSha256: credential.thumbprintSha256, privateKey: credential.privateKey, x5c: credential.x5c },
+        clientCertificate: {
+          thumbprintSha256: credential.thumbprintSha256,
+          privateKey: credential.privateKey,
+          x5c: credential.x5c,
+        },
       };
     case 'assertion':
       return { clientAssertion: () => credential.getAssertion() };
@@ -186,7 +194,12 @@ export const CLIENT_CAPABILITIES = ['cp1'] as const;
  * the one case worth re-reading Key Vault for, since a fix there must be picked up without a restart.
  */
 function isCredentialRejection(error: unknown): boolean {
-  return error instanceof AuthError && error.code === 'credential_unavailable' && error.cause instanceof ServerError && CLIENT_REJECTED.has(error.cause.errorCode);
+  return (
+    error instanceof AuthError &&
+    error.code === 'credential_unavailable' &&
+    error.cause instanceof ServerError &&
+    CLIENT_REJECTED.has(error.cause.errorCode)
+  );
 }
 const CLIENT_REJECTED = new Set(['invalid_client', 'unauthorized_client']);
 
@@ -214,11 +227,14 @@ const AADSTS_CODES: Readonly<Record<string, ErrorCode>> = {
 
 /** The provider's error, reduced to what may be logged: words, numbers and GUIDs, never its description. */
 function providerInfo(error: ServerError | InteractionRequiredAuthError): ProviderErrorInfo {
-  const guid = (value: unknown): string | undefined => (typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(value) ? value : undefined);
-  const word = (value: unknown): string | undefined => (typeof value === 'string' && /^[a-z_]{1,64}$/.test(value) ? value : undefined);
+  const guid = (value: unknown): string | undefined =>
+    typeof value === 'string' && /^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(value) ? value : undefined;
+  const word = (value: unknown): string | undefined =>
+    typeof value === 'string' && /^[a-z_]{1,64}$/.test(value) ? value : undefined;
   const errorNo = String((error as { errorNo?: unknown }).errorNo ?? '');
   // MSAL keeps Entra's trace id only on InteractionRequiredAuthError; a ServerError has it in its message.
-  const traceId = guid((error as { traceId?: unknown }).traceId) ?? guid(/Trace ID: ([0-9a-f-]{36})/i.exec(error.errorMessage)?.[1]);
+  const traceId =
+    guid((error as { traceId?: unknown }).traceId) ?? guid(/Trace ID: ([0-9a-f-]{36})/i.exec(error.errorMessage)?.[1]);
   const status = (error as { status?: unknown }).status;
   return {
     error: word(error.errorCode) ?? 'unknown',
@@ -238,19 +254,36 @@ function translate(error: unknown, network: DeadlineNetworkClient): unknown {
   if (error instanceof InteractionRequiredAuthError) {
     const provider = providerInfo(error);
     // `bad_token`: the refresh token itself is unusable, like a suberror-less invalid_grant.
-    if (provider.suberror === 'bad_token') return new AuthError('invalid_grant', { cause: error, provider, logDetail: 'provider answered bad_token' });
+    if (provider.suberror === 'bad_token')
+      return new AuthError('invalid_grant', { cause: error, provider, logDetail: 'provider answered bad_token' });
     // A claims challenge (Conditional Access, consent, step-up): a new sign-in with these claims satisfies it.
     const claims = error.claims && isJsonObject(error.claims) ? error.claims : undefined;
-    return new AuthError('interaction_required', { cause: error, provider, logDetail: `msal ${error.errorCode}`, problem: claims ? { claims } : undefined });
+    return new AuthError('interaction_required', {
+      cause: error,
+      provider,
+      logDetail: `msal ${error.errorCode}`,
+      problem: claims ? { claims } : undefined,
+    });
   }
   if (error instanceof ServerError) {
     const code = error.errorCode;
     const provider = providerInfo(error);
     const mapped = provider.aadsts !== undefined ? AADSTS_CODES[provider.aadsts] : undefined;
-    if (mapped) return new AuthError(mapped, { cause: error, provider, logDetail: `provider error ${code} AADSTS${provider.aadsts}` });
-    if (code === 'invalid_grant') return new AuthError('invalid_grant', { cause: error, provider, logDetail: 'provider answered invalid_grant' });
+    if (mapped)
+      return new AuthError(mapped, {
+        cause: error,
+        provider,
+        logDetail: `provider error ${code} AADSTS${provider.aadsts}`,
+      });
+    if (code === 'invalid_grant')
+      return new AuthError('invalid_grant', { cause: error, provider, logDetail: 'provider answered invalid_grant' });
     if (CLIENT_REJECTED.has(code)) {
-      return new AuthError('credential_unavailable', { cause: error, provider, logDetail: `provider rejected the client credential (${code})`, retryAfterSeconds: 30 });
+      return new AuthError('credential_unavailable', {
+        cause: error,
+        provider,
+        logDetail: `provider rejected the client credential (${code})`,
+        retryAfterSeconds: 30,
+      });
     }
     // The network client already answered 429 and 5xx; what MSAL reads as an error here is a refusal (a 4xx):
     // the provider is up and said no. Say so, with the AADSTS in the log — unless it says it is unavailable.
@@ -261,9 +294,14 @@ function translate(error: unknown, network: DeadlineNetworkClient): unknown {
   }
   const code = (error as { errorCode?: unknown })?.errorCode;
   // MSAL's own ID token checks (it checks the nonce too): the token is untrustworthy, as jose would find.
-  if (code === 'nonce_mismatch') return new AuthError('id_token_invalid', { cause: error, logDetail: 'ID token rejected: nonce mismatch (msal)' });
-  if (code === 'token_parsing_error') return new AuthError('id_token_invalid', { cause: error, logDetail: 'ID token is not a JWT (msal)' });
-  return new AuthError('upstream_unavailable', { cause: error, logDetail: `msal ${typeof code === 'string' ? code : 'error'}` });
+  if (code === 'nonce_mismatch')
+    return new AuthError('id_token_invalid', { cause: error, logDetail: 'ID token rejected: nonce mismatch (msal)' });
+  if (code === 'token_parsing_error')
+    return new AuthError('id_token_invalid', { cause: error, logDetail: 'ID token is not a JWT (msal)' });
+  return new AuthError('upstream_unavailable', {
+    cause: error,
+    logDetail: `msal ${typeof code === 'string' ? code : 'error'}`,
+  });
 }
 
 function isJsonObject(text: string): boolean {
@@ -301,7 +339,8 @@ export class DeadlineNetworkClient implements INetworkModule {
     const code = options?.body ? new URLSearchParams(options.body).get('code') : null;
     if (code !== null) {
       // An authorization code is single use at the provider: a second post could only fail or, worse, succeed twice.
-      if (this.postedCodes.has(code)) return Promise.reject(this.fail('upstream_unavailable', 'refused to post a code twice'));
+      if (this.postedCodes.has(code))
+        return Promise.reject(this.fail('upstream_unavailable', 'refused to post a code twice'));
       this.postedCodes.add(code);
     }
     return this.send<T>('POST', url, options);
@@ -317,7 +356,12 @@ export class DeadlineNetworkClient implements INetworkModule {
     return this.failure;
   }
 
-  private async send<T>(method: string, url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+  private async send<T>(
+    method: string,
+    url: string,
+    options?: NetworkRequestOptions,
+    timeout?: number,
+  ): Promise<NetworkResponse<T>> {
     const path = new URL(url).pathname;
     let response: Response;
     try {
@@ -340,7 +384,10 @@ export class DeadlineNetworkClient implements INetworkModule {
     if (response.status === 429) {
       // Entra throttles with 429 + Retry-After: pass its wait on (503), so clients back off as long as it asks.
       // https://learn.microsoft.com/entra/identity-platform/msal-error-handling-js#retrying-after-errors-and-exceptions
-      this.failure ??= new AuthError('upstream_throttled', { logDetail: `${method} ${path} answered 429`, retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')) });
+      this.failure ??= new AuthError('upstream_throttled', {
+        logDetail: `${method} ${path} answered 429`,
+        retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')),
+      });
       throw this.failure;
     }
     let body: unknown;

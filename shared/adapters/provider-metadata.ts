@@ -14,7 +14,11 @@ import type { Clock, ProviderMetadata, ProviderMetadataSource } from '../ports';
 const METADATA_TTL_MS = 24 * 3600_000;
 const FETCH_TIMEOUT_MS = 5_000;
 
-export function createProviderMetadataSource(discoveryUrl: string, clock: Clock, timeoutMs = FETCH_TIMEOUT_MS): ProviderMetadataSource {
+export function createProviderMetadataSource(
+  discoveryUrl: string,
+  clock: Clock,
+  timeoutMs = FETCH_TIMEOUT_MS,
+): ProviderMetadataSource {
   let current: { metadata: ProviderMetadata; fetchedAt: number } | undefined;
   let inFlight: Promise<ProviderMetadata> | undefined;
 
@@ -58,7 +62,8 @@ export function createSigningKeys(jwksUri: string, timeoutMs = FETCH_TIMEOUT_MS)
  */
 async function fetchJwks(url: string, options: RequestInit): Promise<Response> {
   const response = await fetch(url, options);
-  if (response.status !== 200) throw new AuthError('upstream_unavailable', { logDetail: `JWKS answered ${response.status}` });
+  if (response.status !== 200)
+    throw new AuthError('upstream_unavailable', { logDetail: `JWKS answered ${response.status}` });
   const text = await response.text();
   try {
     JSON.parse(text);
@@ -91,8 +96,12 @@ export async function fetchJson(url: string, timeoutMs: number): Promise<unknown
   let text: string;
   try {
     // One deadline for headers and body: a body that stalls is a timeout too.
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-    if (!response.ok) throw new AuthError('upstream_unavailable', { logDetail: `GET ${path} answered ${response.status}` });
+    const response = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { accept: 'application/json' },
+    });
+    if (!response.ok)
+      throw new AuthError('upstream_unavailable', { logDetail: `GET ${path} answered ${response.status}` });
     text = await response.text();
   } catch (cause) {
     throw cause instanceof AuthError ? cause : upstreamTransportError(cause, `GET ${path}`);

@@ -31,7 +31,10 @@ const PURGE_CALL_TIMEOUT_MS = 30_000;
 /** Transactions in flight at once during a purge. */
 const PURGE_PARALLEL_BATCHES = 4;
 
-type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number; links?: string } & Record<string, unknown>;
+type Entity = { partitionKey: string; rowKey: string; expiresAt: number; chunks: number; links?: string } & Record<
+  string,
+  unknown
+>;
 
 /** At most this many rows a single-partition listing returns (a user's sessions); more is refused, not truncated. */
 const MAX_LISTED_ROWS = 1_000;
@@ -42,13 +45,20 @@ export interface TableStoreOptions {
   timeoutMs?: number;
 }
 
-export function createTableClient(storage: StorageConfig, tableName: string, options: TableStoreOptions = {}): TableClient {
+export function createTableClient(
+  storage: StorageConfig,
+  tableName: string,
+  options: TableStoreOptions = {},
+): TableClient {
   const clientOptions = {
     retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1_000 },
   };
   if ('connectionString' in storage) {
     const local = /UseDevelopmentStorage=true|127\.0\.0\.1|localhost/i.test(storage.connectionString);
-    return TableClient.fromConnectionString(storage.connectionString, tableName, { ...clientOptions, allowInsecureConnection: local });
+    return TableClient.fromConnectionString(storage.connectionString, tableName, {
+      ...clientOptions,
+      allowInsecureConnection: local,
+    });
   }
   if (!options.credential) throw new Error('AUTH_STORAGE_ACCOUNT_URL needs a token credential');
   return new TableClient(storage.accountUrl, tableName, options.credential, clientOptions);
@@ -93,7 +103,9 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
     async replace(row, etag) {
       return guard(async () => {
         try {
-          const result = await call((abortSignal) => client.updateEntity(toEntity(row), 'Replace', { etag, abortSignal }));
+          const result = await call((abortSignal) =>
+            client.updateEntity(toEntity(row), 'Replace', { etag, abortSignal }),
+          );
           return result.etag ?? '';
         } catch (error) {
           const status = statusOf(error);
@@ -129,7 +141,10 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
     async purgePartitionsBefore(partitionKey, budgetMs = PURGE_BUDGET_MS) {
       const deadline = Date.now() + budgetMs;
       // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
-      const queryOptions = { filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`, select: ['PartitionKey', 'RowKey', 'links'] };
+      const queryOptions = {
+        filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`,
+        select: ['PartitionKey', 'RowKey', 'links'],
+      };
       let deleted = 0;
       let continuationToken: string | undefined;
       return guard(async () => {
@@ -139,7 +154,9 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
             // One page at a time, each with its own deadline: a long backlog is many short calls, not one long one.
             const page = await call(async () => {
               const abortSignal = AbortSignal.timeout(Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
-              const pages = client.listEntities<Entity>({ queryOptions, abortSignal }).byPage({ maxPageSize: PURGE_PAGE_SIZE, continuationToken });
+              const pages = client
+                .listEntities<Entity>({ queryOptions, abortSignal })
+                .byPage({ maxPageSize: PURGE_PAGE_SIZE, continuationToken });
               return (await pages.next()).value as (Entity[] & { continuationToken?: string }) | undefined;
             });
             if (!page) break;
@@ -165,7 +182,8 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
             abortSignal: AbortSignal.timeout(timeoutMs * 2),
           });
           for await (const row of rows) {
-            if (listed.length === MAX_LISTED_ROWS) throw new AuthError('request_too_large', { logDetail: `partition lists over ${MAX_LISTED_ROWS} rows` });
+            if (listed.length === MAX_LISTED_ROWS)
+              throw new AuthError('request_too_large', { logDetail: `partition lists over ${MAX_LISTED_ROWS} rows` });
             listed.push(fromEntity(row));
           }
         } catch (error) {
@@ -190,11 +208,14 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
       else byPartition.set(row.partitionKey, [row]);
     }
     for (const partition of byPartition.values()) {
-      for (let i = 0; i < partition.length; i += TRANSACTION_MAX_OPERATIONS) batches.push(partition.slice(i, i + TRANSACTION_MAX_OPERATIONS));
+      for (let i = 0; i < partition.length; i += TRANSACTION_MAX_OPERATIONS)
+        batches.push(partition.slice(i, i + TRANSACTION_MAX_OPERATIONS));
     }
     let deleted = 0;
     for (let i = 0; i < batches.length; i += PURGE_PARALLEL_BATCHES) {
-      const counts = await Promise.all(batches.slice(i, i + PURGE_PARALLEL_BATCHES).map((batch) => deleteBatch(batch, timeoutMs)));
+      const counts = await Promise.all(
+        batches.slice(i, i + PURGE_PARALLEL_BATCHES).map((batch) => deleteBatch(batch, timeoutMs)),
+      );
       deleted += counts.reduce((a, b) => a + b, 0);
     }
     return deleted;
@@ -202,7 +223,10 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
 
   async function deleteBatch(batch: readonly RowKeyPair[], timeoutMs: number): Promise<number> {
     try {
-      const actions: TransactionAction[] = batch.map((row) => ['delete', { partitionKey: row.partitionKey, rowKey: row.rowKey }]);
+      const actions: TransactionAction[] = batch.map((row) => [
+        'delete',
+        { partitionKey: row.partitionKey, rowKey: row.rowKey },
+      ]);
       await client.submitTransaction(actions, { abortSignal: AbortSignal.timeout(timeoutMs) });
       return batch.length;
     } catch (error) {
@@ -237,8 +261,14 @@ function parseLinks(value: unknown): RowKeyPair[] {
 
 function toEntity(row: StoredRow): Entity {
   const chunkCount = Math.max(1, Math.ceil(row.data.length / CHUNK));
-  if (chunkCount > MAX_CHUNKS) throw new AuthError('request_too_large', { logDetail: `row data ${row.data.length} chars` });
-  const entity: Entity = { partitionKey: row.partitionKey, rowKey: row.rowKey, expiresAt: row.expiresAt, chunks: chunkCount };
+  if (chunkCount > MAX_CHUNKS)
+    throw new AuthError('request_too_large', { logDetail: `row data ${row.data.length} chars` });
+  const entity: Entity = {
+    partitionKey: row.partitionKey,
+    rowKey: row.rowKey,
+    expiresAt: row.expiresAt,
+    chunks: chunkCount,
+  };
   const links = formatLinks(row.links);
   if (links !== undefined) entity.links = links;
   for (let i = 0; i < chunkCount; i++) entity[`d${i}`] = row.data.slice(i * CHUNK, (i + 1) * CHUNK);
@@ -263,7 +293,9 @@ function statusOf(error: unknown): number | undefined {
 }
 
 function isTableNotFound(error: unknown): boolean {
-  return error instanceof RestError && error.statusCode === 404 && /TableNotFound/i.test(String(error.code ?? error.message));
+  return (
+    error instanceof RestError && error.statusCode === 404 && /TableNotFound/i.test(String(error.code ?? error.message))
+  );
 }
 
 /** Maps anything that is not an answer from storage (refused, timed out, 5xx) to a 503 the caller can retry. */

@@ -33,13 +33,19 @@ export function allowedScopes(requested: readonly string[] | undefined, deps: Ac
   const group = groups.find((g) => requested.every((scope) => g.scopes.includes(scope)));
   if (!group) {
     const configured = requested.every((scope) => deps.config.scopes.includes(scope));
-    throw new AuthError('scope_not_allowed', { logDetail: configured ? 'scopes of more than one resource in one request' : 'scope not configured' });
+    throw new AuthError('scope_not_allowed', {
+      logDetail: configured ? 'scopes of more than one resource in one request' : 'scope not configured',
+    });
   }
   return [...new Set(requested)];
 }
 
 /** Gets an access token and leaves the (possibly updated) cache in `record`; says whether the cache changed. */
-export async function accessTokenFor(record: SessionRecord, scopes: readonly string[], deps: AccessTokenDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
+export async function accessTokenFor(
+  record: SessionRecord,
+  scopes: readonly string[],
+  deps: AccessTokenDeps,
+): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
   const tokens = await deps.tokenClient();
   const cache: TokenCacheBox = { serialized: record.msalCache, changed: false };
   let result;
@@ -65,7 +71,11 @@ export async function accessTokenFor(record: SessionRecord, scopes: readonly str
  * revoked, expired, password reset, disabled account) the session row goes too, so `/auth/me` answers 401 and no
  * other call keeps acting for a user the provider no longer accepts. A claims challenge keeps the session.
  */
-export async function accessTokenForSession(session: LoadedSession, scopes: readonly string[], deps: AccessTokenDeps): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
+export async function accessTokenForSession(
+  session: LoadedSession,
+  scopes: readonly string[],
+  deps: AccessTokenDeps,
+): Promise<{ view: AccessTokenView; cacheChanged: boolean }> {
   try {
     return await accessTokenFor(session.record, scopes, deps);
   } catch (error) {

@@ -130,7 +130,7 @@ function checkSegment(segment: string, last: boolean): void {
     throw invalidPath('bad percent-encoding');
   }
   if (decoded === '.' || decoded === '..') throw invalidPath('dot segment');
-   
+
   if (/[/\\\u0000-\u001f\u007f]/.test(decoded)) throw invalidPath('encoded separator or control character');
   if (/%(?:2e|2f|5c|00|0a|0d)/i.test(decoded)) throw invalidPath('double-encoded dot, separator or control character');
 }

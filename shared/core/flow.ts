@@ -14,7 +14,15 @@ import { securityEvent, userHash } from '../telemetry';
 import type { TokenCacheBox } from '../ports';
 import { accessTokenForSession, allowedScopes, type AccessTokenView } from './access-token';
 import { idTokenSessionId, validateIdToken, type SignedInUser } from './id-token';
-import { base64url, bindingHash, newStateToken, sameDigest, sha256Hex, stateRowRef, transactionCookieName } from './keys';
+import {
+  base64url,
+  bindingHash,
+  newStateToken,
+  sameDigest,
+  sha256Hex,
+  stateRowRef,
+  transactionCookieName,
+} from './keys';
 import {
   appErrorRedirect,
   appRedirectUrl,
@@ -30,7 +38,15 @@ import { createPkcePair } from './pkce';
 import { SingleFlight } from './single-flight';
 import { validateReturnUrl } from './return-url';
 import { open, seal } from './seal';
-import { loadSession, newSession, saveSession, SESSION_COOKIE, SESSION_TOUCH_INTERVAL_MS, storeSession, type SessionKind } from './session';
+import {
+  loadSession,
+  newSession,
+  saveSession,
+  SESSION_COOKIE,
+  SESSION_TOUCH_INTERVAL_MS,
+  storeSession,
+  type SessionKind,
+} from './session';
 import { deleteSessionRow, endUserSessions, indexableSid, sessionIndexLinks, userKeyOf } from './session-index';
 
 /** How long a started sign-in may take (design §7: at most ten minutes). */
@@ -82,10 +98,12 @@ const HINT = /^[^\u0000-\u001f\u007f]{1,256}$/;
 const DOMAIN_HINT = /^[A-Za-z0-9.-]{1,253}$/;
 
 export async function beginSignIn(input: BeginSignInInput, deps: CoreDeps): Promise<BeginSignInResult> {
-  if (input.native === undefined) return authorize(input, validateReturnUrl(input.returnTo ?? '/', policyOf(deps.config)), undefined, deps);
+  if (input.native === undefined)
+    return authorize(input, validateReturnUrl(input.returnTo ?? '/', policyOf(deps.config)), undefined, deps);
   const target = nativeAppTarget(input.native, deps.config);
   try {
-    if (input.returnTo !== undefined) throw new AuthError('invalid_request', { logDetail: 'returnTo with native parameters' });
+    if (input.returnTo !== undefined)
+      throw new AuthError('invalid_request', { logDetail: 'returnTo with native parameters' });
     return await authorize(input, '', parseNativeRequest(input.native, target), deps);
   } catch (error) {
     if (!(error instanceof AuthError)) throw error;
@@ -93,11 +111,19 @@ export async function beginSignIn(input: BeginSignInInput, deps: CoreDeps): Prom
   }
 }
 
-async function authorize(input: BeginSignInInput, returnTo: string, native: NativeRequest | undefined, deps: CoreDeps): Promise<BeginSignInResult> {
+async function authorize(
+  input: BeginSignInInput,
+  returnTo: string,
+  native: NativeRequest | undefined,
+  deps: CoreDeps,
+): Promise<BeginSignInResult> {
   const { config } = deps;
-  if (input.prompt !== undefined && !PROMPTS.has(input.prompt)) throw new AuthError('invalid_parameter', { logDetail: 'prompt' });
-  if (input.loginHint !== undefined && !HINT.test(input.loginHint)) throw new AuthError('invalid_parameter', { logDetail: 'login_hint' });
-  if (input.domainHint !== undefined && !DOMAIN_HINT.test(input.domainHint)) throw new AuthError('invalid_parameter', { logDetail: 'domain_hint' });
+  if (input.prompt !== undefined && !PROMPTS.has(input.prompt))
+    throw new AuthError('invalid_parameter', { logDetail: 'prompt' });
+  if (input.loginHint !== undefined && !HINT.test(input.loginHint))
+    throw new AuthError('invalid_parameter', { logDetail: 'login_hint' });
+  if (input.domainHint !== undefined && !DOMAIN_HINT.test(input.domainHint))
+    throw new AuthError('invalid_parameter', { logDetail: 'domain_hint' });
   const claims = claimsRequest(input.claims, config);
 
   const waitSeconds = deps.signInRate.take();
@@ -126,7 +152,8 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
 
   const data = await seal(pending, state, 'state', ref.rowKey);
   // SECURITY.md's storage bound, enforced: the inputs' own bounds keep a row near 3.5 KB at worst; never more.
-  if (data.length > MAX_PENDING_ROW_BYTES) throw new AuthError('request_too_large', { logDetail: `pending sign-in row ${data.length} B` });
+  if (data.length > MAX_PENDING_ROW_BYTES)
+    throw new AuthError('request_too_large', { logDetail: `pending sign-in row ${data.length} B` });
   await deps.states.insert({ ...ref, expiresAt, data });
   securityEvent(deps.logger, 'signin_started', { flow: native ? 'native' : 'web' });
 
@@ -137,7 +164,9 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
     redirect_uri: config.redirectUri,
     // AUTH_APIS scopes too: Entra consents to every resource named at /authorize, so the proxy's later token
     // requests for those APIs need no new consent (AADSTS65001 otherwise).
-    scope: [...new Set([...OIDC_SCOPES, ...config.scopes, ...[...config.apis.values()].flatMap((api) => api.scopes)])].join(' '),
+    scope: [
+      ...new Set([...OIDC_SCOPES, ...config.scopes, ...[...config.apis.values()].flatMap((api) => api.scopes)]),
+    ].join(' '),
     state,
     nonce: pending.nonce,
     code_challenge: pkce.challenge,
@@ -151,7 +180,8 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
   for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
 
   const transactionCookie = { name: transactionCookieName(ref.rowKey), value: binding, maxAge: SIGN_IN_TTL_MS / 1000 };
-  if (native) return { kind: 'confirm-app', authorizeUrl: url.href, transactionCookie, app: nativeAppIdentity(native, config) };
+  if (native)
+    return { kind: 'confirm-app', authorizeUrl: url.href, transactionCookie, app: nativeAppIdentity(native, config) };
   return { kind: 'authorize', authorizeUrl: url.href, transactionCookie };
 }
 
@@ -164,19 +194,22 @@ async function authorize(input: BeginSignInInput, returnTo: string, native: Nati
 function claimsRequest(raw: string | undefined, config: AuthConfig): string | undefined {
   let requested: Record<string, unknown> = {};
   if (raw !== undefined) {
-    if (Buffer.byteLength(raw) > MAX_CLAIMS_REQUEST_BYTES) throw new AuthError('invalid_parameter', { logDetail: 'claims too large' });
+    if (Buffer.byteLength(raw) > MAX_CLAIMS_REQUEST_BYTES)
+      throw new AuthError('invalid_parameter', { logDetail: 'claims too large' });
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
     } catch {
       throw new AuthError('invalid_parameter', { logDetail: 'claims is not JSON' });
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new AuthError('invalid_parameter', { logDetail: 'claims is not a JSON object' });
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new AuthError('invalid_parameter', { logDetail: 'claims is not a JSON object' });
     requested = parsed as Record<string, unknown>;
   }
   if (config.protocol !== 'entra') return raw === undefined ? undefined : JSON.stringify(requested);
   const accessToken = (requested.access_token ?? {}) as Record<string, unknown>;
-  if (typeof accessToken !== 'object' || accessToken === null || Array.isArray(accessToken)) throw new AuthError('invalid_parameter', { logDetail: 'claims.access_token' });
+  if (typeof accessToken !== 'object' || accessToken === null || Array.isArray(accessToken))
+    throw new AuthError('invalid_parameter', { logDetail: 'claims.access_token' });
   return JSON.stringify({ ...requested, access_token: { ...accessToken, xms_cc: { values: ['cp1'] } } });
 }
 
@@ -242,7 +275,8 @@ export async function completeSignIn(input: CompleteSignInInput, deps: CoreDeps)
   const txCookie = transactionCookieName(ref.rowKey);
   const binding = input.cookies[txCookie];
   // Login CSRF defence: the response must come back to the browser that started the sign-in.
-  if (binding === undefined || !sameDigest(bindingHash(binding), pending.binding)) throw new AuthError('state_mismatch');
+  if (binding === undefined || !sameDigest(bindingHash(binding), pending.binding))
+    throw new AuthError('state_mismatch');
 
   const taken = { ...ref, etag: row.etag, pending, clearCookies: [txCookie] };
   try {
@@ -250,7 +284,11 @@ export async function completeSignIn(input: CompleteSignInInput, deps: CoreDeps)
   } catch (error) {
     // The state is authentic and bound to this browser: a native app may hear about the failure.
     if (!pending.native || !(error instanceof AuthError)) throw error;
-    return { kind: 'app-redirect', location: appErrorRedirect(pending.native, error, deps), clearCookies: taken.clearCookies };
+    return {
+      kind: 'app-redirect',
+      location: appErrorRedirect(pending.native, error, deps),
+      clearCookies: taken.clearCookies,
+    };
   }
 }
 
@@ -262,7 +300,11 @@ interface TakenState {
   clearCookies: string[];
 }
 
-async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps: CoreDeps): Promise<CompleteSignInResult> {
+async function finishSignIn(
+  input: CompleteSignInInput,
+  taken: TakenState,
+  deps: CoreDeps,
+): Promise<CompleteSignInResult> {
   const { pending, clearCookies } = taken;
   const now = deps.clock.now();
   if (now > pending.expiresAt) {
@@ -271,7 +313,8 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
   }
 
   if (input.error !== undefined) {
-    if (!(await deps.states.consume(taken.partitionKey, taken.rowKey, taken.etag))) throw new AuthError('state_unknown');
+    if (!(await deps.states.consume(taken.partitionKey, taken.rowKey, taken.etag)))
+      throw new AuthError('state_unknown');
     const error = PROVIDER_ERRORS.has(input.error) ? input.error : 'server_error';
     securityEvent(deps.logger, 'signin_failed', {
       flow: flowOf(pending),
@@ -280,7 +323,8 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
       ...(input.errorAadsts !== undefined ? { aadsts: input.errorAadsts } : {}),
       durationMs: now - pending.createdAt,
     });
-    if (pending.native) return { kind: 'app-redirect', location: appRedirectUrl(pending.native, { error }, deps.config), clearCookies };
+    if (pending.native)
+      return { kind: 'app-redirect', location: appRedirectUrl(pending.native, { error }, deps.config), clearCookies };
     return { kind: 'provider-error', returnTo: pending.returnTo, error, clearCookies };
   }
   if (!input.code) throw new AuthError('invalid_request', { logDetail: 'callback without code' });
@@ -298,7 +342,13 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
   const cache: TokenCacheBox = { serialized: undefined, changed: false };
   const redeemed = await tokens.redeemCode(
     // OIDC + the default resource: a token request names one resource (the others were consented at authorize).
-    { code: input.code, codeVerifier: pending.verifier, redirectUri: deps.config.redirectUri, scopes: allowedScopes(undefined, deps), nonce: pending.nonce },
+    {
+      code: input.code,
+      codeVerifier: pending.verifier,
+      redirectUri: deps.config.redirectUri,
+      scopes: allowedScopes(undefined, deps),
+      nonce: pending.nonce,
+    },
     cache,
   );
   const metadata = await deps.metadata.get();
@@ -319,10 +369,20 @@ async function finishSignIn(input: CompleteSignInInput, taken: TakenState, deps:
   }
 
   const sid = indexableSid(idTokenSessionId(redeemed.idToken));
-  const signedIn = { user, homeAccountId: redeemed.homeAccountId, msalCache: cache.serialized, ...(sid !== undefined ? { sid } : {}) };
+  const signedIn = {
+    user,
+    homeAccountId: redeemed.homeAccountId,
+    msalCache: cache.serialized,
+    ...(sid !== undefined ? { sid } : {}),
+  };
   const userId = `${user.tenantId ?? user.issuer}/${user.id}`;
-  securityEvent(deps.logger, 'signin_completed', { flow: flowOf(pending), userHash: userHash(userId), durationMs: deps.clock.now() - pending.createdAt });
-  if (pending.native) return { kind: 'app-redirect', location: await issueHandoff(pending.native, signedIn, deps), clearCookies };
+  securityEvent(deps.logger, 'signin_completed', {
+    flow: flowOf(pending),
+    userHash: userHash(userId),
+    durationMs: deps.clock.now() - pending.createdAt,
+  });
+  if (pending.native)
+    return { kind: 'app-redirect', location: await issueHandoff(pending.native, signedIn, deps), clearCookies };
   const session = newSession('web', signedIn, deps, input.userAgent);
   await storeSession(session, deps);
   const cookie = { name: SESSION_COOKIE, value: session.token, maxAge: deps.config.session.absoluteSeconds };
@@ -363,7 +423,12 @@ export async function refreshAccessToken(
  * An access token of the session's user for `scopes`, which the caller has already checked (the refresh
  * endpoint's allowed list, or an AUTH_APIS entry): from the session's cache, or redeemed from its refresh token.
  */
-export async function sessionAccessToken(token: string | undefined, kind: SessionKind, scopes: readonly string[], deps: CoreDeps): Promise<AccessTokenView> {
+export async function sessionAccessToken(
+  token: string | undefined,
+  kind: SessionKind,
+  scopes: readonly string[],
+  deps: CoreDeps,
+): Promise<AccessTokenView> {
   // Callers with the same token share one session read, one provider call and one write. The read is inside
   // the flight, so no caller can act on a copy read before another caller's save.
   return refreshes.run(`${sha256Hex(`${kind}:${token ?? ''}`)} ${scopes.join(' ')}`, async () => {

@@ -49,7 +49,11 @@ export interface SignedInUser {
   loginHint?: string;
 }
 
-export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, expect: IdTokenExpectations): Promise<SignedInUser> {
+export async function validateIdToken(
+  idToken: string,
+  keys: JWTVerifyGetKey,
+  expect: IdTokenExpectations,
+): Promise<SignedInUser> {
   if (idToken.length > MAX_ID_TOKEN_LENGTH) throw invalid('ID token too large');
   let payload: JWTPayload;
   try {
@@ -62,15 +66,19 @@ export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, ex
     }));
   } catch (cause) {
     // The JWKS fetch happens inside jwtVerify: a provider outage there is not the token's fault.
-    if (cause instanceof joseErrors.JWKSTimeout) throw new AuthError('upstream_timeout', { cause, logDetail: 'JWKS fetch timed out' });
-    if (!(cause instanceof joseErrors.JOSEError)) throw new AuthError('upstream_unavailable', { cause, logDetail: 'JWKS fetch failed' });
+    if (cause instanceof joseErrors.JWKSTimeout)
+      throw new AuthError('upstream_timeout', { cause, logDetail: 'JWKS fetch timed out' });
+    if (!(cause instanceof joseErrors.JOSEError))
+      throw new AuthError('upstream_unavailable', { cause, logDetail: 'JWKS fetch failed' });
     throw invalid(describeJoseFailure(cause), cause);
   }
 
   // OIDC Core §3.1.3.7 (3): reject a token that also names audiences this client does not trust.
-  if (Array.isArray(payload.aud) && payload.aud.some((aud) => aud !== expect.clientId)) throw invalid('extra audiences');
+  if (Array.isArray(payload.aud) && payload.aud.some((aud) => aud !== expect.clientId))
+    throw invalid('extra audiences');
   if (payload.azp !== undefined && payload.azp !== expect.clientId) throw invalid('azp is not this client');
-  if (typeof payload.iat !== 'number' || payload.iat > expect.now + CLOCK_SKEW_SECONDS) throw invalid('iat in the future');
+  if (typeof payload.iat !== 'number' || payload.iat > expect.now + CLOCK_SKEW_SECONDS)
+    throw invalid('iat in the future');
   if (payload.nonce !== expect.nonce) throw invalid('nonce mismatch');
   // jose only checks that `sub` is present. OIDC Core §2: a non-empty string of at most 255 ASCII characters; an
   // empty one would make every such token the same user wherever the user id is iss + sub (AUTH_PROTOCOL=oidc).
@@ -85,19 +93,26 @@ export async function validateIdToken(idToken: string, keys: JWTVerifyGetKey, ex
     // Entra's v2 issuer names the token's own tenant (`…/{tid}/v2.0`): a tid the issuer does not name is forged.
     if (!payload.iss.toLowerCase().includes(`/${tid}/`)) throw invalid('tid does not match the issuer');
     // A valid token from a tenant this app does not serve: the user's organization, not the provider, is the issue.
-    if (!expect.allowedTenants?.includes(tid)) throw new AuthError('tenant_not_allowed', { logDetail: 'ID token tenant not in AUTH_ALLOWED_TENANTS' });
+    if (!expect.allowedTenants?.includes(tid))
+      throw new AuthError('tenant_not_allowed', { logDetail: 'ID token tenant not in AUTH_ALLOWED_TENANTS' });
   } else if (expect.allowedTenants && (!tid || !expect.allowedTenants.includes(tid))) {
     throw new AuthError('tenant_not_allowed', { logDetail: 'ID token tenant not in AUTH_ALLOWED_TENANTS' });
   }
 
-  const claim = (name: string): string | undefined => (typeof payload[name] === 'string' ? (payload[name] as string) : undefined);
+  const claim = (name: string): string | undefined =>
+    typeof payload[name] === 'string' ? (payload[name] as string) : undefined;
   const username = claim('preferred_username') ?? claim('email');
-  const email = claim('email') ?? (claim('preferred_username') !== undefined && EMAIL.test(claim('preferred_username')!) ? claim('preferred_username') : undefined);
+  const email =
+    claim('email') ??
+    (claim('preferred_username') !== undefined && EMAIL.test(claim('preferred_username')!)
+      ? claim('preferred_username')
+      : undefined);
   const groups = stringList(payload.groups);
   // Group overage: past 200 groups Entra sends `_claim_names.groups` (a Graph pointer) instead of the list.
   // https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference#groups-overage-claim
   const claimNames = payload._claim_names as Record<string, unknown> | undefined;
-  const overage = (typeof claimNames === 'object' && claimNames !== null && 'groups' in claimNames) || payload.hasgroups === true;
+  const overage =
+    (typeof claimNames === 'object' && claimNames !== null && 'groups' in claimNames) || payload.hasgroups === true;
   const roles = stringList(payload.roles);
   const loginHint = claim('login_hint');
   return {
@@ -120,7 +135,8 @@ const EMAIL = /^[^\s@<>()"]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+$/;
 
 /** A claim that should be an array of strings; anything else (or too large) is ignored. */
 function stringList(value: unknown): string[] | undefined {
-  if (!Array.isArray(value) || value.length > 1000 || !value.every((v) => typeof v === 'string' && v.length <= 256)) return undefined;
+  if (!Array.isArray(value) || value.length > 1000 || !value.every((v) => typeof v === 'string' && v.length <= 256))
+    return undefined;
   return [...value];
 }
 

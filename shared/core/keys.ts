@@ -81,7 +81,8 @@ export function handoffRowRef(code: string): RowRef | undefined {
 
 function singleUseRowRef(kind: 'state' | 'handoff', value: string): RowRef | undefined {
   const [partitionKey, secret, extra] = value.split('.');
-  if (extra !== undefined || !partitionKey || !PARTITION.test(partitionKey) || !secret || !B64URL_43.test(secret)) return undefined;
+  if (extra !== undefined || !partitionKey || !PARTITION.test(partitionKey) || !secret || !B64URL_43.test(secret))
+    return undefined;
   return { partitionKey, rowKey: sha256Hex(`${kind}:${value}`) };
 }
 
@@ -112,7 +113,8 @@ export interface SessionRef extends RowRef {
 /** Parses a session token; anything not of the exact shape is simply "no session". */
 export function sessionRowRef(token: string): SessionRef | undefined {
   const [partitionKey, id, secret, extra] = token.split('.');
-  if (extra !== undefined || !partitionKey || !PARTITION.test(partitionKey) || !id || !B64URL_22.test(id)) return undefined;
+  if (extra !== undefined || !partitionKey || !PARTITION.test(partitionKey) || !id || !B64URL_22.test(id))
+    return undefined;
   if (!secret || !B64URL_43.test(secret)) return undefined;
   return { partitionKey, rowKey: sha256Hex(`session:${id}`), secret };
 }

@@ -65,10 +65,13 @@ export function nativeAppTarget(params: NativeAuthorizeParams, config: AuthConfi
 
 /** The rest of the native parameters; errors from here on go back to the app as OAuth errors. */
 export function parseNativeRequest(params: NativeAuthorizeParams, target: AppTarget): NativeRequest {
-  if (params.responseType !== undefined && params.responseType !== 'code') throw new AuthError('invalid_parameter', { logDetail: 'response_type' });
-  if (params.state !== undefined && target.state === undefined) throw new AuthError('invalid_parameter', { logDetail: 'state' });
+  if (params.responseType !== undefined && params.responseType !== 'code')
+    throw new AuthError('invalid_parameter', { logDetail: 'response_type' });
+  if (params.state !== undefined && target.state === undefined)
+    throw new AuthError('invalid_parameter', { logDetail: 'state' });
   // Without a method RFC 7636 means `plain`, which a stolen challenge would defeat: S256 only.
-  if (params.codeChallengeMethod !== 'S256') throw new AuthError('invalid_parameter', { logDetail: 'code_challenge_method must be S256' });
+  if (params.codeChallengeMethod !== 'S256')
+    throw new AuthError('invalid_parameter', { logDetail: 'code_challenge_method must be S256' });
   if (params.codeChallenge === undefined || !S256_CHALLENGE.test(params.codeChallenge)) {
     throw new AuthError('invalid_parameter', { logDetail: 'code_challenge' });
   }
@@ -93,7 +96,8 @@ function registeredNativeRedirect(uri: string, registered: readonly string[]): s
     return undefined;
   }
   // Only the canonical spelling counts: no default-port, case or dot-segment games on the way to a match.
-  if (url.href !== uri || url.protocol !== 'http:' || (url.hostname !== '127.0.0.1' && url.hostname !== '[::1]')) return undefined;
+  if (url.href !== uri || url.protocol !== 'http:' || (url.hostname !== '127.0.0.1' && url.hostname !== '[::1]'))
+    return undefined;
   url.port = '';
   return registered.find((entry) => {
     const candidate = new URL(entry);
@@ -139,8 +143,13 @@ export function appRedirectUrl(target: AppTarget, params: Record<string, string>
 /** An error after the redirect URI matched, told to the app the OAuth way (RFC 6749 §4.1.2.1); static text only. */
 export function appErrorRedirect(target: AppTarget, error: AuthError, deps: CoreDeps): string {
   securityEvent(deps.logger, 'signin_failed', { flow: 'native', code: error.code });
-  const oauthError =
-    [429, 503, 504].includes(error.status) ? 'temporarily_unavailable' : error.status >= 500 ? 'server_error' : error.status === 403 ? 'access_denied' : 'invalid_request';
+  const oauthError = [429, 503, 504].includes(error.status)
+    ? 'temporarily_unavailable'
+    : error.status >= 500
+      ? 'server_error'
+      : error.status === 403
+        ? 'access_denied'
+        : 'invalid_request';
   return appRedirectUrl(target, { error: oauthError, error_description: error.message }, deps.config);
 }
 
@@ -148,7 +157,14 @@ export function appErrorRedirect(target: AppTarget, error: AuthError, deps: Core
 
 /** The AuthState row of a handoff code, sealed with the code: before redemption, then as a tombstone after. */
 type HandoffRow =
-  | ({ v: 1; status: 'issued'; redirectUri: string; codeChallenge: string; expiresAt: number; failedAttempts?: number } & SignedIn)
+  | ({
+      v: 1;
+      status: 'issued';
+      redirectUri: string;
+      codeChallenge: string;
+      expiresAt: number;
+      failedAttempts?: number;
+    } & SignedIn)
   /**
    * Kept until the code's expiry so a replay can revoke the session it produced (RFC 6749 §4.1.2); it keeps the
    * challenge and redirect URI, so only a replay that proves both (the app's own verifier) revokes.
@@ -166,7 +182,14 @@ export async function issueHandoff(native: NativeRequest, signedIn: SignedIn, de
   const expiresAt = deps.clock.now() + HANDOFF_TTL_MS;
   const code = newHandoffCode(deps.random, expiresAt);
   const ref = handoffRowRef(code) as RowRef;
-  const row: HandoffRow = { v: 1, status: 'issued', redirectUri: native.redirectUri, codeChallenge: native.codeChallenge, expiresAt, ...signedIn };
+  const row: HandoffRow = {
+    v: 1,
+    status: 'issued',
+    redirectUri: native.redirectUri,
+    codeChallenge: native.codeChallenge,
+    expiresAt,
+    ...signedIn,
+  };
   await deps.states.insert({ ...ref, expiresAt, data: await seal(row, code, 'handoff', ref.rowKey) });
   return appRedirectUrl(native, { code }, deps.config);
 }
@@ -188,7 +211,10 @@ interface HandoffRedemption {
 const HANDOFF_WRITE_ROUNDS = 5;
 
 /** `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5). */
-export async function redeemHandoff(request: HandoffRedemption & { userAgent?: string }, deps: CoreDeps): Promise<TokenResponse> {
+export async function redeemHandoff(
+  request: HandoffRedemption & { userAgent?: string },
+  deps: CoreDeps,
+): Promise<TokenResponse> {
   const ref = handoffRowRef(request.code);
   if (!ref) throw new AuthError('grant_invalid', { logDetail: 'malformed code' });
   let redeemed: { session: ReturnType<typeof newSession>; view: AccessTokenView } | undefined;
@@ -219,7 +245,12 @@ export async function redeemHandoff(request: HandoffRedemption & { userAgent?: s
 
     // First the access token (from the sign-in's fresh cache): if it fails, the code stays redeemable.
     if (!redeemed) {
-      const signedIn: SignedIn = { user: grant.user, homeAccountId: grant.homeAccountId, msalCache: grant.msalCache, ...(grant.sid !== undefined ? { sid: grant.sid } : {}) };
+      const signedIn: SignedIn = {
+        user: grant.user,
+        homeAccountId: grant.homeAccountId,
+        msalCache: grant.msalCache,
+        ...(grant.sid !== undefined ? { sid: grant.sid } : {}),
+      };
       const session = newSession('native', signedIn, deps, request.userAgent);
       redeemed = { session, view: (await accessTokenFor(session.record, allowedScopes(undefined, deps), deps)).view };
     }
@@ -232,7 +263,10 @@ export async function redeemHandoff(request: HandoffRedemption & { userAgent?: s
       codeChallenge: grant.codeChallenge,
       expiresAt: grant.expiresAt,
     };
-    const won = await deps.states.replace({ ...ref, expiresAt: grant.expiresAt, data: await seal(tombstone, request.code, 'handoff', ref.rowKey) }, row.etag);
+    const won = await deps.states.replace(
+      { ...ref, expiresAt: grant.expiresAt, data: await seal(tombstone, request.code, 'handoff', ref.rowKey) },
+      row.etag,
+    );
     if (won === false) continue; // a failed attempt was counted, or a twin redeemed it: read again
     await storeSession(session, deps);
     return { ...view, refresh_token: session.token };
@@ -242,35 +276,63 @@ export async function redeemHandoff(request: HandoffRedemption & { userAgent?: s
 
 function provesHandoff(request: HandoffRedemption, grant: { redirectUri?: string; codeChallenge?: string }): boolean {
   if (grant.redirectUri === undefined || grant.codeChallenge === undefined) return false;
-  return request.redirectUri === grant.redirectUri && verifierMatchesChallenge(request.codeVerifier, grant.codeChallenge);
+  return (
+    request.redirectUri === grant.redirectUri && verifierMatchesChallenge(request.codeVerifier, grant.codeChallenge)
+  );
 }
 
 /**
  * One more failed redemption of an issued code; at HANDOFF_MAX_FAILED_ATTEMPTS the code dies (a guess at the
  * verifier, or a client that cannot redeem its own code). False when another writer changed the row first.
  */
-async function countFailedAttempt(ref: RowRef, etag: string, grant: HandoffRow & { status: 'issued' }, code: string, deps: CoreDeps): Promise<boolean> {
+async function countFailedAttempt(
+  ref: RowRef,
+  etag: string,
+  grant: HandoffRow & { status: 'issued' },
+  code: string,
+  deps: CoreDeps,
+): Promise<boolean> {
   const failedAttempts = (grant.failedAttempts ?? 0) + 1;
   if (failedAttempts >= HANDOFF_MAX_FAILED_ATTEMPTS) {
     if (!(await deps.states.consume(ref.partitionKey, ref.rowKey, etag))) return false;
-    securityEvent(deps.logger, 'replay_detected', { what: 'handoff_code', reason: 'failed_attempts', failedAttempts, codeRevoked: true });
+    securityEvent(deps.logger, 'replay_detected', {
+      what: 'handoff_code',
+      reason: 'failed_attempts',
+      failedAttempts,
+      codeRevoked: true,
+    });
     return true;
   }
   const counted: HandoffRow = { ...grant, failedAttempts };
-  return (await deps.states.replace({ ...ref, expiresAt: grant.expiresAt, data: await seal(counted, code, 'handoff', ref.rowKey) }, etag)) !== false;
+  return (
+    (await deps.states.replace(
+      { ...ref, expiresAt: grant.expiresAt, data: await seal(counted, code, 'handoff', ref.rowKey) },
+      etag,
+    )) !== false
+  );
 }
 
 /** `grant_type=refresh_token` (RFC 6749 §6): a fresh access token and a rotated refresh token. */
-export async function refreshGrant(refreshToken: string, requestedScopes: readonly string[] | undefined, deps: CoreDeps): Promise<TokenResponse> {
+export async function refreshGrant(
+  refreshToken: string,
+  requestedScopes: readonly string[] | undefined,
+  deps: CoreDeps,
+): Promise<TokenResponse> {
   const scopes = allowedScopes(requestedScopes, deps);
   // Concurrent grants with the same token in this instance: one provider call, one rotation, one answer.
-  return grants.run(`${sha256Hex(refreshToken)} ${scopes.join(' ')}`, () => rotateWithAccessToken(refreshToken, scopes, deps));
+  return grants.run(`${sha256Hex(refreshToken)} ${scopes.join(' ')}`, () =>
+    rotateWithAccessToken(refreshToken, scopes, deps),
+  );
 }
 
 /** Refresh grants in flight in this instance, by token and scopes. */
 const grants = new SingleFlight<TokenResponse>();
 
-async function rotateWithAccessToken(refreshToken: string, scopes: readonly string[], deps: CoreDeps): Promise<TokenResponse> {
+async function rotateWithAccessToken(
+  refreshToken: string,
+  scopes: readonly string[],
+  deps: CoreDeps,
+): Promise<TokenResponse> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const session = await loadSession(refreshToken, 'native', deps);
     const { view, cacheChanged } = await accessTokenForSession(session, scopes, deps);

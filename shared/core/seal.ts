@@ -20,7 +20,12 @@ export async function seal(value: unknown, secret: string, purpose: SealPurpose,
 }
 
 /** Opens a sealed row; undefined when the key is wrong, the blob was tampered with, or it belongs to another row. */
-export async function open<T>(sealed: string, secret: string, purpose: SealPurpose, rowKey: string): Promise<T | undefined> {
+export async function open<T>(
+  sealed: string,
+  secret: string,
+  purpose: SealPurpose,
+  rowKey: string,
+): Promise<T | undefined> {
   try {
     const { plaintext, protectedHeader } = await compactDecrypt(sealed, deriveKey(secret, purpose), {
       keyManagementAlgorithms: ['dir'],

@@ -17,7 +17,13 @@ import type { SignedInUser } from './id-token';
 import { newSessionToken, rotateSessionToken, sessionRowRef, type SessionRef } from './keys';
 import type { CoreDeps } from './deps';
 import { open, seal } from './seal';
-import { deleteSessionRow, indexSession, sessionIndexLinks, touchIndexedSession, unindexSession } from './session-index';
+import {
+  deleteSessionRow,
+  indexSession,
+  sessionIndexLinks,
+  touchIndexedSession,
+  unindexSession,
+} from './session-index';
 
 /** What session handling uses of the core deps. */
 export type SessionDeps = Pick<CoreDeps, 'config' | 'clock' | 'random' | 'logger' | 'sessions'>;
@@ -131,7 +137,11 @@ export async function storeSession({ ref, record }: NewSession, deps: SessionDep
  * that does not open its row (and is not within its grace window) is a reused, rotated-away token, and the
  * session is revoked.
  */
-export async function loadSession(token: string | undefined, kind: SessionKind, deps: SessionDeps): Promise<LoadedSession> {
+export async function loadSession(
+  token: string | undefined,
+  kind: SessionKind,
+  deps: SessionDeps,
+): Promise<LoadedSession> {
   const presented = token === undefined ? undefined : sessionRowRef(token);
   if (!presented || token === undefined) throw new AuthError('session_required');
   const row = await deps.sessions.get(presented.partitionKey, presented.rowKey);
@@ -161,7 +171,8 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
       throw new AuthError('session_required', { logDetail: 'rotated session token reused: session revoked' });
     }
   }
-  if (!record || (record.kind ?? 'web') !== kind) throw new AuthError('session_required', { logDetail: 'session row does not open with this token' });
+  if (!record || (record.kind ?? 'web') !== kind)
+    throw new AuthError('session_required', { logDetail: 'session row does not open with this token' });
   if (now >= record.idleExpiresAt || now >= record.absoluteExpiresAt) {
     await deleteSessionRow(row, deps);
     throw new AuthError('session_expired');
@@ -172,7 +183,10 @@ export async function loadSession(token: string | undefined, kind: SessionKind, 
 /** Writes the session back (same token) with its idle expiry pushed forward. False when a concurrent writer won. */
 export async function saveSession(session: LoadedSession, deps: SessionDeps): Promise<boolean> {
   const record = touched(session.record, deps);
-  const etag = await deps.sessions.replace(await sealedRow(session.ref, record, session.ref.secret, session.grace), session.etag);
+  const etag = await deps.sessions.replace(
+    await sealedRow(session.ref, record, session.ref.secret, session.grace),
+    session.etag,
+  );
   if (etag === false) return false;
   session.record = record;
   session.etag = etag;
@@ -193,7 +207,10 @@ export async function rotateSession(session: LoadedSession, deps: SessionDeps): 
     session.ref.rowKey,
   );
   // Newest first; older hand-overs stay (a chain from any token of the last minute to the current one), bounded.
-  const kept = (session.grace ?? '').split(GRACE_SEPARATOR).filter(Boolean).slice(0, MAX_GRACE_ENTRIES - 1);
+  const kept = (session.grace ?? '')
+    .split(GRACE_SEPARATOR)
+    .filter(Boolean)
+    .slice(0, MAX_GRACE_ENTRIES - 1);
   const grace = [handover, ...kept].join(GRACE_SEPARATOR);
   const record = touched(session.record, deps);
   const row = await sealedRow(session.ref, record, (sessionRowRef(successor) as SessionRef).secret, grace);
@@ -209,7 +226,12 @@ async function touchIndex(ref: SessionRef, record: SessionRecord, deps: SessionD
 }
 
 /** The first of `sealed` that opens with `secret`. */
-async function openAny<T>(sealed: readonly string[], secret: string, purpose: 'session-grace', rowKey: string): Promise<T | undefined> {
+async function openAny<T>(
+  sealed: readonly string[],
+  secret: string,
+  purpose: 'session-grace',
+  rowKey: string,
+): Promise<T | undefined> {
   for (const blob of sealed) {
     const value = await open<T>(blob, secret, purpose, rowKey);
     if (value) return value;
@@ -219,11 +241,20 @@ async function openAny<T>(sealed: readonly string[], secret: string, purpose: 's
 
 function touched(record: SessionRecord, deps: SessionDeps): SessionRecord {
   const now = deps.clock.now();
-  return { ...record, lastSeenAt: now, idleExpiresAt: Math.min(now + deps.config.session.idleSeconds * 1000, record.absoluteExpiresAt) };
+  return {
+    ...record,
+    lastSeenAt: now,
+    idleExpiresAt: Math.min(now + deps.config.session.idleSeconds * 1000, record.absoluteExpiresAt),
+  };
 }
 
 /** The row for `record` sealed under `secret`; a native row always carries the separator (see GRACE_SEPARATOR). */
-async function sealedRow(ref: SessionRef, record: SessionRecord, secret: string, grace: string | undefined): Promise<StoredRow> {
+async function sealedRow(
+  ref: SessionRef,
+  record: SessionRecord,
+  secret: string,
+  grace: string | undefined,
+): Promise<StoredRow> {
   const sealed = await seal(record, secret, 'session', ref.rowKey);
   return {
     partitionKey: ref.partitionKey,

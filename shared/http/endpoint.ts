@@ -72,7 +72,8 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
     try {
       if (spec.tokenFlowCors) {
         const { config } = services();
-        if (isPreflight(request.method, request.headers)) return preflightResponse(config, spec.methods, request.headers);
+        if (isPreflight(request.method, request.headers))
+          return preflightResponse(config, spec.methods, request.headers);
         corsHeaders = tokenFlowCorsHeaders(config, request.headers.get('origin') ?? undefined);
       }
       const parsed = await parseRequest(request, spec);
@@ -82,7 +83,11 @@ export function endpoint(spec: EndpointSpec, services: ServicesProvider, logic: 
       const authError = toAuthError(error, logger);
       code = authError.code;
       if (authError.status >= 500) {
-        logger.warn(`${spec.name} failed`, { code, detail: authError.logDetail, cause: describeCause(authError.cause) });
+        logger.warn(`${spec.name} failed`, {
+          code,
+          detail: authError.logDetail,
+          cause: describeCause(authError.cause),
+        });
       }
       // What the provider said, whatever our status: the AADSTS number and Entra's correlation/trace ids are what
       // its troubleshooting pages and support ask for. Never its free-text description.
@@ -109,9 +114,11 @@ const ERROR_RESPONSES: Record<EndpointSpec['kind'], (error: AuthError, allow?: s
 async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<ParsedRequest> {
   if (!spec.methods.includes(request.method)) throw new AuthError('method_not_allowed');
   const url = new URL(request.url);
-  if (Buffer.byteLength(url.search) > LIMITS.queryBytes) throw new AuthError('request_too_large', { logDetail: 'query' });
+  if (Buffer.byteLength(url.search) > LIMITS.queryBytes)
+    throw new AuthError('request_too_large', { logDetail: 'query' });
   const cookieHeader = request.headers.get('cookie');
-  if (cookieHeader && Buffer.byteLength(cookieHeader) > LIMITS.cookieHeaderBytes) throw new AuthError('request_too_large', { logDetail: 'cookie header' });
+  if (cookieHeader && Buffer.byteLength(cookieHeader) > LIMITS.cookieHeaderBytes)
+    throw new AuthError('request_too_large', { logDetail: 'cookie header' });
 
   const bodyLimit = spec.rawBody?.maxBytes ?? LIMITS.bodyBytes;
   const declaredLength = Number(request.headers.get('content-length') ?? 0);
@@ -125,7 +132,8 @@ async function parseRequest(request: HttpRequest, spec: EndpointSpec): Promise<P
   } else {
     body = request.body ? await request.text() : '';
     if (Buffer.byteLength(body) > bodyLimit) throw new AuthError('request_too_large', { logDetail: 'body' });
-    if (body.length > 0 && !(spec.bodyTypes ?? []).includes(contentType ?? '')) throw new AuthError('unsupported_media_type');
+    if (body.length > 0 && !(spec.bodyTypes ?? []).includes(contentType ?? ''))
+      throw new AuthError('unsupported_media_type');
   }
 
   return {
@@ -166,7 +174,7 @@ export function toAuthError(error: unknown, logger: Logger): AuthError {
 /** The error's class and code only: SDK messages may quote URLs, and URLs here may hold codes or state. */
 function describeCause(cause: unknown): string | undefined {
   if (!(cause instanceof Error)) return cause === undefined ? undefined : typeof cause;
-  const code = (cause as { code?: unknown; errorCode?: unknown; statusCode?: unknown });
+  const code = cause as { code?: unknown; errorCode?: unknown; statusCode?: unknown };
   return [cause.name, code.errorCode ?? code.code, code.statusCode].filter((v) => v !== undefined).join(' ');
 }
 
@@ -174,7 +182,9 @@ function describeCause(cause: unknown): string | undefined {
 function invocationLogger(context: InvocationContext): Logger {
   const correlationId = context.traceContext?.traceParent?.split('-')[1] ?? context.invocationId;
   const format = (message: string, properties?: Record<string, unknown>) =>
-    properties ? `${message} ${JSON.stringify(properties.event ? { ...properties, correlationId } : properties)}` : message;
+    properties
+      ? `${message} ${JSON.stringify(properties.event ? { ...properties, correlationId } : properties)}`
+      : message;
   return {
     info: (message, properties) => context.log(format(message, properties)),
     warn: (message, properties) => context.warn(format(message, properties)),

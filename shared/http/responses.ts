@@ -19,7 +19,8 @@ const BASE_HEADERS: Record<string, string> = {
 const PAGE_HEADERS: Record<string, string> = {
   ...BASE_HEADERS,
   'Content-Type': 'text/html; charset=utf-8',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'X-Frame-Options': 'DENY',
 };
 
@@ -30,8 +31,18 @@ function errorHeaders(error: AuthError): Record<string, string> {
   return headers;
 }
 
-export function jsonResponse(status: number, body: unknown, cookies: Cookie[] = [], headers: Record<string, string> = {}): HttpResponseInit {
-  return { status, headers: { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body), cookies };
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  cookies: Cookie[] = [],
+  headers: Record<string, string> = {},
+): HttpResponseInit {
+  return {
+    status,
+    headers: { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8', ...headers },
+    body: JSON.stringify(body),
+    cookies,
+  };
 }
 
 /** Our codes that mean "this grant is no good" to an OAuth client (RFC 6749 §5.2). */
@@ -54,23 +65,42 @@ const OAUTH_ERRORS: Partial<Record<ErrorCode, string>> = {
 export function oauthErrorResponse(error: AuthError, allow?: string): HttpResponseInit {
   const mapped = OAUTH_ERRORS[error.code];
   const status = mapped !== undefined ? 400 : error.status;
-  const name = mapped ?? (status === 503 || status === 504 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request');
+  const name =
+    mapped ??
+    (status === 503 || status === 504 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request');
   const headers: Record<string, string> = { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' };
   if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
   if (allow) headers.Allow = allow;
   // A claims challenge travels like Entra's own (`claims` beside the error), with where to sign in to meet it.
-  const challenge = error.problem?.claims !== undefined ? { claims: error.problem.claims, login_url: error.problem.loginUrl } : {};
+  const challenge =
+    error.problem?.claims !== undefined ? { claims: error.problem.claims, login_url: error.problem.loginUrl } : {};
   return { status, headers, body: JSON.stringify({ error: name, error_description: error.message, ...challenge }) };
 }
 
-export function problemResponse(error: AuthError, cookies: Cookie[] = [], allow?: string, extensions: Record<string, unknown> = {}): HttpResponseInit {
-  const headers: Record<string, string> = { ...BASE_HEADERS, 'Content-Type': 'application/problem+json; charset=utf-8', ...errorHeaders(error) };
+export function problemResponse(
+  error: AuthError,
+  cookies: Cookie[] = [],
+  allow?: string,
+  extensions: Record<string, unknown> = {},
+): HttpResponseInit {
+  const headers: Record<string, string> = {
+    ...BASE_HEADERS,
+    'Content-Type': 'application/problem+json; charset=utf-8',
+    ...errorHeaders(error),
+  };
   if (allow) headers.Allow = allow;
   return {
     status: error.status,
     headers,
     // RFC 9457 §3.2: extension members beside the standard ones.
-    body: JSON.stringify({ type: `urn:entra-signin:error:${error.code}`, title: error.message, status: error.status, code: error.code, ...error.problem, ...extensions }),
+    body: JSON.stringify({
+      type: `urn:entra-signin:error:${error.code}`,
+      title: error.message,
+      status: error.status,
+      code: error.code,
+      ...error.problem,
+      ...extensions,
+    }),
     cookies,
   };
 }
@@ -100,8 +130,15 @@ export function errorPageResponse(error: AuthError, cookies: Cookie[] = [], allo
  * The page that confirms a native sign-in (RFC 8252 §8.6): it names the app and goes on to the provider only on
  * the user's click. It cannot be framed (no clickjacking of the click) and a page elsewhere cannot read the link.
  */
-export function nativeConfirmPageResponse(app: NativeAppIdentity, authorizeUrl: string, cookies: Cookie[]): HttpResponseInit {
-  const who = app.name !== undefined ? `<strong>${escapeHtml(app.name)}</strong>` : `the app that opens <code>${escapeHtml(app.redirectUri)}</code>`;
+export function nativeConfirmPageResponse(
+  app: NativeAppIdentity,
+  authorizeUrl: string,
+  cookies: Cookie[],
+): HttpResponseInit {
+  const who =
+    app.name !== undefined
+      ? `<strong>${escapeHtml(app.name)}</strong>`
+      : `the app that opens <code>${escapeHtml(app.redirectUri)}</code>`;
   const body = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Sign in to an app</title>

@@ -4,8 +4,10 @@ class CountReporter {
   onRunComplete(_contexts, results) {
     const failures = [];
     for (const file of results.testResults) {
-      if (file.testExecError) failures.push(`${file.testFilePath} (did not run: ${file.testExecError.message.split('\n')[0]})`);
-      for (const t of file.testResults) if (t.status === 'failed') failures.push(`${file.testFilePath} › ${t.fullName}`);
+      if (file.testExecError)
+        failures.push(`${file.testFilePath} (did not run: ${file.testExecError.message.split('\n')[0]})`);
+      for (const t of file.testResults)
+        if (t.status === 'failed') failures.push(`${file.testFilePath} › ${t.fullName}`);
     }
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
     if (failures.length) process.stdout.write(`Failed:\n${failures.map((f) => `  ${f}`).join('\n')}\n`);

@@ -17,10 +17,15 @@ export function pkcePair(): Pkce {
 }
 
 /** The authorize URL under `authority` (default: the stand-in's), with PKCE S256 and the given parameters. */
-export function authorizeUrlFor(standIn: EntraStandIn, params: Record<string, string>, authority = standIn.authority): string {
+export function authorizeUrlFor(
+  standIn: EntraStandIn,
+  params: Record<string, string>,
+  authority = standIn.authority,
+): string {
   const frontAuthority = authority.replace(standIn.url, standIn.frontChannelUrl);
   const url = new URL(`${frontAuthority}/oauth2/v2.0/authorize`);
-  for (const [name, value] of Object.entries({ response_type: 'code', response_mode: 'query', ...params })) url.searchParams.set(name, value);
+  for (const [name, value] of Object.entries({ response_type: 'code', response_mode: 'query', ...params }))
+    url.searchParams.set(name, value);
   return url.href;
 }
 
@@ -28,7 +33,8 @@ export function authorizeUrlFor(standIn: EntraStandIn, params: Record<string, st
 export async function codeFor(standIn: EntraStandIn, authorizeUrl: string, username: string): Promise<string> {
   const location = new URL(await standIn.signIn(authorizeUrl, username));
   const code = location.searchParams.get('code');
-  if (!code) throw new Error(`no code: ${location.searchParams.get('error')} ${location.searchParams.get('error_description')}`);
+  if (!code)
+    throw new Error(`no code: ${location.searchParams.get('error')} ${location.searchParams.get('error_description')}`);
   return code;
 }
 

@@ -62,7 +62,8 @@ function labelled(what: string, response: Response, checks: () => void): void {
   try {
     checks();
   } catch (error) {
-    if (error instanceof Error) error.message = `${what} (${response.status} ${response.body.slice(0, 300)})\n${error.message}`.trim();
+    if (error instanceof Error)
+      error.message = `${what} (${response.status} ${response.body.slice(0, 300)})\n${error.message}`.trim();
     throw error;
   }
 }
@@ -77,7 +78,10 @@ export interface FaultCaseBase {
  * One test per case. A case with a known product gap is skipped with its correct expectation, and runs once more
  * with `strict` false: the invariants that hold even now (a coded error, never a 500, what was stored) keep guarding.
  */
-export function faultCases<C extends FaultCaseBase>(cases: readonly C[], run: (c: C, strict: boolean) => Promise<void>): void {
+export function faultCases<C extends FaultCaseBase>(
+  cases: readonly C[],
+  run: (c: C, strict: boolean) => Promise<void>,
+): void {
   for (const c of cases) {
     (c.skip ? test.skip : test)(c.name, () => run(c, true));
     if (c.skip) test(`${c.name} [until the gap is fixed: a clean coded error, never a 500]`, () => run(c, false));
@@ -130,7 +134,9 @@ export function tableView(connectionString: () => string): TableView {
       const ref = sessionRowRef(cookie);
       if (!ref) return undefined;
       // Through the Table adapter (it passes the RowStore contract), not a copy of its property layout.
-      const row = await createTableRowStore(createTableClient({ connectionString: connectionString() }, SESSION_TABLE)).get(ref.partitionKey, ref.rowKey);
+      const row = await createTableRowStore(
+        createTableClient({ connectionString: connectionString() }, SESSION_TABLE),
+      ).get(ref.partitionKey, ref.rowKey);
       if (!row) return undefined;
       const { data } = row;
       // The sealed record, then (after a native rotation) `~` and a grace blob: JWE compact never contains `~`.
@@ -140,7 +146,8 @@ export function tableView(connectionString: () => string): TableView {
   };
 }
 
-export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitionsBefore' | 'listPartition';
+export type RowOperation =
+  'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitionsBefore' | 'listPartition';
 
 /**
  * A RowStore that sends the operations it is told to through `faulty` (the real Table adapter behind a slow proxy)
@@ -150,7 +157,15 @@ export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' |
 export class SwitchRowStore implements RowStore {
   private readonly armed = new Map<RowOperation, number>();
   /** Calls per operation, faulty or not. */
-  readonly calls: Record<RowOperation, number> = { insert: 0, get: 0, replace: 0, consume: 0, delete: 0, purgePartitionsBefore: 0, listPartition: 0 };
+  readonly calls: Record<RowOperation, number> = {
+    insert: 0,
+    get: 0,
+    replace: 0,
+    consume: 0,
+    delete: 0,
+    purgePartitionsBefore: 0,
+    listPartition: 0,
+  };
 
   constructor(
     private readonly normal: RowStore,
@@ -179,7 +194,8 @@ export class SwitchRowStore implements RowStore {
   replace: RowStore['replace'] = (row, etag) => this.pick('replace').replace(row, etag);
   consume: RowStore['consume'] = (pk, rk, etag) => this.pick('consume').consume(pk, rk, etag);
   delete: RowStore['delete'] = (pk, rk) => this.pick('delete').delete(pk, rk);
-  purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) => this.pick('purgePartitionsBefore').purgePartitionsBefore(pk);
+  purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) =>
+    this.pick('purgePartitionsBefore').purgePartitionsBefore(pk);
   listPartition: RowStore['listPartition'] = (pk, from) => this.pick('listPartition').listPartition(pk, from);
 }
 
@@ -229,16 +245,30 @@ export function proxiedConnectionString(azurite: AzuriteInstance, proxy: SlowPro
 }
 
 /** The real Table adapter for one table at `connectionString`, with its own call deadline. */
-export function tableStore(connectionString: string, table: typeof STATE_TABLE | typeof SESSION_TABLE, timeoutMs?: number): RowStore {
+export function tableStore(
+  connectionString: string,
+  table: typeof STATE_TABLE | typeof SESSION_TABLE,
+  timeoutMs?: number,
+): RowStore {
   return createTableRowStore(createTableClient({ connectionString }, table), { timeoutMs });
 }
 
 /** Both tables as SwitchRowStores: direct to Azurite normally, through `proxy` when armed. */
-export function switchableStores(azurite: AzuriteInstance, proxy: SlowProxy, faultyTimeoutMs: number): { states: SwitchRowStore; sessions: SwitchRowStore } {
+export function switchableStores(
+  azurite: AzuriteInstance,
+  proxy: SlowProxy,
+  faultyTimeoutMs: number,
+): { states: SwitchRowStore; sessions: SwitchRowStore } {
   const viaProxy = proxiedConnectionString(azurite, proxy);
   return {
-    states: new SwitchRowStore(tableStore(azurite.connectionString, STATE_TABLE), tableStore(viaProxy, STATE_TABLE, faultyTimeoutMs)),
-    sessions: new SwitchRowStore(tableStore(azurite.connectionString, SESSION_TABLE), tableStore(viaProxy, SESSION_TABLE, faultyTimeoutMs)),
+    states: new SwitchRowStore(
+      tableStore(azurite.connectionString, STATE_TABLE),
+      tableStore(viaProxy, STATE_TABLE, faultyTimeoutMs),
+    ),
+    sessions: new SwitchRowStore(
+      tableStore(azurite.connectionString, SESSION_TABLE),
+      tableStore(viaProxy, SESSION_TABLE, faultyTimeoutMs),
+    ),
   };
 }
 

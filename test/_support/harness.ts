@@ -31,7 +31,11 @@ export const CLIENT_SECRET = 'stand-in-client-secret-value-0123456789';
 /** Redirect URIs of the simulated native apps: a private-use scheme, a claimed https link, a loopback one. */
 /** The name configured for the first native redirect URI: the confirmation page shows it. */
 export const NATIVE_APP_NAME = 'Contoso Mobile';
-export const NATIVE_REDIRECT_URIS = ['com.contoso.app:/oauth2redirect', `${APP_ORIGIN}/native/callback`, 'http://127.0.0.1/callback'] as const;
+export const NATIVE_REDIRECT_URIS = [
+  'com.contoso.app:/oauth2redirect',
+  `${APP_ORIGIN}/native/callback`,
+  'http://127.0.0.1/callback',
+] as const;
 
 export interface HarnessOptions {
   protocol?: 'entra' | 'oidc';
@@ -56,7 +60,18 @@ export class Harness {
   readonly seenSecrets = new Set<string>();
   clockOffsetMs = 0;
   readonly handlers: Record<
-    'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'token' | 'metadata' | 'sessions' | 'frontchannel-logout' | 'api' | 'verify',
+    | 'login'
+    | 'callback'
+    | 'me'
+    | 'refresh'
+    | 'logout'
+    | 'health'
+    | 'token'
+    | 'metadata'
+    | 'sessions'
+    | 'frontchannel-logout'
+    | 'api'
+    | 'verify',
     HttpHandler
   >;
 
@@ -88,7 +103,13 @@ export class Harness {
     const azurite = options.azurite ?? (await startAzurite());
     const standIn = await startEntraStandIn({
       protocol: options.protocol ?? 'entra',
-      clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
+      clients: [
+        {
+          clientId: CLIENT_ID,
+          secrets: [CLIENT_SECRET],
+          redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`],
+        },
+      ],
       ...options.standIn,
     });
     const env: Environment = {
@@ -100,7 +121,10 @@ export class Harness {
       AUTH_CLIENT_SECRET: CLIENT_SECRET,
       AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
       AUTH_ALLOWED_RETURN_ORIGINS: APP_ORIGIN,
-      AUTH_NATIVE_REDIRECT_URIS: [`${NATIVE_REDIRECT_URIS[0]} ${NATIVE_APP_NAME}`, ...NATIVE_REDIRECT_URIS.slice(1)].join(','),
+      AUTH_NATIVE_REDIRECT_URIS: [
+        `${NATIVE_REDIRECT_URIS[0]} ${NATIVE_APP_NAME}`,
+        ...NATIVE_REDIRECT_URIS.slice(1),
+      ].join(','),
       AUTH_SCOPES: options.protocol === 'oidc' ? 'api.read' : 'User.Read',
       ...options.env,
     };
@@ -111,7 +135,11 @@ export class Harness {
       warn: (m, p) => harness?.logs.push(`warn ${m} ${JSON.stringify(p ?? {})}`),
       error: (m, p) => harness?.logs.push(`error ${m} ${JSON.stringify(p ?? {})}`),
     };
-    const deps = createServices(config, { logger, clock: { now: () => Date.now() + (harness?.clockOffsetMs ?? 0) }, ...options.overrides });
+    const deps = createServices(config, {
+      logger,
+      clock: { now: () => Date.now() + (harness?.clockOffsetMs ?? 0) },
+      ...options.overrides,
+    });
     harness = new Harness(azurite, standIn, config, deps, !options.azurite);
     return harness;
   }
@@ -125,7 +153,10 @@ export class Harness {
     return new TestBrowser(this);
   }
 
-  async call(name: keyof Harness['handlers'], init: { method?: string; url: string; headers?: Record<string, string>; body?: string }): Promise<Response> {
+  async call(
+    name: keyof Harness['handlers'],
+    init: { method?: string; url: string; headers?: Record<string, string>; body?: string },
+  ): Promise<Response> {
     const url = new URL(init.url, PUBLIC_ORIGIN).href;
     const request = new HttpRequest({
       method: init.method ?? 'GET',
@@ -157,11 +188,22 @@ function toResponse(result: HttpResponseInit): Response {
   for (const [name, value] of entries) headers[String(name).toLowerCase()] = String(value);
   const sent = result.body;
   const body =
-    typeof sent === 'string' ? sent : sent === undefined || sent === null ? '' : sent instanceof Uint8Array ? Buffer.from(sent).toString('utf8') : String(sent);
+    typeof sent === 'string'
+      ? sent
+      : sent === undefined || sent === null
+        ? ''
+        : sent instanceof Uint8Array
+          ? Buffer.from(sent).toString('utf8')
+          : String(sent);
   return {
     status: result.status ?? 200,
     headers,
-    setCookies: (result.cookies ?? []).map((c) => ({ name: c.name, value: c.value, maxAge: c.maxAge, attributes: { ...c } })),
+    setCookies: (result.cookies ?? []).map((c) => ({
+      name: c.name,
+      value: c.value,
+      maxAge: c.maxAge,
+      attributes: { ...c },
+    })),
     body,
     json: () => JSON.parse(body),
   };
@@ -188,7 +230,10 @@ export class TestBrowser {
     return response;
   }
 
-  async call(name: keyof Harness['handlers'], init: { method?: string; url: string; headers?: Record<string, string>; body?: string }): Promise<Response> {
+  async call(
+    name: keyof Harness['handlers'],
+    init: { method?: string; url: string; headers?: Record<string, string>; body?: string },
+  ): Promise<Response> {
     const headers = { ...(this.jar.size ? { cookie: this.cookieHeader() } : {}), ...init.headers };
     return this.absorb(await this.harness.call(name, { ...init, headers }));
   }
@@ -197,14 +242,19 @@ export class TestBrowser {
   async startSignIn(query = 'returnTo=%2Fapp'): Promise<{ response: Response; authorizeUrl: string; state: string }> {
     const response = await this.call('login', { url: `/auth/login?${query}` });
     // A native sign-in answers the page naming the app; the user clicks Continue (its link is the authorize URL).
-    const authorizeUrl = response.headers.location ?? (response.status === 200 ? continueLink(response.body) : undefined) ?? '';
+    const authorizeUrl =
+      response.headers.location ?? (response.status === 200 ? continueLink(response.body) : undefined) ?? '';
     const state = authorizeUrl ? (new URL(authorizeUrl).searchParams.get('state') ?? '') : '';
     if (state) this.harness.seenSecrets.add(state);
     return { response, authorizeUrl, state };
   }
 
   /** The user signs in at the stand-in; returns the callback URL the provider redirects to. */
-  async signInAtProvider(authorizeUrl: string, username = this.harness.standIn.users[0]!.username, opts?: { cancel?: boolean }): Promise<string> {
+  async signInAtProvider(
+    authorizeUrl: string,
+    username = this.harness.standIn.users[0]!.username,
+    opts?: { cancel?: boolean },
+  ): Promise<string> {
     const callbackUrl = await this.harness.standIn.signIn(authorizeUrl, username, opts);
     const code = new URL(callbackUrl).searchParams.get('code');
     if (code) this.harness.seenSecrets.add(code);

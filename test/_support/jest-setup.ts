@@ -8,7 +8,10 @@ expect.extend({
   /** The value satisfies the predicate (it returns true), as node:assert's validation functions. */
   toSatisfy(received: unknown, predicate: (value: unknown) => boolean) {
     const pass = predicate(received) === true;
-    return { pass, message: () => `expected ${this.utils.printReceived(received)} ${pass ? 'not ' : ''}to satisfy the predicate` };
+    return {
+      pass,
+      message: () => `expected ${this.utils.printReceived(received)} ${pass ? 'not ' : ''}to satisfy the predicate`,
+    };
   },
   /** The function throws, and what it throws satisfies the predicate. */
   toThrowSatisfying(received: () => unknown, predicate: (error: unknown) => boolean) {
@@ -16,7 +19,11 @@ expect.extend({
       received();
     } catch (error) {
       const pass = predicate(error) === true;
-      return { pass, message: () => `expected the thrown ${this.utils.printReceived(error)} ${pass ? 'not ' : ''}to satisfy the predicate` };
+      return {
+        pass,
+        message: () =>
+          `expected the thrown ${this.utils.printReceived(error)} ${pass ? 'not ' : ''}to satisfy the predicate`,
+      };
     }
     return { pass: false, message: () => 'expected the function to throw' };
   },

@@ -81,7 +81,14 @@ export class NativeApp {
   }
 
   redeem(code: string, overrides: Record<string, string | undefined> = {}): Promise<Response> {
-    return this.token({ grant_type: 'authorization_code', code, code_verifier: this.verifier, redirect_uri: this.redirectUri, client_id: 'contoso-ios', ...overrides });
+    return this.token({
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: this.verifier,
+      redirect_uri: this.redirectUri,
+      client_id: 'contoso-ios',
+      ...overrides,
+    });
   }
 
   refresh(refreshToken: string, scope?: string): Promise<Response> {
@@ -89,7 +96,13 @@ export class NativeApp {
   }
 
   /** The whole sign-in and redemption; returns the token response body. */
-  async signInForTokens(): Promise<{ access_token: string; refresh_token: string; expires_in: number; token_type: string; scope: string }> {
+  async signInForTokens(): Promise<{
+    access_token: string;
+    refresh_token: string;
+    expires_in: number;
+    token_type: string;
+    scope: string;
+  }> {
     const response = await this.redeem(await this.signInForCode());
     if (response.status !== 200) throw new Error(`redemption failed: ${response.status} ${response.body}`);
     return response.json();

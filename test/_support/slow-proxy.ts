@@ -82,11 +82,13 @@ export async function startSlowProxy(targetPort: number, mode: ProxyMode = { kin
           target().write(chunk);
           return;
         case 'delay':
-          toTarget = toTarget.then(() => hold(current.ms)).then(() => {
-            if (client.destroyed) return;
-            forwardedBytes += chunk.length;
-            target().write(chunk);
-          });
+          toTarget = toTarget
+            .then(() => hold(current.ms))
+            .then(() => {
+              if (client.destroyed) return;
+              forwardedBytes += chunk.length;
+              target().write(chunk);
+            });
           return;
         case 'blackhole':
           return;
@@ -96,7 +98,10 @@ export async function startSlowProxy(targetPort: number, mode: ProxyMode = { kin
           return;
         case 'status': {
           const body = JSON.stringify({
-            'odata.error': { code: current.code ?? 'InternalError', message: { lang: 'en-US', value: `Injected ${current.status} from the slow proxy.` } },
+            'odata.error': {
+              code: current.code ?? 'InternalError',
+              message: { lang: 'en-US', value: `Injected ${current.status} from the slow proxy.` },
+            },
           });
           client.end(
             `HTTP/1.1 ${current.status} Injected\r\nContent-Type: application/json;odata=minimalmetadata;charset=utf-8\r\n` +

@@ -40,7 +40,13 @@ function makeCertificate(cn: string): TestCertificate {
     const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
     return { pem, key: forge.pki.privateKeyFromPem(pem) as forge.pki.rsa.PrivateKey };
   };
-  const build = (subject: string, key: forge.pki.rsa.PrivateKey, issuer: forge.pki.Certificate | undefined, signer: forge.pki.rsa.PrivateKey, ca: boolean) => {
+  const build = (
+    subject: string,
+    key: forge.pki.rsa.PrivateKey,
+    issuer: forge.pki.Certificate | undefined,
+    signer: forge.pki.rsa.PrivateKey,
+    ca: boolean,
+  ) => {
     const cert = forge.pki.createCertificate();
     cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
     cert.serialNumber = ca ? '01' : '02';
@@ -60,11 +66,23 @@ function makeCertificate(cn: string): TestCertificate {
   const caPem = forge.pki.certificateToPem(ca);
   // Key Vault exports PFX with the empty password (3DES-encrypted bags and a MAC).
   const pfx = (password: string | null) =>
-    forge.util.encode64(forge.asn1.toDer(forge.pkcs12.toPkcs12Asn1(leafKey.key, [leaf, ca], password as string, { algorithm: '3des' })).getBytes());
+    forge.util.encode64(
+      forge.asn1
+        .toDer(forge.pkcs12.toPkcs12Asn1(leafKey.key, [leaf, ca], password as string, { algorithm: '3des' }))
+        .getBytes(),
+    );
   const pfxBase64 = pfx('');
   const pfxNoPasswordBase64 = pfx(null);
   const thumbprint = new X509Certificate(certPem).fingerprint256.replace(/:/g, '');
-  return { certPem, keyPem: leafKey.pem, caPem, thumbprint, pfxBase64, pfxNoPasswordBase64, pemBundle: `${leafKey.pem}${certPem}${caPem}` };
+  return {
+    certPem,
+    keyPem: leafKey.pem,
+    caPem,
+    thumbprint,
+    pfxBase64,
+    pfxNoPasswordBase64,
+    pemBundle: `${leafKey.pem}${certPem}${caPem}`,
+  };
 }
 
 function asCertificate(credential: ClientCredential) {
@@ -92,16 +110,22 @@ describe('certificate parsing (pure)', () => {
   test('reads a PKCS#12 (base64 PFX) into thumbprint, PKCS#8 key and a leaf-first x5c chain', () => {
     const { credential, facts } = certificateCredentialFromSecret(cert.pfxBase64, 'application/x-pkcs12');
     expect(credential.thumbprintSha256).toBe(cert.thumbprint);
-    expect(credential.thumbprintSha256).toBe(createHash('sha256').update(new X509Certificate(cert.certPem).raw).digest('hex').toUpperCase());
+    expect(credential.thumbprintSha256).toBe(
+      createHash('sha256').update(new X509Certificate(cert.certPem).raw).digest('hex').toUpperCase(),
+    );
     expect(credential.privateKey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     const x5c = credential.x5c.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
     expect(x5c.length).toBe(2);
     expect(new X509Certificate(x5c[0]!).fingerprint256).toBe(new X509Certificate(cert.certPem).fingerprint256);
     expect(new X509Certificate(x5c[0]!).checkPrivateKey(createPrivateKey(credential.privateKey))).toBeTruthy();
     expect(facts.subject).toMatch(/parse\.example/);
-    expect(certificateCredentialFromSecret(cert.pfxNoPasswordBase64, 'application/x-pkcs12').credential.thumbprintSha256).toBe(cert.thumbprint);
+    expect(
+      certificateCredentialFromSecret(cert.pfxNoPasswordBase64, 'application/x-pkcs12').credential.thumbprintSha256,
+    ).toBe(cert.thumbprint);
     // Key Vault's content type is advisory for old secrets: no content type means PKCS#12.
-    expect(certificateCredentialFromSecret(cert.pfxBase64, undefined).credential.thumbprintSha256).toBe(cert.thumbprint);
+    expect(certificateCredentialFromSecret(cert.pfxBase64, undefined).credential.thumbprintSha256).toBe(
+      cert.thumbprint,
+    );
   });
 
   test('reads a PEM bundle whatever the order of key and certificates', () => {
@@ -112,14 +136,22 @@ describe('certificate parsing (pure)', () => {
   });
 
   test('refuses a key without its certificate, a non-RSA key, and garbage, naming the problem only', () => {
-    expect(() => certificateCredentialFromSecret(cert.keyPem, 'application/x-pem-file')).toThrow(CertificateFormatError);
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    expect(() => certificateCredentialFromSecret(`${ec}${cert.certPem}`, 'application/x-pem-file')).toThrow(/must be RSA/);
+    expect(() => certificateCredentialFromSecret(cert.keyPem, 'application/x-pem-file')).toThrow(
+      CertificateFormatError,
+    );
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    expect(() => certificateCredentialFromSecret(`${ec}${cert.certPem}`, 'application/x-pem-file')).toThrow(
+      /must be RSA/,
+    );
     expect(() => certificateCredentialFromSecret('bm90IGEgcGZ4', 'application/x-pkcs12')).toThrow(/cannot be read/);
     expect(() => certificateCredentialFromSecret('x', 'text/plain')).toThrow(/unsupported content type/);
     // A key from another certificate: no certificate matches.
     const other = makeCertificate('other.example');
-    expect(() => certificateCredentialFromSecret(`${other.keyPem}${cert.certPem}`, 'application/x-pem-file')).toThrow(/matches the private key/);
+    expect(() => certificateCredentialFromSecret(`${other.keyPem}${cert.certPem}`, 'application/x-pem-file')).toThrow(
+      /matches the private key/,
+    );
   });
 });
 
@@ -128,7 +160,10 @@ describe('certificate provider through Key Vault', () => {
     const cert = makeCertificate('pfx.example');
     vault.setSecret(NAME, cert.pfxBase64, 'application/x-pkcs12');
     const before = vault.counters.secretReads;
-    const provider = createClientCredentialProvider({ kind: 'certificate', keyVaultUrl: vault.url, certificateName: NAME }, { clientId: 'c', logger });
+    const provider = createClientCredentialProvider(
+      { kind: 'certificate', keyVaultUrl: vault.url, certificateName: NAME },
+      { clientId: 'c', logger },
+    );
     const all = await Promise.all(Array.from({ length: 20 }, () => provider.get()));
     expect(all.every((c) => asCertificate(c).thumbprintSha256 === cert.thumbprint)).toBeTruthy();
     expect(vault.counters.secretReads - before).toBe(1);
@@ -137,7 +172,10 @@ describe('certificate provider through Key Vault', () => {
   test('yields the certificate from a PEM secret and renews once after a rotation', async () => {
     const first = makeCertificate('pem-1.example');
     vault.setSecret(NAME, first.pemBundle, 'application/x-pem-file');
-    const provider = createClientCredentialProvider({ kind: 'certificate', keyVaultUrl: vault.url, certificateName: NAME }, { clientId: 'c', logger });
+    const provider = createClientCredentialProvider(
+      { kind: 'certificate', keyVaultUrl: vault.url, certificateName: NAME },
+      { clientId: 'c', logger },
+    );
     const old = await provider.get();
     expect(asCertificate(old).thumbprintSha256).toBe(first.thumbprint);
     const second = makeCertificate('pem-2.example');
@@ -160,7 +198,9 @@ describe('certificate provider through Key Vault', () => {
     );
     await expect(provider.get()).rejects.toSatisfy((error: AuthError) => {
       expect(isAuthError(error, 'credential_unavailable')).toBeTruthy();
-      expect(error.logDetail ?? '').toMatch(/certificate "broken-certificate" \(version [0-9a-f]{32}\): the PEM holds no certificate/);
+      expect(error.logDetail ?? '').toMatch(
+        /certificate "broken-certificate" \(version [0-9a-f]{32}\): the PEM holds no certificate/,
+      );
       return true;
     });
     const text = logLines.join('\n');

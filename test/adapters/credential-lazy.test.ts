@@ -10,7 +10,11 @@ import { resolve } from 'node:path';
 const root = resolve(__dirname, '..', '..');
 
 function loadedModules(script: string): { keyVault: boolean; identity: boolean; forge: boolean } {
-  const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   expect(child.status).toBe(0);
   const last = child.stdout.trim().split('\n').at(-1) ?? '';
   return JSON.parse(last);

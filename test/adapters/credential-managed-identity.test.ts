@@ -5,7 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { startManagedIdentityStandIn, verifyStandInJwt, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
+import {
+  startManagedIdentityStandIn,
+  verifyStandInJwt,
+  type ManagedIdentityStandIn,
+} from '../../dev/managed-identity-standin';
 import { createClientCredentialProvider } from '../../shared/adapters/credential';
 import { isAuthError, type AuthError } from '../../shared/errors';
 import type { ClientCredential, Logger } from '../../shared/ports';
@@ -39,19 +43,29 @@ async function assertionOf(credential: ClientCredential): Promise<string> {
 describe('managed-identity client assertion', () => {
   test('is a JWT for api://AzureADTokenExchange signed by the user-assigned identity, subject = its principal id', async () => {
     const appIdentity = randomUUID();
-    const provider = createClientCredentialProvider({ kind: 'managed-identity', managedIdentityClientId: appIdentity }, { clientId: 'app', logger });
+    const provider = createClientCredentialProvider(
+      { kind: 'managed-identity', managedIdentityClientId: appIdentity },
+      { clientId: 'app', logger },
+    );
     const token = await assertionOf(await provider.get());
     const verified = verifyStandInJwt(token, { trusted: [mi], audience: 'api://AzureADTokenExchange' });
     if (!verified.ok) throw new Error(`the stand-in JWT did not verify: ${verified.reason}`);
     expect(verified.claims.aud).toBe('api://AzureADTokenExchange');
     expect(verified.claims.iss).toBe(mi.issuer);
     expect(verified.claims.sub).toBe(mi.subjectFor(appIdentity));
-    expect(mi.requests.at(-1)).toStrictEqual({ ...mi.requests.at(-1)!, resource: 'api://AzureADTokenExchange', clientId: appIdentity });
+    expect(mi.requests.at(-1)).toStrictEqual({
+      ...mi.requests.at(-1)!,
+      resource: 'api://AzureADTokenExchange',
+      clientId: appIdentity,
+    });
   });
 
   test('reuses the token: 20 concurrent sign-ins with a new identity make one token request', async () => {
     const clientId = randomUUID();
-    const provider = createClientCredentialProvider({ kind: 'managed-identity', managedIdentityClientId: clientId }, { clientId: 'app', logger });
+    const provider = createClientCredentialProvider(
+      { kind: 'managed-identity', managedIdentityClientId: clientId },
+      { clientId: 'app', logger },
+    );
     const before = mi.counters.tokenRequests;
     const credentials = await Promise.all(Array.from({ length: 20 }, () => provider.get()));
     const tokens = await Promise.all(credentials.map(assertionOf));
@@ -98,7 +112,10 @@ describe('managed-identity client assertion', () => {
   });
 
   test('renewAfterRejection is false (a federated assertion has nothing older to replace) and reads nothing', async () => {
-    const provider = createClientCredentialProvider({ kind: 'managed-identity', managedIdentityClientId: randomUUID() }, { clientId: 'app', logger });
+    const provider = createClientCredentialProvider(
+      { kind: 'managed-identity', managedIdentityClientId: randomUUID() },
+      { clientId: 'app', logger },
+    );
     const credential = await provider.get();
     const before = mi.counters.tokenRequests;
     expect(await provider.renewAfterRejection(credential)).toBe(false);

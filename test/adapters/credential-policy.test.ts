@@ -58,7 +58,9 @@ describe('token credential choice', () => {
 
   test('uses managed identity for MSI_ENDPOINT, Arc, Service Fabric, or an explicit client id (IMDS)', () => {
     expect(chooseAzureTokenCredential({ MSI_ENDPOINT: 'http://x' }, undefined).kind).toBe('managed-identity');
-    expect(chooseAzureTokenCredential({ IDENTITY_ENDPOINT: 'http://x', IMDS_ENDPOINT: 'http://y' }, undefined).kind).toBe('managed-identity');
+    expect(
+      chooseAzureTokenCredential({ IDENTITY_ENDPOINT: 'http://x', IMDS_ENDPOINT: 'http://y' }, undefined).kind,
+    ).toBe('managed-identity');
     expect(chooseAzureTokenCredential({ IDENTITY_SERVER_THUMBPRINT: 'ab' }, undefined).kind).toBe('managed-identity');
     expect(chooseAzureTokenCredential({}, 'client-id').kind).toBe('managed-identity');
   });
@@ -82,16 +84,32 @@ describe('Retry-After', () => {
 });
 
 describe('retry decision', () => {
-  const base = { networkError: false, retryAfterMs: undefined, attempt: 1, maxAttempts: 4, remainingMs: 5000, baseDelayMs: 250 };
+  const base = {
+    networkError: false,
+    retryAfterMs: undefined,
+    attempt: 1,
+    maxAttempts: 4,
+    remainingMs: 5000,
+    baseDelayMs: 250,
+  };
   test('retries throttling and transient faults while the wait fits the budget', () => {
     expect(decideRetry({ ...base, status: 429, retryAfterMs: 1000 })).toStrictEqual({ retry: true, delayMs: 1000 });
     expect(decideRetry({ ...base, status: 503 })).toStrictEqual({ retry: true, delayMs: 250 });
     expect(decideRetry({ ...base, status: 500, attempt: 3 })).toStrictEqual({ retry: true, delayMs: 1000 });
-    expect(decideRetry({ ...base, status: undefined, networkError: true })).toStrictEqual({ retry: true, delayMs: 250 });
+    expect(decideRetry({ ...base, status: undefined, networkError: true })).toStrictEqual({
+      retry: true,
+      delayMs: 250,
+    });
   });
   test('stops when the wait does not fit, attempts run out, or the failure is not transient', () => {
-    expect(decideRetry({ ...base, status: 429, retryAfterMs: 60_000 })).toStrictEqual({ retry: false, retryAfterSeconds: 60 });
-    expect(decideRetry({ ...base, status: 429, retryAfterMs: 1000, remainingMs: 900 })).toStrictEqual({ retry: false, retryAfterSeconds: 1 });
+    expect(decideRetry({ ...base, status: 429, retryAfterMs: 60_000 })).toStrictEqual({
+      retry: false,
+      retryAfterSeconds: 60,
+    });
+    expect(decideRetry({ ...base, status: 429, retryAfterMs: 1000, remainingMs: 900 })).toStrictEqual({
+      retry: false,
+      retryAfterSeconds: 1,
+    });
     expect(decideRetry({ ...base, status: 503, attempt: 4 }).retry).toBe(false);
     for (const status of [400, 401, 403, 404]) expect(decideRetry({ ...base, status }).retry).toBe(false);
   });

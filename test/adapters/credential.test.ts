@@ -106,7 +106,9 @@ describe('Key Vault secret provider', () => {
     const warningsBefore = logLines.filter((l) => l.startsWith('warn client credential refresh failed')).length;
     now += 120_000; // past refreshAfterMs: get() answers from memory and refreshes in the background
     expect(secretOf(await credentials.get())).toBe(value);
-    await waitFor(() => logLines.filter((l) => l.startsWith('warn client credential refresh failed')).length > warningsBefore);
+    await waitFor(
+      () => logLines.filter((l) => l.startsWith('warn client credential refresh failed')).length > warningsBefore,
+    );
     expect(secretOf(await credentials.get())).toBe(value);
     vault.clearFaults();
   });
@@ -115,7 +117,10 @@ describe('Key Vault secret provider', () => {
     const value = newSecret('down');
     const vault = await vaultWith(value);
     vault.injectFault({ kind: 'down' });
-    const credentials = provider(vault, { cache: { failureCooldownMs: 300 }, keyVault: { baseDelayMs: 50, totalBudgetMs: 2000 } });
+    const credentials = provider(vault, {
+      cache: { failureCooldownMs: 300 },
+      keyVault: { baseDelayMs: 50, totalBudgetMs: 2000 },
+    });
     const started = Date.now();
     const error = await rejectsUnavailable(credentials.get());
     expect(error.status).toBe(503);
@@ -204,7 +209,11 @@ describe('Key Vault secret provider', () => {
     expect(await credentials.renewAfterRejection(rejected)).toBe(false);
     expect(await credentials.renewAfterRejection(rejected)).toBe(false);
     expect(vault.counters.secretReads).toBe(2);
-    expect(logLines.some((l) => l.startsWith('warn client credential rejected by the identity provider and the source holds no newer one'))).toBeTruthy();
+    expect(
+      logLines.some((l) =>
+        l.startsWith('warn client credential rejected by the identity provider and the source holds no newer one'),
+      ),
+    ).toBeTruthy();
   });
 
   test('renewAfterRejection during a vault outage answers credential_unavailable and keeps the old copy', async () => {
@@ -220,7 +229,9 @@ describe('Key Vault secret provider', () => {
   test('a missing secret is a 503 with a reason naming the secret and what to check', async () => {
     const vault = await vaultWith();
     const error = await rejectsUnavailable(provider(vault).get());
-    expect(error.logDetail ?? '').toMatch(/secret "auth-client-secret": HTTP 404 SecretNotFound .*check the secret name/);
+    expect(error.logDetail ?? '').toMatch(
+      /secret "auth-client-secret": HTTP 404 SecretNotFound .*check the secret name/,
+    );
   });
 
   test('a managed identity outage is a 503 too (token step bounded by its timeout)', async () => {

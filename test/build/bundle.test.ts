@@ -11,7 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { startEntraStandIn, type EntraStandIn } from '../../dev/entra-standin';
-import { appEnv, Browser, buildBundle, buildLauncher, ROOT, standInClient, startApp, type AppProcess } from '../../bench/support';
+import {
+  appEnv,
+  Browser,
+  buildBundle,
+  buildLauncher,
+  ROOT,
+  standInClient,
+  startApp,
+  type AppProcess,
+} from '../../bench/support';
 
 let dir: string;
 let azurite: AzuriteInstance;
@@ -48,13 +57,17 @@ test('package.json main names the bundle the build writes', () => {
   const main = readFileSync(join(dir, 'dist', 'main.js'), 'utf8');
   expect(main).toMatch(/require\("\.\/vendor\/azure-msal-node\.js"\)/);
   expect(main).not.toMatch(/ConfidentialClientApplication\s*=\s*class|class ConfidentialClientApplication/);
-  const bareRequires = [...main.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!).filter((id) => !id.startsWith('./') && !id.startsWith('node:'));
+  const bareRequires = [...main.matchAll(/require\("([^"]+)"\)/g)]
+    .map((m) => m[1]!)
+    .filter((id) => !id.startsWith('./') && !id.startsWith('node:'));
   const builtins = new Set(require('node:module').builtinModules as string[]);
   expect(bareRequires.filter((id) => !builtins.has(id))).toStrictEqual(['@azure/functions-core']);
 });
 
 test('the built bundle serves a whole sign-in through the Functions host (Azurite + Entra stand-in)', async () => {
-  app = await startApp(join(dir, 'launch-host.js'), join(dir, 'dist'), appEnv(azurite, standIn), ['--enable-source-maps']);
+  app = await startApp(join(dir, 'launch-host.js'), join(dir, 'dist'), appEnv(azurite, standIn), [
+    '--enable-source-maps',
+  ]);
   expect([...app.functions].sort()).toStrictEqual(functionNames());
   expect(await app.command<string[]>('modules')).toStrictEqual([]);
 

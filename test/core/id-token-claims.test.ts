@@ -11,7 +11,14 @@ const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const OTHER = '00000000-0000-4000-8000-000000000001';
 const CLIENT = 'c0ffee00-0000-4000-8000-000000000001';
 const NOW = 1_800_000_000;
-const MULTI: IdTokenExpectations = { protocol: 'entra', issuer: 'https://login.example/{tenantid}/v2.0', clientId: CLIENT, nonce: 'n-1', allowedTenants: [TENANT], now: NOW };
+const MULTI: IdTokenExpectations = {
+  protocol: 'entra',
+  issuer: 'https://login.example/{tenantid}/v2.0',
+  clientId: CLIENT,
+  nonce: 'n-1',
+  allowedTenants: [TENANT],
+  now: NOW,
+};
 
 let keys: JWTVerifyGetKey;
 let sign: (claims: JWTPayload) => Promise<string>;
@@ -23,18 +30,38 @@ beforeAll(async () => {
 
 function token(overrides: JWTPayload = {}): Promise<string> {
   const tid = (overrides.tid as string | undefined) ?? TENANT;
-  return sign({ iss: `https://login.example/${tid}/v2.0`, aud: CLIENT, sub: 'sub-1', oid: 'oid-1', tid, nonce: 'n-1', iat: NOW - 10, exp: NOW + 3600, ...overrides });
+  return sign({
+    iss: `https://login.example/${tid}/v2.0`,
+    aud: CLIENT,
+    sub: 'sub-1',
+    oid: 'oid-1',
+    tid,
+    nonce: 'n-1',
+    iat: NOW - 10,
+    exp: NOW + 3600,
+    ...overrides,
+  });
 }
 
 describe('ID token claims about the user', () => {
   test('roles and groups are kept; login_hint is kept for sign-out', async () => {
-    const user = await validateIdToken(await token({ roles: ['Orders.Admin'], groups: ['g-1', 'g-2'], login_hint: 'O.opaque-hint' }), keys, MULTI);
+    const user = await validateIdToken(
+      await token({ roles: ['Orders.Admin'], groups: ['g-1', 'g-2'], login_hint: 'O.opaque-hint' }),
+      keys,
+      MULTI,
+    );
     expect(user).toMatchObject({ roles: ['Orders.Admin'], groups: ['g-1', 'g-2'], loginHint: 'O.opaque-hint' });
     expect(user.groupsOverage).toBeUndefined();
   });
 
   test.each([
-    ['_claim_names (authorization code flow)', { _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/x/getMemberObjects' } } }],
+    [
+      '_claim_names (authorization code flow)',
+      {
+        _claim_names: { groups: 'src1' },
+        _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/x/getMemberObjects' } },
+      },
+    ],
     ['hasgroups (implicit flow)', { hasgroups: true }],
   ])('group overage by %s → groupsOverage, no groups', async (_name, claims) => {
     const user = await validateIdToken(await token(claims), keys, MULTI);
@@ -43,8 +70,18 @@ describe('ID token claims about the user', () => {
   });
 
   test.each([
-    ['the email claim wins', { email: 'adele.vance@contoso.example', preferred_username: 'adele@contoso.example' }, 'adele.vance@contoso.example', 'email'],
-    ['preferred_username when it is an address', { preferred_username: 'adele@contoso.example' }, 'adele@contoso.example', 'preferred_username'],
+    [
+      'the email claim wins',
+      { email: 'adele.vance@contoso.example', preferred_username: 'adele@contoso.example' },
+      'adele.vance@contoso.example',
+      'email',
+    ],
+    [
+      'preferred_username when it is an address',
+      { preferred_username: 'adele@contoso.example' },
+      'adele@contoso.example',
+      'preferred_username',
+    ],
     ['nothing when preferred_username is not an address', { preferred_username: '+1 555 0100' }, undefined, undefined],
   ])('email: %s', async (_name, claims, email, source) => {
     const user = await validateIdToken(await token(claims), keys, MULTI);
@@ -59,6 +96,9 @@ describe('ID token claims about the user', () => {
   });
 
   test('a valid token of a tenant outside the allow-list is tenant_not_allowed (403), not id_token_invalid', async () => {
-    await expect(validateIdToken(await token({ tid: OTHER }), keys, MULTI)).rejects.toMatchObject({ code: 'tenant_not_allowed', status: 403 });
+    await expect(validateIdToken(await token({ tid: OTHER }), keys, MULTI)).rejects.toMatchObject({
+      code: 'tenant_not_allowed',
+      status: 403,
+    });
   });
 });

@@ -20,10 +20,30 @@ beforeAll(async () => {
   keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
 });
 
-const expected: IdTokenExpectations = { protocol: 'entra', issuer: ISSUER, clientId: CLIENT, nonce: 'n-1', allowedTenants: [TENANT], now: NOW };
+const expected: IdTokenExpectations = {
+  protocol: 'entra',
+  issuer: ISSUER,
+  clientId: CLIENT,
+  nonce: 'n-1',
+  allowedTenants: [TENANT],
+  now: NOW,
+};
 
 function claims(overrides: JWTPayload = {}): JWTPayload {
-  return { iss: ISSUER, aud: CLIENT, sub: 'sub-1', oid: 'oid-1', tid: TENANT, nonce: 'n-1', iat: NOW - 10, nbf: NOW - 10, exp: NOW + 3600, name: 'Adele', preferred_username: 'adele@contoso.example', ...overrides };
+  return {
+    iss: ISSUER,
+    aud: CLIENT,
+    sub: 'sub-1',
+    oid: 'oid-1',
+    tid: TENANT,
+    nonce: 'n-1',
+    iat: NOW - 10,
+    nbf: NOW - 10,
+    exp: NOW + 3600,
+    name: 'Adele',
+    preferred_username: 'adele@contoso.example',
+    ...overrides,
+  };
 }
 
 async function sign(payload: JWTPayload, key = privateKey, header: Record<string, unknown> = {}) {
@@ -39,11 +59,22 @@ describe('ID token validation', () => {
   test('a valid Entra token yields the user (tid + oid)', async () => {
     const user = await validateIdToken(await sign(claims()), keys, expected);
     // No `email` claim: preferred_username is an address, so it stands in (and says so).
-    expect(user).toStrictEqual({ id: 'oid-1', tenantId: TENANT, issuer: ISSUER, name: 'Adele', username: 'adele@contoso.example', email: 'adele@contoso.example', emailSource: 'preferred_username' });
+    expect(user).toStrictEqual({
+      id: 'oid-1',
+      tenantId: TENANT,
+      issuer: ISSUER,
+      name: 'Adele',
+      username: 'adele@contoso.example',
+      email: 'adele@contoso.example',
+      emailSource: 'preferred_username',
+    });
   });
 
   test('multi-tenant metadata issuer {tenantid} is filled from tid', async () => {
-    const user = await validateIdToken(await sign(claims()), keys, { ...expected, issuer: 'https://login.example/{tenantid}/v2.0' });
+    const user = await validateIdToken(await sign(claims()), keys, {
+      ...expected,
+      issuer: 'https://login.example/{tenantid}/v2.0',
+    });
     expect(user.tenantId).toBe(TENANT);
   });
 
@@ -74,13 +105,20 @@ describe('ID token validation', () => {
   ];
   for (const [name, make] of rejected) {
     test(`rejects: ${name}`, async () => {
-      await expect(validateIdToken(await make(), keys, expected)).rejects.toSatisfy((e: unknown) => isAuthError(e, 'id_token_invalid'));
+      await expect(validateIdToken(await make(), keys, expected)).rejects.toSatisfy((e: unknown) =>
+        isAuthError(e, 'id_token_invalid'),
+      );
     });
   }
 
   test('generic OIDC: iss + sub identify the user, no tid needed', async () => {
     const token = await sign(claims({ iss: 'https://idp.example', tid: undefined, oid: undefined }));
-    const user = await validateIdToken(token, keys, { ...expected, protocol: 'oidc', issuer: 'https://idp.example', allowedTenants: undefined });
+    const user = await validateIdToken(token, keys, {
+      ...expected,
+      protocol: 'oidc',
+      issuer: 'https://idp.example',
+      allowedTenants: undefined,
+    });
     expect(user.id).toBe('sub-1');
     expect(user.issuer).toBe('https://idp.example');
   });

@@ -1,6 +1,15 @@
 import { expect, test } from '@jest/globals';
 import { expectPresent } from '../_support/expect-present';
-import { expiryPartition, firstLivePartition, newSessionToken, newStateToken, sameDigest, sessionRowRef, stateRowRef, stateExpiryPartition } from '../../shared/core/keys';
+import {
+  expiryPartition,
+  firstLivePartition,
+  newSessionToken,
+  newStateToken,
+  sameDigest,
+  sessionRowRef,
+  stateRowRef,
+  stateExpiryPartition,
+} from '../../shared/core/keys';
 import { isAuthError } from '../../shared/errors';
 import { secureRandom } from '../../shared/services';
 
@@ -15,8 +24,18 @@ test('state tokens carry their expiry partition and 256 random bits; row keys ar
 });
 
 test('malformed states are refused before storage, including Table key-forbidden characters and OData', () => {
-  for (const bad of ['', 'x', '0000000001.short', `0000000001.${'a'.repeat(42)}/`, `0000000001.${'a'.repeat(42)}#`, `0000000001.${'a'.repeat(42)}?`,
-    `0000000001.${'a'.repeat(42)}\\`, `' or PartitionKey ne '`, `0000000001.${'a'.repeat(43)}.x`, `00000000x1.${'a'.repeat(43)}`]) {
+  for (const bad of [
+    '',
+    'x',
+    '0000000001.short',
+    `0000000001.${'a'.repeat(42)}/`,
+    `0000000001.${'a'.repeat(42)}#`,
+    `0000000001.${'a'.repeat(42)}?`,
+    `0000000001.${'a'.repeat(42)}\\`,
+    `' or PartitionKey ne '`,
+    `0000000001.${'a'.repeat(43)}.x`,
+    `00000000x1.${'a'.repeat(43)}`,
+  ]) {
     expect(() => stateRowRef(bad)).toThrowSatisfying((e) => isAuthError(e, 'state_malformed'));
   }
 });
@@ -26,7 +45,8 @@ test('session tokens parse; anything else is no session', () => {
   const ref = sessionRowRef(token);
   expectPresent(ref);
   expect(ref.secret).toBe(token.split('.')[2]);
-  for (const bad of ['', 'a.b.c', `${token}.x`, token.slice(0, -1), token.replace('.', '/')]) expect(sessionRowRef(bad)).toBe(undefined);
+  for (const bad of ['', 'a.b.c', `${token}.x`, token.slice(0, -1), token.replace('.', '/')])
+    expect(sessionRowRef(bad)).toBe(undefined);
 });
 
 test('expired partitions sort before the live one', () => {

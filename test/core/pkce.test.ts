@@ -3,7 +3,9 @@ import { createPkcePair, s256Challenge } from '../../shared/core/pkce';
 import { secureRandom } from '../../shared/services';
 
 test('RFC 7636 Appendix B: S256 challenge of the published verifier', () => {
-  expect(s256Challenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk')).toBe('E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM');
+  expect(s256Challenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk')).toBe(
+    'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+  );
 });
 
 test('a verifier outside RFC 7636 §4.1 is refused', () => {

@@ -10,7 +10,12 @@ test('a token bucket allows the burst, then the sustained rate, and says how lon
   expect(bucket.take()).toBe(undefined);
   expect(bucket.take()).toBe(1);
   now += 60_000; // refills to the burst, not beyond
-  expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()]).toStrictEqual([undefined, undefined, undefined, 1]);
+  expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()]).toStrictEqual([
+    undefined,
+    undefined,
+    undefined,
+    1,
+  ]);
 });
 
 test('a slow rate asks for a longer wait', () => {

@@ -2,7 +2,10 @@ import { describe, expect, test } from '@jest/globals';
 import { validateReturnUrl } from '../../shared/core/return-url';
 import { isAuthError } from '../../shared/errors';
 
-const policy = { publicOrigin: 'https://auth.contoso.example', allowedOrigins: ['https://app.contoso.example', 'http://localhost:3000'] };
+const policy = {
+  publicOrigin: 'https://auth.contoso.example',
+  allowedOrigins: ['https://app.contoso.example', 'http://localhost:3000'],
+};
 
 describe('returnTo accepted', () => {
   const cases: [string, string][] = [
@@ -13,7 +16,8 @@ describe('returnTo accepted', () => {
     ['http://localhost:3000/', 'http://localhost:3000/'],
     ['https://auth.contoso.example/x', 'https://auth.contoso.example/x'],
   ];
-  for (const [input, expected] of cases) test(JSON.stringify(input), () => expect(validateReturnUrl(input, policy)).toBe(expected));
+  for (const [input, expected] of cases)
+    test(JSON.stringify(input), () => expect(validateReturnUrl(input, policy)).toBe(expected));
 });
 
 describe('returnTo attacks rejected with invalid_return_url', () => {

@@ -7,10 +7,14 @@ describe('startAzurite', () => {
     const first = await startAzurite();
     let second: Awaited<ReturnType<typeof startAzurite>> | undefined;
     try {
-      expect(first.connectionString).toMatch(new RegExp(`TableEndpoint=http://127\\.0\\.0\\.1:${first.port}/devstoreaccount1;$`));
+      expect(first.connectionString).toMatch(
+        new RegExp(`TableEndpoint=http://127\\.0\\.0\\.1:${first.port}/devstoreaccount1;$`),
+      );
       expect(first.tableEndpoint).toBe(`http://127.0.0.1:${first.port}/devstoreaccount1`);
 
-      const client = TableClient.fromConnectionString(first.connectionString, 'DevTest', { allowInsecureConnection: true });
+      const client = TableClient.fromConnectionString(first.connectionString, 'DevTest', {
+        allowInsecureConnection: true,
+      });
       await client.createTable();
       await client.createEntity({ partitionKey: 'p', rowKey: 'r', value: 42 });
       expect((await client.getEntity<{ value: number }>('p', 'r')).value).toBe(42);
@@ -24,7 +28,9 @@ describe('startAzurite', () => {
       second = await startAzurite({ port: first.port });
       expect(second.port).toBe(first.port);
       expect(second.pid).not.toBe(first.pid);
-      const again = TableClient.fromConnectionString(second.connectionString, 'DevTest', { allowInsecureConnection: true });
+      const again = TableClient.fromConnectionString(second.connectionString, 'DevTest', {
+        allowInsecureConnection: true,
+      });
       await again.createTable();
       await expect(again.getEntity('p', 'r')).rejects.toSatisfy((e: { statusCode?: number }) => e.statusCode === 404);
     } finally {
@@ -36,7 +42,9 @@ describe('startAzurite', () => {
   test('fails clearly when the port is taken', async () => {
     const holder = await startAzurite();
     try {
-      await expect(startAzurite({ port: holder.port, startTimeoutMs: 10_000 })).rejects.toThrow(/AzuriteStartError|could not start|exited/);
+      await expect(startAzurite({ port: holder.port, startTimeoutMs: 10_000 })).rejects.toThrow(
+        /AzuriteStartError|could not start|exited/,
+      );
     } finally {
       await holder.stop();
     }

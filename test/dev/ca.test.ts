@@ -14,7 +14,10 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function runMakeCa(dir: string): Promise<number> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'dev/make-ca.ts', dir], { cwd: resolve(__dirname, '../..'), stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'dev/make-ca.ts', dir], {
+      cwd: resolve(__dirname, '../..'),
+      stdio: 'ignore',
+    });
     child.on('error', fail);
     child.on('exit', (code) => done(code ?? 1));
   });
@@ -97,7 +100,9 @@ describe('dev CA', () => {
         expect(body).toBe('ok');
       }
       // A client that does not trust this (fresh) CA refuses the certificate.
-      await expect(new Promise((done, fail) => https.get({ host: '127.0.0.1', port, agent: false }, done).on('error', fail))).rejects.toThrow();
+      await expect(
+        new Promise((done, fail) => https.get({ host: '127.0.0.1', port, agent: false }, done).on('error', fail)),
+      ).rejects.toThrow();
     } finally {
       server.closeAllConnections();
       await new Promise((done) => server.close(done));

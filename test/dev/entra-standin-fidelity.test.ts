@@ -5,7 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { DEMO_PASSWORD, GRAPH_RESOURCE_ID, startEntraStandIn, type EntraStandIn, type StandInUser } from '../../dev/entra-standin';
+import {
+  DEMO_PASSWORD,
+  GRAPH_RESOURCE_ID,
+  startEntraStandIn,
+  type EntraStandIn,
+  type StandInUser,
+} from '../../dev/entra-standin';
 import { authorizeUrlFor, codeFor, pkcePair, tokenRequest } from '../_support/entra-protocol';
 
 const CLIENT = '0a1b2c3d-0000-4000-8000-000000000015';
@@ -24,8 +30,14 @@ function user(name: string, username: string, oid: string, extra: Partial<StandI
 }
 
 const USERS: StandInUser[] = [
-  user('Adele Vance', 'adele@contoso.example', '4d3b0a8e-2a6f-4f55-9c1e-6a1f0d2b7c31', { email: 'adele.vance@contoso.example', roles: ['Reader'], groups: ['g-1', 'g-2'] }),
-  user('Alex Wilber', 'alex@contoso.example', '8f2c6b1d-5e7a-4b9c-a0d3-1e4f7a2b9c52', { groups: Array.from({ length: 201 }, (_, i) => `group-${i}`) }),
+  user('Adele Vance', 'adele@contoso.example', '4d3b0a8e-2a6f-4f55-9c1e-6a1f0d2b7c31', {
+    email: 'adele.vance@contoso.example',
+    roles: ['Reader'],
+    groups: ['g-1', 'g-2'],
+  }),
+  user('Alex Wilber', 'alex@contoso.example', '8f2c6b1d-5e7a-4b9c-a0d3-1e4f7a2b9c52', {
+    groups: Array.from({ length: 201 }, (_, i) => `group-${i}`),
+  }),
   user('Fabrikam Guest', 'lee@fabrikam.example', 'c6a9e3f0-7b1d-4e28-b5c4-3d8e0f1a6b73', { tenantId: OTHER_TENANT }),
 ];
 const [ADELE, ALEX, LEE] = USERS.map((u) => u.username) as [string, string, string];
@@ -56,22 +68,65 @@ afterAll(async () => {
 });
 
 /** A sign-in at the stand-in's home tenant: code + verifier for the scopes asked at /authorize. */
-async function signIn(username: string, scope: string, extra: Record<string, string> = {}, redirectUri = REDIRECT, authority?: string) {
+async function signIn(
+  username: string,
+  scope: string,
+  extra: Record<string, string> = {},
+  redirectUri = REDIRECT,
+  authority?: string,
+) {
   const pkce = pkcePair();
-  const url = authorizeUrlFor(standIn, { client_id: CLIENT, redirect_uri: redirectUri, scope, code_challenge: pkce.challenge, code_challenge_method: 'S256', nonce: 'n-1', ...extra }, authority ?? `${standIn.url}/${standIn.tenantId}`);
+  const url = authorizeUrlFor(
+    standIn,
+    {
+      client_id: CLIENT,
+      redirect_uri: redirectUri,
+      scope,
+      code_challenge: pkce.challenge,
+      code_challenge_method: 'S256',
+      nonce: 'n-1',
+      ...extra,
+    },
+    authority ?? `${standIn.url}/${standIn.tenantId}`,
+  );
   return { code: await codeFor(standIn, url, username), verifier: pkce.verifier, redirectUri };
 }
 
-function redeem(s: { code: string; verifier: string; redirectUri: string }, scope: string, extra: Record<string, string> = {}, headers: Record<string, string> = {}) {
+function redeem(
+  s: { code: string; verifier: string; redirectUri: string },
+  scope: string,
+  extra: Record<string, string> = {},
+  headers: Record<string, string> = {},
+) {
   return tokenRequest(
     standIn,
-    { grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: s.code, code_verifier: s.verifier, redirect_uri: s.redirectUri, scope, ...extra },
+    {
+      grant_type: 'authorization_code',
+      client_id: CLIENT,
+      client_secret: SECRET,
+      code: s.code,
+      code_verifier: s.verifier,
+      redirect_uri: s.redirectUri,
+      scope,
+      ...extra,
+    },
     { authority: `${standIn.url}/${standIn.tenantId}`, headers },
   );
 }
 
 function refresh(refreshToken: string, scope: string, extra: Record<string, string> = {}) {
-  return tokenRequest(standIn, { grant_type: 'refresh_token', client_id: CLIENT, client_secret: SECRET, refresh_token: refreshToken, scope, ...extra }, { authority: `${standIn.url}/${standIn.tenantId}` });
+  return tokenRequest(
+    standIn,
+    {
+      grant_type: 'refresh_token',
+      client_id: CLIENT,
+      client_secret: SECRET,
+      refresh_token: refreshToken,
+      scope,
+      ...extra,
+    },
+    { authority: `${standIn.url}/${standIn.tenantId}` },
+  );
 }
 
 describe('S1 / S2: several resources consented at /authorize, one resource per token request, consent enforced', () => {
@@ -109,32 +164,63 @@ describe('S1 / S2: several resources consented at /authorize, one resource per t
 describe('S3: claims challenges and terminal refresh errors carry what Entra sends', () => {
   test('an injected error carries suberror and claims; MFA required (AADSTS50076 basic_action) until a sign-in carries the claims', async () => {
     const challenge = '{"access_token":{"capolids":{"essential":true,"values":["c0a1"]}}}';
-    standIn.injectFault('token', { aadsts: 50076, error: 'invalid_grant', suberror: 'basic_action', claims: challenge });
+    standIn.injectFault('token', {
+      aadsts: 50076,
+      error: 'invalid_grant',
+      suberror: 'basic_action',
+      claims: challenge,
+    });
     const injected = await refresh('anything', 'User.Read');
-    expect(injected.body).toMatchObject({ error: 'invalid_grant', error_codes: [50076], suberror: 'basic_action', claims: challenge });
+    expect(injected.body).toMatchObject({
+      error: 'invalid_grant',
+      error_codes: [50076],
+      suberror: 'basic_action',
+      claims: challenge,
+    });
     expect(injected.body.correlation_id).toMatch(/^[0-9a-f-]{36}$/);
 
-    const before = await redeem(await signIn(ADELE, `openid offline_access ${API}/Orders.Read`), `openid offline_access ${API}/Orders.Read`);
+    const before = await redeem(
+      await signIn(ADELE, `openid offline_access ${API}/Orders.Read`),
+      `openid offline_access ${API}/Orders.Read`,
+    );
     standIn.requireClaims({ username: ADELE, resource: API, claims: challenge });
     const challenged = await refresh(before.body.refresh_token, `${API}/Orders.Read`);
-    expect(challenged.body).toMatchObject({ error: 'invalid_grant', error_codes: [50076], suberror: 'basic_action', claims: challenge });
+    expect(challenged.body).toMatchObject({
+      error: 'invalid_grant',
+      error_codes: [50076],
+      suberror: 'basic_action',
+      claims: challenge,
+    });
     // Graph is not covered by the policy: the same refresh token still serves it.
     expect((await refresh(before.body.refresh_token, 'User.Read')).status).toBe(200);
 
-    const stepped = await redeem(await signIn(ADELE, `openid offline_access ${API}/Orders.Read`, { claims: challenge }), `openid offline_access ${API}/Orders.Read`);
+    const stepped = await redeem(
+      await signIn(ADELE, `openid offline_access ${API}/Orders.Read`, { claims: challenge }),
+      `openid offline_access ${API}/Orders.Read`,
+    );
     expect(stepped.status).toBe(200);
     expect((await refresh(stepped.body.refresh_token, `${API}/Orders.Read`)).status).toBe(200);
   });
 
   test('a malformed claims request at /authorize is refused there (redirect with invalid_request)', async () => {
     const pkce = pkcePair();
-    const url = authorizeUrlFor(standIn, { client_id: CLIENT, redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkce.challenge, code_challenge_method: 'S256', claims: '{not json' });
+    const url = authorizeUrlFor(standIn, {
+      client_id: CLIENT,
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: pkce.challenge,
+      code_challenge_method: 'S256',
+      claims: '{not json',
+    });
     const location = new URL((await fetch(url, { redirect: 'manual' })).headers.get('location') ?? '');
     expect(location.searchParams.get('error')).toBe('invalid_request');
   });
 
   test('a disabled account: refresh answers invalid_grant AADSTS50057 with no suberror, and sign-in is refused', async () => {
-    const tokens = await redeem(await signIn(ALEX, 'openid offline_access User.Read'), 'openid offline_access User.Read');
+    const tokens = await redeem(
+      await signIn(ALEX, 'openid offline_access User.Read'),
+      'openid offline_access User.Read',
+    );
     standIn.disableUser(ALEX);
     try {
       const refused = await refresh(tokens.body.refresh_token, 'User.Read');
@@ -152,10 +238,15 @@ describe('S4: sign-out returns only to a registered redirect (reply) URI; logout
     const tokens = await redeem(await signIn(ADELE, 'openid profile User.Read'), 'openid profile User.Read');
     const hint = String(decodeJwt(tokens.body.id_token).login_hint);
     const logout = `${standIn.frontChannelUrl}/${standIn.tenantId}/oauth2/v2.0/logout`;
-    const back = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent(SIGNED_OUT)}&logout_hint=${encodeURIComponent(hint)}&state=s`, { redirect: 'manual' });
+    const back = await fetch(
+      `${logout}?post_logout_redirect_uri=${encodeURIComponent(SIGNED_OUT)}&logout_hint=${encodeURIComponent(hint)}&state=s`,
+      { redirect: 'manual' },
+    );
     expect(back.status).toBe(302);
     expect(back.headers.get('location')).toBe(`${SIGNED_OUT}?state=s`);
-    const stranded = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent(`${SIGNED_OUT}bye`)}`, { redirect: 'manual' });
+    const stranded = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent(`${SIGNED_OUT}bye`)}`, {
+      redirect: 'manual',
+    });
     expect(stranded.status).toBe(200);
     const seen = standIn.endSessionRequests();
     expect(seen.at(-2)).toMatchObject({ redirected: true, hintedUser: ADELE });
@@ -165,11 +256,21 @@ describe('S4: sign-out returns only to a registered redirect (reply) URI; logout
 
 describe('S5: multi-tenant authority', () => {
   test('/organizations discovery names the {tenantid} issuer; each user gets their own tenant in iss and tid', async () => {
-    const doc = (await (await fetch(`${standIn.url}/organizations/v2.0/.well-known/openid-configuration`)).json()) as Record<string, string>;
+    const doc = (await (
+      await fetch(`${standIn.url}/organizations/v2.0/.well-known/openid-configuration`)
+    ).json()) as Record<string, string>;
     expect(doc.issuer).toBe(`${standIn.url}/{tenantid}/v2.0`);
     expect(standIn.authority).toBe(`${standIn.url}/organizations`);
     const s = await signIn(LEE, 'openid profile', {}, REDIRECT, standIn.authority);
-    const tokens = await tokenRequest(standIn, { grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: s.code, code_verifier: s.verifier, redirect_uri: REDIRECT, scope: 'openid profile' });
+    const tokens = await tokenRequest(standIn, {
+      grant_type: 'authorization_code',
+      client_id: CLIENT,
+      client_secret: SECRET,
+      code: s.code,
+      code_verifier: s.verifier,
+      redirect_uri: REDIRECT,
+      scope: 'openid profile',
+    });
     const claims = decodeJwt(tokens.body.id_token);
     expect(claims.tid).toBe(OTHER_TENANT);
     expect(claims.iss).toBe(`${standIn.url}/${OTHER_TENANT}/v2.0`);
@@ -187,7 +288,9 @@ describe('S8: ID token claims that depend on the app registration', () => {
     expect(typeof adele.sid).toBe('string');
     expect(typeof adele.login_hint).toBe('string');
     expect(adele.email).toBeUndefined();
-    const withEmail = decodeJwt((await redeem(await signIn(ADELE, 'openid profile email'), 'openid profile email')).body.id_token);
+    const withEmail = decodeJwt(
+      (await redeem(await signIn(ADELE, 'openid profile email'), 'openid profile email')).body.id_token,
+    );
     expect(withEmail.email).toBe('adele.vance@contoso.example');
   });
 
@@ -200,11 +303,18 @@ describe('S8: ID token claims that depend on the app registration', () => {
 
   test('claims mapping: tokens are signed with a key published only under ?appid=<client id>', async () => {
     const idToken = (await redeem(await signIn(ADELE, 'openid'), 'openid')).body.id_token as string;
-    const plain = (await (await fetch(`${standIn.url}/${standIn.tenantId}/v2.0/.well-known/openid-configuration`)).json()) as Record<string, string>;
-    const withAppId = (await (await fetch(`${standIn.url}/${standIn.tenantId}/v2.0/.well-known/openid-configuration?appid=${CLIENT}`)).json()) as Record<string, string>;
+    const plain = (await (
+      await fetch(`${standIn.url}/${standIn.tenantId}/v2.0/.well-known/openid-configuration`)
+    ).json()) as Record<string, string>;
+    const withAppId = (await (
+      await fetch(`${standIn.url}/${standIn.tenantId}/v2.0/.well-known/openid-configuration?appid=${CLIENT}`)
+    ).json()) as Record<string, string>;
     expect(new URL(withAppId.jwks_uri!).searchParams.get('appid')).toBe(CLIENT);
     await expect(jwtVerify(idToken, createRemoteJWKSet(new URL(plain.jwks_uri!)))).rejects.toThrow();
-    await expect(jwtVerify(idToken, createRemoteJWKSet(new URL(withAppId.jwks_uri!)))).resolves.toHaveProperty('payload.aud', CLIENT);
+    await expect(jwtVerify(idToken, createRemoteJWKSet(new URL(withAppId.jwks_uri!)))).resolves.toHaveProperty(
+      'payload.aud',
+      CLIENT,
+    );
   });
 });
 
@@ -212,7 +322,12 @@ describe('S7: access token shapes', () => {
   test('Graph: v1 (iss sts.windows.net), unverifiable by third parties (header nonce), verifiable by "Graph" (verifyAccessToken)', async () => {
     const tokens = await redeem(await signIn(ADELE, 'openid User.Read'), 'openid User.Read');
     const claims = decodeJwt(tokens.body.access_token);
-    expect(claims).toMatchObject({ aud: GRAPH_RESOURCE_ID, iss: `https://sts.windows.net/${standIn.tenantId}/`, ver: '1.0', appid: CLIENT });
+    expect(claims).toMatchObject({
+      aud: GRAPH_RESOURCE_ID,
+      iss: `https://sts.windows.net/${standIn.tenantId}/`,
+      ver: '1.0',
+      appid: CLIENT,
+    });
     expect(decodeProtectedHeader(tokens.body.access_token).nonce).toEqual(expect.any(String));
     await expect(jwtVerify(tokens.body.access_token, createRemoteJWKSet(new URL(standIn.jwksUri)))).rejects.toThrow();
     await expect(standIn.verifyAccessToken(tokens.body.access_token, GRAPH_RESOURCE_ID)).resolves.toHaveProperty('oid');
@@ -220,14 +335,26 @@ describe('S7: access token shapes', () => {
 
   test('an API left at the default (requestedAccessTokenVersion null) gets v1 tokens: aud = identifier URI', async () => {
     const tokens = await redeem(await signIn(ADELE, `openid ${API}/Orders.Read`), `openid ${API}/Orders.Read`);
-    expect(decodeJwt(tokens.body.access_token)).toMatchObject({ aud: API, iss: `https://sts.windows.net/${standIn.tenantId}/`, ver: '1.0' });
+    expect(decodeJwt(tokens.body.access_token)).toMatchObject({
+      aud: API,
+      iss: `https://sts.windows.net/${standIn.tenantId}/`,
+      ver: '1.0',
+    });
   });
 
   test('an API whose manifest asks for v2 gets aud = its client id and the v2 issuer', async () => {
     const tokens = await redeem(await signIn(ADELE, `openid ${V2_API}/Reports.Read`), `openid ${V2_API}/Reports.Read`);
     const claims = decodeJwt(tokens.body.access_token);
-    expect(claims).toMatchObject({ aud: V2_API_APP_ID, iss: `${standIn.url}/${standIn.tenantId}/v2.0`, ver: '2.0', azp: CLIENT });
-    await expect(standIn.verifyAccessToken(tokens.body.access_token, V2_API_APP_ID)).resolves.toHaveProperty('scp', 'Reports.Read');
+    expect(claims).toMatchObject({
+      aud: V2_API_APP_ID,
+      iss: `${standIn.url}/${standIn.tenantId}/v2.0`,
+      ver: '2.0',
+      azp: CLIENT,
+    });
+    await expect(standIn.verifyAccessToken(tokens.body.access_token, V2_API_APP_ID)).resolves.toHaveProperty(
+      'scp',
+      'Reports.Read',
+    );
   });
 });
 
@@ -235,7 +362,12 @@ describe('S9: AADSTS codes of common registration mistakes, at the step Entra gi
   test('a code for a SPA-platform redirect URI redeemed server-side (no Origin) is AADSTS9002327; with Origin it works', async () => {
     const refused = await redeem(await signIn(ADELE, 'openid', {}, SPA_REDIRECT), 'openid');
     expect(refused.body).toMatchObject({ error: 'invalid_request', error_codes: [9002327] });
-    const browser = await redeem(await signIn(ADELE, 'openid', {}, SPA_REDIRECT), 'openid', {}, { origin: 'https://spa.contoso.example' });
+    const browser = await redeem(
+      await signIn(ADELE, 'openid', {}, SPA_REDIRECT),
+      'openid',
+      {},
+      { origin: 'https://spa.contoso.example' },
+    );
     expect(browser.status).toBe(200);
   });
 
@@ -246,7 +378,9 @@ describe('S9: AADSTS codes of common registration mistakes, at the step Entra gi
   });
 
   test('cp1 declared in the token request claims: the access token says xms_cc', async () => {
-    const tokens = await redeem(await signIn(ADELE, 'openid User.Read'), 'openid User.Read', { claims: '{"access_token":{"xms_cc":{"values":["cp1"]}}}' });
+    const tokens = await redeem(await signIn(ADELE, 'openid User.Read'), 'openid User.Read', {
+      claims: '{"access_token":{"xms_cc":{"values":["cp1"]}}}',
+    });
     expect(decodeJwt(tokens.body.access_token).xms_cc).toEqual(['cp1']);
     expect(standIn.tokenRequests().at(-1)?.claims).toEqual({ access_token: { xms_cc: { values: ['cp1'] } } });
   });
@@ -255,9 +389,21 @@ describe('S9: AADSTS codes of common registration mistakes, at the step Entra gi
 describe('S10: prompt values', () => {
   test('prompt=create (External ID sign-up) is accepted; prompt=none without an Entra session is login_required', async () => {
     const pkce = pkcePair();
-    const base = { client_id: CLIENT, redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkce.challenge, code_challenge_method: 'S256' };
-    expect((await fetch(authorizeUrlFor(standIn, { ...base, prompt: 'create' }), { redirect: 'manual' })).status).toBe(200);
-    const none = new URL((await fetch(authorizeUrlFor(standIn, { ...base, prompt: 'none' }), { redirect: 'manual' })).headers.get('location') ?? '');
+    const base = {
+      client_id: CLIENT,
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: pkce.challenge,
+      code_challenge_method: 'S256',
+    };
+    expect((await fetch(authorizeUrlFor(standIn, { ...base, prompt: 'create' }), { redirect: 'manual' })).status).toBe(
+      200,
+    );
+    const none = new URL(
+      (await fetch(authorizeUrlFor(standIn, { ...base, prompt: 'none' }), { redirect: 'manual' })).headers.get(
+        'location',
+      ) ?? '',
+    );
     expect(none.searchParams.get('error')).toBe('login_required');
   });
 });

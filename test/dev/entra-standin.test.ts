@@ -8,10 +8,22 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { expectPresent } from '../_support/expect-present';
 import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { ConfidentialClientApplication, CryptoProvider, ProtocolMode, type AuthenticationResult, type Configuration } from '@azure/msal-node';
+import {
+  ConfidentialClientApplication,
+  CryptoProvider,
+  ProtocolMode,
+  type AuthenticationResult,
+  type Configuration,
+} from '@azure/msal-node';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { devCaFromEnvironment, issueServerCertificate } from '../../dev/ca';
-import { GRAPH_RESOURCE_ID, startEntraStandIn, StandInSignInError, type EntraStandIn, type StandInClient } from '../../dev/entra-standin';
+import {
+  GRAPH_RESOURCE_ID,
+  startEntraStandIn,
+  StandInSignInError,
+  type EntraStandIn,
+  type StandInClient,
+} from '../../dev/entra-standin';
 
 const REDIRECT = 'http://localhost:7071/auth/callback';
 const SECRET = 'stand-in-test-secret~0123456789';
@@ -50,7 +62,11 @@ function clients(): StandInClient[] {
   ];
 }
 
-function msalApp(standIn: EntraStandIn, auth: Partial<Configuration['auth']> = { clientSecret: SECRET }, clientId = CLIENT): ConfidentialClientApplication {
+function msalApp(
+  standIn: EntraStandIn,
+  auth: Partial<Configuration['auth']> = { clientSecret: SECRET },
+  clientId = CLIENT,
+): ConfidentialClientApplication {
   return new ConfidentialClientApplication({
     auth: { clientId, authority: standIn.authority, knownAuthorities: [new URL(standIn.url).host], ...auth },
     ...(standIn.protocol === 'oidc' ? { system: { protocolMode: ProtocolMode.OIDC } } : {}),
@@ -64,10 +80,21 @@ interface Started {
   scopes: string[];
 }
 
-async function authorizeWithMsal(standIn: EntraStandIn, app: ConfidentialClientApplication, scopes: string[] = ['User.Read']): Promise<Started> {
+async function authorizeWithMsal(
+  standIn: EntraStandIn,
+  app: ConfidentialClientApplication,
+  scopes: string[] = ['User.Read'],
+): Promise<Started> {
   const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
   const nonce = `nonce-${Math.random().toString(36).slice(2)}`;
-  const url = await app.getAuthCodeUrl({ scopes, redirectUri: REDIRECT, codeChallenge: challenge, codeChallengeMethod: 'S256', state: 'state-1', nonce });
+  const url = await app.getAuthCodeUrl({
+    scopes,
+    redirectUri: REDIRECT,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+    state: 'state-1',
+    nonce,
+  });
   const location = new URL(await standIn.signIn(url, ADELE));
   expect(location.origin + location.pathname).toBe(REDIRECT);
   expect(location.searchParams.get('state')).toBe('state-1');
@@ -77,9 +104,19 @@ async function authorizeWithMsal(standIn: EntraStandIn, app: ConfidentialClientA
   return { code, verifier, nonce, scopes };
 }
 
-function redeem(app: ConfidentialClientApplication, s: Started, overrides: { codeVerifier?: string } = {}): Promise<AuthenticationResult> {
+function redeem(
+  app: ConfidentialClientApplication,
+  s: Started,
+  overrides: { codeVerifier?: string } = {},
+): Promise<AuthenticationResult> {
   // MSAL 7's confidential client checks the ID token nonce only from request.nonce (it drops a payload's nonce).
-  return app.acquireTokenByCode({ code: s.code, scopes: s.scopes, redirectUri: REDIRECT, codeVerifier: overrides.codeVerifier ?? s.verifier, nonce: s.nonce });
+  return app.acquireTokenByCode({
+    code: s.code,
+    scopes: s.scopes,
+    redirectUri: REDIRECT,
+    codeVerifier: overrides.codeVerifier ?? s.verifier,
+    nonce: s.nonce,
+  });
 }
 
 async function msalError(promise: Promise<unknown>): Promise<{ errorCode: string; errorMessage: string }> {
@@ -91,7 +128,11 @@ async function msalError(promise: Promise<unknown>): Promise<{ errorCode: string
   throw new Error('expected MSAL to throw');
 }
 
-async function tokenRequest(standIn: EntraStandIn, form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+async function tokenRequest(
+  standIn: EntraStandIn,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const res = await fetch(standIn.tokenEndpoint, { method: 'POST', body: new URLSearchParams(form), headers });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
@@ -101,7 +142,10 @@ async function pkce(): Promise<{ verifier: string; challenge: string }> {
 }
 
 function authorizeUrl(standIn: EntraStandIn, params: Record<string, string>): string {
-  const base = standIn.protocol === 'entra' ? `${standIn.frontChannelUrl}/${standIn.tenantId}/oauth2/v2.0/authorize` : `${standIn.frontChannelUrl}/oidc/auth`;
+  const base =
+    standIn.protocol === 'entra'
+      ? `${standIn.frontChannelUrl}/${standIn.tenantId}/oauth2/v2.0/authorize`
+      : `${standIn.frontChannelUrl}/oidc/auth`;
   return `${base}?${new URLSearchParams(params)}`;
 }
 
@@ -158,10 +202,16 @@ describe('Entra stand-in (entra protocol)', () => {
     const access = decodeJwt(result.accessToken);
     expect(access.aud).toBe(GRAPH_RESOURCE_ID);
     expect(access.scp).toBe('User.Read');
-    expect(await standIn.verifyAccessToken(result.accessToken, GRAPH_RESOURCE_ID).then((p) => p.oid)).toStrictEqual(user.oid);
+    expect(await standIn.verifyAccessToken(result.accessToken, GRAPH_RESOURCE_ID).then((p) => p.oid)).toStrictEqual(
+      user.oid,
+    );
 
     const refreshes = standIn.counters.token.refresh_token ?? 0;
-    const refreshed = await app.acquireTokenSilent({ account: result.account!, scopes: ['User.Read'], forceRefresh: true });
+    const refreshed = await app.acquireTokenSilent({
+      account: result.account!,
+      scopes: ['User.Read'],
+      forceRefresh: true,
+    });
     expect(standIn.counters.token.refresh_token).toBe(refreshes + 1);
     expect(refreshed.accessToken).not.toBe(result.accessToken);
     expect((refreshed.idTokenClaims as Record<string, unknown>).oid).toBe(user.oid);
@@ -172,7 +222,8 @@ describe('Entra stand-in (entra protocol)', () => {
     expect(decodeJwt(api.accessToken).scp).toBe('Orders.Read');
 
     const secrets = standIn.issuedSecrets();
-    for (const value of [started.code, result.accessToken, result.idToken, refreshed.accessToken, SECRET]) expect(secrets.includes(value)).toBeTruthy();
+    for (const value of [started.code, result.accessToken, result.idToken, refreshed.accessToken, SECRET])
+      expect(secrets.includes(value)).toBeTruthy();
   });
 
   test('MSAL: wrong client secret is invalid_client (AADSTS7000215), with an Entra-shaped error body', async () => {
@@ -182,17 +233,27 @@ describe('Entra stand-in (entra protocol)', () => {
     expect(error.errorCode).toBe('invalid_client');
     expect(error.errorMessage).toMatch(/AADSTS7000215/);
 
-    const raw = await tokenRequest(standIn, { grant_type: 'authorization_code', client_id: CLIENT, client_secret: 'nope', code: 'x' }, { 'client-request-id': '11111111-2222-4333-8444-555555555555' });
+    const raw = await tokenRequest(
+      standIn,
+      { grant_type: 'authorization_code', client_id: CLIENT, client_secret: 'nope', code: 'x' },
+      { 'client-request-id': '11111111-2222-4333-8444-555555555555' },
+    );
     expect(raw.status).toBe(401);
     expect(raw.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(raw.body.error_codes).toStrictEqual([7000215]);
     expect(raw.body.correlation_id).toBe('11111111-2222-4333-8444-555555555555');
-    expect(String(raw.body.error_description)).toMatch(/^AADSTS7000215: .*\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: 11111111-2222-4333-8444-555555555555\r\nTimestamp: /);
+    expect(String(raw.body.error_description)).toMatch(
+      /^AADSTS7000215: .*\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: 11111111-2222-4333-8444-555555555555\r\nTimestamp: /,
+    );
   });
 
   test('HTTP Basic client authentication is accepted (form-urlencoded id and secret)', async () => {
     const basic = Buffer.from(`${encodeURIComponent(CLIENT)}:${encodeURIComponent(SECRET)}`).toString('base64');
-    const raw = await tokenRequest(standIn, { grant_type: 'refresh_token', refresh_token: 'unknown' }, { Authorization: `Basic ${basic}` });
+    const raw = await tokenRequest(
+      standIn,
+      { grant_type: 'refresh_token', refresh_token: 'unknown' },
+      { Authorization: `Basic ${basic}` },
+    );
     // Authentication passed; the grant itself is what fails.
     expect(raw.status).toBe(400);
     expect(raw.body.error).toBe('invalid_grant');
@@ -221,8 +282,12 @@ describe('Entra stand-in (entra protocol)', () => {
     const app = msalApp(standIn);
     const started = await authorizeWithMsal(standIn, app);
     const mismatch = await tokenRequest(standIn, {
-      grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: started.code,
-      redirect_uri: 'http://localhost:7071/other', code_verifier: started.verifier,
+      grant_type: 'authorization_code',
+      client_id: CLIENT,
+      client_secret: SECRET,
+      code: started.code,
+      redirect_uri: 'http://localhost:7071/other',
+      code_verifier: started.verifier,
     });
     expect(mismatch.status).toBe(400);
     expect(mismatch.body.error).toBe('invalid_grant');
@@ -231,7 +296,12 @@ describe('Entra stand-in (entra protocol)', () => {
     standIn.advanceTime(11 * 60 * 1000);
     try {
       const expired = await tokenRequest(standIn, {
-        grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: late.code, redirect_uri: REDIRECT, code_verifier: late.verifier,
+        grant_type: 'authorization_code',
+        client_id: CLIENT,
+        client_secret: SECRET,
+        code: late.code,
+        redirect_uri: REDIRECT,
+        code_verifier: late.verifier,
       });
       expect(expired.body.error_codes).toStrictEqual([70008]);
     } finally {
@@ -246,19 +316,37 @@ describe('Entra stand-in (entra protocol)', () => {
   test('MSAL: certificate assertion (x5t#S256, PS256) is accepted; an unregistered certificate is rejected', async () => {
     const thumbprint = (pem: string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
     const pkcs8 = (pem: string) => createPrivateKey(pem).export({ type: 'pkcs8', format: 'pem' }).toString();
-    const app = msalApp(standIn, { clientCertificate: { thumbprintSha256: thumbprint(clientCert.certPem), privateKey: pkcs8(clientCert.keyPem), x5c: clientCert.certPem } }, CERT_CLIENT);
+    const app = msalApp(
+      standIn,
+      {
+        clientCertificate: {
+          thumbprintSha256: thumbprint(clientCert.certPem),
+          privateKey: pkcs8(clientCert.keyPem),
+          x5c: clientCert.certPem,
+        },
+      },
+      CERT_CLIENT,
+    );
     const result = await redeem(app, await authorizeWithMsal(standIn, app));
     expect((result.idTokenClaims as Record<string, unknown>).aud).toBe(CERT_CLIENT);
     // MSAL caches its assertion for 10 minutes; reusing it (same jti) must keep working, as with Entra.
     await app.acquireTokenSilent({ account: result.account!, scopes: ['User.Read'], forceRefresh: true });
 
-    const wrong = msalApp(standIn, { clientCertificate: { thumbprintSha256: thumbprint(otherCert.certPem), privateKey: pkcs8(otherCert.keyPem) } }, CERT_CLIENT);
+    const wrong = msalApp(
+      standIn,
+      { clientCertificate: { thumbprintSha256: thumbprint(otherCert.certPem), privateKey: pkcs8(otherCert.keyPem) } },
+      CERT_CLIENT,
+    );
     const error = await msalError(redeem(wrong, await authorizeWithMsal(standIn, wrong)));
     expect(error.errorCode).toBe('invalid_client');
     expect(error.errorMessage).toMatch(/AADSTS700027/);
 
     // Right thumbprint, wrong key: the signature check, not the lookup, rejects it.
-    const forged = msalApp(standIn, { clientCertificate: { thumbprintSha256: thumbprint(clientCert.certPem), privateKey: pkcs8(otherCert.keyPem) } }, CERT_CLIENT);
+    const forged = msalApp(
+      standIn,
+      { clientCertificate: { thumbprintSha256: thumbprint(clientCert.certPem), privateKey: pkcs8(otherCert.keyPem) } },
+      CERT_CLIENT,
+    );
     const forgedError = await msalError(redeem(forged, await authorizeWithMsal(standIn, forged)));
     expect(forgedError.errorCode).toBe('invalid_client');
   });
@@ -274,31 +362,44 @@ describe('Entra stand-in (entra protocol)', () => {
         .setExpirationTime('5m')
         .sign(key);
     const form = async (aud: string, key = federatedKeys.privateKey) => ({
-      grant_type: 'refresh_token', client_id: FED_CLIENT, refresh_token: 'unknown',
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await assertion(aud, key),
+      grant_type: 'refresh_token',
+      client_id: FED_CLIENT,
+      refresh_token: 'unknown',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await assertion(aud, key),
     });
     const ok = await tokenRequest(standIn, await form('api://AzureADTokenExchange'));
     expect(ok.body.error).toBe('invalid_grant');
     const badAud = await tokenRequest(standIn, await form('api://something-else'));
     expect(badAud.status).toBe(401);
     expect(badAud.body.error).toBe('invalid_client');
-    const badKey = await tokenRequest(standIn, await form('api://AzureADTokenExchange', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey));
+    const badKey = await tokenRequest(
+      standIn,
+      await form('api://AzureADTokenExchange', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
+    );
     expect(badKey.status).toBe(401);
   });
 
   test('authorize: unknown client and unregistered redirect_uri get an error page, never a redirect', async () => {
     const { challenge } = await pkce();
     const base = { response_type: 'code', scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256' };
-    const unknown = await fetch(authorizeUrl(standIn, { ...base, client_id: 'nobody', redirect_uri: REDIRECT }), { redirect: 'manual' });
+    const unknown = await fetch(authorizeUrl(standIn, { ...base, client_id: 'nobody', redirect_uri: REDIRECT }), {
+      redirect: 'manual',
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.headers.get('location')).toBe(null);
     expect(await unknown.text()).toMatch(/AADSTS700016/);
-    const evil = await fetch(authorizeUrl(standIn, { ...base, client_id: CLIENT, redirect_uri: 'https://evil.example/cb' }), { redirect: 'manual' });
+    const evil = await fetch(
+      authorizeUrl(standIn, { ...base, client_id: CLIENT, redirect_uri: 'https://evil.example/cb' }),
+      { redirect: 'manual' },
+    );
     expect(evil.status).toBe(400);
     expect(evil.headers.get('location')).toBe(null);
     expect(await evil.text()).toMatch(/AADSTS50011/);
     // signIn() reports the same page as an error.
-    await expect(standIn.signIn(authorizeUrl(standIn, { ...base, client_id: 'nobody', redirect_uri: REDIRECT }), ADELE)).rejects.toThrow(StandInSignInError);
+    await expect(
+      standIn.signIn(authorizeUrl(standIn, { ...base, client_id: 'nobody', redirect_uri: REDIRECT }), ADELE),
+    ).rejects.toThrow(StandInSignInError);
   });
 
   test('authorize: PKCE plain or missing, and a non-query response_mode, redirect with invalid_request', async () => {
@@ -321,7 +422,15 @@ describe('Entra stand-in (entra protocol)', () => {
 
   test('sign-in page: cancel gives access_denied AADSTS65004; a wrong password shows the page again', async () => {
     const { challenge } = await pkce();
-    const url = authorizeUrl(standIn, { client_id: CLIENT, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid profile User.Read', code_challenge: challenge, code_challenge_method: 'S256', state: 's2' });
+    const url = authorizeUrl(standIn, {
+      client_id: CLIENT,
+      redirect_uri: REDIRECT,
+      response_type: 'code',
+      scope: 'openid profile User.Read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 's2',
+    });
     const cancelled = new URL(await standIn.signIn(url, ADELE, { cancel: true }));
     expect(cancelled.searchParams.get('error')).toBe('access_denied');
     expect(cancelled.searchParams.get('error_description')!).toMatch(/^AADSTS65004: User declined to consent/);
@@ -336,7 +445,18 @@ describe('Entra stand-in (entra protocol)', () => {
   test('sign-in page: escapes a hostile login_hint and app name, lists users and scopes, strict CSP', async () => {
     const { challenge } = await pkce();
     const hostile = '"><script>alert(1)</script><img src=x onerror=alert(2)>';
-    const res = await fetch(authorizeUrl(standIn, { client_id: CLIENT, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid offline_access User.Read', code_challenge: challenge, code_challenge_method: 'S256', login_hint: hostile, state: hostile }));
+    const res = await fetch(
+      authorizeUrl(standIn, {
+        client_id: CLIENT,
+        redirect_uri: REDIRECT,
+        response_type: 'code',
+        scope: 'openid offline_access User.Read',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        login_hint: hostile,
+        state: hostile,
+      }),
+    );
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(!html.includes('<script')).toBeTruthy();
@@ -361,18 +481,34 @@ describe('Entra stand-in (entra protocol)', () => {
     // The fault was consumed; the code was never seen by the token logic, so it still works.
     await redeem(app, started);
 
-    standIn.injectFault('discovery', { status: 200, body: '{"issuer":"https://127.0', contentType: 'application/json' });
+    standIn.injectFault('discovery', {
+      status: 200,
+      body: '{"issuer":"https://127.0',
+      contentType: 'application/json',
+    });
     await expect((await fetch(standIn.discoveryUrl)).json()).rejects.toThrow();
-    standIn.injectFault('token', { status: 429, headers: { 'Retry-After': '7' }, body: '{}', contentType: 'application/json' });
+    standIn.injectFault('token', {
+      status: 429,
+      headers: { 'Retry-After': '7' },
+      body: '{}',
+      contentType: 'application/json',
+    });
     expect((await tokenRequest(standIn, { grant_type: 'refresh_token' })).headers.get('retry-after')).toBe('7');
-    standIn.injectFault('token', { aadsts: 50196, error: 'temporarily_unavailable', description: 'The server is busy.', status: 503 });
+    standIn.injectFault('token', {
+      aadsts: 50196,
+      error: 'temporarily_unavailable',
+      description: 'The server is busy.',
+      status: 503,
+    });
     const busy = await tokenRequest(standIn, { grant_type: 'refresh_token' });
     expect(busy.status).toBe(503);
     expect(busy.body.error_codes).toStrictEqual([50196]);
     standIn.injectFault('jwks', { destroySocket: true });
     await expect(fetch(standIn.jwksUri)).rejects.toThrow();
     standIn.injectFault('jwks', { hang: true });
-    await expect(fetch(standIn.jwksUri, { signal: AbortSignal.timeout(300) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(fetch(standIn.jwksUri, { signal: AbortSignal.timeout(300) })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
     standIn.injectFault('jwks', { delayMs: 150 }, 2);
     const t0 = Date.now();
     await fetch(standIn.jwksUri);
@@ -383,7 +519,8 @@ describe('Entra stand-in (entra protocol)', () => {
 
   test('nextIdToken: tampered ID tokens fail verification against the JWKS', async () => {
     const jwks = createRemoteJWKSet(new URL(standIn.jwksUri));
-    const verify = (token: string) => jwtVerify(token, jwks, { issuer: standIn.issuer, audience: CLIENT, algorithms: ['RS256'] });
+    const verify = (token: string) =>
+      jwtVerify(token, jwks, { issuer: standIn.issuer, audience: CLIENT, algorithms: ['RS256'] });
     const cases: Array<[string, Parameters<EntraStandIn['nextIdToken']>[0]]> = [
       ['foreign key, same kid', (c, sign) => sign(c, { key: 'foreign' })],
       ['alg none', (c, sign) => sign(c, { alg: 'none' })],
@@ -408,9 +545,13 @@ describe('Entra stand-in (entra protocol)', () => {
   });
 
   test('signing key rotation: keepOld publishes both keys; new tokens use the new kid', async () => {
-    const before = decodeProtectedHeader((await redeem(msalApp(standIn), await authorizeWithMsal(standIn, msalApp(standIn)))).idToken).kid;
+    const before = decodeProtectedHeader(
+      (await redeem(msalApp(standIn), await authorizeWithMsal(standIn, msalApp(standIn)))).idToken,
+    ).kid;
     standIn.rotateSigningKey({ keepOld: true });
-    const keys = ((await (await fetch(standIn.jwksUri)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+    const keys = ((await (await fetch(standIn.jwksUri)).json()) as { keys: Array<{ kid: string }> }).keys.map(
+      (k) => k.kid,
+    );
     expect(keys.length).toBe(2);
     expect(keys.includes(before!)).toBeTruthy();
     const app = msalApp(standIn);
@@ -425,16 +566,28 @@ describe('Entra stand-in (entra protocol)', () => {
     const app = msalApp(standIn);
     const result = await redeem(app, await authorizeWithMsal(standIn, app));
     standIn.revokeRefreshTokens({ username: ADELE });
-    const revoked = await msalError(app.acquireTokenSilent({ account: result.account!, scopes: ['User.Read'], forceRefresh: true }));
+    const revoked = await msalError(
+      app.acquireTokenSilent({ account: result.account!, scopes: ['User.Read'], forceRefresh: true }),
+    );
     expect(revoked.errorCode).toBe('invalid_grant');
     expect(revoked.errorMessage).toMatch(/AADSTS50173/);
 
     standIn.setClientSecrets(CLIENT, ['rotated-secret-value']);
     try {
-      const stale = await tokenRequest(standIn, { grant_type: 'refresh_token', client_id: CLIENT, client_secret: SECRET, refresh_token: 'x' });
+      const stale = await tokenRequest(standIn, {
+        grant_type: 'refresh_token',
+        client_id: CLIENT,
+        client_secret: SECRET,
+        refresh_token: 'x',
+      });
       expect(stale.body.error_codes).toStrictEqual([7000215]);
       standIn.setClientSecrets(CLIENT, [{ value: 'expired-secret', expiresAt: Date.now() - 1000 }]);
-      const expired = await tokenRequest(standIn, { grant_type: 'refresh_token', client_id: CLIENT, client_secret: 'expired-secret', refresh_token: 'x' });
+      const expired = await tokenRequest(standIn, {
+        grant_type: 'refresh_token',
+        client_id: CLIENT,
+        client_secret: 'expired-secret',
+        refresh_token: 'x',
+      });
       expect(expired.body.error_codes).toStrictEqual([7000222]);
     } finally {
       standIn.setClientSecrets(CLIENT, [SECRET]);
@@ -444,13 +597,21 @@ describe('Entra stand-in (entra protocol)', () => {
 
   test('end session: only a registered redirect (reply) URI is returned to; anything else gets the signed-out page', async () => {
     const logout = `${standIn.authority}/oauth2/v2.0/logout`;
-    const registered = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent('https://app.contoso.example/signed-out')}&state=x`, { redirect: 'manual' });
+    const registered = await fetch(
+      `${logout}?post_logout_redirect_uri=${encodeURIComponent('https://app.contoso.example/signed-out')}&state=x`,
+      { redirect: 'manual' },
+    );
     expect(registered.status).toBe(302);
     expect(registered.headers.get('location')).toBe('https://app.contoso.example/signed-out?state=x');
     // Same origin as a registered redirect URI is not enough: Entra matches the registered URI itself.
-    const sameOrigin = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent(new URL('/', REDIRECT).href)}`, { redirect: 'manual' });
+    const sameOrigin = await fetch(
+      `${logout}?post_logout_redirect_uri=${encodeURIComponent(new URL('/', REDIRECT).href)}`,
+      { redirect: 'manual' },
+    );
     expect(sameOrigin.status).toBe(200);
-    const evil = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, { redirect: 'manual' });
+    const evil = await fetch(`${logout}?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, {
+      redirect: 'manual',
+    });
     expect(evil.status).toBe(200);
     expect(await evil.text()).toMatch(/You signed out/);
   });
@@ -495,13 +656,24 @@ describe('Entra stand-in (oidc protocol, plain-HTTP front channel)', () => {
     // Raw: even when asked, no client_info; errors carry no AADSTS codes.
     const raw = await authorizeWithMsal(standIn, app, []);
     const direct = await tokenRequest(standIn, {
-      grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: raw.code, redirect_uri: REDIRECT,
-      code_verifier: raw.verifier, client_info: '1', scope: 'openid profile offline_access',
+      grant_type: 'authorization_code',
+      client_id: CLIENT,
+      client_secret: SECRET,
+      code: raw.code,
+      redirect_uri: REDIRECT,
+      code_verifier: raw.verifier,
+      client_info: '1',
+      scope: 'openid profile offline_access',
     });
     expect(direct.status).toBe(200);
     expect(direct.body.client_info).toBe(undefined);
     const again = await tokenRequest(standIn, {
-      grant_type: 'authorization_code', client_id: CLIENT, client_secret: SECRET, code: raw.code, redirect_uri: REDIRECT, code_verifier: raw.verifier,
+      grant_type: 'authorization_code',
+      client_id: CLIENT,
+      client_secret: SECRET,
+      code: raw.code,
+      redirect_uri: REDIRECT,
+      code_verifier: raw.verifier,
     });
     expect(again.body.error).toBe('invalid_grant');
     expect(again.body.error_codes).toBe(undefined);

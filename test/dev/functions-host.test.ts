@@ -93,7 +93,11 @@ describe('local functions host', () => {
 
   test('passes request bodies as bytes and writes Buffer bodies back', async () => {
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    const res = await fetch(`${host.url}/echo`, { method: 'POST', body: bytes, headers: { 'content-type': 'application/x-bin' } });
+    const res = await fetch(`${host.url}/echo`, {
+      method: 'POST',
+      body: bytes,
+      headers: { 'content-type': 'application/x-bin' },
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('content-type')).toBe('application/x-bin');
     expect(res.headers.get('x-length')).toBe('256');
@@ -146,18 +150,25 @@ describe('local functions host', () => {
 
   test('logs method, path, status and duration, never query strings, headers or bodies', async () => {
     logs.length = 0;
-    await fetch(`${host.url}/items/1?code=SECRET_CODE&state=SECRET_STATE`, { headers: { cookie: 'sid=SECRET_COOKIE' } });
+    await fetch(`${host.url}/items/1?code=SECRET_CODE&state=SECRET_STATE`, {
+      headers: { cookie: 'sid=SECRET_COOKIE' },
+    });
     await fetch(`${host.url}/echo`, { method: 'POST', body: 'SECRET_BODY' });
     const all = logs.join('\n');
     expect(all).toMatch(/GET \/items\/1 -> 200 \(\d+ms, getItem\)/);
     expect(all).toMatch(/POST \/echo -> 201/);
-    for (const secret of ['SECRET_CODE', 'SECRET_STATE', 'SECRET_COOKIE', 'SECRET_BODY']) expect(!all.includes(secret)).toBeTruthy();
+    for (const secret of ['SECRET_CODE', 'SECRET_STATE', 'SECRET_COOKIE', 'SECRET_BODY'])
+      expect(!all.includes(secret)).toBeTruthy();
   });
 
   test('CORS: preflight and responses for an allowed origin, nothing for others', async () => {
     const preflight = await fetch(`${host.url}/echo`, {
       method: 'OPTIONS',
-      headers: { origin: ALLOWED, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-csrf, content-type' },
+      headers: {
+        origin: ALLOWED,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-csrf, content-type',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(ALLOWED);
@@ -183,7 +194,9 @@ describe('local functions host', () => {
   });
 
   test('rejects "*" with credentials', async () => {
-    await expect(startFunctionsHost({ modules: MODULES, loadModule, cors: { origins: ['*'], credentials: true }, log: () => {} })).rejects.toThrow(/cannot be combined with credentials/);
+    await expect(
+      startFunctionsHost({ modules: MODULES, loadModule, cors: { origins: ['*'], credentials: true }, log: () => {} }),
+    ).rejects.toThrow(/cannot be combined with credentials/);
   });
 
   test('runs a timer through invokeTimer with a real Timer object', async () => {
@@ -213,7 +226,12 @@ describe('local functions host', () => {
   });
 
   test('a second host in the same process gets its own registrations; stop() frees the port', async () => {
-    const other = await startFunctionsHost({ modules: [join(FIXTURES, 'http.ts')], loadModule, routePrefix: 'api', log: () => {} });
+    const other = await startFunctionsHost({
+      modules: [join(FIXTURES, 'http.ts')],
+      loadModule,
+      routePrefix: 'api',
+      log: () => {},
+    });
     expect(other.functions.map((f) => f.name).sort()).toStrictEqual(['boom', 'echo', 'getItem', 'setCookies']);
     expect((await fetch(`${other.url}/api/items/1`)).status).toBe(200);
     expect((await fetch(`${other.url}/items/1`)).status).toBe(404);
@@ -265,7 +283,9 @@ describe('npm run serve (dev/serve.ts)', () => {
     try {
       const result = await runServe({ FUNCTIONS_HOST_MODULES: MODULES.join(','), PORT: String(port) });
       expect(result.code).toBe(1);
-      expect(result.stderr.trim()).toBe(`Port ${port} is unavailable. Close the process using that port, or choose another port (PORT=<number>).`);
+      expect(result.stderr.trim()).toBe(
+        `Port ${port} is unavailable. Close the process using that port, or choose another port (PORT=<number>).`,
+      );
       expect(result.stderr).not.toMatch(/\n\s+at /);
     } finally {
       blocker.close();
@@ -275,7 +295,9 @@ describe('npm run serve (dev/serve.ts)', () => {
   test('a configuration error while loading prints its message, exit 1, no stack', async () => {
     const result = await runServe({ FUNCTIONS_HOST_MODULES: join(FIXTURES, 'config-error.ts'), PORT: '0' });
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe('Invalid configuration:\n - AUTH_CLIENT_ID is required\n - AUTH_REDIRECT_URI must be an absolute https URL');
+    expect(result.stderr.trim()).toBe(
+      'Invalid configuration:\n - AUTH_CLIENT_ID is required\n - AUTH_REDIRECT_URI must be an absolute https URL',
+    );
   });
 });
 
@@ -294,7 +316,11 @@ describe('loadLocalSettings', () => {
       );
       const settings = loadLocalSettings(file);
       expect(settings.values).toStrictEqual({ A_FROM_FILE: 'file', B_BOTH: 'file', C_NUMBER: '5' });
-      expect(settings.host).toStrictEqual({ port: 7072, cors: ['http://localhost:3000', 'https://app.example'], corsCredentials: true });
+      expect(settings.host).toStrictEqual({
+        port: 7072,
+        cors: ['http://localhost:3000', 'https://app.example'],
+        corsCredentials: true,
+      });
       const env: NodeJS.ProcessEnv = { B_BOTH: 'env' };
       expect(applyLocalSettings(settings.values, env)).toStrictEqual(['A_FROM_FILE', 'C_NUMBER']);
       expect(env['B_BOTH']).toBe('env');
@@ -304,7 +330,9 @@ describe('loadLocalSettings', () => {
       writeFileSync(file, '{ not json');
       expect(() => loadLocalSettings(file)).toThrow(/is not valid JSON/);
       writeFileSync(file, JSON.stringify({ Values: { X: { nested: true } }, Host: { LocalHttpPort: 'abc' } }));
-      expect(() => loadLocalSettings(file)).toThrow(/Values\.X must be a string; Host\.LocalHttpPort must be a port number/);
+      expect(() => loadLocalSettings(file)).toThrow(
+        /Values\.X must be a string; Host\.LocalHttpPort must be a port number/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { request as httpsRequest } from 'node:https';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../dev/keyvault-standin';
-import { signJwt, startManagedIdentityStandIn, createStandInSigningKey, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
+import {
+  signJwt,
+  startManagedIdentityStandIn,
+  createStandInSigningKey,
+  type ManagedIdentityStandIn,
+} from '../../dev/managed-identity-standin';
 
 interface Reply {
   status: number;
@@ -19,14 +24,20 @@ function get(url: string, headers: Record<string, string> = {}): Promise<Reply> 
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }),
+      );
     });
     req.on('error', reject);
     req.end();
   });
 }
 
-async function miToken(mi: ManagedIdentityStandIn, resource: string, clientId?: string): Promise<{ status: number; body: any }> {
+async function miToken(
+  mi: ManagedIdentityStandIn,
+  resource: string,
+  clientId?: string,
+): Promise<{ status: number; body: any }> {
   const url = new URL(mi.endpoint);
   url.searchParams.set('api-version', '2019-08-01');
   url.searchParams.set('resource', resource);
@@ -80,7 +91,9 @@ describe('Key Vault stand-in', () => {
   test('challenges a request without a token with the exact header the SDK parses', async () => {
     const reply = await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`);
     expect(reply.status).toBe(401);
-    expect(reply.headers['www-authenticate']).toBe(`Bearer authorization="https://login.microsoftonline.com/${mi.tenantId}", resource="https://vault.azure.net"`);
+    expect(reply.headers['www-authenticate']).toBe(
+      `Bearer authorization="https://login.microsoftonline.com/${mi.tenantId}", resource="https://vault.azure.net"`,
+    );
     expect(reply.body.error.code).toBe('Unauthorized');
   });
 
@@ -93,7 +106,10 @@ describe('Key Vault stand-in', () => {
     expect(latest.body.id).toMatch(new RegExp(`^${vault.url}/secrets/auth-client-secret/[0-9a-f]{32}$`));
     expect(latest.body.attributes.enabled).toBe(true);
     const v2 = vault.setSecret('auth-client-secret', 'v2', 'text/plain');
-    const byVersion = await get(`${vault.url}/secrets/auth-client-secret/${latest.body.id.split('/').pop()}?api-version=2025-07-01`, auth);
+    const byVersion = await get(
+      `${vault.url}/secrets/auth-client-secret/${latest.body.id.split('/').pop()}?api-version=2025-07-01`,
+      auth,
+    );
     expect(byVersion.body.value).toBe('v1');
     const rotated = await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`, auth);
     expect(rotated.body.value).toBe('v2');
@@ -110,11 +126,21 @@ describe('Key Vault stand-in', () => {
     const { body: graph } = await miToken(mi, 'https://graph.microsoft.com');
     const foreignKey = createStandInSigningKey();
     const now = Math.floor(Date.now() / 1000);
-    const forged = signJwt({ iss: mi.issuer, aud: 'https://vault.azure.net', exp: now + 600, oid: mi.subject }, foreignKey.privateKey, mi.kid);
-    const expired = signJwt({ iss: mi.issuer, aud: 'https://vault.azure.net', exp: now - 3600, oid: mi.subject }, mi.signingKey.privateKey, mi.kid);
+    const forged = signJwt(
+      { iss: mi.issuer, aud: 'https://vault.azure.net', exp: now + 600, oid: mi.subject },
+      foreignKey.privateKey,
+      mi.kid,
+    );
+    const expired = signJwt(
+      { iss: mi.issuer, aud: 'https://vault.azure.net', exp: now - 3600, oid: mi.subject },
+      mi.signingKey.privateKey,
+      mi.kid,
+    );
     const before = vault.counters.unauthorized;
     for (const token of [graph.access_token, forged, expired, 'not-a-jwt']) {
-      const reply = await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`, { Authorization: `Bearer ${token}` });
+      const reply = await get(`${vault.url}/secrets/auth-client-secret?api-version=2025-07-01`, {
+        Authorization: `Bearer ${token}`,
+      });
       expect(reply.status).toBe(401);
       expect(reply.headers['www-authenticate']).toBeTruthy();
     }

@@ -17,9 +17,10 @@ import { launchChromium } from '../_support/browser';
 
 // Every run takes the screenshot (it proves the page renders); the copy in docs/ changes only on request
 // (UPDATE_SCREENSHOTS=1 npm test -- e2e/browser), so a test run never modifies tracked files.
-const SCREENSHOT = process.env.UPDATE_SCREENSHOTS === '1'
-  ? join(__dirname, '..', '..', 'docs', 'screenshots', 'demo-signed-in.png')
-  : join(__dirname, '..', '..', '.local', 'screenshots', 'demo-signed-in.png');
+const SCREENSHOT =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? join(__dirname, '..', '..', 'docs', 'screenshots', 'demo-signed-in.png')
+    : join(__dirname, '..', '..', '.local', 'screenshots', 'demo-signed-in.png');
 const STEP_TIMEOUT_MS = 15_000;
 
 let stack: Stack;
@@ -48,7 +49,8 @@ async function newContext(): Promise<{ context: BrowserContext; page: Page; prob
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
     page.on('console', (message) => {
       // A 401 from /auth/me when signed out is expected; Chromium reports every non-2xx fetch on the console.
-      if (message.type() === 'error' && !/status of 401/.test(message.text())) problems.push(`console: ${message.text()} at ${message.location().url}`);
+      if (message.type() === 'error' && !/status of 401/.test(message.text()))
+        problems.push(`console: ${message.text()} at ${message.location().url}`);
     });
   };
   context.on('page', watch);
@@ -93,7 +95,13 @@ describe('the demo site in Chromium', () => {
       const session = cookies.find((c) => c.name === SESSION_COOKIE);
       expectPresent(session);
       expect(session.name).toMatch(/^__Host-/);
-      expect({ secure: session.secure, httpOnly: session.httpOnly, sameSite: session.sameSite, path: session.path, domain: session.domain }).toStrictEqual({ secure: true, httpOnly: true, sameSite: 'Lax', path: '/', domain: 'localhost' });
+      expect({
+        secure: session.secure,
+        httpOnly: session.httpOnly,
+        sameSite: session.sameSite,
+        path: session.path,
+        domain: session.domain,
+      }).toStrictEqual({ secure: true, httpOnly: true, sameSite: 'Lax', path: '/', domain: 'localhost' });
       expect(cookies.filter((c) => c.name.startsWith('__Host-')).length).toBe(1);
       const pageCookies = (await page.evaluate('document.cookie')) as string;
       expect(!pageCookies.includes(SESSION_COOKIE) && !pageCookies.includes(session.value)).toBeTruthy();
@@ -123,7 +131,10 @@ describe('the demo site in Chromium', () => {
       expect((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE)).toBe(false);
 
       // The other tab's next call is a 401, and it shows the signed-out page on reload.
-      const status = await second.evaluate(async (api) => (await fetch(`${api}/auth/me`, { credentials: 'include' })).status, stack.functions.url);
+      const status = await second.evaluate(
+        async (api) => (await fetch(`${api}/auth/me`, { credentials: 'include' })).status,
+        stack.functions.url,
+      );
       expect(status).toBe(401);
       await second.reload();
       await second.locator('#signed-out').waitFor();
@@ -136,7 +147,9 @@ describe('the demo site in Chromium', () => {
   test('a returnTo on another origin is refused with a 400 page naming invalid_return_url', async () => {
     const { context, page } = await newContext();
     try {
-      const response = await page.goto(`${stack.functions.url}/auth/login?returnTo=${encodeURIComponent('https://evil.example/')}`);
+      const response = await page.goto(
+        `${stack.functions.url}/auth/login?returnTo=${encodeURIComponent('https://evil.example/')}`,
+      );
       expect(response?.status()).toBe(400);
       expect(await page.content()).toMatch(/invalid_return_url/);
       expect(page.url().startsWith(stack.functions.url)).toBeTruthy();
@@ -157,7 +170,9 @@ describe('the demo site in Chromium', () => {
       await page.click('#cancel');
       await page.waitForURL((url) => url.origin === stack.demo.url && url.pathname === '/');
       await page.locator('#auth-error').waitFor();
-      expect(await page.textContent('#auth-error')).toBe('You cancelled the sign-in, so you are still signed out. (access_denied)');
+      expect(await page.textContent('#auth-error')).toBe(
+        'You cancelled the sign-in, so you are still signed out. (access_denied)',
+      );
       await page.locator('#signed-out').waitFor();
       expect(new URL(page.url()).search).toBe('');
       expect((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE)).toBe(false);
@@ -171,7 +186,9 @@ describe('the demo site in Chromium', () => {
     const { context, page } = await newContext();
     try {
       // The served metadata (a route under /.well-known) names the endpoints the app uses.
-      const metadata = (await (await fetch(`${stack.functions.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, string>;
+      const metadata = (await (
+        await fetch(`${stack.functions.url}/.well-known/oauth-authorization-server`)
+      ).json()) as Record<string, string>;
       expect(metadata.issuer).toBe(stack.functions.url);
       expect(metadata.token_endpoint).toBe(`${stack.functions.url}/auth/token`);
 
@@ -188,7 +205,9 @@ describe('the demo site in Chromium', () => {
         state,
       });
       // The OS hands a custom-scheme navigation to the app; here the browser's own record of the redirect is the catch.
-      const appRedirect = page.waitForResponse((response) => (response.headers().location ?? '').startsWith(`${redirectUri}?`));
+      const appRedirect = page.waitForResponse((response) =>
+        (response.headers().location ?? '').startsWith(`${redirectUri}?`),
+      );
       await page.goto(`${stack.functions.url}/auth/login?${query}`);
       // RFC 8252 §8.6: our page names the app; only the user's click goes on to the provider.
       expect((await page.textContent('body')) ?? '').toMatch(/signing in to Contoso Demo/);
@@ -208,11 +227,18 @@ describe('the demo site in Chromium', () => {
       const token = await fetch(metadata.token_endpoint!, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri }),
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          code_verifier: verifier,
+          redirect_uri: redirectUri,
+        }),
       });
       expect(token.status).toBe(200);
       const tokens = (await token.json()) as { refresh_token: string; access_token: string };
-      const me = await fetch(`${stack.functions.url}/auth/me`, { headers: { authorization: `Bearer ${tokens.refresh_token}` } });
+      const me = await fetch(`${stack.functions.url}/auth/me`, {
+        headers: { authorization: `Bearer ${tokens.refresh_token}` },
+      });
       expect(me.status).toBe(200);
       expect(((await me.json()) as { user: { username: string } }).user.username).toBe(user.username);
     } finally {

@@ -29,7 +29,11 @@ afterAll(async () => {
 class Client {
   readonly jar = new Map<string, string>();
 
-  async request(host: FunctionsProcess, path: string, init: { method?: string; headers?: Record<string, string> } = {}) {
+  async request(
+    host: FunctionsProcess,
+    path: string,
+    init: { method?: string; headers?: Record<string, string> } = {},
+  ) {
     const cookie = [...this.jar].map(([name, value]) => `${name}=${value}`).join('; ');
     const response = await fetch(`${host.url}${path}`, {
       method: init.method ?? 'GET',

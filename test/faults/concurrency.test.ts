@@ -90,7 +90,11 @@ async function assertFreshOrCleanError(h: Harness, responses: Response[]): Promi
 }
 
 /** What the session row holds, checked against the refresh tokens Entra issued. */
-async function storedRefreshTokens(view: TableView, cookie: string, h: Harness): Promise<{ stored: string[]; newest: string | undefined }> {
+async function storedRefreshTokens(
+  view: TableView,
+  cookie: string,
+  h: Harness,
+): Promise<{ stored: string[]; newest: string | undefined }> {
   const record = await view.openSession(cookie);
   expectPresent(record);
   const issued = h.standIn.issuedRefreshTokens();
@@ -258,7 +262,11 @@ describe('refreshes racing faults and a logout', () => {
     const { browser, cookie } = await signedInWithExpiredAccessToken(h);
     const calls = [
       ...Array.from({ length: CONCURRENT - 1 }, () => browser.call('refresh', REFRESH)),
-      h.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1', cookie: `${SESSION_COOKIE}=${cookie}` } }),
+      h.call('logout', {
+        method: 'POST',
+        url: '/auth/logout',
+        headers: { 'x-csrf': '1', cookie: `${SESSION_COOKIE}=${cookie}` },
+      }),
     ];
     const responses = await Promise.all(calls);
     const logout = responses.at(-1)!;
@@ -268,7 +276,10 @@ describe('refreshes racing faults and a logout', () => {
     expect(await view.hasSession(cookie)).toBe(false);
     const me = await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } });
     expect(me.status).toBe(401);
-    const refreshed = await h.call('refresh', { ...REFRESH, headers: { ...REFRESH.headers, cookie: `${SESSION_COOKIE}=${cookie}` } });
+    const refreshed = await h.call('refresh', {
+      ...REFRESH,
+      headers: { ...REFRESH.headers, cookie: `${SESSION_COOKIE}=${cookie}` },
+    });
     expect(refreshed.status).toBe(401);
     assertNoLeaks(h);
   });

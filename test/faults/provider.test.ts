@@ -27,10 +27,20 @@ import { NativeApp } from '../_support/native-app';
 const PROVIDER_TIMEOUT_MS = 3000;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-const HTML_PAGE = '<!DOCTYPE html><html><head><title>Service unavailable</title></head><body><h1>Sorry, we are down</h1></body></html>';
+const HTML_PAGE =
+  '<!DOCTYPE html><html><head><title>Service unavailable</title></head><body><h1>Sorry, we are down</h1></body></html>';
 /** A well-formed token response, to cut short: the client sees a valid start and then nothing. */
-const TOKEN_JSON = JSON.stringify({ token_type: 'Bearer', scope: 'User.Read', expires_in: 3600, access_token: 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.sig' });
-const ENTRA_429 = JSON.stringify({ error: 'temporarily_unavailable', error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.', error_codes: [50196] });
+const TOKEN_JSON = JSON.stringify({
+  token_type: 'Bearer',
+  scope: 'User.Read',
+  expires_in: 3600,
+  access_token: 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.sig',
+});
+const ENTRA_429 = JSON.stringify({
+  error: 'temporarily_unavailable',
+  error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.',
+  error_codes: [50196],
+});
 
 let azurite: AzuriteInstance;
 let h: Harness;
@@ -65,10 +75,30 @@ function expectError(c: FaultCase, strict: boolean, response: Response, what = c
 
 /** Transport and format faults: the same answer whichever call meets them. */
 const TRANSPORT_FAULTS: FaultCase[] = [
-  { name: 'an HTML error page with 503', fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'upstream_unavailable' },
-  { name: 'an HTML page with 200', fault: { status: 200, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'upstream_unavailable' },
-  { name: 'truncated JSON with 200', fault: { status: 200, body: TOKEN_JSON.slice(0, 40), contentType: JSON_TYPE }, status: 502, code: 'upstream_unavailable' },
-  { name: 'an empty 200', fault: { status: 200, body: '', contentType: JSON_TYPE }, status: 502, code: 'upstream_unavailable' },
+  {
+    name: 'an HTML error page with 503',
+    fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' },
+    status: 502,
+    code: 'upstream_unavailable',
+  },
+  {
+    name: 'an HTML page with 200',
+    fault: { status: 200, body: HTML_PAGE, contentType: 'text/html' },
+    status: 502,
+    code: 'upstream_unavailable',
+  },
+  {
+    name: 'truncated JSON with 200',
+    fault: { status: 200, body: TOKEN_JSON.slice(0, 40), contentType: JSON_TYPE },
+    status: 502,
+    code: 'upstream_unavailable',
+  },
+  {
+    name: 'an empty 200',
+    fault: { status: 200, body: '', contentType: JSON_TYPE },
+    status: 502,
+    code: 'upstream_unavailable',
+  },
   {
     name: 'a body cut short (Content-Length not met, connection closed)',
     fault: { status: 200, body: TOKEN_JSON, contentType: JSON_TYPE, truncateAtBytes: 30 },
@@ -89,9 +119,24 @@ const TRANSPORT_FAULTS: FaultCase[] = [
 const TOKEN_ENDPOINT_FAULTS: FaultCase[] = [
   ...TRANSPORT_FAULTS,
   // Entra's throttling: 503 with its own Retry-After, so callers back off as long as it asks.
-  { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 503, code: 'upstream_throttled' },
-  { name: '429 with an HTML body', fault: { status: 429, body: HTML_PAGE, contentType: 'text/html', headers: { 'Retry-After': '30' } }, status: 503, code: 'upstream_throttled' },
-  { name: 'AADSTS server_error with 500', fault: { aadsts: 90033, error: 'server_error', status: 500, description: 'A transient error has occurred.' }, status: 502, code: 'upstream_unavailable' },
+  {
+    name: '429 with Retry-After',
+    fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } },
+    status: 503,
+    code: 'upstream_throttled',
+  },
+  {
+    name: '429 with an HTML body',
+    fault: { status: 429, body: HTML_PAGE, contentType: 'text/html', headers: { 'Retry-After': '30' } },
+    status: 503,
+    code: 'upstream_throttled',
+  },
+  {
+    name: 'AADSTS server_error with 500',
+    fault: { aadsts: 90033, error: 'server_error', status: 500, description: 'A transient error has occurred.' },
+    status: 502,
+    code: 'upstream_unavailable',
+  },
   {
     name: 'AADSTS temporarily_unavailable with 503 and Retry-After',
     fault: { aadsts: 90033, error: 'temporarily_unavailable', status: 503, headers: { 'Retry-After': '10' } },
@@ -110,9 +155,17 @@ describe('the stand-in’s cut-short bodies do what they say', () => {
     expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(TOKEN_JSON)));
     await expect(response.text()).rejects.toThrow();
 
-    h.standIn.injectFault('discovery', { status: 200, body: TOKEN_JSON, contentType: JSON_TYPE, truncateAtBytes: 30, afterTruncate: 'stall' });
+    h.standIn.injectFault('discovery', {
+      status: 200,
+      body: TOKEN_JSON,
+      contentType: JSON_TYPE,
+      truncateAtBytes: 30,
+      afterTruncate: 'stall',
+    });
     const stalled = await fetch(h.standIn.discoveryUrl, { signal: AbortSignal.timeout(300) });
-    await expect(stalled.text()).rejects.toSatisfy((error: Error) => error.name === 'TimeoutError' || error.name === 'AbortError');
+    await expect(stalled.text()).rejects.toSatisfy(
+      (error: Error) => error.name === 'TimeoutError' || error.name === 'AbortError',
+    );
   });
 });
 
@@ -170,7 +223,12 @@ describe('token endpoint faults at /auth/refresh (refresh grant) → 502/504, on
       code: 'upstream_unavailable',
     },
     // A revoked refresh token (AADSTS50173) ends the session: test/integration/entra-fidelity.test.ts.
-    { name: 'AADSTS invalid_client (secret no longer valid)', fault: { aadsts: 7000215, error: 'invalid_client', status: 401 }, status: 503, code: 'credential_unavailable' },
+    {
+      name: 'AADSTS invalid_client (secret no longer valid)',
+      fault: { aadsts: 7000215, error: 'invalid_client', status: 401 },
+      status: 503,
+      code: 'credential_unavailable',
+    },
   ];
   faultCases(cases, async (c, strict) => {
     const { browser, cookie } = await signedIn(h);
@@ -200,8 +258,18 @@ describe('token endpoint faults behind POST /auth/token (native apps) → 502/50
 
   /** The OAuth error names `/auth/token` answers for our 502 and 504. */
   const cases: FaultCase[] = [
-    { name: 'an HTML error page with 503', fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'server_error' },
-    { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 503, code: 'temporarily_unavailable' },
+    {
+      name: 'an HTML error page with 503',
+      fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' },
+      status: 502,
+      code: 'server_error',
+    },
+    {
+      name: '429 with Retry-After',
+      fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } },
+      status: 503,
+      code: 'temporarily_unavailable',
+    },
     { name: 'the connection dropped', fault: { destroySocket: true }, status: 502, code: 'server_error' },
     { name: 'no answer at all', fault: { hang: true }, status: 504, code: 'temporarily_unavailable' },
   ];
@@ -255,8 +323,18 @@ describe('token endpoint faults behind POST /auth/token (native apps) → 502/50
 describe('discovery faults on a fresh instance: login → 502/504, nothing written, and the failure is not remembered', () => {
   const cases: FaultCase[] = [
     ...TRANSPORT_FAULTS,
-    { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 502, code: 'upstream_unavailable' },
-    { name: 'a JSON document without the endpoints', fault: { status: 200, body: '{"issuer":"https://x.example"}', contentType: JSON_TYPE }, status: 502, code: 'upstream_unavailable' },
+    {
+      name: '429 with Retry-After',
+      fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } },
+      status: 502,
+      code: 'upstream_unavailable',
+    },
+    {
+      name: 'a JSON document without the endpoints',
+      fault: { status: 200, body: '{"issuer":"https://x.example"}', contentType: JSON_TYPE },
+      status: 502,
+      code: 'upstream_unavailable',
+    },
   ];
   faultCases(cases, async (c, strict) => {
     const fresh = await Harness.start({ azurite, overrides: { providerTimeoutMs: PROVIDER_TIMEOUT_MS } });
@@ -294,10 +372,30 @@ describe('discovery faults on a fresh instance: login → 502/504, nothing writt
 
 describe('JWKS faults at the callback on a fresh instance → 502/504 after the code was redeemed; no session; the next sign-in works', () => {
   const cases: FaultCase[] = [
-    { name: 'an HTML error page with 503', fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'upstream_unavailable' },
-    { name: 'an HTML page with 200', fault: { status: 200, body: HTML_PAGE, contentType: 'text/html' }, status: 502, code: 'upstream_unavailable' },
-    { name: 'truncated JSON with 200', fault: { status: 200, body: '{"keys":[{"kty":"RSA","kid', contentType: JSON_TYPE }, status: 502, code: 'upstream_unavailable' },
-    { name: '429 with Retry-After', fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } }, status: 502, code: 'upstream_unavailable' },
+    {
+      name: 'an HTML error page with 503',
+      fault: { status: 503, body: HTML_PAGE, contentType: 'text/html' },
+      status: 502,
+      code: 'upstream_unavailable',
+    },
+    {
+      name: 'an HTML page with 200',
+      fault: { status: 200, body: HTML_PAGE, contentType: 'text/html' },
+      status: 502,
+      code: 'upstream_unavailable',
+    },
+    {
+      name: 'truncated JSON with 200',
+      fault: { status: 200, body: '{"keys":[{"kty":"RSA","kid', contentType: JSON_TYPE },
+      status: 502,
+      code: 'upstream_unavailable',
+    },
+    {
+      name: '429 with Retry-After',
+      fault: { status: 429, body: ENTRA_429, contentType: JSON_TYPE, headers: { 'Retry-After': '30' } },
+      status: 502,
+      code: 'upstream_unavailable',
+    },
     { name: 'the connection dropped', fault: { destroySocket: true }, status: 502, code: 'upstream_unavailable' },
     { name: 'no answer at all', fault: { hang: true }, status: 504, code: 'upstream_timeout' },
   ];

@@ -125,7 +125,9 @@ describe('Azurite stopped mid-flow and restarted on the same port (tables on dis
     const refreshed = await browser.call('refresh', REFRESH);
     expect(refreshed.status).toBe(200);
     h.seenSecrets.add(refreshed.json().access_token);
-    expect((await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } })).status).toBe(200);
+    expect(
+      (await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } })).status,
+    ).toBe(200);
     expect(await view.hasSession(cookie)).toBe(false);
     assertNoLeaks(h);
   });
@@ -150,7 +152,10 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
   describe('production wiring (the adapter’s own deadline)', () => {
     let h: Harness;
     beforeAll(async () => {
-      h = await Harness.start({ azurite, env: { AUTH_STORAGE_CONNECTION_STRING: proxiedConnectionString(azurite, proxy) } });
+      h = await Harness.start({
+        azurite,
+        env: { AUTH_STORAGE_CONNECTION_STRING: proxiedConnectionString(azurite, proxy) },
+      });
     });
     afterAll(() => h?.stop());
 
@@ -300,7 +305,10 @@ describe('a slow, silent, resetting or failing store (TCP proxy in front of Azur
             check: async () => {
               expect(await view.hasSession(cookie)).toBeTruthy();
               expect(browser.jar.has(SESSION_COOKIE)).toBeTruthy();
-              expect((await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } })).status).toBe(200);
+              expect(
+                (await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } }))
+                  .status,
+              ).toBe(200);
               expect(await view.hasSession(cookie)).toBe(false);
             },
           };

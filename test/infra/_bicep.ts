@@ -127,7 +127,8 @@ export function descendants(node: SyntaxNode, type?: string): SyntaxNode[] {
 /** The text of a string literal without quotes, or undefined when it is interpolated or not a string. */
 export function stringValue(node: SyntaxNode | null | undefined): string | undefined {
   if (!node || node.type !== 'string') return undefined;
-  if (node.namedChildren.some((c) => c && c.type !== 'string_content' && c.type !== 'escape_sequence')) return undefined;
+  if (node.namedChildren.some((c) => c && c.type !== 'string_content' && c.type !== 'escape_sequence'))
+    return undefined;
   const text = node.text;
   if (text.startsWith("'''")) return text.slice(3, -3);
   return text.slice(1, -1).replace(/\\'/g, "'").replace(/\\\\/g, '\\');
@@ -231,7 +232,9 @@ export function secureParameters(file: BicepFile): Set<string> {
     let prev = decl.previousNamedSibling;
     while (prev && prev.type === 'comment') prev = prev.previousNamedSibling;
     if (!prev || prev.type !== 'decorators') continue;
-    const secure = descendants(prev, 'call_expression').some((call) => /^(?:sys\.)?secure$/.test(call.childForFieldName('function')?.text ?? ''));
+    const secure = descendants(prev, 'call_expression').some((call) =>
+      /^(?:sys\.)?secure$/.test(call.childForFieldName('function')?.text ?? ''),
+    );
     if (secure) names.add(decl.namedChildren[0]?.text ?? '');
   }
   return names;

@@ -88,8 +88,10 @@ const AVM_RESOURCE_TYPES: Readonly<Record<string, string>> = {
 
 const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const KEY_MATERIAL_IN_STRING = /(?:AccountKey|SharedAccessKey|SharedAccessSignature|InstrumentationKey)\s*=|[?&]sig=/i;
-const SECRETISH_SETTING = /connection_?string|account_?key|access_?key|primary_?key|secondary_?key|instrumentation_?key|password|secret(?!_?name\b)|^AzureWebJobsStorage$/i;
-const SECRETISH_OUTPUT = /connection_?string|account_?key|access_?key|primary_?key|secondary_?key|instrumentation_?key|password|secret(?!_?name\b)/i;
+const SECRETISH_SETTING =
+  /connection_?string|account_?key|access_?key|primary_?key|secondary_?key|instrumentation_?key|password|secret(?!_?name\b)|^AzureWebJobsStorage$/i;
+const SECRETISH_OUTPUT =
+  /connection_?string|account_?key|access_?key|primary_?key|secondary_?key|instrumentation_?key|password|secret(?!_?name\b)/i;
 
 /** A resource or AVM module seen as "a thing of type T with these settings". */
 interface Instance {
@@ -136,13 +138,16 @@ export function checkPolicy(files: readonly BicepFile[], options: PolicyOptions 
     for (const type of REQUIRED_RESOURCE_TYPES) {
       if (ofType(type).length === 0) violations.push({ ...where, message: `no ${type} is declared` });
     }
-    const tableNames = ofType('Microsoft.Storage/storageAccounts/tableServices/tables').map((t) => stringValue(getProperty(t.decl.body, 'name')));
+    const tableNames = ofType('Microsoft.Storage/storageAccounts/tableServices/tables').map((t) =>
+      stringValue(getProperty(t.decl.body, 'name')),
+    );
     for (const table of REQUIRED_TABLES) {
       if (!tableNames.includes(table)) violations.push({ ...where, message: `table ${table} is not declared` });
     }
     const assigned = new Set(roleAssignments(files).flatMap((a) => a.guids));
     for (const [guid, name] of Object.entries(ALLOWED_ROLES)) {
-      if (!assigned.has(guid)) violations.push({ ...where, rule: 'required-role', message: `no role assignment grants ${name} (${guid})` });
+      if (!assigned.has(guid))
+        violations.push({ ...where, rule: 'required-role', message: `no role assignment grants ${name} (${guid})` });
     }
   }
 
@@ -150,13 +155,22 @@ export function checkPolicy(files: readonly BicepFile[], options: PolicyOptions 
   for (const sa of ofType('Microsoft.Storage/storageAccounts')) {
     const at = sa.settings ?? sa.decl.node;
     if (!isLiteral(getProperty(sa.settings, 'allowSharedKeyAccess'), false)) {
-      violations.push(v('storage-shared-key', sa.decl.file ? sa.decl : sa.decl, at, `${sa.decl.symbol}: allowSharedKeyAccess must be the literal false (keys and SAS off)`));
+      violations.push(
+        v(
+          'storage-shared-key',
+          sa.decl.file ? sa.decl : sa.decl,
+          at,
+          `${sa.decl.symbol}: allowSharedKeyAccess must be the literal false (keys and SAS off)`,
+        ),
+      );
     }
     if (!isLiteral(getProperty(sa.settings, 'minimumTlsVersion'), 'TLS1_2')) {
       violations.push(v('storage-tls', sa.decl, at, `${sa.decl.symbol}: minimumTlsVersion must be 'TLS1_2'`));
     }
     if (!isLiteral(getProperty(sa.settings, 'allowBlobPublicAccess'), false)) {
-      violations.push(v('storage-public-access', sa.decl, at, `${sa.decl.symbol}: allowBlobPublicAccess must be false`));
+      violations.push(
+        v('storage-public-access', sa.decl, at, `${sa.decl.symbol}: allowBlobPublicAccess must be false`),
+      );
     }
   }
 
@@ -164,10 +178,22 @@ export function checkPolicy(files: readonly BicepFile[], options: PolicyOptions 
   for (const kv of ofType('Microsoft.KeyVault/vaults')) {
     const at = kv.settings ?? kv.decl.node;
     if (!isLiteral(getProperty(kv.settings, 'enableRbacAuthorization'), true)) {
-      violations.push(v('keyvault-rbac', kv.decl, at, `${kv.decl.symbol}: enableRbacAuthorization must be true (no access policies)`));
+      violations.push(
+        v('keyvault-rbac', kv.decl, at, `${kv.decl.symbol}: enableRbacAuthorization must be true (no access policies)`),
+      );
     }
-    if (!isLiteral(getProperty(kv.settings, 'enablePurgeProtection'), true) || isLiteral(getProperty(kv.settings, 'enableSoftDelete'), false)) {
-      violations.push(v('keyvault-purge-protection', kv.decl, at, `${kv.decl.symbol}: soft delete on and enablePurgeProtection true are required`));
+    if (
+      !isLiteral(getProperty(kv.settings, 'enablePurgeProtection'), true) ||
+      isLiteral(getProperty(kv.settings, 'enableSoftDelete'), false)
+    ) {
+      violations.push(
+        v(
+          'keyvault-purge-protection',
+          kv.decl,
+          at,
+          `${kv.decl.symbol}: soft delete on and enablePurgeProtection true are required`,
+        ),
+      );
     }
   }
 
@@ -180,10 +206,19 @@ export function checkPolicy(files: readonly BicepFile[], options: PolicyOptions 
     }
     const tls = getProperty(siteConfig, 'minTlsVersion');
     if (!isLiteral(tls, '1.2') && !isLiteral(tls, '1.3')) {
-      violations.push(v('site-tls', site.decl, siteConfig ?? at, `${site.decl.symbol}: siteConfig.minTlsVersion must be '1.2' or later`));
+      violations.push(
+        v(
+          'site-tls',
+          site.decl,
+          siteConfig ?? at,
+          `${site.decl.symbol}: siteConfig.minTlsVersion must be '1.2' or later`,
+        ),
+      );
     }
     if (!isLiteral(getProperty(siteConfig, 'ftpsState'), 'Disabled')) {
-      violations.push(v('site-ftp', site.decl, siteConfig ?? at, `${site.decl.symbol}: siteConfig.ftpsState must be 'Disabled'`));
+      violations.push(
+        v('site-ftp', site.decl, siteConfig ?? at, `${site.decl.symbol}: siteConfig.ftpsState must be 'Disabled'`),
+      );
     }
     const cors = getProperty(siteConfig, 'cors');
     if (cors) {
@@ -192,7 +227,9 @@ export function checkPolicy(files: readonly BicepFile[], options: PolicyOptions 
         violations.push(v('cors', site.decl, cors, `${site.decl.symbol}: CORS must not allow "*"`));
       }
       if (!isLiteral(getProperty(cors, 'supportCredentials'), true)) {
-        violations.push(v('cors', site.decl, cors, `${site.decl.symbol}: CORS needs supportCredentials true (cookie sessions)`));
+        violations.push(
+          v('cors', site.decl, cors, `${site.decl.symbol}: CORS needs supportCredentials true (cookie sessions)`),
+        );
       }
     }
   }
@@ -202,7 +239,14 @@ export function checkPolicy(files: readonly BicepFile[], options: PolicyOptions 
   const insightsEntraOnly = appInsights.every((c) => isLiteral(getProperty(c.settings, 'disableLocalAuth'), true));
   for (const c of appInsights) {
     if (!isLiteral(getProperty(c.settings, 'disableLocalAuth'), true)) {
-      violations.push(v('appinsights-local-auth', c.decl, c.settings ?? c.decl.node, `${c.decl.symbol}: disableLocalAuth must be true (Entra-authenticated ingestion)`));
+      violations.push(
+        v(
+          'appinsights-local-auth',
+          c.decl,
+          c.settings ?? c.decl.node,
+          `${c.decl.symbol}: disableLocalAuth must be true (Entra-authenticated ingestion)`,
+        ),
+      );
     }
   }
 
@@ -214,15 +258,40 @@ export function checkPolicy(files: readonly BicepFile[], options: PolicyOptions 
       const decl = { file: group.file };
       if (setting.name === 'APPLICATIONINSIGHTS_CONNECTION_STRING') {
         const auth = byName.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING');
-        const aad = auth?.value && descendants(auth.value, 'string_content').concat(auth.value.type === 'string_content' ? [auth.value] : []).some((c) => /Authorization=AAD/i.test(c.text));
+        const aad =
+          auth?.value &&
+          descendants(auth.value, 'string_content')
+            .concat(auth.value.type === 'string_content' ? [auth.value] : [])
+            .some((c) => /Authorization=AAD/i.test(c.text));
         if (!aad || !insightsEntraOnly) {
-          violations.push(v('app-setting-secret', decl, setting.node, 'APPLICATIONINSIGHTS_CONNECTION_STRING is allowed only with APPLICATIONINSIGHTS_AUTHENTICATION_STRING "Authorization=AAD;..." and disableLocalAuth true on every component'));
+          violations.push(
+            v(
+              'app-setting-secret',
+              decl,
+              setting.node,
+              'APPLICATIONINSIGHTS_CONNECTION_STRING is allowed only with APPLICATIONINSIGHTS_AUTHENTICATION_STRING "Authorization=AAD;..." and disableLocalAuth true on every component',
+            ),
+          );
         }
       } else if (SECRETISH_SETTING.test(setting.name)) {
-        violations.push(v('app-setting-secret', decl, setting.node, `app setting ${setting.name} looks like a secret or a connection string; use identity-based settings`));
+        violations.push(
+          v(
+            'app-setting-secret',
+            decl,
+            setting.node,
+            `app setting ${setting.name} looks like a secret or a connection string; use identity-based settings`,
+          ),
+        );
       }
       if (setting.value && referencedIdentifiers(setting.value).some((id) => secure.has(id))) {
-        violations.push(v('app-setting-secret', decl, setting.node, `app setting ${setting.name} takes the value of a @secure() parameter`));
+        violations.push(
+          v(
+            'app-setting-secret',
+            decl,
+            setting.node,
+            `app setting ${setting.name} takes the value of a @secure() parameter`,
+          ),
+        );
       }
     }
   }
@@ -234,22 +303,28 @@ export function checkPolicy(files: readonly BicepFile[], options: PolicyOptions 
     for (const call of descendants(file.root, 'call_expression')) {
       const callee = call.childForFieldName('function');
       const name = callee?.type === 'member_expression' ? callee.childForFieldName('property')?.text : callee?.text;
-      if (name && /^list[A-Z]/.test(name)) violations.push(v('list-keys', decl, call, `${name}() returns secrets; use managed identity instead`));
+      if (name && /^list[A-Z]/.test(name))
+        violations.push(v('list-keys', decl, call, `${name}() returns secrets; use managed identity instead`));
     }
     // ---- key material in string literals
     for (const content of descendants(file.root, 'string_content')) {
       if (KEY_MATERIAL_IN_STRING.test(content.text)) {
-        violations.push(v('key-in-string', decl, content, `string holds key material ("${content.text.slice(0, 40)}")`));
+        violations.push(
+          v('key-in-string', decl, content, `string holds key material ("${content.text.slice(0, 40)}")`),
+        );
       }
     }
     // ---- outputs
     for (const output of descendants(file.root, 'output_declaration')) {
       const name = output.namedChildren[0]?.text ?? '';
       const value = output.namedChildren[output.namedChildren.length - 1];
-      if (SECRETISH_OUTPUT.test(name)) violations.push(v('output-secret', decl, output, `output ${name} looks like a secret or a connection string`));
+      if (SECRETISH_OUTPUT.test(name))
+        violations.push(v('output-secret', decl, output, `output ${name} looks like a secret or a connection string`));
       if (!value) continue;
       const members = [value, ...descendants(value, 'member_expression')].filter((n) => n.type === 'member_expression');
-      if (members.some((m) => /connectionstring|key$|keys$|secret$/i.test(m.childForFieldName('property')?.text ?? ''))) {
+      if (
+        members.some((m) => /connectionstring|key$|keys$|secret$/i.test(m.childForFieldName('property')?.text ?? ''))
+      ) {
         violations.push(v('output-secret', decl, output, `output ${name} exposes a connection string or key`));
       }
       if (referencedIdentifiers(value).some((id) => secure.has(id))) {
@@ -268,28 +343,47 @@ export function checkPolicy(files: readonly BicepFile[], options: PolicyOptions 
   for (const assignment of roleAssignments(files)) {
     const decl = { file: assignment.file };
     if (assignment.guids.length === 0) {
-      violations.push(v('role-allowed', decl, assignment.node, `${assignment.symbol}: roleDefinitionId does not resolve to a role GUID in this file`));
+      violations.push(
+        v(
+          'role-allowed',
+          decl,
+          assignment.node,
+          `${assignment.symbol}: roleDefinitionId does not resolve to a role GUID in this file`,
+        ),
+      );
     }
     for (const guid of assignment.guids) {
       if (!ALLOWED_ROLES[guid]) {
-        violations.push(v('role-allowed', decl, assignment.node, `${assignment.symbol}: role ${BROAD_ROLES[guid] ?? 'unknown'} (${guid}) is not in the least-privilege allow-list`));
+        violations.push(
+          v(
+            'role-allowed',
+            decl,
+            assignment.node,
+            `${assignment.symbol}: role ${BROAD_ROLES[guid] ?? 'unknown'} (${guid}) is not in the least-privilege allow-list`,
+          ),
+        );
       }
     }
   }
   for (const file of files) {
     // AVM-style roleAssignments params: roleDefinitionIdOrName must be an allowed GUID (names are ambiguous).
-    for (const prop of descendants(file.root, 'object_property').filter((p) => propertyKey(p) === 'roleDefinitionIdOrName')) {
+    for (const prop of descendants(file.root, 'object_property').filter(
+      (p) => propertyKey(p) === 'roleDefinitionIdOrName',
+    )) {
       const text = propertyValue(prop)?.text ?? '';
       const guids = text.match(GUID) ?? [];
       if (guids.length === 0 || guids.some((g) => !ALLOWED_ROLES[g.toLowerCase()])) {
-        violations.push(v('role-allowed', { file }, prop, `roleDefinitionIdOrName ${text} is not an allowed role GUID`));
+        violations.push(
+          v('role-allowed', { file }, prop, `roleDefinitionIdOrName ${text} is not an allowed role GUID`),
+        );
       }
     }
     // Any broad-role GUID anywhere (e.g. hidden in a variable passed to a module) fails.
     for (const content of descendants(file.root, 'string_content')) {
       for (const guid of content.text.match(GUID) ?? []) {
         const name = BROAD_ROLES[guid.toLowerCase()];
-        if (name) violations.push(v('role-allowed', { file }, content, `broad role ${name} (${guid}) appears in the template`));
+        if (name)
+          violations.push(v('role-allowed', { file }, content, `broad role ${name} (${guid}) appears in the template`));
       }
     }
     // Every allowed-role GUID literal carries its role's name on the same line.
@@ -320,14 +414,21 @@ export function roleAssignments(files: readonly BicepFile[]): RoleAssignment[] {
     for (const r of resources(file)) {
       if (r.existing || r.type !== 'Microsoft.Authorization/roleAssignments') continue;
       const roleDefinitionId = getProperty(r.body, 'properties', 'roleDefinitionId');
-      out.push({ file, node: r.node, symbol: r.symbol, guids: roleDefinitionId ? resolveGuids(roleDefinitionId, symbols) : [] });
+      out.push({
+        file,
+        node: r.node,
+        symbol: r.symbol,
+        guids: roleDefinitionId ? resolveGuids(roleDefinitionId, symbols) : [],
+      });
     }
   }
   return out;
 }
 
 function resolveGuids(node: SyntaxNode, symbols: Map<string, SyntaxNode>, seen = new Set<string>()): string[] {
-  const own = [node, ...descendants(node)].filter((n) => n.type === 'string_content').flatMap((n) => n.text.match(GUID) ?? []);
+  const own = [node, ...descendants(node)]
+    .filter((n) => n.type === 'string_content')
+    .flatMap((n) => n.text.match(GUID) ?? []);
   const viaSymbols = referencedIdentifiers(node).flatMap((id) => {
     const value = symbols.get(id);
     if (!value || seen.has(id)) return [];
@@ -361,7 +462,11 @@ export function appSettingGroups(files: readonly BicepFile[]): AppSettingGroup[]
     const list = getProperty(site.settings, 'siteConfig', 'appSettings');
     for (const item of list?.namedChildren ?? []) {
       if (!item || item.type !== 'object') continue;
-      settings.push({ name: stringValue(getProperty(item, 'name')) ?? '<computed>', value: getProperty(item, 'value'), node: item });
+      settings.push({
+        name: stringValue(getProperty(item, 'name')) ?? '<computed>',
+        value: getProperty(item, 'value'),
+        node: item,
+      });
     }
     if (site.viaModule) {
       for (const prop of objectProperties(getProperty(site.settings, 'appSettingsKeyValuePairs'))) {
@@ -372,7 +477,8 @@ export function appSettingGroups(files: readonly BicepFile[]): AppSettingGroup[]
   }
   for (const file of files) {
     for (const r of resources(file)) {
-      if (r.type !== 'Microsoft.Web/sites/config' || stringValue(getProperty(r.body, 'name')) !== 'appsettings') continue;
+      if (r.type !== 'Microsoft.Web/sites/config' || stringValue(getProperty(r.body, 'name')) !== 'appsettings')
+        continue;
       const settings = objectProperties(getProperty(r.body, 'properties')).map((prop) => ({
         name: propertyKey(prop) ?? '<computed>',
         value: propertyValue(prop),

@@ -3,7 +3,15 @@
 import { describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { ROOT, formatProblem, getParser, listBicepFiles, maskExtensionStatements, parseBicep, syntaxProblems } from './_bicep';
+import {
+  ROOT,
+  formatProblem,
+  getParser,
+  listBicepFiles,
+  maskExtensionStatements,
+  parseBicep,
+  syntaxProblems,
+} from './_bicep';
 
 describe('infra/*.bicep parse with tree-sitter-bicep', () => {
   const files = listBicepFiles();
@@ -27,7 +35,7 @@ describe('infra/*.bicep parse with tree-sitter-bicep', () => {
 describe('the parse check can fail', () => {
   test('an unclosed object is reported with file:line:col', async () => {
     const source = [
-      "param name string",
+      'param name string',
       "resource sa 'Microsoft.Storage/storageAccounts@2023-05-01' = {",
       '  name: name',
       '  properties: {',
@@ -49,20 +57,23 @@ describe('the parse check can fail', () => {
   });
 
   test('a stray token is reported on its line', async () => {
-    const source = "var a = 1\nvar b = = 2\noutput c int = a\n";
+    const source = 'var a = 1\nvar b = = 2\noutput c int = a\n';
     const problems = syntaxProblems(await parseBicep(source, 'x.bicep'));
     expect(problems.some((p) => p.line === 2)).toBeTruthy();
   });
 
   test('a misspelled keyword is an error', async () => {
-    const problems = syntaxProblems(await parseBicep("resorce sa 'Microsoft.Storage/storageAccounts@2023-05-01' = {}\n", 'x.bicep'));
+    const problems = syntaxProblems(
+      await parseBicep("resorce sa 'Microsoft.Storage/storageAccounts@2023-05-01' = {}\n", 'x.bicep'),
+    );
     expect(problems.length > 0).toBeTruthy();
   });
 });
 
 describe('the `extension` statement (grammar gap in tree-sitter-bicep 1.1.0)', () => {
   test('well-formed extension statements are masked, keeping lines and columns', async () => {
-    const source = "extension microsoftGraphV1\nextension 'br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:1.0.0' as graph\nparam x string\n";
+    const source =
+      "extension microsoftGraphV1\nextension 'br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:1.0.0' as graph\nparam x string\n";
     const masked = maskExtensionStatements(source);
     expect(masked.length).toBe(source.length);
     expect(masked.split('\n').length).toBe(source.split('\n').length);

@@ -6,7 +6,17 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BicepFile, type Declaration, INFRA_DIR, getProperty, loadInfra, modules, resources, stringValue, syntaxProblems } from './_bicep';
+import {
+  type BicepFile,
+  type Declaration,
+  INFRA_DIR,
+  getProperty,
+  loadInfra,
+  modules,
+  resources,
+  stringValue,
+  syntaxProblems,
+} from './_bicep';
 
 let files: BicepFile[];
 const file = (name: string) => files.find((f) => f.path.endsWith(name))!;
@@ -35,7 +45,9 @@ describe('infra/modules/front-door.bicep', () => {
   test('the custom domain is publicHostName with a Front Door managed certificate, TLS 1.2', () => {
     const domain = resourceOf('modules/front-door.bicep', 'Microsoft.Cdn/profiles/customDomains');
     expect(text(getProperty(domain.body, 'properties', 'hostName'))).toBe('publicHostName');
-    expect(stringValue(getProperty(domain.body, 'properties', 'tlsSettings', 'certificateType'))).toBe('ManagedCertificate');
+    expect(stringValue(getProperty(domain.body, 'properties', 'tlsSettings', 'certificateType'))).toBe(
+      'ManagedCertificate',
+    );
     expect(stringValue(getProperty(domain.body, 'properties', 'tlsSettings', 'minimumTlsVersion'))).toBe('TLS12');
   });
 
@@ -74,7 +86,9 @@ describe('infra/modules/front-door.bicep', () => {
     const source = file('modules/front-door.bicep').source;
     expect(source).toMatch(/output frontDoorId string = profile\.properties\.frontDoorId/);
     expect(source).toMatch(/output endpointHostName string = endpoint\.properties\.hostName/);
-    expect(source).toMatch(/output customDomainValidationToken string = customDomain\.properties\.validationProperties\.validationToken/);
+    expect(source).toMatch(
+      /output customDomainValidationToken string = customDomain\.properties\.validationProperties\.validationToken/,
+    );
   });
 });
 
@@ -86,14 +100,20 @@ describe('main.bicep and the Function App with publicHostName', () => {
     expect(text(getProperty(frontDoor!.body, 'params', 'originHostName'))).toBe('functionAppHostName');
   });
 
-  test('AUTH_REDIRECT_URI (and so the reply URL and the cookie\'s host) is on publicHostName when set', () => {
+  test("AUTH_REDIRECT_URI (and so the reply URL and the cookie's host) is on publicHostName when set", () => {
     const main = file('main.bicep').source;
-    expect(main).toMatch(/var publicHost = empty\(validatedPublicHostName\) \? functionAppHostName : validatedPublicHostName/);
+    expect(main).toMatch(
+      /var publicHost = empty\(validatedPublicHostName\) \? functionAppHostName : validatedPublicHostName/,
+    );
     expect(main).toMatch(/var redirectUri = 'https:\/\/\$\{publicHost\}\/auth\/callback'/);
     const registration = modules(file('main.bicep')).find((m) => m.type === 'modules/app-registration.bicep');
     // The registration takes the callback and the post-logout target (both on the public host: redirectUri, postLogoutRedirectTarget).
-    expect(text(getProperty(registration!.body, 'params', 'redirectUris'))).toBe('union([redirectUri], [postLogoutRedirectTarget])');
-    expect(main).toMatch(/var postLogoutRedirectTarget = startsWith\(postLogoutRedirectUri, '\/'\)\n {2}\? 'https:\/\/\$\{publicHost\}\$\{postLogoutRedirectUri\}'/);
+    expect(text(getProperty(registration!.body, 'params', 'redirectUris'))).toBe(
+      'union([redirectUri], [postLogoutRedirectTarget])',
+    );
+    expect(main).toMatch(
+      /var postLogoutRedirectTarget = startsWith\(postLogoutRedirectUri, '\/'\)\n {2}\? 'https:\/\/\$\{publicHost\}\$\{postLogoutRedirectUri\}'/,
+    );
     const api = modules(file('main.bicep')).find((m) => m.type === 'modules/function-app.bicep');
     expect(text(getProperty(api!.body, 'params', 'redirectUri'))).toBe('redirectUri');
     expect(text(getProperty(api!.body, 'params', 'frontDoorId'))).toMatch(/frontDoor\.outputs\.frontDoorId/);
@@ -113,7 +133,11 @@ describe('main.bicep and the Function App with publicHostName', () => {
 
   test('platform CORS: the cookie origins, plus the token-flow SPA origins once the list is not empty', () => {
     const site = resourceOf('modules/function-app.bicep', 'Microsoft.Web/sites');
-    expect(text(getProperty(site.body, 'properties', 'siteConfig', 'cors', 'allowedOrigins'))).toBe('platformCorsOrigins');
-    expect(file('modules/function-app.bicep').source).toMatch(/var platformCorsOrigins = empty\(allowedOrigins\) \? \[\] : union\(allowedOrigins, nativeWebOrigins\)/);
+    expect(text(getProperty(site.body, 'properties', 'siteConfig', 'cors', 'allowedOrigins'))).toBe(
+      'platformCorsOrigins',
+    );
+    expect(file('modules/function-app.bicep').source).toMatch(
+      /var platformCorsOrigins = empty\(allowedOrigins\) \? \[\] : union\(allowedOrigins, nativeWebOrigins\)/,
+    );
   });
 });

@@ -56,13 +56,19 @@ describe('AUTH_* settings: infra and local sample match shared/config.ts', () =>
   });
 
   test('AUTH_* outputs of the templates name real settings', () => {
-    const outputs = files.flatMap((f) => descendants(f.root, 'output_declaration').map((o) => o.namedChildren[0]?.text ?? ''));
-    const unknown = outputs.filter((name) => name.startsWith('AUTH_') && !(SETTINGS as readonly string[]).includes(name));
+    const outputs = files.flatMap((f) =>
+      descendants(f.root, 'output_declaration').map((o) => o.namedChildren[0]?.text ?? ''),
+    );
+    const unknown = outputs.filter(
+      (name) => name.startsWith('AUTH_') && !(SETTINGS as readonly string[]).includes(name),
+    );
     expect(unknown).toStrictEqual([]);
   });
 
   test('local.settings.sample.json AUTH_* keys = SETTINGS', () => {
-    const sample = JSON.parse(readFileSync(join(ROOT, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
+    const sample = JSON.parse(readFileSync(join(ROOT, 'local.settings.sample.json'), 'utf8')) as {
+      Values: Record<string, string>;
+    };
     const keys = Object.keys(sample.Values).filter((key) => key.startsWith('AUTH_'));
     expect(sorted(keys)).toStrictEqual(sorted(SETTINGS));
   });

@@ -83,7 +83,9 @@ describe('the size of one pending sign-in', () => {
     const count = (await stateRows()).length;
     const longer = await h.call('login', { url: `/auth/login?returnTo=${encodeURIComponent(`${returnTo}a`)}` });
     expect(longer.status).toBe(400);
-    const tooLarge = await h.call('login', { url: `/auth/login?returnTo=${encodeURIComponent(`${APP_ORIGIN}/${'a'.repeat(4100)}`)}` });
+    const tooLarge = await h.call('login', {
+      url: `/auth/login?returnTo=${encodeURIComponent(`${APP_ORIGIN}/${'a'.repeat(4100)}`)}`,
+    });
     expect(tooLarge.status).toBe(413);
     expect((await stateRows()).length).toBe(count);
   });

@@ -39,7 +39,10 @@ if (childMode) {
   // Opt-in measurement (COLD_START_RUNS=n), skipped otherwise.
   (runs > 0 ? test : test.skip)('cold-start cost per credential mode (opt-in: COLD_START_RUNS=n)', async () => {
     const azurite = await startAzurite();
-    const results: Record<Mode, number[]> = Object.fromEntries(MODES.map((m) => [m, []])) as unknown as Record<Mode, number[]>;
+    const results: Record<Mode, number[]> = Object.fromEntries(MODES.map((m) => [m, []])) as unknown as Record<
+      Mode,
+      number[]
+    >;
     try {
       for (let run = 0; run < runs; run++) {
         for (const mode of MODES) {
@@ -62,7 +65,10 @@ if (childMode) {
   });
 }
 
-function runChild(mode: Mode, connectionString: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runChild(
+  mode: Mode,
+  connectionString: string,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', __filename], {
       env: { ...process.env, COLD_START_MODE: mode, COLD_START_AZURITE: connectionString },
@@ -81,9 +87,18 @@ async function measure(mode: Mode): Promise<{ mode: Mode; firstMs: number; secon
   const mi = await startManagedIdentityStandIn();
   Object.assign(process.env, mi.env);
   const vault = await startKeyVaultStandIn({ trust: mi });
-  const azurite = { connectionString: process.env.COLD_START_AZURITE!, stop: async () => undefined } as unknown as AzuriteInstance;
+  const azurite = {
+    connectionString: process.env.COLD_START_AZURITE!,
+    stop: async () => undefined,
+  } as unknown as AzuriteInstance;
   const identity = randomUUID();
-  const client = { clientId: CLIENT_ID, redirectUris: [REDIRECT_URI], secrets: [CLIENT_SECRET] as string[], certificates: [] as string[], federated: [] as object[] };
+  const client = {
+    clientId: CLIENT_ID,
+    redirectUris: [REDIRECT_URI],
+    secrets: [CLIENT_SECRET] as string[],
+    certificates: [] as string[],
+    federated: [] as object[],
+  };
   let env: Record<string, string> = {};
   if (mode === 'key-vault-secret') {
     vault.setSecret('auth-client-secret', CLIENT_SECRET);
@@ -102,8 +117,16 @@ async function measure(mode: Mode): Promise<{ mode: Mode; firstMs: number; secon
     cert.sign(key, forge.md.sha256.create());
     const certPem = forge.pki.certificateToPem(cert);
     client.certificates.push(certPem);
-    if (mode === 'certificate-pem') vault.setSecret('auth-client-certificate', `${keyPem}${certPem}`, 'application/x-pem-file');
-    else vault.setSecret('auth-client-certificate', forge.util.encode64(forge.asn1.toDer(forge.pkcs12.toPkcs12Asn1(key, [cert], '', { algorithm: '3des' })).getBytes()), 'application/x-pkcs12');
+    if (mode === 'certificate-pem')
+      vault.setSecret('auth-client-certificate', `${keyPem}${certPem}`, 'application/x-pem-file');
+    else
+      vault.setSecret(
+        'auth-client-certificate',
+        forge.util.encode64(
+          forge.asn1.toDer(forge.pkcs12.toPkcs12Asn1(key, [cert], '', { algorithm: '3des' })).getBytes(),
+        ),
+        'application/x-pkcs12',
+      );
     env = { AUTH_CREDENTIAL: 'certificate', AUTH_CLIENT_SECRET: '', AUTH_KEY_VAULT_URL: vault.url };
   } else if (mode === 'managed-identity') {
     client.federated.push({ issuer: mi.issuer, subject: mi.subjectFor(identity), publicKeyPem: mi.publicKeyPem });
@@ -118,7 +141,8 @@ async function measure(mode: Mode): Promise<{ mode: Mode; firstMs: number; secon
       const started = performance.now();
       const response = await browser.callback(callbackUrl);
       const ms = performance.now() - started;
-      if (response.status !== 302) throw new Error(`${mode}: callback answered ${response.status}: ${h.logs.join('\n')}`);
+      if (response.status !== 302)
+        throw new Error(`${mode}: callback answered ${response.status}: ${h.logs.join('\n')}`);
       return ms;
     };
     const firstMs = await time();

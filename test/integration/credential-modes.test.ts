@@ -61,7 +61,14 @@ async function start(env: Record<string, string>, client: Partial<StandInClient>
     azurite,
     env: { AUTH_CLIENT_SECRET: '', ...env },
     standIn: {
-      clients: [{ clientId: CLIENT_ID, secrets: [], redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`], ...client }],
+      clients: [
+        {
+          clientId: CLIENT_ID,
+          secrets: [],
+          redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`],
+          ...client,
+        },
+      ],
     },
     overrides: { providerTimeoutMs: 5000 },
   });
@@ -142,7 +149,11 @@ describe('AUTH_CREDENTIAL=certificate', () => {
 });
 
 describe('AUTH_CREDENTIAL=managed-identity (secretless)', () => {
-  const federatedFor = (clientId: string) => ({ issuer: mi.issuer, subject: mi.subjectFor(clientId), publicKeyPem: mi.publicKeyPem });
+  const federatedFor = (clientId: string) => ({
+    issuer: mi.issuer,
+    subject: mi.subjectFor(clientId),
+    publicKeyPem: mi.publicKeyPem,
+  });
 
   test('signs in end to end with a federated assertion from the managed identity; no vault, no secret', async () => {
     const vaultRequests = vault.counters.requests;
@@ -153,7 +164,9 @@ describe('AUTH_CREDENTIAL=managed-identity (secretless)', () => {
     expect((await h.newBrowser().signIn()).status).toBe(302);
     expect((await h.newBrowser().signIn()).status).toBe(302);
     expect(vault.counters.requests).toBe(vaultRequests);
-    expect(mi.requests.some((r) => r.resource === 'api://AzureADTokenExchange' && r.clientId === APP_IDENTITY)).toBeTruthy();
+    expect(
+      mi.requests.some((r) => r.resource === 'api://AzureADTokenExchange' && r.clientId === APP_IDENTITY),
+    ).toBeTruthy();
     assertNoLeaks(h);
   });
 

@@ -49,7 +49,13 @@ async function start(entraSecrets: string[]): Promise<Harness> {
       AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY,
     },
     standIn: {
-      clients: [{ clientId: CLIENT_ID, secrets: entraSecrets, redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`] }],
+      clients: [
+        {
+          clientId: CLIENT_ID,
+          secrets: entraSecrets,
+          redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`, `${APP_ORIGIN}/`],
+        },
+      ],
     },
     overrides: { providerTimeoutMs: 5000 },
   });
@@ -314,11 +320,16 @@ describe('AUTH_CREDENTIAL=secret from Key Vault', () => {
     const report = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}');
     expect(report).toStrictEqual({ status: 302, keyVault: false, identity: false, msal: false });
     expect(vault.counters.requests).toBe(requests);
-    for (const value of secretValues) expect(!child.stdout.includes(value) && !child.stderr.includes(value)).toBeTruthy();
+    for (const value of secretValues)
+      expect(!child.stdout.includes(value) && !child.stderr.includes(value)).toBeTruthy();
   });
 });
 
-function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -21,7 +21,9 @@ beforeAll(async () => {
   h = await Harness.start({
     azurite: stack.azurite,
     env: { AUTH_CLIENT_SECRET: '', AUTH_KEY_VAULT_URL: stack.vault.url, AUTH_MANAGED_IDENTITY_CLIENT_ID: APP_IDENTITY },
-    standIn: { clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`] }] },
+    standIn: {
+      clients: [{ clientId: CLIENT_ID, secrets: [CLIENT_SECRET], redirectUris: [REDIRECT_URI, `${PUBLIC_ORIGIN}/`] }],
+    },
     overrides: { providerTimeoutMs: 5000 },
   });
   // Warm the credential: one vault read, as any instance makes once.
@@ -56,26 +58,47 @@ async function callbackMeeting(fault: Parameters<Harness['standIn']['injectFault
 
 describe('configuration mistakes Entra reports at code redemption', () => {
   test.each([
-    ['redirect URI registered under "Single-page application"', 9002327, 'invalid_request', 400, 'app_registration_mismatch'],
-    ['app not found in the tenant (wrong client id, or not provisioned there)', 700016, 'unauthorized_client', 400, 'app_registration_mismatch'],
-    ['redirect URI registered under "Mobile and desktop" (public client)', 700025, 'invalid_client', 401, 'app_registration_mismatch'],
+    [
+      'redirect URI registered under "Single-page application"',
+      9002327,
+      'invalid_request',
+      400,
+      'app_registration_mismatch',
+    ],
+    [
+      'app not found in the tenant (wrong client id, or not provisioned there)',
+      700016,
+      'unauthorized_client',
+      400,
+      'app_registration_mismatch',
+    ],
+    [
+      'redirect URI registered under "Mobile and desktop" (public client)',
+      700025,
+      'invalid_client',
+      401,
+      'app_registration_mismatch',
+    ],
     ['scopes of two resources in one token request', 28000, 'invalid_scope', 400, 'app_registration_mismatch'],
     ['redirect URI not registered', 50011, 'invalid_request', 400, 'app_registration_mismatch'],
     ['federated credential does not match', 70021, 'invalid_client', 401, 'client_credential_rejected'],
     ['admin consent required', 65001, 'invalid_grant', 400, 'consent_required'],
-  ] as const)('%s (AADSTS%i): a clear code, no retry, no Key Vault re-read, AADSTS + ids logged, no free text', async (_name, aadsts, error, status, code) => {
-    const met = await callbackMeeting({ aadsts, error, status, description: FREE_TEXT });
-    expect(met.response.body).toContain(code);
-    expect(met.response.status).not.toBe(502);
-    expect(met.response.status).not.toBe(503);
-    expect(met.vaultReads).toBe(0);
-    expect(met.tokenPosts).toBe(1);
-    expect(met.log).toContain(`"aadsts":"${aadsts}"`);
-    expect(met.log).toMatch(/"correlationId":"[0-9a-f-]{36}"/);
-    expect(met.log).toMatch(/"traceId":"[0-9a-f-]{36}"/);
-    expect(met.log).not.toContain(FREE_TEXT);
-    expect(h.leakedSecrets()).toEqual([]);
-  });
+  ] as const)(
+    '%s (AADSTS%i): a clear code, no retry, no Key Vault re-read, AADSTS + ids logged, no free text',
+    async (_name, aadsts, error, status, code) => {
+      const met = await callbackMeeting({ aadsts, error, status, description: FREE_TEXT });
+      expect(met.response.body).toContain(code);
+      expect(met.response.status).not.toBe(502);
+      expect(met.response.status).not.toBe(503);
+      expect(met.vaultReads).toBe(0);
+      expect(met.tokenPosts).toBe(1);
+      expect(met.log).toContain(`"aadsts":"${aadsts}"`);
+      expect(met.log).toMatch(/"correlationId":"[0-9a-f-]{36}"/);
+      expect(met.log).toMatch(/"traceId":"[0-9a-f-]{36}"/);
+      expect(met.log).not.toContain(FREE_TEXT);
+      expect(h.leakedSecrets()).toEqual([]);
+    },
+  );
 
   test('an unknown 4xx refusal is provider_rejected (502) with its AADSTS logged, not "unavailable"', async () => {
     const met = await callbackMeeting({ aadsts: 90009, error: 'invalid_request', status: 400, description: FREE_TEXT });
@@ -86,7 +109,12 @@ describe('configuration mistakes Entra reports at code redemption', () => {
   });
 
   test('a secret Entra no longer accepts (AADSTS7000215) re-reads Key Vault once — a fix there is picked up without a restart', async () => {
-    const met = await callbackMeeting({ aadsts: 7000215, error: 'invalid_client', status: 401, description: FREE_TEXT });
+    const met = await callbackMeeting({
+      aadsts: 7000215,
+      error: 'invalid_client',
+      status: 401,
+      description: FREE_TEXT,
+    });
     expect(met.response.body).toContain('credential_unavailable');
     expect(met.vaultReads).toBeLessThanOrEqual(1);
     expect(met.log).toContain('"aadsts":"7000215"');
@@ -95,7 +123,12 @@ describe('configuration mistakes Entra reports at code redemption', () => {
 
 describe("Entra's throttling", () => {
   test('429 + Retry-After at code redemption → 503 upstream_throttled with the same Retry-After', async () => {
-    const met = await callbackMeeting({ status: 429, body: '{"error":"temporarily_unavailable"}', contentType: 'application/json', headers: { 'Retry-After': '47' } });
+    const met = await callbackMeeting({
+      status: 429,
+      body: '{"error":"temporarily_unavailable"}',
+      contentType: 'application/json',
+      headers: { 'Retry-After': '47' },
+    });
     expect(met.response.status).toBe(503);
     expect(met.response.body).toContain('upstream_throttled');
     expect(met.response.headers['retry-after']).toBe('47');

@@ -9,7 +9,15 @@ import { decodeJwt } from 'jose';
 import { DEFAULT_TENANT_ID, DEMO_PASSWORD, GRAPH_RESOURCE_ID, type StandInUser } from '../../dev/entra-standin';
 import { startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { SESSION_COOKIE } from '../../shared/core/session';
-import { APP_ORIGIN, CLIENT_ID, CLIENT_SECRET, Harness, PUBLIC_ORIGIN, REDIRECT_URI, type TestBrowser } from '../_support/harness';
+import {
+  APP_ORIGIN,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  Harness,
+  PUBLIC_ORIGIN,
+  REDIRECT_URI,
+  type TestBrowser,
+} from '../_support/harness';
 import { NativeApp } from '../_support/native-app';
 import { tableRows } from '../_support/tables';
 
@@ -22,8 +30,14 @@ const XHR = { 'x-csrf': '1', 'content-type': 'application/json' };
 function user(name: string, username: string, oid: string, extra: Partial<StandInUser> = {}): StandInUser {
   return { username, password: DEMO_PASSWORD, name, oid, sub: `sub-${oid}`, ...extra };
 }
-const ADELE = user('Adele Vance', 'adele@contoso.example', '4d3b0a8e-2a6f-4f55-9c1e-6a1f0d2b7c31', { roles: ['Orders.Admin'], groups: ['g-1'], email: 'adele.vance@contoso.example' });
-const ALEX = user('Alex Wilber', 'alex@contoso.example', '8f2c6b1d-5e7a-4b9c-a0d3-1e4f7a2b9c52', { groups: Array.from({ length: 201 }, (_, i) => `group-${i}`) });
+const ADELE = user('Adele Vance', 'adele@contoso.example', '4d3b0a8e-2a6f-4f55-9c1e-6a1f0d2b7c31', {
+  roles: ['Orders.Admin'],
+  groups: ['g-1'],
+  email: 'adele.vance@contoso.example',
+});
+const ALEX = user('Alex Wilber', 'alex@contoso.example', '8f2c6b1d-5e7a-4b9c-a0d3-1e4f7a2b9c52', {
+  groups: Array.from({ length: 201 }, (_, i) => `group-${i}`),
+});
 const MEGAN = user('Megan Bowen', 'megan@contoso.example', 'c6a9e3f0-7b1d-4e28-b5c4-3d8e0f1a6b73');
 const LEE = user('Lee Gu', 'lee@fabrikam.example', '2b7c31d4-3b0a-4e2a-9f55-1e6a1f0d4d3b', { tenantId: OTHER_TENANT });
 const USERS = [ADELE, ALEX, MEGAN, LEE];
@@ -68,10 +82,16 @@ async function signedIn(h: Harness, username = ADELE.username, query = 'returnTo
 }
 
 function refresh(browser: TestBrowser, scopes?: string[]) {
-  return browser.call('refresh', { method: 'POST', url: '/auth/refresh', headers: XHR, body: scopes ? JSON.stringify({ scopes }) : undefined });
+  return browser.call('refresh', {
+    method: 'POST',
+    url: '/auth/refresh',
+    headers: XHR,
+    body: scopes ? JSON.stringify({ scopes }) : undefined,
+  });
 }
 
-const tokenRequestsOf = (h: Harness, grantType: string) => h.standIn.tokenRequests().filter((r) => r.grantType === grantType);
+const tokenRequestsOf = (h: Harness, grantType: string) =>
+  h.standIn.tokenRequests().filter((r) => r.grantType === grantType);
 const noLeaks = (h: Harness) => expect(h.leakedSecrets()).toEqual([]);
 
 describe('two resources (Graph + the app API) from one sign-in', () => {
@@ -84,7 +104,9 @@ describe('two resources (Graph + the app API) from one sign-in', () => {
   test('sign-in asks consent for both; the code is redeemed for OIDC + Graph only; /auth/refresh serves either resource', async () => {
     const browser = h.newBrowser();
     const { authorizeUrl } = await browser.startSignIn();
-    expect(new URL(authorizeUrl).searchParams.get('scope')).toBe(`openid profile offline_access User.Read ${API_SCOPE}`);
+    expect(new URL(authorizeUrl).searchParams.get('scope')).toBe(
+      `openid profile offline_access User.Read ${API_SCOPE}`,
+    );
     expect((await browser.callback(await browser.signInAtProvider(authorizeUrl))).status).toBe(302);
     const redemption = tokenRequestsOf(h, 'authorization_code').at(-1)!;
     expect(redemption.scopes).toContain('User.Read');
@@ -125,9 +147,12 @@ describe('two resources (Graph + the app API) from one sign-in', () => {
     const browser = await signedIn(h);
     await refresh(browser, [API_SCOPE]);
     // MSAL adds its own id_token claims requests beside it on a code redemption.
-    for (const request of h.standIn.tokenRequests().slice(-2)) expect(request.claims).toMatchObject({ access_token: { xms_cc: { values: ['cp1'] } } });
+    for (const request of h.standIn.tokenRequests().slice(-2))
+      expect(request.claims).toMatchObject({ access_token: { xms_cc: { values: ['cp1'] } } });
     const { authorizeUrl } = await h.newBrowser().startSignIn();
-    expect(JSON.parse(new URL(authorizeUrl).searchParams.get('claims') ?? '{}')).toEqual({ access_token: { xms_cc: { values: ['cp1'] } } });
+    expect(JSON.parse(new URL(authorizeUrl).searchParams.get('claims') ?? '{}')).toEqual({
+      access_token: { xms_cc: { values: ['cp1'] } },
+    });
   });
 });
 
@@ -139,9 +164,17 @@ describe('a user Entra no longer accepts is signed out (terminal invalid_grant e
   });
 
   const cases: [string, (h: Harness, username: string) => void, string][] = [
-    ['password reset / sign-in revoked (AADSTS50173)', (x, username) => x.standIn.revokeRefreshTokens({ username }), '50173'],
+    [
+      'password reset / sign-in revoked (AADSTS50173)',
+      (x, username) => x.standIn.revokeRefreshTokens({ username }),
+      '50173',
+    ],
     ['account disabled (AADSTS50057)', (x, username) => x.standIn.disableUser(username), '50057'],
-    ['refresh token expired (AADSTS700082)', (x) => x.standIn.injectFault('token', { aadsts: 700082, error: 'invalid_grant', status: 400 }), '700082'],
+    [
+      'refresh token expired (AADSTS700082)',
+      (x) => x.standIn.injectFault('token', { aadsts: 700082, error: 'invalid_grant', status: 400 }),
+      '700082',
+    ],
   ];
 
   test.each(cases)('web: %s → /auth/refresh 401 session_revoked, then /auth/me 401', async (_name, revoke, aadsts) => {
@@ -161,21 +194,24 @@ describe('a user Entra no longer accepts is signed out (terminal invalid_grant e
     noLeaks(h);
   });
 
-  test.each(cases)('native: %s → /auth/token invalid_grant, then /auth/me with the session token 401', async (_name, revoke) => {
-    const app = new NativeApp(h);
-    const tokens = await app.signInForTokens();
-    // The sign-in's tokens were issued to the default user; revoke that one.
-    revoke(h, h.standIn.users[0]!.username);
-    try {
-      const refused = await app.refresh(tokens.refresh_token);
-      expect(refused.status).toBe(400);
-      expect(refused.json().error).toBe('invalid_grant');
-      expect((await app.bearer('me', tokens.refresh_token)).status).toBe(401);
-    } finally {
-      h.standIn.disableUser(h.standIn.users[0]!.username, false);
-      h.standIn.clearFaults();
-    }
-  });
+  test.each(cases)(
+    'native: %s → /auth/token invalid_grant, then /auth/me with the session token 401',
+    async (_name, revoke) => {
+      const app = new NativeApp(h);
+      const tokens = await app.signInForTokens();
+      // The sign-in's tokens were issued to the default user; revoke that one.
+      revoke(h, h.standIn.users[0]!.username);
+      try {
+        const refused = await app.refresh(tokens.refresh_token);
+        expect(refused.status).toBe(400);
+        expect(refused.json().error).toBe('invalid_grant');
+        expect((await app.bearer('me', tokens.refresh_token)).status).toBe(401);
+      } finally {
+        h.standIn.disableUser(h.standIn.users[0]!.username, false);
+        h.standIn.clearFaults();
+      }
+    },
+  );
 });
 
 describe('claims challenges (Conditional Access step-up): 401 with the claims and a ready loginUrl; the session is kept', () => {
@@ -205,7 +241,10 @@ describe('claims challenges (Conditional Access step-up): 401 with the claims an
     // The ready loginUrl (plus where to return): a new sign-in carrying the claims, merged with cp1.
     const { authorizeUrl } = await browser.startSignIn(`${loginUrl.search.slice(1)}&returnTo=%2Forders`);
     const sent = JSON.parse(new URL(authorizeUrl).searchParams.get('claims') ?? '{}');
-    expect(sent).toMatchObject({ ...JSON.parse(CHALLENGE), access_token: { ...JSON.parse(CHALLENGE).access_token, xms_cc: { values: ['cp1'] } } });
+    expect(sent).toMatchObject({
+      ...JSON.parse(CHALLENGE),
+      access_token: { ...JSON.parse(CHALLENGE).access_token, xms_cc: { values: ['cp1'] } },
+    });
     const done = await browser.callback(await browser.signInAtProvider(authorizeUrl, ALEX.username));
     expect(done.headers.location).toBe('/orders');
     const api = await refresh(browser, [API_SCOPE]);
@@ -252,7 +291,12 @@ describe('/auth/me: roles, groups, overage, email; AUTH_REQUIRED_ROLES', () => {
   test('roles and groups as Entra sends them; overage flagged; email from the mail claim or preferred_username, said which', async () => {
     const h = await start({ AUTH_SCOPES: 'User.Read email' });
     const adele = (await (await signedIn(h, ADELE.username)).call('me', { url: '/auth/me' })).json().user;
-    expect(adele).toMatchObject({ roles: ['Orders.Admin'], groups: ['g-1'], email: 'adele.vance@contoso.example', emailSource: 'email' });
+    expect(adele).toMatchObject({
+      roles: ['Orders.Admin'],
+      groups: ['g-1'],
+      email: 'adele.vance@contoso.example',
+      emailSource: 'email',
+    });
     expect(adele.loginHint).toBeUndefined();
     const alex = (await (await signedIn(h, ALEX.username)).call('me', { url: '/auth/me' })).json().user;
     expect(alex).toMatchObject({ groupsOverage: true, email: ALEX.username, emailSource: 'preferred_username' });
@@ -288,14 +332,21 @@ describe('sign-out that returns', () => {
 
     // Allowed by AUTH_ALLOWED_RETURN_ORIGINS but not registered in Entra: the user stays on Entra's page.
     const other = await signedIn(h, ADELE.username);
-    const stranded = await other.call('logout', { method: 'POST', url: `/auth/logout?post_logout_redirect_uri=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`, headers: { 'x-csrf': '1' } });
+    const stranded = await other.call('logout', {
+      method: 'POST',
+      url: `/auth/logout?post_logout_redirect_uri=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`,
+      headers: { 'x-csrf': '1' },
+    });
     expect((await fetch(stranded.json().logoutUrl, { redirect: 'manual' })).status).toBe(200);
   });
 });
 
 describe('tenancy: organizations authority, tenant allow-list, claims-mapping keys', () => {
   test('organizations + AUTH_ALLOWED_TENANTS: a user of another allowed tenant signs in with their own tid', async () => {
-    const h = await start({ AUTH_ALLOWED_TENANTS: `${DEFAULT_TENANT_ID},${OTHER_TENANT}` }, { multiTenant: 'organizations' });
+    const h = await start(
+      { AUTH_ALLOWED_TENANTS: `${DEFAULT_TENANT_ID},${OTHER_TENANT}` },
+      { multiTenant: 'organizations' },
+    );
     expect(h.config.authority.endsWith('/organizations')).toBe(true);
     const me = (await (await signedIn(h, LEE.username)).call('me', { url: '/auth/me' })).json().user;
     expect(me.tenantId).toBe(OTHER_TENANT);

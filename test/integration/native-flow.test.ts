@@ -44,22 +44,22 @@ describe('discovery', () => {
     expect(response.headers['cache-control'] ?? '').toMatch(/max-age=3600/);
     const metadata = response.json();
     expect({
-        issuer: metadata.issuer,
-        authorization_endpoint: metadata.authorization_endpoint,
-        token_endpoint: metadata.token_endpoint,
-        grant_types_supported: metadata.grant_types_supported,
-        code_challenge_methods_supported: metadata.code_challenge_methods_supported,
-        token_endpoint_auth_methods_supported: metadata.token_endpoint_auth_methods_supported,
-        authorization_response_iss_parameter_supported: metadata.authorization_response_iss_parameter_supported,
-      }).toStrictEqual({
-        issuer: PUBLIC_ORIGIN,
-        authorization_endpoint: `${PUBLIC_ORIGIN}/auth/login`,
-        token_endpoint: `${PUBLIC_ORIGIN}/auth/token`,
-        grant_types_supported: ['authorization_code', 'refresh_token'],
-        code_challenge_methods_supported: ['S256'],
-        token_endpoint_auth_methods_supported: ['none'],
-        authorization_response_iss_parameter_supported: true,
-      });
+      issuer: metadata.issuer,
+      authorization_endpoint: metadata.authorization_endpoint,
+      token_endpoint: metadata.token_endpoint,
+      grant_types_supported: metadata.grant_types_supported,
+      code_challenge_methods_supported: metadata.code_challenge_methods_supported,
+      token_endpoint_auth_methods_supported: metadata.token_endpoint_auth_methods_supported,
+      authorization_response_iss_parameter_supported: metadata.authorization_response_iss_parameter_supported,
+    }).toStrictEqual({
+      issuer: PUBLIC_ORIGIN,
+      authorization_endpoint: `${PUBLIC_ORIGIN}/auth/login`,
+      token_endpoint: `${PUBLIC_ORIGIN}/auth/token`,
+      grant_types_supported: ['authorization_code', 'refresh_token'],
+      code_challenge_methods_supported: ['S256'],
+      token_endpoint_auth_methods_supported: ['none'],
+      authorization_response_iss_parameter_supported: true,
+    });
   });
 });
 
@@ -88,7 +88,11 @@ describe('the native flow', () => {
     expect((await h.standIn.verifyAccessToken(tokens.access_token)).oid !== undefined).toBe(true);
     expect(tokens.refresh_token).toMatch(/^\d{10}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
     expect(await sessions()).toBe(sessionsBefore + 1);
-    expect(!JSON.stringify(await tableRows(azurite.connectionString, 'AuthSessions')).includes(tokens.refresh_token.split('.')[2])).toBeTruthy();
+    expect(
+      !JSON.stringify(await tableRows(azurite.connectionString, 'AuthSessions')).includes(
+        tokens.refresh_token.split('.')[2],
+      ),
+    ).toBeTruthy();
 
     const me = await app.bearer('me', tokens.refresh_token);
     expect(me.status).toBe(200);
@@ -101,7 +105,9 @@ describe('the native flow', () => {
     expect(rotated.status).toBe(200);
     const next = rotated.json();
     expect(next.refresh_token).not.toBe(tokens.refresh_token);
-    expect(next.refresh_token.split('.').slice(0, 2).join('.')).toBe(tokens.refresh_token.split('.').slice(0, 2).join('.'));
+    expect(next.refresh_token.split('.').slice(0, 2).join('.')).toBe(
+      tokens.refresh_token.split('.').slice(0, 2).join('.'),
+    );
     expect((await app.bearer('me', next.refresh_token)).status).toBe(200);
     expect(await sessions()).toBe(sessionsBefore + 1);
 
@@ -139,7 +145,10 @@ describe('the native flow', () => {
 
 describe("failures after the app's redirect URI matched go back to the app", () => {
   test('Entra unreachable (502) → error=server_error; hanging (504) → temporarily_unavailable; no code, no session', async () => {
-    for (const [fault, error] of [[{ destroySocket: true }, 'server_error'], [{ hang: true }, 'temporarily_unavailable']] as const) {
+    for (const [fault, error] of [
+      [{ destroySocket: true }, 'server_error'],
+      [{ hang: true }, 'temporarily_unavailable'],
+    ] as const) {
       const app = new NativeApp(h);
       const { authorizeUrl } = await app.browser.startSignIn(app.authorizeQuery());
       const callbackUrl = await app.browser.signInAtProvider(authorizeUrl);
@@ -264,13 +273,57 @@ describe('bad token requests: OAuth errors, nothing issued', () => {
     ['unknown grant type', { grant_type: 'password', username: 'u', password: 'p' }, 400, 'unsupported_grant_type'],
     ['client_credentials', { grant_type: 'client_credentials' }, 400, 'unsupported_grant_type'],
     ['no grant type', { code: 'x' }, 400, 'invalid_request'],
-    ['authorization_code without code', { grant_type: 'authorization_code', code_verifier: 'A'.repeat(43), redirect_uri: NATIVE_REDIRECT_URIS[0] }, 400, 'invalid_request'],
-    ['authorization_code without verifier', { grant_type: 'authorization_code', code: `${'0'.repeat(10)}.${'A'.repeat(43)}`, redirect_uri: NATIVE_REDIRECT_URIS[0] }, 400, 'invalid_request'],
-    ['authorization_code without redirect_uri', { grant_type: 'authorization_code', code: `${'0'.repeat(10)}.${'A'.repeat(43)}`, code_verifier: 'A'.repeat(43) }, 400, 'invalid_request'],
-    ['malformed code', { grant_type: 'authorization_code', code: "' or 1 eq 1", code_verifier: 'A'.repeat(43), redirect_uri: NATIVE_REDIRECT_URIS[0] }, 400, 'invalid_grant'],
-    ['unknown code', { grant_type: 'authorization_code', code: `${'0'.repeat(10)}.${'A'.repeat(43)}`, code_verifier: 'A'.repeat(43), redirect_uri: NATIVE_REDIRECT_URIS[0] }, 400, 'invalid_grant'],
+    [
+      'authorization_code without code',
+      { grant_type: 'authorization_code', code_verifier: 'A'.repeat(43), redirect_uri: NATIVE_REDIRECT_URIS[0] },
+      400,
+      'invalid_request',
+    ],
+    [
+      'authorization_code without verifier',
+      {
+        grant_type: 'authorization_code',
+        code: `${'0'.repeat(10)}.${'A'.repeat(43)}`,
+        redirect_uri: NATIVE_REDIRECT_URIS[0],
+      },
+      400,
+      'invalid_request',
+    ],
+    [
+      'authorization_code without redirect_uri',
+      { grant_type: 'authorization_code', code: `${'0'.repeat(10)}.${'A'.repeat(43)}`, code_verifier: 'A'.repeat(43) },
+      400,
+      'invalid_request',
+    ],
+    [
+      'malformed code',
+      {
+        grant_type: 'authorization_code',
+        code: "' or 1 eq 1",
+        code_verifier: 'A'.repeat(43),
+        redirect_uri: NATIVE_REDIRECT_URIS[0],
+      },
+      400,
+      'invalid_grant',
+    ],
+    [
+      'unknown code',
+      {
+        grant_type: 'authorization_code',
+        code: `${'0'.repeat(10)}.${'A'.repeat(43)}`,
+        code_verifier: 'A'.repeat(43),
+        redirect_uri: NATIVE_REDIRECT_URIS[0],
+      },
+      400,
+      'invalid_grant',
+    ],
     ['refresh_token missing', { grant_type: 'refresh_token' }, 400, 'invalid_request'],
-    ['unknown refresh token', { grant_type: 'refresh_token', refresh_token: `${'0'.repeat(10)}.${'A'.repeat(22)}.${'A'.repeat(43)}` }, 400, 'invalid_grant'],
+    [
+      'unknown refresh token',
+      { grant_type: 'refresh_token', refresh_token: `${'0'.repeat(10)}.${'A'.repeat(22)}.${'A'.repeat(43)}` },
+      400,
+      'invalid_grant',
+    ],
     ['malformed refresh token', { grant_type: 'refresh_token', refresh_token: 'not-a-token' }, 400, 'invalid_grant'],
   ];
   for (const [name, params, status, error] of malformed) {
@@ -293,7 +346,12 @@ describe('bad token requests: OAuth errors, nothing issued', () => {
   });
 
   test('JSON body → 415 invalid_request; GET → 405 with Allow; empty body → invalid_request', async () => {
-    const json = await h.call('token', { method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/json' }, body: '{"grant_type":"refresh_token"}' });
+    const json = await h.call('token', {
+      method: 'POST',
+      url: '/auth/token',
+      headers: { 'content-type': 'application/json' },
+      body: '{"grant_type":"refresh_token"}',
+    });
     assertOAuthError(json, 415, 'invalid_request');
     const get = await h.call('token', { url: '/auth/token?grant_type=refresh_token' });
     assertOAuthError(get, 405, 'invalid_request');
@@ -386,10 +444,15 @@ describe('sessions are not interchangeable', () => {
     const cookie = browser.jar.get(SESSION_COOKIE)!;
     const app = new NativeApp(h);
     expect((await app.bearer('me', cookie)).status).toBe(401);
-    expect((await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } })).status).toBe(200);
+    expect((await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } })).status).toBe(
+      200,
+    );
 
     const tokens = await app.signInForTokens();
-    expect((await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${tokens.refresh_token}` } })).status).toBe(401);
+    expect(
+      (await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${tokens.refresh_token}` } }))
+        .status,
+    ).toBe(401);
     assertOAuthError(await app.refresh(cookie), 400, 'invalid_grant');
     for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', `Bearer ${tokens.refresh_token} extra`]) {
       const response = await h.call('me', { url: '/auth/me', headers: { authorization } });

@@ -40,7 +40,11 @@ describe('generic OpenID Provider (AUTH_PROTOCOL=oidc)', () => {
     expect(me.user.issuer).toBe(h.standIn.issuer);
     expect(me.user.id).toBe(h.standIn.users[0]!.sub);
     expect(me.user.tenantId).toBe(undefined);
-    const refreshed = await browser.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { 'x-csrf': '1' } });
+    const refreshed = await browser.call('refresh', {
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { 'x-csrf': '1' },
+    });
     expect(refreshed.status).toBe(200);
     h.seenSecrets.add(refreshed.json().access_token);
     const logout = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } });
@@ -70,7 +74,10 @@ describe('storage outages', () => {
       expect(callback.status).toBe(503);
       expect(h.standIn.counters.codeRedemptions).toBe(redemptions);
 
-      const me = await h.call('me', { url: '/auth/me', headers: { cookie: `${SESSION_COOKIE}=${'0'.repeat(10)}.${'A'.repeat(22)}.${'A'.repeat(43)}` } });
+      const me = await h.call('me', {
+        url: '/auth/me',
+        headers: { cookie: `${SESSION_COOKIE}=${'0'.repeat(10)}.${'A'.repeat(22)}.${'A'.repeat(43)}` },
+      });
       expect(me.status).toBe(503);
       expect(me.json().code).toBe('storage_unavailable');
 
@@ -102,8 +109,13 @@ describe('purge', () => {
       const [statesBefore, sessionsBefore] = [await states(), await sessions()];
       expect(statesBefore >= 1 && sessionsBefore >= 1).toBeTruthy();
 
-      const context = () => new InvocationContext({ functionName: 'purge', logHandler: (_l, ...a) => h.logs.push(a.join(' ')) });
-      const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+      const context = () =>
+        new InvocationContext({ functionName: 'purge', logHandler: (_l, ...a) => h.logs.push(a.join(' ')) });
+      const timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: false },
+        scheduleStatus: { last: '', next: '', lastUpdated: '' },
+      };
       await createPurgeHandler(() => h.deps)(timer, context());
       expect(await states()).toBe(statesBefore);
       expect(await sessions()).toBe(sessionsBefore);
@@ -139,6 +151,12 @@ describe('configuration failures fail closed', () => {
       expect(String(response.body).includes('configuration_invalid')).toBeTruthy();
     }
     const text = logs.join('\n');
-    for (const name of ['AUTH_CLIENT_ID', 'AUTH_REDIRECT_URI', 'AUTH_ALLOWED_TENANTS', 'AUTH_STORAGE_CONNECTION_STRING']) expect(text.includes(name)).toBeTruthy();
+    for (const name of [
+      'AUTH_CLIENT_ID',
+      'AUTH_REDIRECT_URI',
+      'AUTH_ALLOWED_TENANTS',
+      'AUTH_STORAGE_CONNECTION_STRING',
+    ])
+      expect(text.includes(name)).toBeTruthy();
   });
 });

@@ -26,7 +26,9 @@ beforeAll(async () => {
   azurite = await startAzurite();
   const port = await findFreePort();
   origin = `http://localhost:${port}`;
-  standIn = await startEntraStandIn({ clients: [{ clientId: CLIENT_ID, secrets: [SECRET], redirectUris: [`${origin}/auth/callback`] }] });
+  standIn = await startEntraStandIn({
+    clients: [{ clientId: CLIENT_ID, secrets: [SECRET], redirectUris: [`${origin}/auth/callback`] }],
+  });
 
   workDir = mkdtempSync(join(tmpdir(), 'serve-test-'));
   copyFileSync(join(ROOT, 'host.json'), join(workDir, 'host.json'));
@@ -51,11 +53,15 @@ beforeAll(async () => {
   // The host runs in another folder: hand it the CA path and CA folder as absolute paths.
   if (env.NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = resolve(env.NODE_EXTRA_CA_CERTS);
   if (env.DEV_CA_DIR) env.DEV_CA_DIR = resolve(env.DEV_CA_DIR);
-  host = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, join(ROOT, 'dev', 'serve.ts')], {
-    cwd: workDir,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  host = spawn(
+    process.execPath,
+    ['--import', pathToFileURL(require.resolve('tsx')).href, join(ROOT, 'dev', 'serve.ts')],
+    {
+      cwd: workDir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   host.stdout!.on('data', (chunk) => output.push(String(chunk)));
   host.stderr!.on('data', (chunk) => output.push(String(chunk)));
   const deadline = Date.now() + 30_000;
@@ -124,6 +130,11 @@ test('npm run serve: a plain HTTP client with a cookie jar signs in, reads /auth
   expect((await http('/auth/me')).status).toBe(401);
 
   const logged = output.join('');
-  const secrets = [...standIn.issuedSecrets(), new URL(authorizeUrl).searchParams.get('state')!, callbackUrl.searchParams.get('code')!, SECRET];
+  const secrets = [
+    ...standIn.issuedSecrets(),
+    new URL(authorizeUrl).searchParams.get('state')!,
+    callbackUrl.searchParams.get('code')!,
+    SECRET,
+  ];
   expect(secrets.filter((s) => s && logged.includes(s))).toStrictEqual([]);
 });

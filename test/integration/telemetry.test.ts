@@ -76,7 +76,9 @@ describe('security events', () => {
       const afterStranger = h.logs.length;
       const results = await Promise.all([browser.callback(callbackUrl), browser.callback(callbackUrl)]);
       expect(results.map((r) => r.status).sort()).toStrictEqual([302, 400]);
-      const names = eventsSince(afterStranger).map((e) => e.event).sort();
+      const names = eventsSince(afterStranger)
+        .map((e) => e.event)
+        .sort();
       expect(names).toStrictEqual(['replay_detected', 'signin_completed', 'signin_failed']);
     } finally {
       h.deps.states = real;

@@ -35,7 +35,9 @@ describe('happy path', () => {
     const { response, authorizeUrl, state } = await browser.startSignIn('returnTo=%2Fapp%3Fx%3D1');
     expect(response.status).toBe(302);
     const url = new URL(authorizeUrl);
-    expect(`${url.origin}${url.pathname}`).toBe(`${h.standIn.frontChannelUrl}/${h.standIn.tenantId}/oauth2/v2.0/authorize`);
+    expect(`${url.origin}${url.pathname}`).toBe(
+      `${h.standIn.frontChannelUrl}/${h.standIn.tenantId}/oauth2/v2.0/authorize`,
+    );
     const p = url.searchParams;
     expect(p.get('response_type')).toBe('code');
     expect(p.get('code_challenge_method')).toBe('S256');
@@ -47,7 +49,12 @@ describe('happy path', () => {
     const [cookie] = response.setCookies;
     expect(cookie?.name).toBe(transactionCookieName(stateRowRef(state).rowKey));
     expect(cookie!.name).toMatch(/^__Host-/);
-    expect({ path: cookie!.attributes.path, secure: cookie!.attributes.secure, httpOnly: cookie!.attributes.httpOnly, sameSite: cookie!.attributes.sameSite }).toStrictEqual({ path: '/', secure: true, httpOnly: true, sameSite: 'Lax' });
+    expect({
+      path: cookie!.attributes.path,
+      secure: cookie!.attributes.secure,
+      httpOnly: cookie!.attributes.httpOnly,
+      sameSite: cookie!.attributes.sameSite,
+    }).toStrictEqual({ path: '/', secure: true, httpOnly: true, sameSite: 'Lax' });
     const rows = await states();
     expect(rows.length).toBe(before + 1);
     const stored = JSON.stringify(rows);
@@ -85,7 +92,11 @@ describe('happy path', () => {
     expect(Date.parse(me.json().expiresAt) > Date.now()).toBeTruthy();
     expect(!/eyJ/.test(me.body)).toBeTruthy();
 
-    const refreshed = await browser.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { 'x-csrf': '1' } });
+    const refreshed = await browser.call('refresh', {
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { 'x-csrf': '1' },
+    });
     expect(refreshed.status).toBe(200);
     const token = refreshed.json();
     expect(Object.keys(token).sort()).toStrictEqual(['access_token', 'expires_in', 'scope', 'token_type']);
@@ -98,7 +109,9 @@ describe('happy path', () => {
     const logout = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { 'x-csrf': '1' } });
     expect(logout.status).toBe(200);
     const logoutUrl = new URL(logout.json().logoutUrl);
-    expect(`${logoutUrl.origin}${logoutUrl.pathname}`).toBe(`${h.standIn.frontChannelUrl}/${h.standIn.tenantId}/oauth2/v2.0/logout`);
+    expect(`${logoutUrl.origin}${logoutUrl.pathname}`).toBe(
+      `${h.standIn.frontChannelUrl}/${h.standIn.tenantId}/oauth2/v2.0/logout`,
+    );
     expect(logoutUrl.searchParams.get('post_logout_redirect_uri')).toBe(`${PUBLIC_ORIGIN}/`);
     expect((await sessions()).length).toBe(sessionsBefore);
     expect(browser.jar.has(SESSION_COOKIE)).toBe(false);
@@ -127,7 +140,12 @@ describe('happy path', () => {
     const browser = h.newBrowser();
     await browser.signIn();
     const calls = tokenCalls();
-    const response = await browser.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { 'x-csrf': '1', 'content-type': 'application/json' }, body: '{"scopes":["User.Read"]}' });
+    const response = await browser.call('refresh', {
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { 'x-csrf': '1', 'content-type': 'application/json' },
+      body: '{"scopes":["User.Read"]}',
+    });
     expect(response.status).toBe(200);
     expect(tokenCalls()).toBe(calls);
   });
@@ -146,7 +164,13 @@ describe('happy path', () => {
     const response = await h.call('health', { url: '/auth/health' });
     expect(response.status).toBe(200);
     expect(response.json().status).toBe('ok');
-    expect(!response.body.includes(h.config.credential.kind === 'secret' && 'clientSecret' in h.config.credential ? h.config.credential.clientSecret : '\u0000')).toBeTruthy();
+    expect(
+      !response.body.includes(
+        h.config.credential.kind === 'secret' && 'clientSecret' in h.config.credential
+          ? h.config.credential.clientSecret
+          : '\u0000',
+      ),
+    ).toBeTruthy();
   });
 });
 
@@ -163,9 +187,12 @@ describe('bad state never reaches the provider and writes nothing', () => {
 
   test('missing state', () => expectRejected('/auth/callback?code=abc', 'state_missing'));
   test('malformed state', () => expectRejected('/auth/callback?code=abc&state=not-a-state', 'state_malformed'));
-  test('state with Table-forbidden characters or OData', () => expectRejected(`/auth/callback?code=abc&state=${encodeURIComponent("' or RowKey ne '")}`, 'state_malformed'));
-  test('unknown but well-formed state', () => expectRejected(`/auth/callback?code=abc&state=${'0'.repeat(10)}.${'A'.repeat(43)}`, 'state_unknown'));
-  test('duplicated state parameter', () => expectRejected('/auth/callback?code=abc&state=a&state=b', 'invalid_request'));
+  test('state with Table-forbidden characters or OData', () =>
+    expectRejected(`/auth/callback?code=abc&state=${encodeURIComponent("' or RowKey ne '")}`, 'state_malformed'));
+  test('unknown but well-formed state', () =>
+    expectRejected(`/auth/callback?code=abc&state=${'0'.repeat(10)}.${'A'.repeat(43)}`, 'state_unknown'));
+  test('duplicated state parameter', () =>
+    expectRejected('/auth/callback?code=abc&state=a&state=b', 'invalid_request'));
 
   test('callback from a browser without the transaction cookie: refused, and the real user can still finish', async () => {
     const browser = h.newBrowser();
@@ -212,7 +239,9 @@ describe('bad state never reaches the provider and writes nothing', () => {
     const sessionsBefore = (await sessions()).length;
     const cookie = browser.cookieHeader();
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => h.call('callback', { url: `/auth/callback${new URL(callbackUrl).search}`, headers: { cookie } })),
+      Array.from({ length: 10 }, () =>
+        h.call('callback', { url: `/auth/callback${new URL(callbackUrl).search}`, headers: { cookie } }),
+      ),
     );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toStrictEqual([302, ...Array(9).fill(400)]);
@@ -224,9 +253,22 @@ describe('bad state never reaches the provider and writes nothing', () => {
 });
 
 describe('returnTo attacks are refused at login, with nothing stored', () => {
-  const attacks = ['//evil.example', '/\\evil.example', 'https:evil.example', '/%2F%2Fevil.example', '%2F%2Fevil.example', '/%5Cevil.example',
-    ' /evil', '/\t/evil.example', '\n//evil.example', 'javascript:alert(1)', 'https://evil.example/', 'https://app.contoso.example.evil.example/',
-    'https://app.contoso.example@evil.example/', '/%252F%252Fevil.example'];
+  const attacks = [
+    '//evil.example',
+    '/\\evil.example',
+    'https:evil.example',
+    '/%2F%2Fevil.example',
+    '%2F%2Fevil.example',
+    '/%5Cevil.example',
+    ' /evil',
+    '/\t/evil.example',
+    '\n//evil.example',
+    'javascript:alert(1)',
+    'https://evil.example/',
+    'https://app.contoso.example.evil.example/',
+    'https://app.contoso.example@evil.example/',
+    '/%252F%252Fevil.example',
+  ];
   for (const attack of attacks) {
     test(JSON.stringify(attack), async () => {
       const rows = (await states()).length;
@@ -256,7 +298,9 @@ describe('provider errors', () => {
   });
 
   test('a provider error with no valid state is a plain page, nothing reflected', async () => {
-    const response = await h.call('callback', { url: `/auth/callback?error=${encodeURIComponent('<b>x</b>')}&error_description=${encodeURIComponent('<script>alert(1)</script>')}` });
+    const response = await h.call('callback', {
+      url: `/auth/callback?error=${encodeURIComponent('<b>x</b>')}&error_description=${encodeURIComponent('<script>alert(1)</script>')}`,
+    });
     expect(response.status).toBe(400);
     expect(response.body.includes('provider_error')).toBeTruthy();
     expect(!response.body.includes('<script>') && !response.body.includes('<b>x')).toBeTruthy();
@@ -268,7 +312,11 @@ describe('provider errors', () => {
     const { authorizeUrl } = await browser.startSignIn();
     const callbackUrl = await browser.signInAtProvider(authorizeUrl);
     const sessionsBefore = (await sessions()).length;
-    h.standIn.injectFault('token', { aadsts: 70008, error: 'invalid_grant', description: 'The provided authorization code or refresh token has expired.' });
+    h.standIn.injectFault('token', {
+      aadsts: 70008,
+      error: 'invalid_grant',
+      description: 'The provided authorization code or refresh token has expired.',
+    });
     const response = await browser.callback(callbackUrl);
     expect(response.status).toBe(400);
     expect(response.body.includes('invalid_grant')).toBeTruthy();
@@ -276,7 +324,12 @@ describe('provider errors', () => {
   });
 
   test('token endpoint unreachable (socket dropped) → 502; hanging → 504; never a 500', async () => {
-    for (const [fault, status] of [[{ destroySocket: true }, 502], [{ hang: true }, 504], [{ status: 503, body: '<html>down</html>', contentType: 'text/html' }, 502], [{ status: 200, body: '{"access_tok' }, 502]] as const) {
+    for (const [fault, status] of [
+      [{ destroySocket: true }, 502],
+      [{ hang: true }, 504],
+      [{ status: 503, body: '<html>down</html>', contentType: 'text/html' }, 502],
+      [{ status: 200, body: '{"access_tok' }, 502],
+    ] as const) {
       const browser = h.newBrowser();
       const { authorizeUrl } = await browser.startSignIn();
       const callbackUrl = await browser.signInAtProvider(authorizeUrl);
@@ -292,16 +345,21 @@ describe('provider errors', () => {
 });
 
 describe('ID tokens that fail validation → 502 id_token_invalid, no session', () => {
-  const cases: [string, (claims: Record<string, unknown>, sign: import('../../dev/entra-standin').SignFn) => string][] = [
-    ['bad signature', (c, sign) => sign(c, { key: 'foreign' })],
-    ['alg none', (c, sign) => sign(c, { alg: 'none' })],
-    ['alg HS256', (c, sign) => sign(c, { alg: 'HS256' })],
-    ['wrong aud', (c, sign) => sign({ ...c, aud: 'another-client' })],
-    ['wrong iss', (c, sign) => sign({ ...c, iss: 'https://evil.example/v2.0' })],
-    ['expired', (c, sign) => sign({ ...c, exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 })],
-    ['wrong nonce', (c, sign) => sign({ ...c, nonce: 'another-nonce' })],
-    // A tenant outside AUTH_ALLOWED_TENANTS is 403 tenant_not_allowed: test/integration/entra-fidelity.test.ts.
-  ];
+  const cases: [string, (claims: Record<string, unknown>, sign: import('../../dev/entra-standin').SignFn) => string][] =
+    [
+      ['bad signature', (c, sign) => sign(c, { key: 'foreign' })],
+      ['alg none', (c, sign) => sign(c, { alg: 'none' })],
+      ['alg HS256', (c, sign) => sign(c, { alg: 'HS256' })],
+      ['wrong aud', (c, sign) => sign({ ...c, aud: 'another-client' })],
+      ['wrong iss', (c, sign) => sign({ ...c, iss: 'https://evil.example/v2.0' })],
+      [
+        'expired',
+        (c, sign) =>
+          sign({ ...c, exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 }),
+      ],
+      ['wrong nonce', (c, sign) => sign({ ...c, nonce: 'another-nonce' })],
+      // A tenant outside AUTH_ALLOWED_TENANTS is 403 tenant_not_allowed: test/integration/entra-fidelity.test.ts.
+    ];
   for (const [name, mutate] of cases) {
     test(name, async () => {
       const browser = h.newBrowser();
@@ -334,7 +392,11 @@ describe('sessions, CSRF and methods', () => {
     const sessionsBefore = (await sessions()).length;
     h.clockOffsetMs = h.config.session.idleSeconds * 1000 + 1000;
     try {
-      const response = await browser.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { 'x-csrf': '1' } });
+      const response = await browser.call('refresh', {
+        method: 'POST',
+        url: '/auth/refresh',
+        headers: { 'x-csrf': '1' },
+      });
       expect(response.status).toBe(401);
       expect(response.json().code).toBe('session_expired');
     } finally {
@@ -346,7 +408,12 @@ describe('sessions, CSRF and methods', () => {
   test('refresh asking for a scope outside the allowed list → 400 scope_not_allowed', async () => {
     const browser = h.newBrowser();
     await browser.signIn();
-    const response = await browser.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { 'x-csrf': '1', 'content-type': 'application/json' }, body: '{"scopes":["Mail.Send"]}' });
+    const response = await browser.call('refresh', {
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { 'x-csrf': '1', 'content-type': 'application/json' },
+      body: '{"scopes":["Mail.Send"]}',
+    });
     expect(response.status).toBe(400);
     expect(response.json().code).toBe('scope_not_allowed');
   });
@@ -365,7 +432,12 @@ describe('sessions, CSRF and methods', () => {
   test('logout: cross-site form post refused; same-origin form post redirects to end-session', async () => {
     const browser = h.newBrowser();
     await browser.signIn();
-    const crossSite = await browser.call('logout', { method: 'POST', url: '/auth/logout', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    const crossSite = await browser.call('logout', {
+      method: 'POST',
+      url: '/auth/logout',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
     expect(crossSite.status).toBe(403);
     expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
     const form = await browser.call('logout', {
@@ -380,7 +452,11 @@ describe('sessions, CSRF and methods', () => {
   });
 
   test('logout with a post_logout_redirect_uri on another origin → 400 invalid_return_url', async () => {
-    const response = await h.call('logout', { method: 'POST', url: `/auth/logout?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, headers: { 'x-csrf': '1' } });
+    const response = await h.call('logout', {
+      method: 'POST',
+      url: `/auth/logout?post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`,
+      headers: { 'x-csrf': '1' },
+    });
     expect(response.status).toBe(400);
     expect(response.json().code).toBe('invalid_return_url');
   });
@@ -390,13 +466,29 @@ describe('sessions, CSRF and methods', () => {
     expect(refreshGet.status).toBe(405);
     expect(refreshGet.headers.allow).toBe('POST');
     expect((await h.call('login', { method: 'POST', url: '/auth/login' })).status).toBe(405);
-    const wrongType = await h.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { 'x-csrf': '1', 'content-type': 'text/plain' }, body: 'x' });
+    const wrongType = await h.call('refresh', {
+      method: 'POST',
+      url: '/auth/refresh',
+      headers: { 'x-csrf': '1', 'content-type': 'text/plain' },
+      body: 'x',
+    });
     expect(wrongType.status).toBe(415);
     expect((await h.call('login', { url: `/auth/login?returnTo=/${'a'.repeat(5000)}` })).status).toBe(413);
     // Foreign cookies are ignored up to the platform's own header bound (Kestrel's 32 KB), then 413.
     expect((await h.call('me', { url: '/auth/me', headers: { cookie: `a=${'b'.repeat(9000)}` } })).status).toBe(401);
-    expect((await h.call('me', { url: '/auth/me', headers: { cookie: `a=${'b'.repeat(33 * 1024)}` } })).status).toBe(413);
-    expect((await h.call('refresh', { method: 'POST', url: '/auth/refresh', headers: { 'x-csrf': '1', 'content-type': 'application/json' }, body: `{"scopes":["${'a'.repeat(20000)}"]}` })).status).toBe(413);
+    expect((await h.call('me', { url: '/auth/me', headers: { cookie: `a=${'b'.repeat(33 * 1024)}` } })).status).toBe(
+      413,
+    );
+    expect(
+      (
+        await h.call('refresh', {
+          method: 'POST',
+          url: '/auth/refresh',
+          headers: { 'x-csrf': '1', 'content-type': 'application/json' },
+          body: `{"scopes":["${'a'.repeat(20000)}"]}`,
+        })
+      ).status,
+    ).toBe(413);
   });
 });
 

@@ -13,9 +13,17 @@ import { TableClient } from '@azure/data-tables';
 import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { APP_ORIGIN, Harness, PUBLIC_ORIGIN, type HarnessOptions, type Response, type TestBrowser } from '../_support/harness';
+import {
+  APP_ORIGIN,
+  Harness,
+  PUBLIC_ORIGIN,
+  type HarnessOptions,
+  type Response,
+  type TestBrowser,
+} from '../_support/harness';
 
-export type Endpoint = 'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'sessions' | 'frontchannel-logout' | 'api' | 'verify';
+export type Endpoint =
+  'login' | 'callback' | 'me' | 'refresh' | 'logout' | 'health' | 'sessions' | 'frontchannel-logout' | 'api' | 'verify';
 
 export interface Sent {
   method?: string;
@@ -115,7 +123,10 @@ export async function runCase(h: Harness, endpoint: Endpoint, row: Case): Promis
   }
 
   const after = await rowCounts(h);
-  expect({ states: after.states - before.states, sessions: after.sessions - before.sessions }).toStrictEqual({ states: row.expect.stored?.states ?? 0, sessions: row.expect.stored?.sessions ?? 0 });
+  expect({ states: after.states - before.states, sessions: after.sessions - before.sessions }).toStrictEqual({
+    states: row.expect.stored?.states ?? 0,
+    sessions: row.expect.stored?.sessions ?? 0,
+  });
 
   const logs = h.logs.slice(firstLog).join('\n');
   // This row's log lines against every secret seen so far; `noSecretInAnyLog` rechecks the whole run at the end.
@@ -133,7 +144,9 @@ export async function runCase(h: Harness, endpoint: Endpoint, row: Case): Promis
 
 function secretsIn(h: Harness, text: string): number {
   if (!text) return 0;
-  return [...h.seenSecrets, ...h.standIn.issuedSecrets()].filter((secret) => secret.length >= 8 && text.includes(secret)).length;
+  return [...h.seenSecrets, ...h.standIn.issuedSecrets()].filter(
+    (secret) => secret.length >= 8 && text.includes(secret),
+  ).length;
 }
 
 /**
@@ -167,7 +180,11 @@ const tableClients = new Map<string, TableClient>();
 async function rowCount(h: Harness, table: string): Promise<number> {
   const key = `${h.azurite.connectionString}|${table}`;
   let client = tableClients.get(key);
-  if (!client) tableClients.set(key, (client = TableClient.fromConnectionString(h.azurite.connectionString, table, { allowInsecureConnection: true })));
+  if (!client)
+    tableClients.set(
+      key,
+      (client = TableClient.fromConnectionString(h.azurite.connectionString, table, { allowInsecureConnection: true })),
+    );
   let count = 0;
   try {
     // AuthSessions: the session rows (ten-digit partitions), not the session index entries (`u.`/`s.` partitions).
@@ -267,7 +284,10 @@ export const FORGED_IDENTITY_HEADERS: Record<string, string> = {
       name_typ: 'name',
       role_typ: 'roles',
       claims: [
-        { typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: '00000000-0000-4000-8000-00000000beef' },
+        {
+          typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier',
+          val: '00000000-0000-4000-8000-00000000beef',
+        },
         { typ: 'name', val: 'Evil Admin' },
         { typ: 'roles', val: 'Global Administrator' },
       ],
@@ -287,7 +307,10 @@ export const FORGED_IDENTITY_HEADERS: Record<string, string> = {
 /** A forged header alone, one row each, plus all of them at once. */
 export function forgedHeaderSets(): [string, Record<string, string>][] {
   return [
-    ...Object.entries(FORGED_IDENTITY_HEADERS).map(([name, value]): [string, Record<string, string>] => [name, { [name]: value }]),
+    ...Object.entries(FORGED_IDENTITY_HEADERS).map(([name, value]): [string, Record<string, string>] => [
+      name,
+      { [name]: value },
+    ]),
     ['all forged identity headers at once', FORGED_IDENTITY_HEADERS],
   ];
 }
@@ -404,14 +427,30 @@ export const REDIRECT_PAYLOADS: readonly RedirectPayload[] = [
   { name: 'a relative path', value: '/app?x=1#y', accept: ['raw', 'single'] },
   { name: 'the allowed origin', value: `${APP_ORIGIN}/dashboard?tab=1`, accept: ['raw', 'single'] },
   { name: "this service's own origin", value: `${PUBLIC_ORIGIN}/auth/me`, accept: ['raw', 'single'] },
-  { name: 'the allowed origin in upper case', value: `HTTPS://${ALLOWED_HOST.toUpperCase()}/x`, accept: ['raw', 'single'] },
-  { name: 'the allowed origin with its default port', value: `https://${ALLOWED_HOST}:443/x`, accept: ['raw', 'single'] },
-  { name: 'the allowed host with ideographic full stops', value: `https://${ALLOWED_HOST.replaceAll('.', '\u3002')}/x`, accept: ['raw', 'single'] },
+  {
+    name: 'the allowed origin in upper case',
+    value: `HTTPS://${ALLOWED_HOST.toUpperCase()}/x`,
+    accept: ['raw', 'single'],
+  },
+  {
+    name: 'the allowed origin with its default port',
+    value: `https://${ALLOWED_HOST}:443/x`,
+    accept: ['raw', 'single'],
+  },
+  {
+    name: 'the allowed host with ideographic full stops',
+    value: `https://${ALLOWED_HOST.replaceAll('.', '\u3002')}/x`,
+    accept: ['raw', 'single'],
+  },
   { name: 'a fullwidth solidus is a path on this origin', value: `/\uff0f${EVIL}`, accept: ['raw', 'single'] },
   { name: 'division slashes are a path on this origin', value: `/\u2215\u2215${EVIL}`, accept: ['raw', 'single'] },
   { name: 'a non-ASCII path', value: '/caf\u00e9', accept: ['raw', 'single'] },
   { name: 'a dot segment that stays a path', value: '/x/../app', accept: ['raw', 'single'] },
-  { name: 'empty userinfo on the allowed host is no userinfo', value: `https://@${ALLOWED_HOST}/`, accept: ['raw', 'single'] },
+  {
+    name: 'empty userinfo on the allowed host is no userinfo',
+    value: `https://@${ALLOWED_HOST}/`,
+    accept: ['raw', 'single'],
+  },
 ];
 
 /**
@@ -419,7 +458,10 @@ export const REDIRECT_PAYLOADS: readonly RedirectPayload[] = [
  * its hosts renamed: www.whitelisteddomain.tld → the allowed app host, google.com / example.com / localdomain.pw /
  * bing.com → evil.example (duplicates that made removed; its empty line is the `empty` row above).
  */
-export const OAUTH2_PROXY_PAYLOADS: readonly string[] = readFileSync(join(__dirname, 'fixtures', 'oauth2-proxy-open-redirects.txt'), 'utf8')
+export const OAUTH2_PROXY_PAYLOADS: readonly string[] = readFileSync(
+  join(__dirname, 'fixtures', 'oauth2-proxy-open-redirects.txt'),
+  'utf8',
+)
   .split('\n')
   .filter((line) => line !== '');
 
@@ -467,13 +509,25 @@ export function redirectRows(): { name: string; value: string; form: Form; encod
   const rows: { name: string; value: string; form: Form; encoded: string; accepted: boolean }[] = [];
   for (const payload of REDIRECT_PAYLOADS) {
     for (const form of Object.keys(FORMS) as Form[]) {
-      rows.push({ name: `${payload.name} ${JSON.stringify(payload.value.slice(0, 80))} (${form})`, value: payload.value, form, encoded: FORMS[form](payload.value), accepted: payload.accept?.includes(form) ?? false });
+      rows.push({
+        name: `${payload.name} ${JSON.stringify(payload.value.slice(0, 80))} (${form})`,
+        value: payload.value,
+        form,
+        encoded: FORMS[form](payload.value),
+        accepted: payload.accept?.includes(form) ?? false,
+      });
     }
   }
   for (const value of OAUTH2_PROXY_PAYLOADS) {
     for (const form of Object.keys(FORMS) as Form[]) {
       const accepted = form !== 'double' && OAUTH2_PROXY_SAME_ORIGIN_PATHS.has(value);
-      rows.push({ name: `oauth2-proxy ${JSON.stringify(value)} (${form})`, value, form, encoded: FORMS[form](value), accepted });
+      rows.push({
+        name: `oauth2-proxy ${JSON.stringify(value)} (${form})`,
+        value,
+        form,
+        encoded: FORMS[form](value),
+        accepted,
+      });
     }
   }
   return rows;

@@ -25,7 +25,9 @@ describe('configuration', () => {
   test('a minimal Entra configuration gets safe defaults', () => {
     const config = parseConfig(valid);
     expect(config.authority).toBe(`https://login.microsoftonline.com/${TENANT}`);
-    expect(config.discoveryUrl).toBe(`https://login.microsoftonline.com/${TENANT}/v2.0/.well-known/openid-configuration?appid=${valid.AUTH_CLIENT_ID}`);
+    expect(config.discoveryUrl).toBe(
+      `https://login.microsoftonline.com/${TENANT}/v2.0/.well-known/openid-configuration?appid=${valid.AUTH_CLIENT_ID}`,
+    );
     expect(config.scopes).toStrictEqual(['User.Read']);
     expect(config.allowedTenants).toStrictEqual([TENANT]);
     expect(config.publicOrigin).toBe('https://auth.contoso.example');
@@ -35,13 +37,21 @@ describe('configuration', () => {
 
   test('each missing required setting is named, all at once', () => {
     const problems = problemsOf({});
-    for (const name of ['AUTH_CLIENT_ID', 'AUTH_TENANT_ID or AUTH_AUTHORITY', 'AUTH_REDIRECT_URI', 'AUTH_CLIENT_SECRET or AUTH_KEY_VAULT_URL', 'AUTH_STORAGE_CONNECTION_STRING or AUTH_STORAGE_ACCOUNT_URL']) {
+    for (const name of [
+      'AUTH_CLIENT_ID',
+      'AUTH_TENANT_ID or AUTH_AUTHORITY',
+      'AUTH_REDIRECT_URI',
+      'AUTH_CLIENT_SECRET or AUTH_KEY_VAULT_URL',
+      'AUTH_STORAGE_CONNECTION_STRING or AUTH_STORAGE_ACCOUNT_URL',
+    ]) {
       expect(problems.some((p) => p.includes(name))).toBeTruthy();
     }
   });
 
   test('a multi-tenant authority without an allow-list fails closed', () => {
-    expect(problemsOf({ ...valid, AUTH_TENANT_ID: 'common' }).some((p) => p.includes('AUTH_ALLOWED_TENANTS'))).toBeTruthy();
+    expect(
+      problemsOf({ ...valid, AUTH_TENANT_ID: 'common' }).some((p) => p.includes('AUTH_ALLOWED_TENANTS')),
+    ).toBeTruthy();
     const ok = parseConfig({ ...valid, AUTH_TENANT_ID: 'organizations', AUTH_ALLOWED_TENANTS: TENANT.toUpperCase() });
     expect(ok.allowedTenants).toStrictEqual([TENANT]);
   });
@@ -66,18 +76,35 @@ describe('configuration', () => {
       AUTH_SESSION_IDLE_MINUTES: '-1',
       AUTH_SCOPES: 'User.Read "bad"',
     });
-    for (const name of ['AUTH_PROTOCOL', 'AUTH_AUTHORITY', 'AUTH_REDIRECT_URI', 'https://app.example/path', '"*"', 'localhost', 'myapp:/cb', 'AUTH_CREDENTIAL', 'AUTH_SESSION_IDLE_MINUTES', 'AUTH_SCOPES']) {
+    for (const name of [
+      'AUTH_PROTOCOL',
+      'AUTH_AUTHORITY',
+      'AUTH_REDIRECT_URI',
+      'https://app.example/path',
+      '"*"',
+      'localhost',
+      'myapp:/cb',
+      'AUTH_CREDENTIAL',
+      'AUTH_SESSION_IDLE_MINUTES',
+      'AUTH_SCOPES',
+    ]) {
       expect(problems.some((p) => p.includes(name))).toBeTruthy();
     }
   });
 
   test('the problem text never echoes a secret value', () => {
-    const problems = problemsOf({ ...valid, AUTH_KEY_VAULT_URL: 'https://kv.vault.azure.net', AUTH_CLIENT_SECRET: 'S3cr3t-value-123' });
+    const problems = problemsOf({
+      ...valid,
+      AUTH_KEY_VAULT_URL: 'https://kv.vault.azure.net',
+      AUTH_CLIENT_SECRET: 'S3cr3t-value-123',
+    });
     expect(!problems.join('\n').includes('S3cr3t-value-123')).toBeTruthy();
   });
 
   test('http redirect URI is allowed on loopback only', () => {
-    expect(parseConfig({ ...valid, AUTH_REDIRECT_URI: 'http://localhost:7071/auth/callback' }).publicOrigin).toBe('http://localhost:7071');
+    expect(parseConfig({ ...valid, AUTH_REDIRECT_URI: 'http://localhost:7071/auth/callback' }).publicOrigin).toBe(
+      'http://localhost:7071',
+    );
   });
 
   test('every setting is AUTH_-prefixed and listed once', () => {

@@ -3,7 +3,14 @@
  * the web sign-in, single use of the state, and what an outage leaves behind (RFC 6749 §4.1, RFC 9700 §4.7).
  */
 import { describe, expect, test } from '@jest/globals';
-import { beginSignIn, completeSignIn, endSession, readSession, refreshAccessToken, SIGN_IN_TTL_MS } from '../../../shared/core/flow';
+import {
+  beginSignIn,
+  completeSignIn,
+  endSession,
+  readSession,
+  refreshAccessToken,
+  SIGN_IN_TTL_MS,
+} from '../../../shared/core/flow';
 import { SESSION_COOKIE } from '../../../shared/core/session';
 import { SESSION_TOUCH_INTERVAL_MS } from '../../../shared/core/session';
 import { AuthError } from '../../../shared/errors';
