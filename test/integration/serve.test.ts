@@ -3,11 +3,11 @@
  * project's local Functions host in its own process, and a plain HTTP client with a cookie jar signing in.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { startServeIn } from '../_support/serve-process';
+import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { findFreePort, startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { startEntraStandIn, type EntraStandIn } from '../../dev/entra-standin';
 
@@ -48,27 +48,7 @@ beforeAll(async () => {
       Host: { LocalHttpPort: port },
     }),
   );
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('AUTH_') || name === 'PORT') delete env[name];
-  // The host runs in another folder: hand it the CA path and CA folder as absolute paths.
-  if (env.NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = resolve(env.NODE_EXTRA_CA_CERTS);
-  if (env.DEV_CA_DIR) env.DEV_CA_DIR = resolve(env.DEV_CA_DIR);
-  host = spawn(
-    process.execPath,
-    ['--import', pathToFileURL(require.resolve('tsx')).href, join(ROOT, 'dev', 'serve.ts')],
-    {
-      cwd: workDir,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  host.stdout!.on('data', (chunk) => output.push(String(chunk)));
-  host.stderr!.on('data', (chunk) => output.push(String(chunk)));
-  const deadline = Date.now() + 30_000;
-  while (!output.join('').includes('Functions listening on')) {
-    if (host.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start:\n${output.join('')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  host = await startServeIn(workDir, output);
 });
 
 afterAll(async () => {

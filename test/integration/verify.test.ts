@@ -9,13 +9,13 @@
  * skipped with the reason, loudly; they never pass without running.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { startServeIn } from '../_support/serve-process';
 import { HttpRequest } from '@azure/functions';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { findFreePort } from '../../dev/azurite';
 import { requireSession } from '../../shared/http/require-session';
 import { startApiUpstream, type ApiUpstream } from '../_support/api-upstream';
@@ -306,22 +306,7 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
         Host: { LocalHttpPort: functionsPort },
       }),
     );
-    const env = { ...process.env };
-    for (const name of Object.keys(env)) if (name.startsWith('AUTH_') || name === 'PORT') delete env[name];
-    if (env.NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = resolve(env.NODE_EXTRA_CA_CERTS);
-    if (env.DEV_CA_DIR) env.DEV_CA_DIR = resolve(env.DEV_CA_DIR);
-    functionsHost = spawn(
-      process.execPath,
-      ['--import', pathToFileURL(require.resolve('tsx')).href, join(ROOT, 'dev', 'serve.ts')],
-      {
-        cwd: workDir,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    functionsHost.stdout!.on('data', (chunk) => output.push(String(chunk)));
-    functionsHost.stderr!.on('data', (chunk) => output.push(String(chunk)));
-    await waitFor(async () => output.join('').includes('Functions listening on'), 'the functions host');
+    functionsHost = await startServeIn(workDir, output);
 
     const nginxDir = join(workDir, 'nginx');
     for (const dir of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
