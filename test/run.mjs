@@ -3,7 +3,7 @@
 // reads NODE_EXTRA_CA_CERTS only at start-up. Arguments go to Jest: `npm test -- web-flow`,
 // `npm test -- --selectProjects unit`, `npm test -- --coverage`.
 import { spawnSync, spawn } from 'node:child_process';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -39,9 +39,22 @@ if (mayRunBrowser && !existsSync(chromiumPath)) {
 }
 
 const jestBin = createRequire(import.meta.url).resolve('jest/bin/jest');
+const countFile = join(root, '.local', 'test-count.txt');
+rmSync(countFile, { force: true });
 const child = spawn(process.execPath, [jestBin, ...args], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, DEV_CA_DIR: caDir, NODE_EXTRA_CA_CERTS: join(caDir, 'ca.pem'), NODE_ENV: 'test' },
+  env: {
+    ...process.env,
+    DEV_CA_DIR: caDir,
+    NODE_EXTRA_CA_CERTS: join(caDir, 'ca.pem'),
+    NODE_ENV: 'test',
+    TEST_COUNT_FILE: countFile,
+  },
 });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  // The closing line last: Jest prints its own summary after the reporters. A run that ended before the
+  // reporter (a configuration error, a signal) still closes with a count.
+  process.stdout.write(existsSync(countFile) ? readFileSync(countFile, 'utf8') : '0 passed, 1 failed\n');
+  process.exit(code ?? (signal ? 1 : 0));
+});
