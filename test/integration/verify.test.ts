@@ -259,6 +259,13 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
     return response;
   }
 
+  /** The host's output since `offset`, once it shows `line` (or after 10 s, for the assertion to report). */
+  async function logAfter(offset: number, line: RegExp): Promise<string> {
+    for (let i = 0; i < 100 && !line.test(output.join('').slice(offset)); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    return output.join('').slice(offset);
+  }
+
   async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
     for (let i = 0; i < 300; i++) {
       if (await check().catch(() => false)) return;
@@ -400,7 +407,8 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
     });
     expect(response.status).toBe(200);
     expect(siteRequests.at(-1)!.method).toBe('POST');
-    const hostLog = output.join('').slice(logged);
+    // The host writes its access-log line after the answer has gone: wait for it (its pipe may lag the answer).
+    const hostLog = await logAfter(logged, /GET \/auth\/verify -> 204/);
     expect(hostLog).toMatch(/GET \/auth\/verify -> 204/);
     expect(hostLog).not.toMatch(/POST \/auth\/verify/);
   });
