@@ -108,7 +108,19 @@ function killAllOnExit(): void {
 }
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
-  const port = options.port ?? (await findFreePort());
+  if (options.port !== undefined) return startAzuriteOn(options.port, options);
+  // A free port can be taken by another process between the probe and Azurite's listen (parallel test workers):
+  // then try another one, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startAzuriteOn(await findFreePort(), options);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof AzuriteStartError && /EADDRINUSE/.test(error.message))) throw error;
+    }
+  }
+}
+
+async function startAzuriteOn(port: number, options: AzuriteOptions): Promise<AzuriteInstance> {
   const silent = options.silent ?? true;
   // Azurite may write state into its workspace (the cwd: --location is refused with in-memory persistence),
   // so run it in a throwaway directory rather than the repository.
