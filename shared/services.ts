@@ -4,7 +4,6 @@
  * Everything heavy is lazy: the MSAL token client and the client credential (and with it any Key Vault or
  * identity SDK) load on the first callback or refresh, never for /auth/login.
  */
-import { randomBytes } from 'node:crypto';
 import type { JWTVerifyGetKey } from 'jose';
 import { getConfig, type AuthConfig } from './config';
 import type { CoreDeps } from './core/deps';
@@ -16,7 +15,8 @@ export const STATE_TABLE = 'AuthState';
 export const SESSION_TABLE = 'AuthSessions';
 
 export const systemClock: Clock = { now: () => Date.now() };
-export const secureRandom = (size: number): Uint8Array => randomBytes(size);
+export const secureRandom = secureRandomBytes;
+import { secureRandomBytes } from './core/random';
 
 /** Logs through the console: the Functions host forwards it to Application Insights. */
 export const consoleLogger: Logger = {

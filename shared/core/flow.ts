@@ -150,7 +150,7 @@ async function authorize(
     expiresAt,
   };
 
-  const data = await seal(pending, state, 'state', ref.rowKey);
+  const data = seal(pending, state, 'state', ref.rowKey);
   // SECURITY.md's storage bound, enforced: the inputs' own bounds keep a row near 3.5 KB at worst; never more.
   if (data.length > MAX_PENDING_ROW_BYTES)
     throw new AuthError('request_too_large', { logDetail: `pending sign-in row ${data.length} B` });
@@ -269,7 +269,7 @@ export async function completeSignIn(input: CompleteSignInInput, deps: CoreDeps)
   const ref = stateRowRef(input.state);
   const row = await deps.states.get(ref.partitionKey, ref.rowKey);
   if (!row) throw new AuthError('state_unknown');
-  const pending = await open<PendingSignIn>(row.data, input.state, 'state', ref.rowKey);
+  const pending = open<PendingSignIn>(row.data, input.state, 'state', ref.rowKey);
   if (!pending) throw new AuthError('state_unknown', { logDetail: 'state row does not open with this state' });
 
   const txCookie = transactionCookieName(ref.rowKey);

@@ -190,7 +190,7 @@ export async function issueHandoff(native: NativeRequest, signedIn: SignedIn, de
     expiresAt,
     ...signedIn,
   };
-  await deps.states.insert({ ...ref, expiresAt, data: await seal(row, code, 'handoff', ref.rowKey) });
+  await deps.states.insert({ ...ref, expiresAt, data: seal(row, code, 'handoff', ref.rowKey) });
   return appRedirectUrl(native, { code }, deps.config);
 }
 
@@ -220,7 +220,7 @@ export async function redeemHandoff(
   let redeemed: { session: ReturnType<typeof newSession>; view: AccessTokenView } | undefined;
   for (let round = 0; round < HANDOFF_WRITE_ROUNDS; round++) {
     const row = await deps.states.get(ref.partitionKey, ref.rowKey);
-    const grant = row && (await open<HandoffRow>(row.data, request.code, 'handoff', ref.rowKey));
+    const grant = row && open<HandoffRow>(row.data, request.code, 'handoff', ref.rowKey);
     if (!row || !grant) throw new AuthError('grant_invalid', { logDetail: 'unknown code' });
     if (grant.status === 'redeemed') {
       // Only a replay by someone holding the app's verifier is the app's code used twice (RFC 6749 §4.1.2): the code
@@ -264,7 +264,7 @@ export async function redeemHandoff(
       expiresAt: grant.expiresAt,
     };
     const won = await deps.states.replace(
-      { ...ref, expiresAt: grant.expiresAt, data: await seal(tombstone, request.code, 'handoff', ref.rowKey) },
+      { ...ref, expiresAt: grant.expiresAt, data: seal(tombstone, request.code, 'handoff', ref.rowKey) },
       row.etag,
     );
     if (won === false) continue; // a failed attempt was counted, or a twin redeemed it: read again
@@ -306,7 +306,7 @@ async function countFailedAttempt(
   const counted: HandoffRow = { ...grant, failedAttempts };
   return (
     (await deps.states.replace(
-      { ...ref, expiresAt: grant.expiresAt, data: await seal(counted, code, 'handoff', ref.rowKey) },
+      { ...ref, expiresAt: grant.expiresAt, data: seal(counted, code, 'handoff', ref.rowKey) },
       etag,
     )) !== false
   );

@@ -1,39 +1,62 @@
 /**
- * Sealing rows before they reach storage: JWE compact, `dir` + A256GCM (jose), with a key derived by HKDF from a
- * secret that storage never sees (the sign-in state, or the session token's secret part). The row key travels
- * as the protected header's `kid`, so a sealed blob moved to another row does not open.
- * @see https://www.rfc-editor.org/rfc/rfc7516 JWE, https://www.rfc-editor.org/rfc/rfc5869 HKDF
+ * Sealing rows before they reach storage: JWE compact serialization, `dir` + A256GCM, with a key derived by HKDF
+ * from a secret that storage never sees (the sign-in state, the session token's secret part, ...). The row key
+ * travels as the protected header's `kid`, so a sealed blob moved to another row does not open.
+ *
+ * Sealed with `node:crypto` AES-256-GCM, synchronously: the same format jose's `CompactEncrypt` writes (rows
+ * sealed before this change still open; jose opens ours: test/core/seal.test.ts), without WebCrypto's async job
+ * and per-call `importKey`, the largest share of a login's own CPU (BENCHMARKS.md, CPU per login).
+ * @see https://www.rfc-editor.org/rfc/rfc7516#section-7.1 JWE compact serialization,
+ *   https://www.rfc-editor.org/rfc/rfc7518#section-4.5 `dir`, https://www.rfc-editor.org/rfc/rfc7518#section-5.3 A256GCM
+ *   (96-bit IV, 128-bit tag, AAD = ASCII(BASE64URL(protected header))), https://www.rfc-editor.org/rfc/rfc5869 HKDF
  */
-import { hkdfSync } from 'node:crypto';
-import { CompactEncrypt, compactDecrypt } from 'jose';
+import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { secureRandomBytes } from './random';
 
 export type SealPurpose = 'state' | 'session' | 'session-grace' | 'handoff' | 'session-index';
 
-function deriveKey(secret: string, purpose: SealPurpose): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', secret, 'entra-signin-functions', `row-seal:${purpose}:v1`, 32));
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+function deriveKey(secret: string, purpose: SealPurpose): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'entra-signin-functions', `row-seal:${purpose}:v1`, 32));
 }
 
-export async function seal(value: unknown, secret: string, purpose: SealPurpose, rowKey: string): Promise<string> {
-  return new CompactEncrypt(Buffer.from(JSON.stringify(value), 'utf8'))
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: rowKey })
-    .encrypt(deriveKey(secret, purpose));
+export function seal(value: unknown, secret: string, purpose: SealPurpose, rowKey: string): string {
+  const header = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid: rowKey })).toString('base64url');
+  const iv = secureRandomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', deriveKey(secret, purpose), iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(header, 'ascii'));
+  const ciphertext = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  // `dir`: the JWE Encrypted Key is the empty string (RFC 7518 §4.5).
+  return `${header}..${Buffer.from(iv.buffer, iv.byteOffset, iv.byteLength).toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
 }
 
-/** Opens a sealed row; undefined when the key is wrong, the blob was tampered with, or it belongs to another row. */
-export async function open<T>(
-  sealed: string,
-  secret: string,
-  purpose: SealPurpose,
-  rowKey: string,
-): Promise<T | undefined> {
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Opens a sealed row; undefined when the key is wrong, the blob was tampered with or is not of this exact form
+ * (`dir` + A256GCM, no other header parameter that would change its meaning), or it belongs to another row.
+ */
+export function open<T>(sealed: string, secret: string, purpose: SealPurpose, rowKey: string): T | undefined {
+  const parts = sealed.split('.');
+  if (parts.length !== 5 || parts[1] !== '' || !parts.every((part) => B64URL.test(part))) return undefined;
+  const [header, , ivText, ciphertextText, tagText] = parts as [string, string, string, string, string];
+  const iv = Buffer.from(ivText, 'base64url');
+  const tag = Buffer.from(tagText, 'base64url');
+  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) return undefined;
   try {
-    const { plaintext, protectedHeader } = await compactDecrypt(sealed, deriveKey(secret, purpose), {
-      keyManagementAlgorithms: ['dir'],
-      contentEncryptionAlgorithms: ['A256GCM'],
-    });
-    if (protectedHeader.kid !== rowKey) return undefined;
-    return JSON.parse(Buffer.from(plaintext).toString('utf8')) as T;
+    const fields = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as Record<string, unknown>;
+    // Exactly what we write: an unknown parameter (`zip`, `crit`, ...) could change how the content is read.
+    const names = Object.keys(fields).sort().join(',');
+    if (names !== 'alg,enc,kid' || fields['alg'] !== 'dir' || fields['enc'] !== 'A256GCM' || fields['kid'] !== rowKey)
+      return undefined;
+    const decipher = createDecipheriv('aes-256-gcm', deriveKey(secret, purpose), iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.from(header, 'ascii'));
+    decipher.setAuthTag(tag);
+    const plaintext = Buffer.concat([decipher.update(Buffer.from(ciphertextText, 'base64url')), decipher.final()]);
+    return JSON.parse(plaintext.toString('utf8')) as T;
   } catch {
-    return undefined;
+    return undefined; // a wrong key or a changed byte fails the tag check in final()
   }
 }

@@ -139,7 +139,7 @@ export function sessionIndexLinks(session: RowKeyPair, record: IndexedRecord): R
   return links;
 }
 
-async function userEntryRow(session: RowKeyPair, record: IndexedRecord): Promise<StoredRow> {
+function userEntryRow(session: RowKeyPair, record: IndexedRecord): StoredRow {
   const userKey = userKeyOf(record.user);
   const partitionKey = userIndexPartition(userKey);
   const rowKey = entryRowKey(session);
@@ -157,7 +157,7 @@ async function userEntryRow(session: RowKeyPair, record: IndexedRecord): Promise
     partitionKey,
     rowKey,
     expiresAt: record.absoluteExpiresAt,
-    data: await seal(entry, userKey, 'session-index', rowKey),
+    data: seal(entry, userKey, 'session-index', rowKey),
   };
 }
 
@@ -176,17 +176,15 @@ export async function indexSession(session: RowKeyPair, record: IndexedRecord, d
       userPartition: userIndexPartition(userKeyOf(record.user)),
       iss: record.user.issuer,
     };
-    rows.push(
-      seal(entry, sid, 'session-index', rowKey).then((data) => ({
-        partitionKey: sidIndexPartition(sid),
-        rowKey,
-        expiresAt: record.absoluteExpiresAt,
-        data,
-      })),
-    );
+    rows.push({
+      partitionKey: sidIndexPartition(sid),
+      rowKey,
+      expiresAt: record.absoluteExpiresAt,
+      data: seal(entry, sid, 'session-index', rowKey),
+    });
   }
   // One after the other: when the first fails, nothing else is written (and the caller removes what was).
-  for (const row of await Promise.all(rows)) await deps.sessions.insert(row);
+  for (const row of rows) await deps.sessions.insert(row);
 }
 
 /** Removes a session's index entries (best effort on a failed sign-in; a missing entry is not an error). */
@@ -201,7 +199,7 @@ export async function unindexSession(session: RowKeyPair, record: IndexedRecord,
  * exists (`*` etag): an entry removed by "sign out everywhere" meanwhile is never written back.
  */
 export async function touchIndexedSession(session: RowKeyPair, record: IndexedRecord, deps: IndexDeps): Promise<void> {
-  await deps.sessions.replace(await userEntryRow(session, record), '*');
+  await deps.sessions.replace(userEntryRow(session, record), '*');
 }
 
 /**
@@ -236,7 +234,7 @@ export async function listUserSessions(
   const rows = await deps.sessions.listPartition(partitionKey, includeExpired ? '' : firstLivePartition(now));
   const listed: IndexedSession[] = [];
   for (const row of rows) {
-    const entry = await open<UserIndexEntry>(row.data, userKey, 'session-index', row.rowKey);
+    const entry = open<UserIndexEntry>(row.data, userKey, 'session-index', row.rowKey);
     if (!entry) continue;
     if (!includeExpired && (now >= entry.idleExpiresAt || now >= row.expiresAt)) continue;
     const entries = [{ partitionKey, rowKey: row.rowKey }];
@@ -285,7 +283,7 @@ export async function endSidSessions(sid: string, iss: string | undefined, deps:
   const rows = await deps.sessions.listPartition(partitionKey, '');
   let ended = 0;
   for (const row of rows) {
-    const entry = await open<SidIndexEntry>(row.data, sid, 'session-index', row.rowKey);
+    const entry = open<SidIndexEntry>(row.data, sid, 'session-index', row.rowKey);
     if (!entry || (iss !== undefined && entry.iss !== iss)) continue;
     await deleteSessionRow(
       {

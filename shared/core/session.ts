@@ -125,7 +125,7 @@ export function newSession(kind: SessionKind, signedIn: SignedIn, deps: SessionD
 export async function storeSession({ ref, record }: NewSession, deps: SessionDeps): Promise<void> {
   try {
     await indexSession(ref, record, deps);
-    await deps.sessions.insert(await sealedRow(ref, record, ref.secret, undefined));
+    await deps.sessions.insert(sealedRow(ref, record, ref.secret, undefined));
   } catch (error) {
     await unindexSession(ref, record, deps).catch(() => undefined);
     throw error;
@@ -151,18 +151,18 @@ export async function loadSession(
   const grace = nativeRow ? graceEntries.join(GRACE_SEPARATOR) : undefined;
 
   let current = { token, ref: presented };
-  let record = await open<SessionRecord>(sealedRecord, presented.secret, 'session', presented.rowKey);
+  let record = open<SessionRecord>(sealedRecord, presented.secret, 'session', presented.rowKey);
   const now = deps.clock.now();
   if (!record && kind === 'native' && nativeRow) {
     // Follow the hand-overs from the presented token to the current one: with two refreshes in flight and the app
     // already using the newest token, the slower request presents a token rotated away two steps back.
     const entries = graceEntries.filter(Boolean);
     for (let hop = 0; hop < entries.length && !record; hop++) {
-      const handover = await openAny<RotationGrace>(entries, current.ref.secret, 'session-grace', current.ref.rowKey);
+      const handover = openAny<RotationGrace>(entries, current.ref.secret, 'session-grace', current.ref.rowKey);
       const successor = handover && now < handover.until ? sessionRowRef(handover.successor) : undefined;
       if (!handover || !successor) break;
       current = { token: handover.successor, ref: successor };
-      record = await open<SessionRecord>(sealedRecord, successor.secret, 'session', successor.rowKey);
+      record = open<SessionRecord>(sealedRecord, successor.secret, 'session', successor.rowKey);
     }
     if (!record) {
       // Only tokens of this session carry its id: this one was rotated away before. RFC 9700 §4.14.2.
@@ -184,7 +184,7 @@ export async function loadSession(
 export async function saveSession(session: LoadedSession, deps: SessionDeps): Promise<boolean> {
   const record = touched(session.record, deps);
   const etag = await deps.sessions.replace(
-    await sealedRow(session.ref, record, session.ref.secret, session.grace),
+    sealedRow(session.ref, record, session.ref.secret, session.grace),
     session.etag,
   );
   if (etag === false) return false;
@@ -200,7 +200,7 @@ export async function saveSession(session: LoadedSession, deps: SessionDeps): Pr
  */
 export async function rotateSession(session: LoadedSession, deps: SessionDeps): Promise<string | undefined> {
   const successor = rotateSessionToken(session.token, deps.random);
-  const handover = await seal(
+  const handover = seal(
     { successor, until: deps.clock.now() + ROTATION_GRACE_MS } satisfies RotationGrace,
     session.ref.secret,
     'session-grace',
@@ -213,7 +213,7 @@ export async function rotateSession(session: LoadedSession, deps: SessionDeps): 
     .slice(0, MAX_GRACE_ENTRIES - 1);
   const grace = [handover, ...kept].join(GRACE_SEPARATOR);
   const record = touched(session.record, deps);
-  const row = await sealedRow(session.ref, record, (sessionRowRef(successor) as SessionRef).secret, grace);
+  const row = sealedRow(session.ref, record, (sessionRowRef(successor) as SessionRef).secret, grace);
   const etag = await deps.sessions.replace(row, session.etag);
   if (etag === false) return undefined;
   await touchIndex(session.ref, record, deps);
@@ -226,14 +226,14 @@ async function touchIndex(ref: SessionRef, record: SessionRecord, deps: SessionD
 }
 
 /** The first of `sealed` that opens with `secret`. */
-async function openAny<T>(
+function openAny<T>(
   sealed: readonly string[],
   secret: string,
   purpose: 'session-grace',
   rowKey: string,
-): Promise<T | undefined> {
+): T | undefined {
   for (const blob of sealed) {
-    const value = await open<T>(blob, secret, purpose, rowKey);
+    const value = open<T>(blob, secret, purpose, rowKey);
     if (value) return value;
   }
   return undefined;
@@ -249,13 +249,8 @@ function touched(record: SessionRecord, deps: SessionDeps): SessionRecord {
 }
 
 /** The row for `record` sealed under `secret`; a native row always carries the separator (see GRACE_SEPARATOR). */
-async function sealedRow(
-  ref: SessionRef,
-  record: SessionRecord,
-  secret: string,
-  grace: string | undefined,
-): Promise<StoredRow> {
-  const sealed = await seal(record, secret, 'session', ref.rowKey);
+function sealedRow(ref: SessionRef, record: SessionRecord, secret: string, grace: string | undefined): StoredRow {
+  const sealed = seal(record, secret, 'session', ref.rowKey);
   return {
     partitionKey: ref.partitionKey,
     rowKey: ref.rowKey,

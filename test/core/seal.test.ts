@@ -1,14 +1,90 @@
-import { expect, test } from '@jest/globals';
-import { open, seal } from '../../shared/core/seal';
+import { describe, expect, test } from '@jest/globals';
+import { hkdfSync } from 'node:crypto';
+import { CompactEncrypt, compactDecrypt } from 'jose';
+import { open, seal, type SealPurpose } from '../../shared/core/seal';
 
-test('sealed rows open only with the same secret, purpose and row key', async () => {
-  const sealed = await seal({ verifier: 'v', n: 1 }, 'secret-a', 'state', 'row-1');
-  expect(!sealed.includes('verifier')).toBeTruthy();
-  expect(await open(sealed, 'secret-a', 'state', 'row-1')).toStrictEqual({ verifier: 'v', n: 1 });
-  expect(await open(sealed, 'secret-b', 'state', 'row-1')).toBe(undefined);
-  expect(await open(sealed, 'secret-a', 'session', 'row-1')).toBe(undefined);
-  expect(await open(sealed, 'secret-a', 'state', 'row-2')).toBe(undefined);
+/** The key seal.ts derives, computed here independently: jose must agree with what it seals and opens. */
+const keyOf = (secret: string, purpose: SealPurpose) =>
+  new Uint8Array(hkdfSync('sha256', secret, 'entra-signin-functions', `row-seal:${purpose}:v1`, 32));
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+test('sealed rows open only with the same secret, purpose and row key', () => {
+  const sealed = seal({ verifier: 'v', n: 1 }, 'secret-a', 'state', 'row-1');
+  expect(sealed).not.toContain('verifier');
+  expect(open(sealed, 'secret-a', 'state', 'row-1')).toStrictEqual({ verifier: 'v', n: 1 });
+  expect(open(sealed, 'secret-b', 'state', 'row-1')).toBe(undefined);
+  expect(open(sealed, 'secret-a', 'session', 'row-1')).toBe(undefined);
+  expect(open(sealed, 'secret-a', 'state', 'row-2')).toBe(undefined);
+});
+
+test('every seal draws a fresh IV: the same value sealed twice differs', () => {
+  const a = seal({ x: 1 }, 's', 'state', 'r').split('.');
+  const b = seal({ x: 1 }, 's', 'state', 'r').split('.');
+  expect(a[2]).not.toBe(b[2]);
+  expect(a[3]).not.toBe(b[3]);
+});
+
+describe('the JWE compact format (RFC 7516 §7.1, dir + A256GCM) is what jose reads and writes', () => {
+  test('jose opens what seal writes, with the row key as kid', async () => {
+    const sealed = seal({ hello: 'wörld' }, 'secret', 'session', 'row-9');
+    const { plaintext, protectedHeader } = await compactDecrypt(sealed, keyOf('secret', 'session'), {
+      keyManagementAlgorithms: ['dir'],
+      contentEncryptionAlgorithms: ['A256GCM'],
+    });
+    expect(protectedHeader).toStrictEqual({ alg: 'dir', enc: 'A256GCM', kid: 'row-9' });
+    expect(JSON.parse(Buffer.from(plaintext).toString('utf8'))).toStrictEqual({ hello: 'wörld' });
+  });
+
+  test('rows sealed by jose (every row written before this format moved to node:crypto) still open', async () => {
+    const sealed = await new CompactEncrypt(Buffer.from(JSON.stringify({ verifier: 'v', n: 2 })))
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: 'row-1' })
+      .encrypt(keyOf('secret', 'state'));
+    expect(open(sealed, 'secret', 'state', 'row-1')).toStrictEqual({ verifier: 'v', n: 2 });
+    expect(open(sealed, 'secret', 'state', 'row-2')).toBe(undefined);
+  });
+
+  test('a header that is not exactly dir + A256GCM + kid does not open, even under the right key', async () => {
+    const encrypt = (header: Record<string, unknown>) =>
+      new CompactEncrypt(Buffer.from('{"x":1}'))
+        .setProtectedHeader(header as { alg: string; enc: string })
+        .encrypt(keyOf('k', 'state'));
+    expect(open(await encrypt({ alg: 'dir', enc: 'A256GCM', kid: 'r' }), 'k', 'state', 'r')).toStrictEqual({ x: 1 });
+    expect(open(await encrypt({ alg: 'dir', enc: 'A256GCM', kid: 'r', cty: 'x' }), 'k', 'state', 'r')).toBe(undefined);
+    expect(open(await encrypt({ alg: 'dir', enc: 'A256GCM' }), 'k', 'state', 'r')).toBe(undefined);
+    const a128 = await new CompactEncrypt(Buffer.from('{"x":1}'))
+      .setProtectedHeader({ alg: 'dir', enc: 'A128GCM', kid: 'r' })
+      .encrypt(keyOf('k', 'state').slice(0, 16));
+    expect(open(a128, 'k', 'state', 'r')).toBe(undefined);
+  });
+});
+
+describe('tampered or malformed blobs open to undefined, never throw', () => {
+  const sealed = seal({ verifier: 'v' }, 'secret', 'state', 'row-1');
   const parts = sealed.split('.');
-  parts[3] = parts[3]!.slice(0, -2) + (parts[3]!.endsWith('AA') ? 'AB' : 'AA');
-  expect(await open(parts.join('.'), 'secret-a', 'state', 'row-1')).toBe(undefined);
+  const flip = (text: string) => text.slice(0, -2) + (text.endsWith('AA') ? 'AB' : 'AA');
+  const withPart = (i: number, value: string) => parts.map((p, j) => (j === i ? value : p)).join('.');
+  test.each([
+    ['a changed ciphertext byte', withPart(3, flip(parts[3]!))],
+    ['a changed tag', withPart(4, flip(parts[4]!))],
+    ['a changed IV', withPart(2, flip(parts[2]!))],
+    [
+      'a header swapped for another row (the AAD no longer matches)',
+      withPart(0, b64({ alg: 'dir', enc: 'A256GCM', kid: 'row-1 ' })),
+    ],
+    [
+      'a header naming the row with other JSON spacing',
+      withPart(0, Buffer.from('{"alg":"dir", "enc":"A256GCM","kid":"row-1"}').toString('base64url')),
+    ],
+    ['an encrypted key (not dir)', withPart(1, 'AAAA')],
+    ['a short IV', withPart(2, 'AAAA')],
+    ['a short tag', withPart(4, parts[4]!.slice(0, 8))],
+    ['four parts', parts.slice(0, 4).join('.')],
+    ['six parts', `${sealed}.`],
+    ['characters outside base64url', withPart(3, `${parts[3]!.slice(1)}+`)],
+    ['a header that is not JSON', withPart(0, Buffer.from('not json').toString('base64url'))],
+    ['a header that is JSON null', withPart(0, b64(null))],
+    ['the empty string', ''],
+  ])('%s', (_name, blob) => {
+    expect(open(blob, 'secret', 'state', 'row-1')).toBe(undefined);
+  });
 });
