@@ -1,11 +1,12 @@
 // `npm run build`: type-check, then bundle the app the way the Functions host loads it.
 //
 // Layout (dist/):
-//   main.js            every functions/*.ts (package.json `main`), with our own code, @azure/functions, cookie and
-//                      jose inlined. Our lazy `require('./adapters/...')` calls stay lazy: esbuild wraps each lazily
+//   main.js            every functions/*.ts (package.json `main`), with our own code, @azure/functions and cookie
+//                      inlined. Our lazy `require('./adapters/...')` calls stay lazy: esbuild wraps each lazily
 //                      required module in an init function that runs on the first require, not at load.
 //   vendor/<pkg>.js    each heavy SDK bundled on its own (@azure/data-tables, @azure/msal-node, @azure/identity,
-//                      @azure/keyvault-secrets, node-forge, oauth4webapi for the API proxy). main.js requires them by relative path from inside
+//                      @azure/keyvault-secrets, node-forge, oauth4webapi for the API proxy, jose for ID tokens, tldts for
+//                      the site check). main.js requires them by relative path from inside
 //                      those lazy init functions, so /auth/login never parses MSAL, Key Vault or identity code and
 //                      the callback loads MSAL once (one copy of @azure/msal-node 7; @azure/identity carries its
 //                      own MSAL 5 by its semver range, loaded only for managed identity / Key Vault).
@@ -41,6 +42,8 @@ export const VENDOR = [
   '@azure/keyvault-secrets',
   'node-forge',
   'oauth4webapi',
+  'jose',
+  'tldts',
 ];
 const vendorFile = (pkg) => `${pkg.replace(/^@/, '').replace(/\//g, '-')}.js`;
 /** The worker injects it at run time; never bundled. */

@@ -7,7 +7,7 @@
  * unknown `kid` and rate-limits refetches (cooldown), so a flood of forged `kid`s cannot hammer the provider.
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html
  */
-import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 import { AuthError, upstreamTransportError } from '../errors';
 import type { Clock, ProviderMetadata, ProviderMetadataSource } from '../ports';
 
@@ -47,6 +47,9 @@ export function createProviderMetadataSource(
 
 /** jose's remote key set for the provider's `jwks_uri`, created once per instance. */
 export function createSigningKeys(jwksUri: string, timeoutMs = FETCH_TIMEOUT_MS): JWTVerifyGetKey {
+  // Loaded here, on the first callback: discovery (every login) needs no jose.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading keeps cold starts small
+  const { createRemoteJWKSet, customFetch } = require('jose') as typeof import('jose');
   return createRemoteJWKSet(new URL(jwksUri), {
     timeoutDuration: timeoutMs,
     cooldownDuration: 30_000,

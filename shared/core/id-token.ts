@@ -3,8 +3,17 @@
  * @see https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation OIDC Core §3.1.3.7
  * @see https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference
  */
-import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { AuthError } from '../errors';
+
+type Jose = typeof import('jose');
+let joseModule: Jose | undefined;
+/** jose on first use (the first callback): a login and a cold start never load it (BENCHMARKS.md, cold start). */
+function jose(): Jose {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading keeps cold starts small
+  joseModule ??= require('jose') as Jose;
+  return joseModule;
+}
 
 /** Clock skew tolerated on exp, nbf and iat (design §7: five minutes). */
 export const CLOCK_SKEW_SECONDS = 300;
@@ -57,7 +66,7 @@ export async function validateIdToken(
   if (idToken.length > MAX_ID_TOKEN_LENGTH) throw invalid('ID token too large');
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(idToken, keys, {
+    ({ payload } = await jose().jwtVerify(idToken, keys, {
       algorithms: ['RS256'],
       audience: expect.clientId,
       clockTolerance: CLOCK_SKEW_SECONDS,
@@ -65,6 +74,7 @@ export async function validateIdToken(
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
     }));
   } catch (cause) {
+    const joseErrors = jose().errors;
     // The JWKS fetch happens inside jwtVerify: a provider outage there is not the token's fault.
     if (cause instanceof joseErrors.JWKSTimeout)
       throw new AuthError('upstream_timeout', { cause, logDetail: 'JWKS fetch timed out' });
@@ -146,7 +156,7 @@ function stringList(value: unknown): string[] | undefined {
  * @see https://openid.net/specs/openid-connect-frontchannel-1_0.html#ClaimsContents
  */
 export function idTokenSessionId(validatedIdToken: string): unknown {
-  return decodeJwt(validatedIdToken).sid;
+  return jose().decodeJwt(validatedIdToken).sid;
 }
 
 function invalid(reason: string, cause?: unknown): AuthError {
@@ -154,6 +164,7 @@ function invalid(reason: string, cause?: unknown): AuthError {
 }
 
 function describeJoseFailure(cause: unknown): string {
+  const joseErrors = jose().errors;
   if (cause instanceof joseErrors.JWTExpired) return 'expired';
   if (cause instanceof joseErrors.JWTClaimValidationFailed) return `claim ${cause.claim} failed (${cause.reason})`;
   if (cause instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad signature';

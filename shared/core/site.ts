@@ -10,7 +10,10 @@
  */
 type Tldts = typeof import('tldts');
 let tldts: Tldts | undefined;
-/** Loaded on first use (only a configuration with AUTH_ALLOWED_RETURN_ORIGINS asks): its list is ~140 KB of code. */
+/**
+ * Loaded on first use (only a configuration with AUTH_ALLOWED_RETURN_ORIGINS on another host asks): its list is
+ * ~140 KB of code, bundled apart from main.js (scripts/build.mjs).
+ */
 function registrableDomain(host: string): string | null {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy loading keeps cold starts small
   tldts ??= require('tldts') as Tldts;
@@ -27,7 +30,10 @@ export function siteOf(url: string | URL): string {
 
 /** True when a `SameSite=Lax` cookie set by `a` goes with requests from a page on `b` (and the reverse). */
 export function isSameSite(a: string | URL, b: string | URL): boolean {
-  return siteOf(a) === siteOf(b);
+  const [left, right] = [a, b].map((url) => (typeof url === 'string' ? new URL(url) : url)) as [URL, URL];
+  // One host is one site: no list needed (and none loaded) for the one-origin topology.
+  if (left.protocol === right.protocol && left.hostname.toLowerCase() === right.hostname.toLowerCase()) return true;
+  return siteOf(left) === siteOf(right);
 }
 
 function isIpLiteral(host: string): boolean {

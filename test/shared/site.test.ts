@@ -3,7 +3,7 @@
  * service makes the configuration invalid (named in the start-up error and by /auth/health), and the token flow's
  * origins get CORS on exactly the token flow's routes. Unit tier: no network, no ports.
  */
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect, jest, test } from '@jest/globals';
 import { HttpRequest, InvocationContext, type HttpHandler, type HttpResponseInit } from '@azure/functions';
 import { crossSiteOriginProblem, parseConfig } from '../../shared/config';
 import { isSameSite, siteOf } from '../../shared/core/site';
@@ -59,8 +59,22 @@ describe('sites', () => {
     ],
     ['another registrable domain is another site', 'https://app.fabrikam.com', 'https://auth.contoso.com', false],
     ['http and https are two sites (schemeful same-site)', 'http://www.contoso.com', 'https://auth.contoso.com', false],
+    ['one host on two ports is one site', 'https://Auth.Contoso.com:8443', 'https://auth.contoso.com', true],
+    ['one host over http and https is two sites', 'http://auth.contoso.com', 'https://auth.contoso.com', false],
   ])('%s', (_name, a, b, same) => {
     expect(isSameSite(a, b)).toBe(same);
+  });
+
+  test('one host is one site without loading the Public Suffix List (a cold start of the one-origin topology)', () => {
+    jest.isolateModules(() => {
+      const { isSameSite: fresh } = require('../../shared/core/site') as typeof import('../../shared/core/site');
+      const loaded = () => Object.keys(require.cache).some((id) => /[\\/]tldts[\\/]/.test(id));
+      jest.resetModules();
+      expect(fresh('https://auth.contoso.com:8443', 'https://auth.contoso.com')).toBe(true);
+      expect(loaded()).toBe(false);
+      expect(fresh('https://www.contoso.com', 'https://auth.contoso.com')).toBe(true);
+      expect(loaded()).toBe(true);
+    });
   });
 });
 
