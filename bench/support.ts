@@ -25,21 +25,27 @@ export function buildBundle(outDir: string): void {
   if (r.status !== 0) throw new Error(`build failed: ${r.stderr}${r.stdout}`);
 }
 
-/** bench/launch-host.ts as one JS file (the local host is dev tooling, bundled so start-up pays no tsx). */
-export async function buildLauncher(outFile: string): Promise<void> {
+/**
+ * One bench script (or bench function module) as one plain JS file, so its start-up pays no tsx: bundled like
+ * the app's main.js (CommonJS, node20, minified syntax), `@azure/functions-core` left to the host's shim.
+ */
+export async function bundleScript(entry: string, outFile: string, external: string[] = []): Promise<void> {
   await build({
-    entryPoints: [join(ROOT, 'bench/launch-host.ts')],
+    entryPoints: [join(ROOT, entry)],
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
     outfile: outFile,
-    external: ['@azure/functions-core'],
+    external: ['@azure/functions-core', ...external],
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'error',
   });
 }
+
+/** bench/launch-host.ts as one JS file (the local host is dev tooling, bundled so start-up pays no tsx). */
+export const buildLauncher = (outFile: string): Promise<void> => bundleScript('bench/launch-host.ts', outFile);
 
 export function appEnv(
   azurite: AzuriteInstance,
