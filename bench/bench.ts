@@ -5,8 +5,9 @@ import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { renderChart } from './chart';
 import type { AddressInfo } from 'node:net';
 import { startAzurite, type AzuriteInstance } from '../dev/azurite';
 import { startEntraStandIn, DEMO_PASSWORD, type EntraStandIn, type StandInUser } from '../dev/entra-standin';
@@ -93,6 +94,22 @@ function printTable(): void {
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const b of body) console.log(line(b));
+}
+
+/**
+ * `.local/bench/results.json` (this run's rows and notes) and the chart: `.local/bench/chart.svg`, or the file
+ * `BENCH_CHART` names (BENCHMARKS.md's is `docs/benchmarks.svg`). `BENCH_BEFORE=<an earlier results.json>` adds
+ * that run's ratios under this run's bars.
+ */
+function writeResults(machine: string): void {
+  const date = new Date().toISOString();
+  writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify({ date, machine, rows, notes }, null, 2)}\n`);
+  const before = process.env['BENCH_BEFORE']
+    ? (JSON.parse(readFileSync(process.env['BENCH_BEFORE'], 'utf8')) as { rows: Row[] }).rows
+    : [];
+  const chart = resolve(ROOT, process.env['BENCH_CHART'] ?? join(BENCH_DIR, 'chart.svg'));
+  writeFileSync(chart, renderChart(rows, `npm run bench, ${date.slice(0, 10)}: ${machine}`, before));
+  log(`wrote ${relative(ROOT, join(BENCH_DIR, 'results.json'))} and ${relative(ROOT, chart)}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -727,7 +744,8 @@ export async function main(): Promise<number> {
   );
   printTable();
   for (const n of notes) console.log(`\n${n}`);
-  console.log('\nRatios compare medians; goals are design §10. A missed goal is reported, never fatal.');
+  writeResults(machine);
+  console.log('\nRatios compare medians; goals are design §10 and issue 19. A missed goal is reported, never fatal.');
   if (broken) {
     console.error(
       `\nbench: broken run: ${broken instanceof Error ? (broken.stack ?? broken.message) : String(broken)}`,

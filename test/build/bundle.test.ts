@@ -65,16 +65,17 @@ test('package.json main names the bundle the build writes', () => {
 });
 
 test('the built bundle serves a whole sign-in through the Functions host (Azurite + Entra stand-in)', async () => {
-  app = await startApp(join(dir, 'launch-host.js'), join(dir, 'dist'), appEnv(azurite, standIn), [
+  const host = await startApp(join(dir, 'launch-host.js'), join(dir, 'dist'), appEnv(azurite, standIn), [
     '--enable-source-maps',
   ]);
-  expect([...app.functions].sort()).toStrictEqual(functionNames());
+  app = host;
+  expect([...host.functions].sort()).toStrictEqual(functionNames());
   const vendorLoaded = async () =>
-    (await app.command<string[]>('modules')).map((p) => p.replace(/.*vendor[\\/]/, '')).sort();
+    (await host.command<string[]>('modules')).map((p) => p.replace(/.*vendor[\\/]/, '')).sort();
   // At start only the Public Suffix List, for the configuration's site check (the return origin is on another host).
   expect(await vendorLoaded()).toStrictEqual(['tldts.js']);
 
-  const browser = new Browser(app.url);
+  const browser = new Browser(host.url);
   const authorizeUrl = await browser.login();
   expect(authorizeUrl.startsWith(standIn.url)).toBeTruthy();
   expect(await vendorLoaded()).toStrictEqual(['azure-data-tables.js', 'tldts.js']);
