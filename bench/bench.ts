@@ -437,7 +437,7 @@ async function cpuPerLogin(world: World): Promise<void> {
       });
     };
     vsInsert("(c) login's own CPU, storage stubbed", memoryOwn, 1.5);
-    vsInsert("(c) login's own CPU with its Table insert", loginOwn, 2.5);
+    vsInsert("(c) login's own CPU with its Table insert", loginOwn, 1.5);
     const oldRatio = median(per.memory) / median(per.bare);
     rows.push({
       figure: '(c) CPU per login, storage stubbed (old figure)',

@@ -27,25 +27,26 @@ app.http('loginmem', {
 });
 
 /** A sealed pending row of a web sign-in's size, from one real beginSignIn into a scratch store. */
-const pendingRowData = (async () => {
+async function samplePendingRow(): Promise<string> {
   const scratch = new MemoryRowStore();
   await beginSignIn({ returnTo: '/app' }, { ...deps, states: scratch });
   return scratch.snapshot()[0]!.data;
-})();
+}
+let pendingRowData: Promise<string> | undefined;
 const rowKeyPrefix = randomBytes(32).toString('hex').slice(0, 48);
 let inserted = 0;
 
 const table = TableClient.fromConnectionString(process.env['AUTH_STORAGE_CONNECTION_STRING']!, 'BenchFloor', {
   allowInsecureConnection: true,
 });
-const tableReady = table.createTable();
+let tableReady: Promise<unknown> | undefined;
 
 app.http('insertfloor', {
   methods: ['GET'],
   route: 'bench/insert',
   authLevel: 'anonymous',
   handler: async () => {
-    const [data] = await Promise.all([pendingRowData, tableReady]);
+    const [data] = await Promise.all([(pendingRowData ??= samplePendingRow()), (tableReady ??= table.createTable())]);
     const expiresAt = Date.now() + 600_000;
     // The entity the Table adapter writes for a pending sign-in (keys, expiry, one data chunk of the same size),
     // with nothing computed per request but a 64-character row key: the floor is the SDK's insert alone.
