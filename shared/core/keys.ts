@@ -41,7 +41,7 @@ const B64URL_22 = /^[A-Za-z0-9_-]{22}$/;
  * stays under 2,000: the account limit binds before any partition. A web sign-in costs 6 transactions (3 of them
  * on AuthState), so one account takes ~3,300 sign-ins/s, ~625 AuthState operations/s per shard (BENCHMARKS.md).
  * 10 would be the least that holds; 16 leaves room for the random spread and is one letter. More shards would only
- * cost the purge (one range query per shard per run, fuller transactions with fewer partitions).
+ * cost the purge: one more range query per shard per run, and at low volume smaller transactions.
  *
  * Why letters: they sort after the digits of the partitions from before the shards, so those are one key range
  * below every shard (`PartitionKey lt '<bucket>'` still finds them and nothing else), and before the session
