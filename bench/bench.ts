@@ -2,13 +2,11 @@
  * The figures of `npm run bench` (entry: bench/run.ts, which sets up the dev CA first). See BENCHMARKS.md.
  */
 import { spawn } from 'node:child_process';
-import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { renderChart } from './chart';
-import type { AddressInfo } from 'node:net';
 import { startAzurite, type AzuriteInstance } from '../dev/azurite';
 import { startEntraStandIn, DEMO_PASSWORD, type EntraStandIn, type StandInUser } from '../dev/entra-standin';
 import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../dev/managed-identity-standin';
@@ -26,6 +24,8 @@ import {
   startChild,
   type AppProcess,
 } from './support';
+import { scaleOut } from './scale-out';
+import { startTableProxy } from './table-proxy';
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
@@ -35,7 +35,7 @@ const USERS = num('BENCH_USERS', 5000);
 const USERS_FIRST = num('BENCH_USERS_FIRST', 1000);
 const SAMPLE = num('BENCH_SAMPLE', 100);
 const PROXY_REQUESTS = num('BENCH_PROXY_REQUESTS', 1000);
-const ONLY = (process.env['BENCH_ONLY'] ?? 'a,b,c,d,p').split(',').map((s) => s.trim());
+const ONLY = (process.env['BENCH_ONLY'] ?? 'a,b,c,d,p,s').split(',').map((s) => s.trim());
 const CONNECTIONS = 10;
 const FILL_CONCURRENCY = 8;
 const APP_IDENTITY = '44444444-4444-4444-8444-444444444444';
@@ -179,32 +179,6 @@ interface Usage {
   heap: number;
 }
 const cpuMs = (a: Usage, b: Usage) => (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000;
-
-/** A counting HTTP proxy in front of Azurite: every request is one Table transaction (no batches are used). */
-async function startTableProxy(
-  azurite: AzuriteInstance,
-): Promise<{ server: Server; port: number; count: () => number; byKind: Map<string, number> }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  let count = 0;
-  const byKind = new Map<string, number>();
-  const server = createServer((req, res) => {
-    count++;
-    const table = (req.url ?? '').split('?')[0]!.split('/')[2]?.replace(/\(.*$/, '') ?? '';
-    const kind = `${req.method} ${table}`;
-    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
-    const upstream = httpRequest(
-      { host: '127.0.0.1', port: azurite.port, method: req.method, path: req.url, headers: req.headers, agent },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', () => (res.headersSent ? res.destroy() : (res.writeHead(502), res.end())));
-    req.pipe(upstream);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as AddressInfo).port, count: () => count, byKind };
-}
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -726,6 +700,7 @@ export async function main(): Promise<number> {
       ['c', `CPU per login against its floors (3 × 5 × ${CPU_REQUESTS} requests)`, cpuPerLogin],
       ['d', `${USERS} distinct users, Key Vault and Table counts`, scale],
       ['p', `API proxy latency and CPU (${PROXY_REQUESTS} requests a round)`, apiProxy],
+      ['s', 'scale-out: 4 hosts, one Azurite, Table operations per partition', (w) => scaleOut(w, rows, notes)],
     ];
     for (const [key, what, step] of steps) {
       if (!ONLY.includes(key)) continue;

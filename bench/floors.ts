@@ -13,7 +13,7 @@ import './hello-world';
 import { createLoginHandler } from '../functions/login';
 import { getConfig } from '../shared/config';
 import { beginSignIn } from '../shared/core/flow';
-import { stateExpiryPartition } from '../shared/core/keys';
+import { SHARDS, shardedPartition, stateExpiryBucket } from '../shared/core/keys';
 import { createServices } from '../shared/services';
 // The unit tier's in-memory store (it passes the RowStore contract); esbuild bundles it into this module.
 import { MemoryRowStore } from '../test/_support/fakes/memory-row-store';
@@ -51,7 +51,7 @@ app.http('insertfloor', {
     // The entity the Table adapter writes for a pending sign-in (keys, expiry, one data chunk of the same size),
     // with nothing computed per request but a 64-character row key: the floor is the SDK's insert alone.
     await table.createEntity({
-      partitionKey: stateExpiryPartition(expiresAt),
+      partitionKey: shardedPartition(SHARDS[inserted % SHARDS.length]!, stateExpiryBucket(expiresAt)),
       rowKey: `${rowKeyPrefix}${(inserted++).toString(16).padStart(16, '0')}`,
       expiresAt,
       chunks: 1,

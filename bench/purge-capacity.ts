@@ -21,7 +21,7 @@ import { startAzurite } from '../dev/azurite';
 import { createPurgeHandler } from '../functions/purge';
 import { createTableClient, createTableRowStore, PURGE_BUDGET_MS } from '../shared/adapters/table-store';
 import type { CoreDeps } from '../shared/core/deps';
-import { STATE_BUCKET_MS, stateExpiryPartition, expiryPartition } from '../shared/core/keys';
+import { expiryBucket, shardedPartition, SHARDS, STATE_BUCKET_MS, stateExpiryBucket } from '../shared/core/keys';
 import { startSlowProxy } from '../test/_support/slow-proxy';
 
 const INTERVALS = Number(process.env['INTERVALS'] ?? 12);
@@ -104,11 +104,15 @@ async function main(): Promise<void> {
     let left = 0;
     for (let period = 1; period <= INTERVALS; period++) {
       now += PERIOD_S * 1000;
-      // Expired by now, in the two buckets before the live one (where a 10-minute state admitted last period is).
+      // Expired by now, in the two buckets before the live one (where a 10-minute state admitted last period is),
+      // spread over the 16 shards of each bucket as the service spreads them.
+      const shard = (i: number) => SHARDS[Math.floor(i / 2) % SHARDS.length]!;
       await insertExpired(states, admittedPerPeriod, (i) =>
-        stateExpiryPartition(now - STATE_BUCKET_MS * (1 + (i % 2))),
+        shardedPartition(shard(i), stateExpiryBucket(now - STATE_BUCKET_MS * (1 + (i % 2)))),
       );
-      await insertExpired(sessions, SESSIONS_PER_PERIOD, () => expiryPartition(now - 3_600_000));
+      await insertExpired(sessions, SESSIONS_PER_PERIOD, (i) =>
+        shardedPartition(shard(i), expiryBucket(now - 3_600_000)),
+      );
       const before = left + admittedPerPeriod;
       const started = performance.now();
       await purge({} as Timer, context);

@@ -33,8 +33,8 @@ export interface Logger {
  * One row of `AuthState` or `AuthSessions`. `data` is sealed (encrypted) by the core before it gets here, so a
  * store only ever sees ciphertext, key hashes and expiry times.
  *
- * `partitionKey` is the expiry-time bucket (see `core/keys.ts`), so purging expired rows reads only the
- * partitions that have expired, not the whole table.
+ * `partitionKey` is a shard and the expiry-time bucket (`<shard>-<bucket>`, see `core/keys.ts`), so purging
+ * expired rows reads only the partitions that have expired, not the whole table.
  */
 export interface StoredRow {
   partitionKey: string;
@@ -73,16 +73,23 @@ export interface RowStore {
   /** Deletes the row whatever its etag; a missing row is not an error. */
   delete(partitionKey: string, rowKey: string): Promise<void>;
   /**
-   * Deletes rows whose partition key sorts before `partitionKey`, each one's `links` first (so a purge interrupted
-   * halfway leaves no link behind: the next run finds the row again), until none is left or `budgetMs` has passed.
-   * A run that stops at its budget is not a failure: the next run goes on with what is left. Links are not counted.
+   * Deletes the rows whose partition key is in one of `ranges` (one key-range query each, in order), each row's
+   * `links` first (so a purge interrupted halfway leaves no link behind: the next run finds the row again), until
+   * none is left or `budgetMs` has passed; the budget is shared by all the ranges. A run that stops at its budget
+   * is not a failure: the next run goes on with what is left. Links are not counted.
    */
-  purgePartitionsBefore(partitionKey: string, budgetMs?: number): Promise<PurgeResult>;
+  purgePartitions(ranges: readonly PartitionRange[], budgetMs?: number): Promise<PurgeResult>;
   /**
    * The rows of one partition whose row key sorts at or after `fromRowKey`: one key-range query inside one
    * partition, so its cost grows with the rows returned, not with the table.
    */
   listPartition(partitionKey: string, fromRowKey: string): Promise<StoredRowWithEtag[]>;
+}
+
+/** A key range of partitions: `from` ≤ PartitionKey < `to`; an empty `from` is no lower bound. */
+export interface PartitionRange {
+  from: string;
+  to: string;
 }
 
 export interface PurgeResult {

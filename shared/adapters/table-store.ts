@@ -10,7 +10,7 @@
 import { odata, RestError, TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import type { StorageConfig } from '../config';
 import { AuthError } from '../errors';
-import type { RowKeyPair, RowStore, StoredRow, StoredRowWithEtag } from '../ports';
+import type { PartitionRange, RowKeyPair, RowStore, StoredRow, StoredRowWithEtag } from '../ports';
 
 /** Characters per property: 32K UTF-16 code units is the Table Storage limit; stay below it. */
 const CHUNK = 30_000;
@@ -138,34 +138,34 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
       });
     },
 
-    async purgePartitionsBefore(partitionKey, budgetMs = PURGE_BUDGET_MS) {
+    async purgePartitions(ranges, budgetMs = PURGE_BUDGET_MS) {
       const deadline = Date.now() + budgetMs;
-      // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
-      const queryOptions = {
-        filter: `PartitionKey lt '${partitionKey.replace(/'/g, "''")}'`,
-        select: ['PartitionKey', 'RowKey', 'links'],
-      };
+      const purgeCallTimeoutMs = Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS);
       let deleted = 0;
-      let continuationToken: string | undefined;
       return guard(async () => {
         try {
-          do {
-            if (Date.now() >= deadline) return { deleted, complete: false };
-            // One page at a time, each with its own deadline: a long backlog is many short calls, not one long one.
-            const page = await call(async () => {
-              const abortSignal = AbortSignal.timeout(Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
-              const pages = client
-                .listEntities<Entity>({ queryOptions, abortSignal })
-                .byPage({ maxPageSize: PURGE_PAGE_SIZE, continuationToken });
-              return (await pages.next()).value as (Entity[] & { continuationToken?: string }) | undefined;
-            });
-            if (!page) break;
-            // Each row's links (its index entries) first: if this run stops between the two, the next finds the row again.
-            const links = page.flatMap((row) => parseLinks(row.links));
-            if (links.length > 0) await deleteInBatches(links, Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
-            deleted += await deleteInBatches(page, Math.max(timeoutMs, PURGE_CALL_TIMEOUT_MS));
-            continuationToken = page.continuationToken;
-          } while (continuationToken);
+          for (const range of ranges) {
+            // A key-range query on PartitionKey: reads only the expired partitions, never the live ones.
+            const queryOptions = { filter: rangeFilter(range), select: ['PartitionKey', 'RowKey', 'links'] };
+            let continuationToken: string | undefined;
+            do {
+              if (Date.now() >= deadline) return { deleted, complete: false };
+              // One page at a time, each with its own deadline: a long backlog is many short calls, not one long one.
+              const page = await call(async () => {
+                const abortSignal = AbortSignal.timeout(purgeCallTimeoutMs);
+                const pages = client
+                  .listEntities<Entity>({ queryOptions, abortSignal })
+                  .byPage({ maxPageSize: PURGE_PAGE_SIZE, continuationToken });
+                return (await pages.next()).value as (Entity[] & { continuationToken?: string }) | undefined;
+              });
+              if (!page) break;
+              // Each row's links (its index entries) first: if this run stops between the two, the next finds the row again.
+              const links = page.flatMap((row) => parseLinks(row.links));
+              if (links.length > 0) await deleteInBatches(links, purgeCallTimeoutMs);
+              deleted += await deleteInBatches(page, purgeCallTimeoutMs);
+              continuationToken = page.continuationToken;
+            } while (continuationToken);
+          }
         } catch (error) {
           if (!isTableNotFound(error)) throw error;
         }
@@ -244,6 +244,13 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
     }
     return deleted;
   }
+}
+
+/** The OData filter of one partition key range (quotes doubled, as OData string literals escape them). */
+function rangeFilter(range: PartitionRange): string {
+  const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+  const below = `PartitionKey lt ${literal(range.to)}`;
+  return range.from === '' ? below : `PartitionKey ge ${literal(range.from)} and ${below}`;
 }
 
 /** `links` is stored as `<partition> <row>` pairs separated by `;` (keys here never hold either character). */

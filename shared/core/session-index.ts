@@ -3,11 +3,13 @@
  * proportion to those sessions, never a scan of the table.
  *
  * Both live in `AuthSessions` beside the session rows, in their own partitions:
- * - user index: partition `u.<sha256(user key)>`, one entry per session, row key `<session partition>.<handle>`;
+ * - user index: partition `u.<sha256(user key)>`, one entry per session, row key `<session bucket>.<handle>`;
  * - sid index: partition `s.<sha256(sid)>`, one entry per session signed in with that provider session.
- * `u.`/`s.` sort after the ten-digit expiry partitions, so the purge's key-range query never reads them; it
- * deletes a session's entries through the session row's `links` (plain keys) instead. Since an entry's row key
- * starts with its session's expiry partition, a listing from the first live partition on skips expired ones.
+ * `u.`/`s.` sort after the session partitions (`<shard>-<bucket>` with shards `a`..`p`, and the ten-digit ones from
+ * before the shards), so no purge range reads them; the purge deletes a session's entries through the session
+ * row's `links` (plain keys) instead. An entry's row key starts with its session's expiry bucket (the hour, without
+ * the shard: the handle alone names the session), so a listing from the first live bucket on skips expired ones;
+ * entries written before the shards have the same shape.
  *
  * A copy of the tables names no user and no sid (partition keys are hashes) and opens nothing: an entry holds
  * the session's row key, never its token, and is sealed with a key derived from the user key (the sid, for the
@@ -18,7 +20,7 @@
  */
 import type { RowKeyPair, StoredRow } from '../ports';
 import type { SignedInUser } from './id-token';
-import { firstLivePartition, sha256Hex } from './keys';
+import { bucketOf, firstLiveBucket, sha256Hex } from './keys';
 import type { CoreDeps } from './deps';
 import { open, seal } from './seal';
 
@@ -127,8 +129,9 @@ export function sessionHandle(sessionRowKey: string): string {
   return sha256Hex(`session-handle:${sessionRowKey}`).slice(0, 32);
 }
 
+/** `<bucket>.<handle>`: ordered by expiry whatever the session's shard (a sharded partition would sort after all). */
 function entryRowKey(session: RowKeyPair): string {
-  return `${session.partitionKey}.${sessionHandle(session.rowKey)}`;
+  return `${bucketOf(session.partitionKey)}.${sessionHandle(session.rowKey)}`;
 }
 
 /** The index entries a session has: the session row carries these as `links`, so the purge removes them. */
@@ -231,7 +234,7 @@ export async function listUserSessions(
 ): Promise<IndexedSession[]> {
   const now = deps.clock.now();
   const partitionKey = userIndexPartition(userKey);
-  const rows = await deps.sessions.listPartition(partitionKey, includeExpired ? '' : firstLivePartition(now));
+  const rows = await deps.sessions.listPartition(partitionKey, includeExpired ? '' : firstLiveBucket(now));
   const listed: IndexedSession[] = [];
   for (const row of rows) {
     const entry = open<UserIndexEntry>(row.data, userKey, 'session-index', row.rowKey);

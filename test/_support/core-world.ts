@@ -197,9 +197,12 @@ export async function nativeSession(world: CoreWorld): Promise<string> {
   return tokens.refresh_token;
 }
 
-/** The session rows of AuthSessions, without the user and sid index entries (`u.…`/`s.…` partitions) beside them. */
+/**
+ * The session rows of AuthSessions (partitions `<shard>-<bucket>`, or a bare bucket from before the shards), without
+ * the user and sid index entries (`u.…`/`s.…` partitions) beside them.
+ */
 export function sessionRows(world: CoreWorld) {
-  return world.sessions.snapshot().filter((row) => /^\d{10}$/.test(row.partitionKey));
+  return world.sessions.snapshot().filter((row) => /^(?:[a-p]-)?\d{10}$/.test(row.partitionKey));
 }
 
 /** The error code a promise rejects with ('resolved' when it does not reject). */

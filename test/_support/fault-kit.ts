@@ -146,8 +146,7 @@ export function tableView(connectionString: () => string): TableView {
   };
 }
 
-export type RowOperation =
-  'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitionsBefore' | 'listPartition';
+export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' | 'purgePartitions' | 'listPartition';
 
 /**
  * A RowStore that sends the operations it is told to through `faulty` (the real Table adapter behind a slow proxy)
@@ -163,7 +162,7 @@ export class SwitchRowStore implements RowStore {
     replace: 0,
     consume: 0,
     delete: 0,
-    purgePartitionsBefore: 0,
+    purgePartitions: 0,
     listPartition: 0,
   };
 
@@ -194,8 +193,8 @@ export class SwitchRowStore implements RowStore {
   replace: RowStore['replace'] = (row, etag) => this.pick('replace').replace(row, etag);
   consume: RowStore['consume'] = (pk, rk, etag) => this.pick('consume').consume(pk, rk, etag);
   delete: RowStore['delete'] = (pk, rk) => this.pick('delete').delete(pk, rk);
-  purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) =>
-    this.pick('purgePartitionsBefore').purgePartitionsBefore(pk);
+  purgePartitions: RowStore['purgePartitions'] = (ranges, budgetMs) =>
+    this.pick('purgePartitions').purgePartitions(ranges, budgetMs);
   listPartition: RowStore['listPartition'] = (pk, from) => this.pick('listPartition').listPartition(pk, from);
 }
 
@@ -233,7 +232,7 @@ export class HoldRowStore implements RowStore {
   replace: RowStore['replace'] = (row, etag) => this.inner.replace(row, etag);
   consume: RowStore['consume'] = (pk, rk, etag) => this.inner.consume(pk, rk, etag);
   delete: RowStore['delete'] = (pk, rk) => this.inner.delete(pk, rk);
-  purgePartitionsBefore: RowStore['purgePartitionsBefore'] = (pk) => this.inner.purgePartitionsBefore(pk);
+  purgePartitions: RowStore['purgePartitions'] = (ranges, budgetMs) => this.inner.purgePartitions(ranges, budgetMs);
   listPartition: RowStore['listPartition'] = (pk, from) => this.inner.listPartition(pk, from);
 }
 

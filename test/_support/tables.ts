@@ -2,7 +2,8 @@ import { TableClient } from '@azure/data-tables';
 
 /**
  * Session index entries live in AuthSessions beside the sessions, in partitions `u.<hash>` / `s.<hash>`
- * (shared/core/session-index.ts); session rows are in ten-digit expiry partitions, which sort before them.
+ * (shared/core/session-index.ts); session rows are in `<shard>-<bucket>` partitions (shards a..p; a bare
+ * ten-digit bucket from before the shards), which sort before them.
  */
 export const INDEX_PARTITION = /^[us]\./;
 

@@ -1,8 +1,11 @@
 import { expect, test } from '@jest/globals';
-import { sessionRowRef, newSessionToken } from '../../shared/core/keys';
+import { expiryBucket, sessionRowRef, newSessionToken } from '../../shared/core/keys';
 import {
   displayUserAgent,
+  endUserSessions,
   indexableSid,
+  indexSession,
+  listUserSessions,
   isWellFormedHandle,
   isWellFormedSid,
   sessionHandle,
@@ -11,7 +14,9 @@ import {
   userIndexPartition,
   userKeyOf,
 } from '../../shared/core/session-index';
+import type { RowStore } from '../../shared/ports';
 import { secureRandom } from '../../shared/services';
+import { MemoryRowStore } from '../_support/fakes/memory-row-store';
 
 const USER = {
   id: '4d3b0a8e-2a6f-4f55-9c1e-6a1f0d2b7c31',
@@ -27,6 +32,7 @@ test('index partitions are hashes that sort after every expiry partition, so the
   expect(sid).toMatch(/^s\.[0-9a-f]{64}$/);
   for (const partition of [user, sid]) {
     expect(partition > '9999999999').toBe(true);
+    expect(partition > 'p-9999999999').toBe(true); // the last shard's partitions
     expect(partition).not.toContain(USER.id);
     expect(partition).not.toContain(SID);
   }
@@ -35,18 +41,20 @@ test('index partitions are hashes that sort after every expiry partition, so the
   expect(userIndexPartition(userKeyOf({ ...USER, tenantId: '00000000-0000-0000-0000-000000000000' }))).not.toBe(user);
 });
 
-test('a session’s links: its user entry, and its sid entry when it has a sid; both keyed by expiry partition and handle', () => {
+test('a session’s links: its user entry, and its sid entry when it has a sid; both keyed by expiry bucket and handle', () => {
   const ref = sessionRowRef(newSessionToken(secureRandom, Date.UTC(2026, 10, 29, 12)))!;
+  const bucket = expiryBucket(Date.UTC(2026, 10, 29, 12));
+  expect(ref.partitionKey).toMatch(new RegExp(`^[a-p]-${bucket}$`));
   const record = { user: USER, createdAt: 0, lastSeenAt: 0, idleExpiresAt: 1, absoluteExpiresAt: 2 };
   const handle = sessionHandle(ref.rowKey);
   expect(isWellFormedHandle(handle)).toBe(true);
   expect(ref.rowKey).not.toContain(handle);
   expect(sessionIndexLinks(ref, record)).toEqual([
-    { partitionKey: userIndexPartition(userKeyOf(USER)), rowKey: `${ref.partitionKey}.${handle}` },
+    { partitionKey: userIndexPartition(userKeyOf(USER)), rowKey: `${bucket}.${handle}` },
   ]);
   expect(sessionIndexLinks(ref, { ...record, sid: SID })).toEqual([
-    { partitionKey: userIndexPartition(userKeyOf(USER)), rowKey: `${ref.partitionKey}.${handle}` },
-    { partitionKey: sidIndexPartition(SID), rowKey: `${ref.partitionKey}.${handle}` },
+    { partitionKey: userIndexPartition(userKeyOf(USER)), rowKey: `${bucket}.${handle}` },
+    { partitionKey: sidIndexPartition(SID), rowKey: `${bucket}.${handle}` },
   ]);
 });
 
@@ -89,4 +97,58 @@ test.each([
   ['..', false],
 ])('handle %j well-formed: %s', (handle, ok) => {
   expect(isWellFormedHandle(handle)).toBe(ok);
+});
+
+test('a user listing reads from the first live bucket on: sharded sessions and those from before the shards; expired entries are not even read', async () => {
+  const now = Date.UTC(2026, 10, 29, 12, 30);
+  const store = new MemoryRowStore();
+  let read = 0;
+  const sessions: RowStore = {
+    insert: (row) => store.insert(row),
+    get: (pk, rk) => store.get(pk, rk),
+    replace: (row, etag) => store.replace(row, etag),
+    consume: (pk, rk, etag) => store.consume(pk, rk, etag),
+    delete: (pk, rk) => store.delete(pk, rk),
+    purgePartitions: (ranges, budgetMs) => store.purgePartitions(ranges, budgetMs),
+    listPartition: async (pk, from) => {
+      const rows = await store.listPartition(pk, from);
+      read += rows.length;
+      return rows;
+    },
+  };
+  const deps = { sessions, clock: { now: () => now } };
+  const session = (partitionKey: string, rowKey: string, expiresAt: number) => ({
+    ref: { partitionKey, rowKey },
+    record: {
+      user: USER,
+      sid: SID,
+      createdAt: 0,
+      lastSeenAt: 0,
+      idleExpiresAt: expiresAt,
+      absoluteExpiresAt: expiresAt,
+    },
+  });
+  const hour = 3_600_000;
+  const live = [
+    session(`c-${expiryBucket(now + 2 * hour)}`, 'live-sharded', now + 2 * hour),
+    session(expiryBucket(now + 3 * hour), 'live-from-before-the-shards', now + 3 * hour),
+    session(`p-${expiryBucket(now + 1)}`, 'live-this-hour', now + 1),
+  ];
+  const expired = [
+    session(`a-${expiryBucket(now - 2 * hour)}`, 'expired-sharded', now - 2 * hour),
+    session(expiryBucket(now - hour), 'expired-from-before-the-shards', now - hour),
+  ];
+  for (const { ref, record } of [...live, ...expired]) await indexSession(ref, record, deps);
+
+  const listed = await listUserSessions(userKeyOf(USER), deps);
+  expect(listed.map((s) => s.session).sort((a, b) => (a.rowKey < b.rowKey ? -1 : 1))).toEqual(
+    live.map((s) => s.ref).sort((a, b) => (a.rowKey < b.rowKey ? -1 : 1)),
+  );
+  expect(read).toBe(live.length);
+  expect(listed.map((s) => s.handle).sort()).toEqual(live.map((s) => sessionHandle(s.ref.rowKey)).sort());
+
+  // "Everywhere" also finds the expired entries, and removes every entry of both indexes.
+  expect(await listUserSessions(userKeyOf(USER), deps, true)).toHaveLength(live.length + expired.length);
+  expect(await endUserSessions(userKeyOf(USER), deps)).toBe(live.length);
+  expect(store.snapshot()).toEqual([]);
 });

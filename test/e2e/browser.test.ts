@@ -220,7 +220,7 @@ describe('the demo site in Chromium', () => {
       expect(caught.searchParams.get('state')).toBe(state);
       expect(caught.searchParams.get('iss')).toBe(stack.functions.url);
       const code = caught.searchParams.get('code') ?? '';
-      expect(code).toMatch(/^\d{10}\.[A-Za-z0-9_-]{43}$/);
+      expect(code).toMatch(/^[a-p]-\d{10}\.[A-Za-z0-9_-]{43}$/);
       expect((await context.cookies(stack.functions.url)).some((c) => c.name === SESSION_COOKIE)).toBe(false);
 
       // The app redeems the code at the token endpoint and uses its session token as Bearer.

@@ -14,11 +14,13 @@ import { createPurgeHandler } from '../../functions/purge';
 import { createTableClient, createTableRowStore } from '../../shared/adapters/table-store';
 import type { CoreDeps } from '../../shared/core/deps';
 import {
-  expiryPartition,
-  firstLivePartition,
-  firstLiveStatePartition,
+  bucketOf,
+  expiredStateRanges,
+  expiryBucket,
+  firstLiveBucket,
+  shardedPartition,
   STATE_BUCKET_MS,
-  stateExpiryPartition,
+  stateExpiryBucket,
 } from '../../shared/core/keys';
 import type { RowStore } from '../../shared/ports';
 import { SESSION_TABLE, STATE_TABLE } from '../../shared/services';
@@ -88,11 +90,15 @@ function countingClient(table: string) {
 }
 
 const now = Date.now();
-/** Three expired 5-minute state buckets and the live one. */
-const expiredStates = [1, 2, 7].map((n) => stateExpiryPartition(now - n * STATE_BUCKET_MS));
-const liveState = stateExpiryPartition(now + 10 * 60_000);
-const expiredSessions = [expiryPartition(now - 3 * 3_600_000), expiryPartition(now - 3_600_000)];
-const liveSession = expiryPartition(now + 24 * 3_600_000);
+/** Three expired 5-minute state partitions (two shards, and one from before the shards) and a live one. */
+const expiredStates = [
+  shardedPartition('a', stateExpiryBucket(now - STATE_BUCKET_MS)),
+  shardedPartition('p', stateExpiryBucket(now - 2 * STATE_BUCKET_MS)),
+  stateExpiryBucket(now - 7 * STATE_BUCKET_MS),
+];
+const liveState = shardedPartition('c', stateExpiryBucket(now + 10 * 60_000));
+const expiredSessions = [shardedPartition('b', expiryBucket(now - 3 * 3_600_000)), expiryBucket(now - 3_600_000)];
+const liveSession = shardedPartition('b', expiryBucket(now + 24 * 3_600_000));
 
 describe('purge: entity group transactions, page by page', () => {
   beforeEach(emptyTables);
@@ -101,7 +107,7 @@ describe('purge: entity group transactions, page by page', () => {
     await seed(STATE_TABLE, expiredStates, 850);
     await seed(STATE_TABLE, [liveState], 30);
     const { client, calls } = countingClient(STATE_TABLE);
-    const result = await createTableRowStore(client).purgePartitionsBefore(firstLiveStatePartition(now));
+    const result = await createTableRowStore(client).purgePartitions(expiredStateRanges(now));
     expect(result).toEqual({ deleted: 2550, complete: true });
     expect(await rowsOf(STATE_TABLE)).toEqual(Array(30).fill(liveState));
     expect(calls.deleteEntity).toBe(0);
@@ -123,7 +129,7 @@ describe('purge: entity group transactions, page by page', () => {
       }
       return submit(actions, options);
     };
-    const result = await createTableRowStore(client).purgePartitionsBefore(firstLiveStatePartition(now));
+    const result = await createTableRowStore(client).purgePartitions(expiredStateRanges(now));
     expect(result).toEqual({ deleted: 249, complete: true });
     expect(await rowsOf(STATE_TABLE)).toEqual([]);
   });
@@ -131,9 +137,9 @@ describe('purge: entity group transactions, page by page', () => {
   test('a run that reaches its time budget stops without failing; the next run goes on with what is left', async () => {
     await seed(STATE_TABLE, expiredStates, 400);
     const store = createTableRowStore(createTableClient({ connectionString: azurite.connectionString }, STATE_TABLE));
-    expect(await store.purgePartitionsBefore(firstLiveStatePartition(now), 0)).toEqual({ deleted: 0, complete: false });
+    expect(await store.purgePartitions(expiredStateRanges(now), 0)).toEqual({ deleted: 0, complete: false });
     expect((await rowsOf(STATE_TABLE)).length).toBe(1200);
-    expect(await store.purgePartitionsBefore(firstLiveStatePartition(now))).toEqual({ deleted: 1200, complete: true });
+    expect(await store.purgePartitions(expiredStateRanges(now))).toEqual({ deleted: 1200, complete: true });
   });
 
   test('through the latency proxy (Azure-like round trips) a run still finishes its backlog', async () => {
@@ -141,7 +147,7 @@ describe('purge: entity group transactions, page by page', () => {
     try {
       await seed(STATE_TABLE, expiredStates, 700);
       const store = tableStore(proxiedConnectionString(azurite, proxy), STATE_TABLE);
-      expect(await store.purgePartitionsBefore(firstLiveStatePartition(now))).toEqual({
+      expect(await store.purgePartitions(expiredStateRanges(now))).toEqual({
         deleted: 2100,
         complete: true,
       });
@@ -164,7 +170,7 @@ describe('purge timer: the two tables independently', () => {
     return { logs, done: createPurgeHandler(() => deps)({} as Timer, context) };
   }
 
-  test('states partitioned by 5-minute bucket and sessions by hour: each table is purged to its own first live partition', async () => {
+  test('states partitioned by 5-minute bucket and sessions by hour (sharded, and from before the shards): each table is purged to its own first live bucket', async () => {
     await seed(STATE_TABLE, [...expiredStates, liveState], 10);
     await seed(SESSION_TABLE, [...expiredSessions, liveSession], 10);
     const { logs, done } = run(
@@ -174,7 +180,7 @@ describe('purge timer: the two tables independently', () => {
     await done;
     expect(await rowsOf(STATE_TABLE)).toEqual(Array(10).fill(liveState));
     expect(await rowsOf(SESSION_TABLE)).toEqual(Array(10).fill(liveSession));
-    expect(firstLivePartition(now) < liveSession).toBe(true);
+    expect(bucketOf(liveSession) >= firstLiveBucket(now)).toBe(true);
     expect(logs.join('\n')).toContain('purge removed 30 expired sign-in states and 20 expired sessions');
   });
 
@@ -187,7 +193,7 @@ describe('purge timer: the two tables independently', () => {
         tableStore(azurite.connectionString, STATE_TABLE),
         tableStore(proxiedConnectionString(azurite, proxy), STATE_TABLE, 1000),
       );
-      states.failNext('purgePartitionsBefore');
+      states.failNext('purgePartitions');
       const { logs, done } = run(states, tableStore(azurite.connectionString, SESSION_TABLE));
       await expect(done).rejects.toMatchObject({ code: 'storage_unavailable' });
       expect(await rowsOf(SESSION_TABLE)).toEqual([]);

@@ -74,7 +74,7 @@ describe('the native flow', () => {
     expect(redirect.searchParams.get('state')).toBe(app.state);
     expect(redirect.searchParams.get('iss')).toBe(PUBLIC_ORIGIN);
     const code = redirect.searchParams.get('code') ?? '';
-    expect(code).toMatch(/^\d{10}\.[A-Za-z0-9_-]{43}$/);
+    expect(code).toMatch(/^[a-p]-\d{10}\.[A-Za-z0-9_-]{43}$/);
     expect(!/eyJ/.test(redirect.href)).toBeTruthy();
     const sessionsBefore = await sessions();
 
@@ -86,7 +86,7 @@ describe('the native flow', () => {
     expect(tokens.expires_in > 0).toBeTruthy();
     expect(tokens.scope.split(' ').includes('User.Read')).toBeTruthy();
     expect((await h.standIn.verifyAccessToken(tokens.access_token)).oid !== undefined).toBe(true);
-    expect(tokens.refresh_token).toMatch(/^\d{10}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
+    expect(tokens.refresh_token).toMatch(/^[a-p]-\d{10}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
     expect(await sessions()).toBe(sessionsBefore + 1);
     expect(
       !JSON.stringify(await tableRows(azurite.connectionString, 'AuthSessions')).includes(

@@ -588,13 +588,14 @@ describe('storage', () => {
       const rows = await tableRows(azurite.connectionString, SESSION_TABLE, { index: 'also' });
       const live = (h.deps.clock.now() / 3_600_000) | 0;
       // Every index entry left belongs to a session row still there: none points at a purged session.
-      const sessionPartitions = new Set(
-        rows.filter((r) => /^\d{10}$/.test(String(r.partitionKey))).map((r) => String(r.partitionKey)),
+      // An entry's row key starts with its session's expiry bucket; the session row's partition is `<shard>-<bucket>`.
+      const sessionBuckets = new Set(
+        rows.filter((r) => /^[a-p]-\d{10}$/.test(String(r.partitionKey))).map((r) => String(r.partitionKey).slice(2)),
       );
       for (const row of rows.filter((r) => /^[us]\./.test(String(r.partitionKey)))) {
-        const partition = String(row.rowKey).split('.')[0]!;
-        expect(Number(partition)).toBeGreaterThanOrEqual(live);
-        expect(sessionPartitions.has(partition)).toBe(true);
+        const bucket = String(row.rowKey).split('.')[0]!;
+        expect(Number(bucket)).toBeGreaterThanOrEqual(live);
+        expect(sessionBuckets.has(bucket)).toBe(true);
       }
       expect(await alive(alex)).toBe(true);
       expect((await list(alex)).json().sessions.map((s: { userAgent: string }) => s.userAgent)).toContain(

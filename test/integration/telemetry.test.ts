@@ -69,7 +69,7 @@ describe('security events', () => {
         return real.consume(pk, rk, etag);
       },
       delete: (pk, rk) => real.delete(pk, rk),
-      purgePartitionsBefore: (pk) => real.purgePartitionsBefore(pk),
+      purgePartitions: (ranges, budgetMs) => real.purgePartitions(ranges, budgetMs),
       listPartition: (pk, from) => real.listPartition(pk, from),
     };
     try {

@@ -187,8 +187,9 @@ async function rowCount(h: Harness, table: string): Promise<number> {
     );
   let count = 0;
   try {
-    // AuthSessions: the session rows (ten-digit partitions), not the session index entries (`u.`/`s.` partitions).
-    const filter = table === 'AuthSessions' ? "PartitionKey lt 'a'" : undefined;
+    // AuthSessions: the session rows (`<shard>-<bucket>` partitions, shards a..p, or ten digits from before the
+    // shards), not the session index entries (`s.`/`u.` partitions, which sort after them).
+    const filter = table === 'AuthSessions' ? "PartitionKey lt 's.'" : undefined;
     for await (const _row of client.listEntities({ queryOptions: { select: ['RowKey'], filter } })) count++;
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return 0;

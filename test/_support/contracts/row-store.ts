@@ -8,6 +8,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { isAuthError } from '../../../shared/errors';
+import { expiredPartitionRanges, SHARDS } from '../../../shared/core/keys';
 import type { RowStore, StoredRow } from '../../../shared/ports';
 
 export interface RowStoreContractOptions {
@@ -18,8 +19,8 @@ export interface RowStoreContractOptions {
 }
 
 let counter = 0;
-/** A row with a unique key in `partitionKey` (an expiry-hour bucket, ten digits as `core/keys.ts` makes them). */
-function row(partitionKey = '0000480000', data = 'sealed-data'): StoredRow {
+/** A row with a unique key in `partitionKey` (a shard and an expiry-hour bucket, as `core/keys.ts` makes them). */
+function row(partitionKey = 'a-0000480000', data = 'sealed-data'): StoredRow {
   counter += 1;
   return {
     partitionKey,
@@ -139,16 +140,56 @@ export function describeRowStoreContract(
       await expect(store.delete(never.partitionKey, never.rowKey)).resolves.toBeUndefined();
     });
 
-    test('purgePartitionsBefore deletes the partitions strictly before the bound, counts them, and keeps the rest', async () => {
+    test('purgePartitions deletes the partitions inside its ranges (from inclusive, to exclusive), counts them, and keeps the rest', async () => {
       const store = await makeStore();
-      const old = [row('0000479998'), row('0000479998'), row('0000479999')];
-      const kept = [row('0000480000'), row('0000480001')];
+      const ranges = [
+        { from: 'a-', to: 'a-0000480000' },
+        { from: 'p-', to: 'p-0000480000' },
+      ];
+      const old = [row('a-0000479998'), row('a-0000479998'), row('a-0000479999'), row('p-0000479999'), row('p-')];
+      const kept = [row('a-0000480000'), row('a-0000480001'), row('a'), row('b-0000479999'), row('p-0000480000')];
       for (const r of [...old, ...kept]) await store.insert(r);
-      expect(await store.purgePartitionsBefore('0000480000')).toEqual({ deleted: old.length, complete: true });
+      expect(await store.purgePartitions(ranges)).toEqual({ deleted: old.length, complete: true });
       for (const r of old) expect(await store.get(r.partitionKey, r.rowKey)).toBeUndefined();
       for (const r of kept) expect((await store.get(r.partitionKey, r.rowKey))?.data).toBe(r.data);
-      // Nothing left before the bound: a second run deletes nothing.
-      expect(await store.purgePartitionsBefore('0000480000')).toEqual({ deleted: 0, complete: true });
+      // Nothing left in the ranges: a second run deletes nothing.
+      expect(await store.purgePartitions(ranges)).toEqual({ deleted: 0, complete: true });
+    });
+
+    test('a range with an empty from has no lower bound', async () => {
+      const store = await makeStore();
+      const old = [row('0000479998'), row('0000479999'), row('0')];
+      const kept = [row('0000480000'), row('a-0000479999'), row('u.index')];
+      for (const r of [...old, ...kept]) await store.insert(r);
+      expect(await store.purgePartitions([{ from: '', to: '0000480000' }])).toEqual({ deleted: 3, complete: true });
+      for (const r of old) expect(await store.get(r.partitionKey, r.rowKey)).toBeUndefined();
+      for (const r of kept) expect((await store.get(r.partitionKey, r.rowKey))?.data).toBe(r.data);
+    });
+
+    test("the core's expired ranges, in this store's key order: every expired shard and the rows from before the shards go; live shards, live legacy rows and the session index stay", async () => {
+      const store = await makeStore();
+      const live = '0000480000';
+      const old = [
+        ...SHARDS.map((shard) => row(`${shard}-0000479999`)),
+        row('a-0000000001'),
+        row('0000479999'), // from before the shards
+        row('0000000123'), // the hour scheme of AuthState before the 5-minute buckets: smaller numbers
+      ];
+      const kept = [
+        ...SHARDS.map((shard) => row(`${shard}-${live}`)),
+        row('p-0000480001'),
+        row(live),
+        row('0000480001'),
+        row('u.0123abc'),
+        row('s.0123abc'),
+      ];
+      for (const r of [...old, ...kept]) await store.insert(r);
+      expect(await store.purgePartitions(expiredPartitionRanges(live))).toEqual({
+        deleted: old.length,
+        complete: true,
+      });
+      for (const r of old) expect(await store.get(r.partitionKey, r.rowKey)).toBeUndefined();
+      for (const r of kept) expect((await store.get(r.partitionKey, r.rowKey))?.data).toBe(r.data);
     });
 
     test("a purged row takes its links with it (wherever they live), uncounted; a live row's links stay", async () => {
@@ -156,30 +197,33 @@ export function describeRowStoreContract(
       const entries = [row('u.index-a'), row('s.index-b'), row('u.index-c')];
       for (const entry of entries) await store.insert(entry);
       const key = (r: StoredRow) => ({ partitionKey: r.partitionKey, rowKey: r.rowKey });
-      const expired = { ...row('0000479999'), links: [key(entries[0]!), key(entries[1]!)] };
-      const live = { ...row('0000480001'), links: [key(entries[2]!)] };
+      const expired = { ...row('c-0000479999'), links: [key(entries[0]!), key(entries[1]!)] };
+      const live = { ...row('c-0000480001'), links: [key(entries[2]!)] };
       await store.insert(expired);
       await store.insert(live);
       expect((await store.get(expired.partitionKey, expired.rowKey))?.links).toEqual(expired.links);
-      expect(await store.purgePartitionsBefore('0000480000')).toEqual({ deleted: 1, complete: true });
+      expect(await store.purgePartitions(expiredPartitionRanges('0000480000'))).toEqual({ deleted: 1, complete: true });
       expect(await store.get(entries[0]!.partitionKey, entries[0]!.rowKey)).toBeUndefined();
       expect(await store.get(entries[1]!.partitionKey, entries[1]!.rowKey)).toBeUndefined();
       expect(await store.get(entries[2]!.partitionKey, entries[2]!.rowKey)).toBeDefined();
       expect(await store.get(live.partitionKey, live.rowKey)).toBeDefined();
     });
 
-    test('purgePartitionsBefore on an empty store deletes nothing', async () => {
+    test('purgePartitions on an empty store, or with no ranges, deletes nothing', async () => {
       const store = await makeStore();
-      expect(await store.purgePartitionsBefore('9999999999')).toEqual({ deleted: 0, complete: true });
+      expect(await store.purgePartitions(expiredPartitionRanges('9999999999'))).toEqual({ deleted: 0, complete: true });
+      await store.insert(row('0000479999'));
+      expect(await store.purgePartitions([])).toEqual({ deleted: 0, complete: true });
     });
 
     test('a purge with its time budget already spent stops at once, incomplete; the next run finishes', async () => {
       const store = await makeStore();
-      const expired = row('0000479999');
-      await store.insert(expired);
-      expect(await store.purgePartitionsBefore('0000480000', 0)).toEqual({ deleted: 0, complete: false });
-      expect(await store.get(expired.partitionKey, expired.rowKey)).toBeDefined();
-      expect(await store.purgePartitionsBefore('0000480000')).toEqual({ deleted: 1, complete: true });
+      const expired = [row('0000479999'), row('a-0000479999'), row('k-0000479999')];
+      for (const r of expired) await store.insert(r);
+      const ranges = expiredPartitionRanges('0000480000');
+      expect(await store.purgePartitions(ranges, 0)).toEqual({ deleted: 0, complete: false });
+      for (const r of expired) expect(await store.get(r.partitionKey, r.rowKey)).toBeDefined();
+      expect(await store.purgePartitions(ranges)).toEqual({ deleted: 3, complete: true });
     });
 
     test('listPartition answers the rows of one partition from a row key on, in row key order, with etags', async () => {
@@ -197,7 +241,7 @@ export function describeRowStoreContract(
       expect(await store.listPartition('u.nothing-here', '')).toEqual([]);
     });
 
-    test.each(['insert', 'get', 'replace', 'consume', 'delete', 'purgePartitionsBefore', 'listPartition'] as const)(
+    test.each(['insert', 'get', 'replace', 'consume', 'delete', 'purgePartitions', 'listPartition'] as const)(
       'a storage fault during %s is AuthError storage_unavailable (503, Retry-After)',
       async (operation) => {
         const store = await options.makeUnreachableStore();
@@ -208,7 +252,7 @@ export function describeRowStoreContract(
           replace: () => store.replace(r, 'W/"x"'),
           consume: () => store.consume(r.partitionKey, r.rowKey, 'W/"x"'),
           delete: () => store.delete(r.partitionKey, r.rowKey),
-          purgePartitionsBefore: () => store.purgePartitionsBefore('0000480000'),
+          purgePartitions: () => store.purgePartitions(expiredPartitionRanges('0000480000')),
           listPartition: () => store.listPartition(r.partitionKey, ''),
         };
         const error = await calls[operation]().then(

@@ -4,17 +4,9 @@
  * it says something about production. No imports beyond the port and the error type: the bench bundles this file.
  */
 import { AuthError } from '../../../shared/errors';
-import type { PurgeResult, RowStore, StoredRow, StoredRowWithEtag } from '../../../shared/ports';
+import type { PartitionRange, PurgeResult, RowStore, StoredRow, StoredRowWithEtag } from '../../../shared/ports';
 
-const ALL_OPERATIONS = [
-  'insert',
-  'get',
-  'replace',
-  'consume',
-  'delete',
-  'purgePartitionsBefore',
-  'listPartition',
-] as const;
+const ALL_OPERATIONS = ['insert', 'get', 'replace', 'consume', 'delete', 'purgePartitions', 'listPartition'] as const;
 export type RowOperation = (typeof ALL_OPERATIONS)[number];
 
 export class MemoryRowStore implements RowStore {
@@ -73,16 +65,18 @@ export class MemoryRowStore implements RowStore {
     this.rows.delete(keyOf(partitionKey, rowKey));
   }
 
-  async purgePartitionsBefore(partitionKey: string, budgetMs?: number): Promise<PurgeResult> {
-    this.enter('purgePartitionsBefore');
+  async purgePartitions(ranges: readonly PartitionRange[], budgetMs?: number): Promise<PurgeResult> {
+    this.enter('purgePartitions');
     // Everything here takes no time: only a budget already spent stops the run (as the adapter checks it first).
     if (budgetMs !== undefined && budgetMs <= 0) return { deleted: 0, complete: false };
     let deleted = 0;
-    for (const [key, row] of [...this.rows]) {
-      if (row.partitionKey >= partitionKey) continue;
-      // The row's links first, as the adapter does; links are not counted.
-      for (const link of row.links ?? []) this.rows.delete(keyOf(link.partitionKey, link.rowKey));
-      if (this.rows.delete(key)) deleted++;
+    for (const range of ranges) {
+      for (const [key, row] of [...this.rows]) {
+        if (row.partitionKey < range.from || row.partitionKey >= range.to) continue;
+        // The row's links first, as the adapter does; links are not counted.
+        for (const link of row.links ?? []) this.rows.delete(keyOf(link.partitionKey, link.rowKey));
+        if (this.rows.delete(key)) deleted++;
+      }
     }
     return { deleted, complete: true };
   }
