@@ -25,6 +25,7 @@ import {
   startChild,
   type AppProcess,
 } from './support';
+import { peerComparison } from './peer';
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
@@ -34,7 +35,7 @@ const USERS = num('BENCH_USERS', 5000);
 const USERS_FIRST = num('BENCH_USERS_FIRST', 1000);
 const SAMPLE = num('BENCH_SAMPLE', 100);
 const PROXY_REQUESTS = num('BENCH_PROXY_REQUESTS', 1000);
-const ONLY = (process.env['BENCH_ONLY'] ?? 'a,b,c,d,p').split(',').map((s) => s.trim());
+const ONLY = (process.env['BENCH_ONLY'] ?? 'a,b,c,d,p,q').split(',').map((s) => s.trim());
 const CONNECTIONS = 10;
 const FILL_CONCURRENCY = 8;
 const APP_IDENTITY = '44444444-4444-4444-8444-444444444444';
@@ -634,6 +635,7 @@ export async function main(): Promise<number> {
       ['c', `CPU per login (3 × ${CPU_REQUESTS} requests)`, cpuPerLogin],
       ['d', `${USERS} distinct users, Key Vault and Table counts`, scale],
       ['p', `API proxy latency and CPU (${PROXY_REQUESTS} requests a round)`, apiProxy],
+      ['q', 'a peer beside us: express-openid-connect, same stand-in', (w) => peerComparison(w, rows, notes)],
     ];
     for (const [key, what, step] of steps) {
       if (!ONLY.includes(key)) continue;
