@@ -80,6 +80,10 @@ export function checkCannon(what: string, r: Cannon): void {
     );
 }
 
+/** A progress line on stderr, as bench.ts prints its own. */
+export const log = (line: string): void =>
+  void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
 /** Runs `task(i)` for i in [0, count) with at most `width` in flight. */
 export async function inPool(count: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;

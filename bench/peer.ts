@@ -17,10 +17,11 @@
  * in-process Map). See notes-peer.md / BENCHMARKS.md for what each side does and does not do.
  */
 import { readFileSync } from 'node:fs';
+import { build } from 'esbuild';
 import { join } from 'node:path';
 import type { AzuriteInstance } from '../dev/azurite';
 import type { EntraStandIn, StandInUser } from '../dev/entra-standin';
-import { autocannon, checkCannon, cpuMs, fmt, inPool, median, spread, type Usage } from './measure';
+import { autocannon, checkCannon, cpuMs, fmt, inPool, log, median, spread, type Usage } from './measure';
 import {
   appEnv,
   Browser,
@@ -66,6 +67,8 @@ const BENCH_DIR = join(ROOT, '.local', 'bench');
 const DIST = join(BENCH_DIR, 'dist'); // built by bench.ts main() before any step
 const LAUNCHER = join(BENCH_DIR, 'launch-host.js');
 const PEER = join(ROOT, 'bench', 'peer-server.mjs');
+/** The peer bundled by esbuild as our app is (one file, no node_modules lookups at start-up): cold start only. */
+const PEER_BUNDLE = join(BENCH_DIR, 'peer-bundle.mjs');
 const PEER_COOKIE = 'appSession';
 /**
  * What our app asks for (`openid profile offline_access` + AUTH_SCOPES `User.Read`) plus the peer's default `email`:
@@ -109,8 +112,24 @@ export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: s
   };
 
   // (3) first: nothing else of this step is running yet ------------------------------------------------------
+  await build({
+    entryPoints: [PEER],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    outfile: PEER_BUNDLE,
+    // Express and its dependencies are CommonJS: give the ESM bundle a `require` for node built-ins.
+    banner: {
+      js: "import { createRequire as __peerRequire } from 'node:module'; const require = __peerRequire(import.meta.url);",
+    },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'error',
+  });
   const coldOurs: number[] = [];
   const coldPeer: number[] = [];
+  const coldPeerBundled: number[] = [];
   const firstLogin = async (start: () => Promise<AppProcess>, cookie: string) => {
     const p = await start();
     try {
@@ -125,9 +144,11 @@ export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: s
   for (let i = -1; i < COLD_RUNS; i++) {
     const o = await firstLogin(() => startApp(LAUNCHER, DIST, ourEnv), '__Host-session');
     const p = await firstLogin(() => startChild(PEER, peerEnv(world, 'cookie')), PEER_COOKIE);
+    const pb = await firstLogin(() => startChild(PEER_BUNDLE, peerEnv(world, 'cookie')), PEER_COOKIE);
     if (i < 0) continue; // warm-up: page cache, Azurite's tables
     coldOurs.push(o);
     coldPeer.push(p);
+    coldPeerBundled.push(pb);
   }
   rows.push({
     figure: '(q) cold start → first login, ours vs peer',
@@ -138,6 +159,17 @@ export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: s
     goal: '≤ 1×',
     met: median(coldOurs) <= median(coldPeer),
   });
+  rows.push({
+    figure: '(q) cold start → first login, vs peer bundled',
+    runs: `${COLD_RUNS}+${COLD_RUNS}`,
+    measured: `ours: ${spread(coldOurs, 'ms')}`,
+    baseline: `peer, esbuild bundle: ${spread(coldPeerBundled, 'ms')}`,
+    ratio: median(coldOurs) / median(coldPeerBundled),
+    goal: '≤ 1×',
+    met: median(coldOurs) <= median(coldPeerBundled),
+  });
+
+  log(`(q) cold start done; CPU per login redirect (${ROUNDS} × ${CPU_REQUESTS} requests, 4 targets)`);
 
   // Long-lived processes for (1), (2), (4) --------------------------------------------------------------------
   const gc = ['--expose-gc'];
@@ -184,6 +216,7 @@ export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: s
       met: median(lo) <= median(lp),
     });
 
+    log(`(q) CPU per callback (${ROUNDS} × ${CALLBACKS} prepared sign-ins, 3 targets)`);
     // (2) CPU per callback ---------------------------------------------------------------------------------------
     const perCallback = new Map<Target, number[]>(targets.map((t) => [t, []]));
     const callbackBatch = async (t: Target, n: number, measure: boolean) => {
@@ -215,6 +248,7 @@ export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: s
       met: median(co) <= median(cp),
     });
 
+    log(`(q) heap per 1,000 sessions (${SESSIONS} sign-ins, 3 targets)`);
     // (4) Memory per 1,000 sessions ------------------------------------------------------------------------------
     const perThousand = new Map<Target, number>();
     const cookieBytes = new Map<Target, number>();
@@ -244,9 +278,11 @@ export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: s
       measured: `ours (Azurite): ${kib(mo)}`,
       baseline: `peer cookie: ${kib(mc)}; peer in-memory store: ${kib(mm)}`,
       ratio: mo / mm,
-      ratioText: `${fmt(mo / mm, 2)}× the store`,
-      goal: '≤ 1× (info)',
-      met: mo <= Math.max(mc, mm),
+      ratioText: `${fmt(mo / mm, 2)}× the store peer`,
+      // Neither ours nor the cookie peer keeps anything per session in the process: their figures are the drift of
+      // a warm process over 1,000 sign-ins; the in-memory store peer is the one that grows with sessions.
+      goal: '≤ store peer (info)',
+      met: mo <= mm,
     });
 
     notes.push(
@@ -259,7 +295,8 @@ export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: s
         `(2) CPU per callback, ${ROUNDS}×${CALLBACKS} prepared sign-ins, ${CALLBACK_WIDTH} in flight: peer cookie ${spread(cp, 'ms', 2)}, ` +
         `peer in-memory store ${spread(cm, 'ms', 2)}, ours on Azurite ${spread(co, 'ms', 2)} (${fmt(median(co) / median(cp), 2)}× the cookie peer, ` +
         `${fmt(median(co) / median(cm), 2)}× the store peer). ` +
-        `(3) cold start → first login answered, ${COLD_RUNS} runs each alternated: peer ${spread(coldPeer, 'ms')}, ours ${spread(coldOurs, 'ms')}. ` +
+        `(3) cold start → first login answered, ${COLD_RUNS} runs each alternated: peer from node_modules ${spread(coldPeer, 'ms')}, ` +
+        `the peer as one esbuild bundle ${spread(coldPeerBundled, 'ms')}, ours (bundle on the local Functions host) ${spread(coldOurs, 'ms')}. ` +
         `(4) heap after gc per 1,000 sessions (${SESSIONS} distinct users each): peer cookie ${kib(mc)}, peer in-memory store ${kib(mm)} ` +
         `(${stored} sessions held), ours ${kib(mo)} (sessions live in Table Storage). Session cookie per request: peer cookie ` +
         `${cookieBytes.get(tPeerCookie)} B (the sealed token set), peer store ${cookieBytes.get(tPeerMemory)} B, ours ${cookieBytes.get(tOurs)} B.`,
