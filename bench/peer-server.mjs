@@ -1,7 +1,7 @@
 // The peer for bench step (q): a small Express site signing users in with express-openid-connect, the library a team
 // would otherwise reach for (https://github.com/auth0/express-openid-connect), configured to do comparable work:
 // authorization code flow with PKCE (S256, the library's default for response_type=code), a client secret
-// (client_secret_post), the response in the query of a GET callback, no IdP logout.
+// (client_secret_basic, its default), the response in the query of a GET callback, no IdP logout.
 //   PEER_SESSION=cookie  the library's default session: the token set sealed into a cookie (JWE dir/A256GCM, key by
 //                        HKDF from `secret`); nothing is kept on the server.
 //   PEER_SESSION=memory  its documented custom `session.store` (express-session compatible get/set/destroy) backed

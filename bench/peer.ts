@@ -287,7 +287,7 @@ export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: s
 
     notes.push(
       `(q) the peer is express-openid-connect ${versionOf('express-openid-connect')} on Express ${versionOf('express')} (bench/peer-server.mjs): ` +
-        `code flow + PKCE S256, client_secret_post, response_mode=query, scope "${PEER_SCOPE}", the same app registration ` +
+        `code flow + PKCE S256, client_secret_basic, response_mode=query, scope "${PEER_SCOPE}", the same app registration ` +
         'and stand-in as ours. ' +
         `(1) CPU per login redirect, ${ROUNDS}×${CPU_REQUESTS} requests, 10 in flight: peer ${spread(lp, 'µs/req', 0)}; ours on Azurite ` +
         `${spread(lo, 'µs/req', 0)} (${fmt(median(lo) / median(lp), 2)}×); ours with storage stubbed ${spread(perLogin.get('stubbed')!, 'µs/req', 0)}; ` +
