@@ -97,7 +97,6 @@ function peerEnv(world: PeerWorld, mode: PeerMode): Record<string, string> {
 }
 
 interface Target {
-  label: string;
   process: AppProcess;
   cookie: string;
 }
@@ -173,16 +172,24 @@ export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: s
 
   // Long-lived processes for (1), (2), (4) --------------------------------------------------------------------
   const gc = ['--expose-gc'];
-  const [ours, stubbed, peerCookie, peerMemory] = await Promise.all([
+  const starting = await Promise.allSettled([
     startApp(LAUNCHER, DIST, ourEnv, gc),
     startChild(LAUNCHER, { ...ourEnv, BUNDLE_MAIN: join(DIST, 'login-memory.js'), BUNDLE_APP_ROOT: ROOT }, gc),
     startChild(PEER, peerEnv(world, 'cookie'), gc),
     startChild(PEER, peerEnv(world, 'memory'), gc),
   ]);
+  const failed = starting.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(starting.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    throw failed.reason;
+  }
+  const [ours, stubbed, peerCookie, peerMemory] = starting.map(
+    (s) => (s as PromiseFulfilledResult<AppProcess>).value,
+  ) as [AppProcess, AppProcess, AppProcess, AppProcess];
   const targets: Target[] = [
-    { label: 'express-openid-connect, cookie session', process: peerCookie, cookie: PEER_COOKIE },
-    { label: 'express-openid-connect, in-memory store', process: peerMemory, cookie: PEER_COOKIE },
-    { label: 'ours (Azurite)', process: ours, cookie: '__Host-session' },
+    { process: peerCookie, cookie: PEER_COOKIE },
+    { process: peerMemory, cookie: PEER_COOKIE },
+    { process: ours, cookie: '__Host-session' },
   ];
   const [tPeerCookie, tPeerMemory, tOurs] = targets as [Target, Target, Target];
   try {
