@@ -26,6 +26,7 @@ import {
 } from './support';
 import { scaleOut } from './scale-out';
 import { startTableProxy } from './table-proxy';
+import { peerComparison } from './peer';
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
@@ -35,7 +36,7 @@ const USERS = num('BENCH_USERS', 5000);
 const USERS_FIRST = num('BENCH_USERS_FIRST', 1000);
 const SAMPLE = num('BENCH_SAMPLE', 100);
 const PROXY_REQUESTS = num('BENCH_PROXY_REQUESTS', 1000);
-const ONLY = (process.env['BENCH_ONLY'] ?? 'a,b,c,d,p,s').split(',').map((s) => s.trim());
+const ONLY = (process.env['BENCH_ONLY'] ?? 'a,b,c,d,p,s,q').split(',').map((s) => s.trim());
 const CONNECTIONS = 10;
 const FILL_CONCURRENCY = 8;
 const APP_IDENTITY = '44444444-4444-4444-8444-444444444444';
@@ -701,6 +702,7 @@ export async function main(): Promise<number> {
       ['d', `${USERS} distinct users, Key Vault and Table counts`, scale],
       ['p', `API proxy latency and CPU (${PROXY_REQUESTS} requests a round)`, apiProxy],
       ['s', 'scale-out: 4 hosts, one Azurite, Table operations per partition', (w) => scaleOut(w, rows, notes)],
+      ['q', 'a peer beside us: express-openid-connect, same stand-in', (w) => peerComparison(w, rows, notes)],
     ];
     for (const [key, what, step] of steps) {
       if (!ONLY.includes(key)) continue;

@@ -81,7 +81,8 @@ export interface AppProcess {
   hostLoadedChildMs: number;
   functions: string[];
   stderr(): string;
-  command<T>(name: 'usage' | 'modules'): Promise<T>;
+  /** A stdin command of the protocol; resolves with the JSON of its `@@NAME` answer line. */
+  command<T>(name: 'usage' | 'modules' | 'sessions'): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -139,7 +140,7 @@ export function startChild(
             hostLoadedChildMs: ready.hostLoadedMs ?? 0,
             functions: ready.functions,
             stderr: () => err,
-            command<T>(name: 'usage' | 'modules') {
+            command<T>(name: 'usage' | 'modules' | 'sessions') {
               return new Promise<T>((res) => {
                 waiters.set(name.toUpperCase(), res as (v: unknown) => void);
                 child.stdin!.write(`${name}\n`);
@@ -164,10 +165,30 @@ export function startChild(
   });
 }
 
-/** A browser for the app: a cookie jar and manual redirects. */
+/**
+ * A browser for the app: a cookie jar and manual redirects. Also drives a peer that serves the same two paths
+ * (bench/peer-server.mjs) when told the name of its session cookie; a session cookie split into `<name>.0`,
+ * `<name>.1`, … (as express-openid-connect chunks a large one) counts as present.
+ */
 export class Browser {
   readonly jar = new Map<string, string>();
-  constructor(readonly appUrl: string) {}
+  constructor(
+    readonly appUrl: string,
+    readonly sessionCookie = '__Host-session',
+  ) {}
+
+  /** Whether the jar holds the session cookie (whole or chunked). */
+  hasSession(): boolean {
+    return [...this.jar.keys()].some((k) => k === this.sessionCookie || k.startsWith(`${this.sessionCookie}.`));
+  }
+
+  /** Bytes of the session cookie(s) a request carries (`name=value` pairs, chunks included). */
+  sessionCookieBytes(): number {
+    let bytes = 0;
+    for (const [k, v] of this.jar)
+      if (k === this.sessionCookie || k.startsWith(`${this.sessionCookie}.`)) bytes += k.length + 1 + v.length;
+    return bytes;
+  }
 
   async get(
     path: string,
@@ -184,7 +205,10 @@ export class Browser {
       const [pair, ...attrs] = c.split(';');
       const eq = pair!.indexOf('=');
       const name = pair!.slice(0, eq).trim();
-      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
+      // Cleared by Max-Age=0 (our app) or an Expires date in the past (Express's res.clearCookie).
+      const expired = attrs.some(
+        (a) => /^\s*max-age=0\s*$/i.test(a) || (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1]!) <= Date.now()),
+      );
       if (expired) this.jar.delete(name);
       else this.jar.set(name, pair!.slice(eq + 1).trim());
     }
@@ -201,7 +225,7 @@ export class Browser {
   /** GET /auth/callback with the provider's query; expects the 302 back to the app with a session. */
   async callback(callbackUrl: string): Promise<void> {
     const r = await this.get(`/auth/callback${new URL(callbackUrl).search}`);
-    if (r.status !== 302 || !this.jar.has('__Host-session'))
+    if (r.status !== 302 || !this.hasSession())
       throw new Error(`callback answered ${r.status}: ${r.body.slice(0, 300)}`);
   }
 
