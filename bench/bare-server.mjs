@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { performance } from 'node:perf_hooks';
+import { speakBenchProtocol } from './child-protocol.mjs';
 
 const mode = process.env.BARE_MODE ?? 'plain';
 let insert = async () => {};
@@ -60,26 +60,9 @@ const server = createServer((req, res) => {
   );
 });
 server.keepAliveTimeout = 5000;
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(
-    `@@READY ${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}`, readyMs: performance.now(), functions: [] })}\n`,
-  );
-});
-let buffered = '';
-process.stdin.setEncoding('utf8').on('data', (d) => {
-  buffered += d;
-  let nl;
-  while ((nl = buffered.indexOf('\n')) >= 0) {
-    const command = buffered.slice(0, nl).trim();
-    buffered = buffered.slice(nl + 1);
-    if (command === 'usage')
-      process.stdout.write(
-        `@@USAGE ${JSON.stringify({ cpu: process.cpuUsage(), heap: process.memoryUsage().heapUsed })}\n`,
-      );
-    if (command === 'stop') {
-      server.close(() => process.exit(0));
-      server.closeAllConnections();
-    }
-  }
-});
-process.stdin.on('end', () => process.exit(0));
+server.listen(0, '127.0.0.1', () =>
+  speakBenchProtocol(
+    { url: `http://127.0.0.1:${server.address().port}` },
+    { stop: () => new Promise((resolve) => (server.close(resolve), server.closeAllConnections())) },
+  ),
+);

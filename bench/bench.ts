@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { renderChart } from './chart';
 import { startAzurite, type AzuriteInstance } from '../dev/azurite';
@@ -27,8 +27,8 @@ import {
 import { scaleOut } from './scale-out';
 import { startTableProxy } from './table-proxy';
 import { peerComparison } from './peer';
+import { autocannon, checkCannon, cpuMs, fmt, kib, log, median, num, spread, type Row, type Usage } from './measure';
 
-const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
 const RPS_SECONDS = num('BENCH_RPS_SECONDS', 10);
 const CPU_REQUESTS = num('BENCH_CPU_REQUESTS', 2000);
@@ -48,36 +48,12 @@ const HELLO_DIST = join(BENCH_DIR, 'hello');
 const FLOORS = join(BENCH_DIR, 'floors.js');
 const LOAD_SCRIPT = join(BENCH_DIR, 'measure-load.js');
 const BARE = join(ROOT, 'bench', 'bare-server.mjs');
-const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
 
 // ---------------------------------------------------------------------------------------------------------
 // Statistics and the table
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmt = (x: number, digits = 1) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(digits));
-const kib = (file: string) => `${(statSync(file).size / 1024).toFixed(0)} KiB`;
-const spread = (xs: number[], unit: string, digits = 1) =>
-  xs.length > 1
-    ? `${fmt(median(xs), digits)} ${unit} (${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)})`
-    : `${fmt(xs[0] ?? NaN, digits)} ${unit}`;
-
-interface Row {
-  figure: string;
-  runs: string;
-  measured: string;
-  baseline: string;
-  ratio: number;
-  ratioText?: string;
-  goal: string;
-  met: boolean;
-}
 const rows: Row[] = [];
 const notes: string[] = [];
-const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 function printTable(): void {
   const header = ['figure', 'runs', 'measured: median (min–max)', 'baseline: median (min–max)', 'ratio', 'goal', 'met'];
@@ -126,60 +102,6 @@ function timeProcess(args: string[]): Promise<number> {
     );
   });
 }
-
-interface Cannon {
-  duration: number;
-  total: number;
-  ok3xx: number;
-  errors: number;
-  timeouts: number;
-  non3xx: number;
-}
-
-/** autocannon in its own process: `-d seconds` or `-a amount`. */
-function autocannon(url: string, opts: { seconds?: number; amount?: number }): Promise<Cannon> {
-  const args = [AUTOCANNON, '-j', '-c', String(CONNECTIONS), '-t', '10'];
-  if (opts.amount) args.push('-a', String(opts.amount));
-  else args.push('-d', String(opts.seconds ?? 10));
-  args.push(url);
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('exit', (code) => {
-      try {
-        const r = JSON.parse(out) as Record<string, any>;
-        const total = (r['1xx'] ?? 0) + (r['2xx'] ?? 0) + (r['3xx'] ?? 0) + (r['4xx'] ?? 0) + (r['5xx'] ?? 0);
-        resolvePromise({
-          duration: r['duration'],
-          total,
-          ok3xx: r['3xx'] ?? 0,
-          errors: r['errors'] ?? 0,
-          timeouts: r['timeouts'] ?? 0,
-          non3xx: total - (r['3xx'] ?? 0),
-        });
-      } catch {
-        reject(new Error(`autocannon exited ${code}: ${err.slice(-500)}`));
-      }
-    });
-  });
-}
-
-function checkCannon(what: string, r: Cannon): void {
-  const bad = r.errors + r.timeouts + r.non3xx;
-  if (r.ok3xx === 0 || bad > r.ok3xx * 0.01)
-    throw new Error(
-      `${what}: ${r.ok3xx} redirects, ${r.non3xx} other answers, ${r.errors} errors, ${r.timeouts} timeouts`,
-    );
-}
-
-interface Usage {
-  cpu: { user: number; system: number };
-  heap: number;
-}
-const cpuMs = (a: Usage, b: Usage) => (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000;
 
 // ---------------------------------------------------------------------------------------------------------
 

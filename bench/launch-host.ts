@@ -10,6 +10,7 @@
 import { startFunctionsHost } from '../dev/functions-host';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { speakBenchProtocol } from './child-protocol.mjs';
 
 async function main(): Promise<void> {
   const hostLoadedMs = performance.now(); // node bootstrap + this launcher (the local host) evaluated
@@ -21,31 +22,14 @@ async function main(): Promise<void> {
     log: process.env['BUNDLE_HOST_LOG'] ? (line) => void process.stderr.write(`${line}\n`) : () => undefined,
     runTimers: false,
   });
-  process.stdout.write(
-    `@@READY ${JSON.stringify({ url: host.url, readyMs: performance.now(), hostLoadedMs, functions: host.functions.map((f) => f.name) })}\n`,
+  speakBenchProtocol(
+    { url: host.url, hostLoadedMs, functions: host.functions.map((f) => f.name) },
+    {
+      stop: () => host.stop(),
+      // The vendor files (bundled SDKs) loaded so far: what each step of a sign-in pulls in.
+      commands: { modules: () => Object.keys(require.cache).filter((id) => id.includes('vendor')) },
+    },
   );
-  let buffered = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (chunk: string) => {
-    buffered += chunk;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const command = buffered.slice(0, nl).trim();
-      buffered = buffered.slice(nl + 1);
-      if (command === 'usage') {
-        global.gc?.();
-        process.stdout.write(
-          `@@USAGE ${JSON.stringify({ cpu: process.cpuUsage(), heap: process.memoryUsage().heapUsed })}\n`,
-        );
-      } else if (command === 'modules') {
-        const loaded = Object.keys(require.cache).filter((id) => id.includes('vendor'));
-        process.stdout.write(`@@MODULES ${JSON.stringify(loaded)}\n`);
-      } else if (command === 'stop') {
-        void host.stop().finally(() => process.exit(0));
-      }
-    }
-  });
-  process.stdin.on('end', () => void host.stop().finally(() => process.exit(0)));
 }
 
 main().catch((error: unknown) => {

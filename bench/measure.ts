@@ -1,11 +1,38 @@
 /**
- * Measuring helpers for bench steps kept outside bench/bench.ts (bench/peer.ts): medians and their spread, load by
- * autocannon in its own process, CPU deltas from the `@@USAGE` line of a bench child. The same rules as bench.ts:
- * medians of runs, min–max beside them, nothing timed is asserted.
+ * What every bench step shares: a row of the table, knobs, medians and their spread, load by autocannon in its
+ * own process, CPU deltas from the `@@USAGE` line of a bench child. Medians of runs, min–max beside them; nothing
+ * timed is asserted.
  */
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AzuriteInstance } from '../dev/azurite';
+import type { EntraStandIn, StandInUser } from '../dev/entra-standin';
 import { ROOT } from './support';
+
+/** What a bench step gets: Azurite, the Entra stand-in and its users (bench.ts `World` has more). */
+export interface StepWorld {
+  azurite: AzuriteInstance;
+  standIn: EntraStandIn;
+  users: StandInUser[];
+}
+
+/** One line of the bench's table. */
+export interface Row {
+  figure: string;
+  runs: string;
+  measured: string;
+  baseline: string;
+  ratio: number;
+  ratioText?: string;
+  goal: string;
+  met: boolean;
+}
+
+/** A numeric knob from the environment (BENCHMARKS.md, Knobs). */
+export const num = (name: string, fallback: number): number =>
+  process.env[name] ? Number(process.env[name]) : fallback;
+export const kib = (file: string): string => `${(statSync(file).size / 1024).toFixed(0)} KiB`;
 
 const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
 

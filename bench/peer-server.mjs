@@ -11,7 +11,7 @@
 // PEER_SCOPE; routes PEER_LOGIN_PATH / PEER_CALLBACK_PATH (so the redirect URI is baseURL + callback path).
 // Speaks the bench protocol (bench/launch-host.ts): prints `@@READY {"url":...}`; stdin "usage" →
 // `@@USAGE {cpu, heap}` (after global.gc when run with --expose-gc), "sessions" → `@@SESSIONS n`, "stop" → exit.
-import { performance } from 'node:perf_hooks';
+import { speakBenchProtocol } from './child-protocol.mjs';
 import express from 'express';
 import { auth } from 'express-openid-connect';
 
@@ -70,31 +70,13 @@ app.get('/me', (req, res) => {
   res.json({ user: { sub: req.oidc.user.sub, name: req.oidc.user.name } });
 });
 
-const server = app.listen(0, '127.0.0.1', () => {
-  process.stdout.write(
-    `@@READY ${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}`, readyMs: performance.now(), functions: [] })}\n`,
-  );
-});
+const server = app.listen(0, '127.0.0.1', () =>
+  speakBenchProtocol(
+    { url: `http://127.0.0.1:${server.address().port}` },
+    {
+      stop: () => new Promise((resolve) => (server.close(resolve), server.closeAllConnections())),
+      commands: { sessions: () => (store ? store.sessions.size : 0) },
+    },
+  ),
+);
 server.keepAliveTimeout = 5000;
-
-let buffered = '';
-process.stdin.setEncoding('utf8').on('data', (d) => {
-  buffered += d;
-  let nl;
-  while ((nl = buffered.indexOf('\n')) >= 0) {
-    const command = buffered.slice(0, nl).trim();
-    buffered = buffered.slice(nl + 1);
-    if (command === 'usage') {
-      globalThis.gc?.();
-      process.stdout.write(
-        `@@USAGE ${JSON.stringify({ cpu: process.cpuUsage(), heap: process.memoryUsage().heapUsed })}\n`,
-      );
-    } else if (command === 'sessions') {
-      process.stdout.write(`@@SESSIONS ${store ? store.sessions.size : 0}\n`);
-    } else if (command === 'stop') {
-      server.close(() => process.exit(0));
-      server.closeAllConnections();
-    }
-  }
-});
-process.stdin.on('end', () => process.exit(0));

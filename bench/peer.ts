@@ -19,9 +19,21 @@
 import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { join } from 'node:path';
-import type { AzuriteInstance } from '../dev/azurite';
-import type { EntraStandIn, StandInUser } from '../dev/entra-standin';
-import { autocannon, checkCannon, cpuMs, fmt, inPool, log, median, spread, type Usage } from './measure';
+import type { StandInUser } from '../dev/entra-standin';
+import {
+  autocannon,
+  checkCannon,
+  cpuMs,
+  fmt,
+  inPool,
+  log,
+  median,
+  num,
+  spread,
+  type Row,
+  type StepWorld,
+  type Usage,
+} from './measure';
 import {
   appEnv,
   Browser,
@@ -34,26 +46,6 @@ import {
   type AppProcess,
 } from './support';
 
-/** What this step needs of bench.ts's World. */
-export interface PeerWorld {
-  azurite: AzuriteInstance;
-  standIn: EntraStandIn;
-  users: StandInUser[];
-}
-
-/** A row of bench.ts's table (the same shape). */
-export interface PeerRow {
-  figure: string;
-  runs: string;
-  measured: string;
-  baseline: string;
-  ratio: number;
-  ratioText?: string;
-  goal: string;
-  met: boolean;
-}
-
-const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
 const CPU_REQUESTS = num('BENCH_CPU_REQUESTS', 2000);
 const CALLBACKS = num('BENCH_PEER_CALLBACKS', 100);
@@ -82,7 +74,7 @@ type PeerMode = 'cookie' | 'memory';
  * The peer on the same registration as our app: its routes are our two paths, so `baseURL + callback` is our
  * registered redirect URI (https://auth.contoso.example/auth/callback) and `Browser` drives both.
  */
-function peerEnv(world: PeerWorld, mode: PeerMode): Record<string, string> {
+function peerEnv(world: StepWorld, mode: PeerMode): Record<string, string> {
   return {
     PEER_SESSION: mode,
     PEER_ISSUER: world.standIn.issuer,
@@ -101,7 +93,7 @@ interface Target {
   cookie: string;
 }
 
-export async function peerComparison(world: PeerWorld, rows: PeerRow[], notes: string[]): Promise<void> {
+export async function peerComparison(world: StepWorld, rows: Row[], notes: string[]): Promise<void> {
   let userIndex = 0;
   const nextUser = () => world.users[userIndex++ % world.users.length]!;
   const signIn = async (t: Target, user: StandInUser): Promise<Browser> => {

@@ -16,32 +16,12 @@
  * BENCH_SCALE_DIST runs the step against another build's bundle (e.g. an older commit's, for the "before" figure).
  */
 import { join } from 'node:path';
-import type { AzuriteInstance } from '../dev/azurite';
 import type { EntraStandIn, StandInUser } from '../dev/entra-standin';
 import { SHARDS } from '../shared/core/keys';
 import { appEnv, Browser, ROOT, startApp, type AppProcess } from './support';
 import { RANGE_QUERY, startTableProxy, UNKNOWN_PARTITION } from './table-proxy';
+import { fmt, log, num, type Row, type StepWorld } from './measure';
 
-/** What this step needs of the bench's world (bench.ts `World`). */
-export interface ScaleOutWorld {
-  azurite: AzuriteInstance;
-  standIn: EntraStandIn;
-  users: StandInUser[];
-}
-
-/** One line of the bench's table (bench.ts `Row`). */
-export interface ScaleOutRow {
-  figure: string;
-  runs: string;
-  measured: string;
-  baseline: string;
-  ratio: number;
-  ratioText?: string;
-  goal: string;
-  met: boolean;
-}
-
-const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const SECONDS = num('BENCH_SCALE_SECONDS', 10);
 const CONCURRENCY = num('BENCH_SCALE_CONCURRENCY', 16);
 const LOGIN_SECONDS = num('BENCH_SCALE_LOGIN_SECONDS', SECONDS);
@@ -111,9 +91,7 @@ export function fairShareBound(placements: number, shards = SHARDS.length): numb
   return p + 3.5 * Math.sqrt((p * (1 - p)) / Math.max(placements, 1));
 }
 
-const fmt = (x: number, digits = 1) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(digits));
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 async function signInOnce(standIn: EntraStandIn, appUrl: string, user: StandInUser): Promise<void> {
   const browser = new Browser(appUrl);
@@ -159,7 +137,7 @@ async function drive(
   return { done, seconds: (performance.now() - t0) / 1000 };
 }
 
-export async function scaleOut(world: ScaleOutWorld, rows: ScaleOutRow[], notes: string[]): Promise<void> {
+export async function scaleOut(world: StepWorld, rows: Row[], notes: string[]): Promise<void> {
   const proxy = await startTableProxy(world.azurite);
   const storage = world.azurite.connectionString.replace(`:${world.azurite.port}/`, `:${proxy.port}/`);
   const env = appEnv(world.azurite, world.standIn, { AUTH_STORAGE_CONNECTION_STRING: storage });
