@@ -27,7 +27,23 @@ import {
 import { scaleOut } from './scale-out';
 import { startTableProxy } from './table-proxy';
 import { peerComparison } from './peer';
-import { autocannon, checkCannon, cpuMs, fmt, kib, log, median, num, spread, type Row, type Usage } from './measure';
+import {
+  autocannon,
+  BENCH_DIR,
+  checkCannon,
+  cpuMs,
+  DIST,
+  FLOORS,
+  fmt,
+  kib,
+  LAUNCHER,
+  log,
+  median,
+  num,
+  spread,
+  type Row,
+  type Usage,
+} from './measure';
 
 const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
 const RPS_SECONDS = num('BENCH_RPS_SECONDS', 10);
@@ -41,11 +57,7 @@ const CONNECTIONS = 10;
 const FILL_CONCURRENCY = 8;
 const APP_IDENTITY = '44444444-4444-4444-8444-444444444444';
 
-const BENCH_DIR = join(ROOT, '.local', 'bench');
-const DIST = join(BENCH_DIR, 'dist');
-const LAUNCHER = join(BENCH_DIR, 'launch-host.js');
 const HELLO_DIST = join(BENCH_DIR, 'hello');
-const FLOORS = join(BENCH_DIR, 'floors.js');
 const LOAD_SCRIPT = join(BENCH_DIR, 'measure-load.js');
 const BARE = join(ROOT, 'bench', 'bare-server.mjs');
 

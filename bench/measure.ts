@@ -29,6 +29,12 @@ export interface Row {
   met: boolean;
 }
 
+/** What bench.ts builds before any step: the app's bundle, the host launcher, the CPU floors module. */
+export const BENCH_DIR = join(ROOT, '.local', 'bench');
+export const DIST = join(BENCH_DIR, 'dist');
+export const LAUNCHER = join(BENCH_DIR, 'launch-host.js');
+export const FLOORS = join(BENCH_DIR, 'floors.js');
+
 /** A numeric knob from the environment (BENCHMARKS.md, Knobs). */
 export const num = (name: string, fallback: number): number =>
   process.env[name] ? Number(process.env[name]) : fallback;

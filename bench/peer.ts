@@ -33,6 +33,10 @@ import {
   type Row,
   type StepWorld,
   type Usage,
+  BENCH_DIR,
+  DIST,
+  FLOORS,
+  LAUNCHER,
 } from './measure';
 import {
   appEnv,
@@ -55,9 +59,6 @@ const ROUNDS = 3;
 const SIGNIN_WIDTH = 8;
 const CALLBACK_WIDTH = 4;
 
-const BENCH_DIR = join(ROOT, '.local', 'bench');
-const DIST = join(BENCH_DIR, 'dist'); // built by bench.ts main() before any step
-const LAUNCHER = join(BENCH_DIR, 'launch-host.js');
 const PEER = join(ROOT, 'bench', 'peer-server.mjs');
 /** The peer bundled by esbuild as our app is (one file, no node_modules lookups at start-up): cold start only. */
 const PEER_BUNDLE = join(BENCH_DIR, 'peer-bundle.mjs');
@@ -166,7 +167,7 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
   const gc = ['--expose-gc'];
   const starting = await Promise.allSettled([
     startApp(LAUNCHER, DIST, ourEnv, gc),
-    startChild(LAUNCHER, { ...ourEnv, BUNDLE_MAIN: join(DIST, 'login-memory.js'), BUNDLE_APP_ROOT: ROOT }, gc),
+    startChild(LAUNCHER, { ...ourEnv, BUNDLE_MAIN: FLOORS, BUNDLE_APP_ROOT: ROOT }, gc),
     startChild(PEER, peerEnv(world, 'cookie'), gc),
     startChild(PEER, peerEnv(world, 'memory'), gc),
   ]);
@@ -190,7 +191,7 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
       ['peer', peerCookie, `${peerCookie.url}/auth/login`],
       ['ours', ours, `${ours.url}/auth/login?returnTo=%2Fapp`],
       ['stubbed', stubbed, `${stubbed.url}/bench/login-memory?returnTo=%2Fapp`],
-      ['floor', stubbed, `${stubbed.url}/bench/noop-302`],
+      ['floor', stubbed, `${stubbed.url}/bench/hello`],
     ];
     const perLogin = new Map<string, number[]>(loginUrls.map(([k]) => [k, []]));
     for (let round = 0; round < ROUNDS; round++) {
@@ -290,7 +291,7 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
         'and stand-in as ours. ' +
         `(1) CPU per login redirect, ${ROUNDS}×${CPU_REQUESTS} requests, 10 in flight: peer ${spread(lp, 'µs/req', 0)}; ours on Azurite ` +
         `${spread(lo, 'µs/req', 0)} (${fmt(median(lo) / median(lp), 2)}×); ours with storage stubbed ${spread(perLogin.get('stubbed')!, 'µs/req', 0)}; ` +
-        `the host's function that only answers a 302 ${spread(perLogin.get('floor')!, 'µs/req', 0)}. ` +
+        `the hello-world function on the same host ${spread(perLogin.get('floor')!, 'µs/req', 0)}. ` +
         `(2) CPU per callback, ${ROUNDS}×${CALLBACKS} prepared sign-ins, ${CALLBACK_WIDTH} in flight: peer cookie ${spread(cp, 'ms', 2)}, ` +
         `peer in-memory store ${spread(cm, 'ms', 2)}, ours on Azurite ${spread(co, 'ms', 2)} (${fmt(median(co) / median(cp), 2)}× the cookie peer, ` +
         `${fmt(median(co) / median(cm), 2)}× the store peer). ` +

@@ -15,21 +15,18 @@
  *
  * BENCH_SCALE_DIST runs the step against another build's bundle (e.g. an older commit's, for the "before" figure).
  */
-import { join } from 'node:path';
 import type { EntraStandIn, StandInUser } from '../dev/entra-standin';
 import { SHARDS } from '../shared/core/keys';
-import { appEnv, Browser, ROOT, startApp, type AppProcess } from './support';
+import { appEnv, Browser, startApp, type AppProcess } from './support';
 import { RANGE_QUERY, startTableProxy, UNKNOWN_PARTITION } from './table-proxy';
-import { fmt, log, num, type Row, type StepWorld } from './measure';
+import { DIST, fmt, LAUNCHER, log, num, type Row, type StepWorld } from './measure';
 
 const SECONDS = num('BENCH_SCALE_SECONDS', 10);
 const CONCURRENCY = num('BENCH_SCALE_CONCURRENCY', 16);
 const LOGIN_SECONDS = num('BENCH_SCALE_LOGIN_SECONDS', SECONDS);
 const LOGIN_CONCURRENCY = num('BENCH_SCALE_LOGIN_CONCURRENCY', 32);
 const HOSTS = 4;
-const BENCH_DIR = join(ROOT, '.local', 'bench');
-const LAUNCHER = join(BENCH_DIR, 'launch-host.js');
-const DIST = process.env['BENCH_SCALE_DIST'] ?? join(BENCH_DIR, 'dist');
+const SCALE_DIST = process.env['BENCH_SCALE_DIST'] ?? DIST;
 
 /** Azure Table Storage scalability targets (1 KiB entities). */
 export const ACCOUNT_TRANSACTIONS_PER_SECOND = 20_000;
@@ -144,7 +141,7 @@ export async function scaleOut(world: StepWorld, rows: Row[], notes: string[]): 
   const hosts: AppProcess[] = [];
   const none = new Map<string, Map<number, number>>();
   try {
-    hosts.push(...(await Promise.all(Array.from({ length: HOSTS }, () => startApp(LAUNCHER, DIST, env)))));
+    hosts.push(...(await Promise.all(Array.from({ length: HOSTS }, () => startApp(LAUNCHER, SCALE_DIST, env)))));
     let nextUser = 0;
     const user = () => world.users[nextUser++ % world.users.length]!;
     // Warm-up: each host signs one user in (JIT, connection pools, the tables exist).
@@ -218,7 +215,7 @@ export async function scaleOut(world: StepWorld, rows: Row[], notes: string[]): 
       met: ceiling.bindsAt === 'account',
     });
     notes.push(
-      `(s) ${HOSTS} hosts (${DIST === join(BENCH_DIR, 'dist') ? 'this build' : DIST}) on one Azurite. Sign-ins, ${CONCURRENCY} in flight for ${SECONDS} s: ` +
+      `(s) ${HOSTS} hosts (${SCALE_DIST === DIST ? 'this build' : SCALE_DIST}) on one Azurite. Sign-ins, ${CONCURRENCY} in flight for ${SECONDS} s: ` +
         `${signIns.done} sign-ins, ${operations} Table requests; AuthState ${signInStates.operations} ops over ${signInStates.partitions} partitions ` +
         `(busiest ${signInStates.busiest.partition}, ${pct(signInStates.busiest.share)}); session rows ${sessionRows.operations} ops over ` +
         `${sessionRows.partitions} partitions (busiest ${sessionRows.busiest.partition}, ${pct(sessionRows.busiest.share)}); session index ` +
