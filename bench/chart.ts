@@ -6,6 +6,8 @@
 export interface ChartRow {
   figure: string;
   ratio: number;
+  /** How the table prints the ratio when it is not an `N×` (a count, a percentage). */
+  ratioText?: string;
   goal: string;
   met: boolean;
 }
@@ -55,7 +57,7 @@ export function renderChart(rows: readonly ChartRow[], title: string, before: re
     out.push(
       `<text x="8" y="${y + 11}">${escape(row.figure)}${goal.atMost ? '' : ' (higher is better)'}</text>`,
       `<rect x="${labelWidth}" y="${y}" width="${x(row.ratio) - labelWidth}" height="${barHeight}" fill="${row.met ? '#2e8b57' : '#c0392b'}"/>`,
-      `<text x="${x(row.ratio) + 4}" y="${y + 11}">${row.ratio.toFixed(2)}×${row.ratio > scaleMax ? ' (off scale)' : ''}</text>`,
+      `<text x="${x(row.ratio) + 4}" y="${y + 11}">${escape(row.ratioText ?? `${row.ratio.toFixed(2)}×`)}${row.ratio > scaleMax ? ' (off scale)' : ''}</text>`,
       `<line x1="${x(goal.limit)}" y1="${y - 2}" x2="${x(goal.limit)}" y2="${y + barHeight + 2}" stroke="#000" stroke-width="2"/>`,
     );
     if (earlier)

@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: performance figures for the deployable bundle, each a ratio against a baseline measured in the
- * same run on the same machine (BENCHMARKS.md; goals: design §10). Bounded in time (< 5 min on 2 cores).
+ * same run on the same machine (BENCHMARKS.md; goals: design §10). About 20 minutes on 2 cores at the default knobs
+ * (most of it is sign-ins through the stand-in: (d), (q)); `BENCH_ONLY` picks steps.
  * Exits non-zero only when a run is broken (errors, wrong answers), never on a missed goal.
  *
  * The stand-ins serve HTTPS from a dev CA that every process must trust from start-up (NODE_EXTRA_CA_CERTS), so
