@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { hkdfSync } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt } from 'jose';
-import { open, seal, type SealPurpose } from '../../shared/core/seal';
+import { hkdfSha256Block, open, seal, type SealPurpose } from '../../shared/core/seal';
 
 /** The key seal.ts derives, computed here independently: jose must agree with what it seals and opens. */
 const keyOf = (secret: string, purpose: SealPurpose) =>
@@ -86,5 +86,29 @@ describe('tampered or malformed blobs open to undefined, never throw', () => {
     ['the empty string', ''],
   ])('%s', (_name, blob) => {
     expect(open(blob, 'secret', 'state', 'row-1')).toBe(undefined);
+  });
+});
+
+describe('the key derivation is HKDF-SHA256 (RFC 5869), one 32-byte block', () => {
+  test('RFC 5869 §A.1: the first block of the test vector', () => {
+    const okm = hkdfSha256Block(
+      Buffer.alloc(22, 0x0b),
+      Buffer.from('000102030405060708090a0b0c', 'hex'),
+      Buffer.from('f0f1f2f3f4f5f6f7f8f9', 'hex'),
+    );
+    expect(okm.toString('hex')).toBe('3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf');
+  });
+
+  test.each([
+    ['a state', 'c-0005986547.Yk3f0rVx1W5Qm1m9Xo2cGZs0y0Ykq8QbQf9lJH1s0xY', 'state'],
+    ['a session secret', 'n8r6p2yQW3k9c1T0h5Zx7V4b2L6m8J0s1D3f5G7h9Kq', 'session'],
+    ['non-ASCII', 'sécret ünïcode ✓', 'session-index'],
+    ['empty', '', 'handoff'],
+  ] as const)('the same key as node:crypto hkdfSync for %s', (_name, secret, purpose) => {
+    const sealed = seal({ ok: true }, secret, purpose, 'row');
+    // keyOf (top of this file) is hkdfSync: jose opening with it proves the keys are equal.
+    return compactDecrypt(sealed, keyOf(secret, purpose)).then(({ plaintext }) =>
+      expect(JSON.parse(Buffer.from(plaintext).toString('utf8'))).toStrictEqual({ ok: true }),
+    );
   });
 });
