@@ -63,7 +63,7 @@ export function renderChart(rows: readonly ChartRow[], title: string, before: re
     if (earlier)
       out.push(
         `<rect x="${labelWidth}" y="${y + barHeight + 2}" width="${x(earlier.ratio) - labelWidth}" height="8" fill="#aaa"/>`,
-        `<text x="${x(earlier.ratio) + 4}" y="${y + barHeight + 10}" font-size="10" fill="#555">before ${earlier.ratio.toFixed(2)}×</text>`,
+        `<text x="${x(earlier.ratio) + 4}" y="${y + barHeight + 10}" font-size="10" fill="#555">before ${escape(earlier.ratioText ?? `${earlier.ratio.toFixed(2)}×`)}</text>`,
       );
   });
   out.push('</svg>');
