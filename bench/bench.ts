@@ -43,11 +43,11 @@ import {
   spread,
   type Row,
   type Usage,
+  COLD_RUNS,
+  CPU_REQUESTS,
 } from './measure';
 
-const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
 const RPS_SECONDS = num('BENCH_RPS_SECONDS', 10);
-const CPU_REQUESTS = num('BENCH_CPU_REQUESTS', 2000);
 const CPU_ROUNDS = num('BENCH_CPU_ROUNDS', 5);
 const USERS = num('BENCH_USERS', 5000);
 const USERS_FIRST = num('BENCH_USERS_FIRST', 1000);
@@ -633,7 +633,11 @@ export async function main(): Promise<number> {
     const steps: [string, string, (w: World) => Promise<void>][] = [
       ['a', `cold start (${COLD_RUNS} runs + 1 warm-up)`, coldStart],
       ['b', `requests/s (${RPS_SECONDS} s each)`, throughput],
-      ['c', `CPU per login against its floors (${CPU_ROUNDS} rounds × 5 routes × ${CPU_REQUESTS} requests)`, cpuPerLogin],
+      [
+        'c',
+        `CPU per login against its floors (${CPU_ROUNDS} rounds × 5 routes × ${CPU_REQUESTS} requests)`,
+        cpuPerLogin,
+      ],
       ['d', `${USERS} distinct users, Key Vault and Table counts`, scale],
       ['p', `API proxy latency and CPU (${PROXY_REQUESTS} requests a round)`, apiProxy],
       ['s', 'scale-out: 4 hosts, one Azurite, Table operations per partition', (w) => scaleOut(w, rows, notes)],

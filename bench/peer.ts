@@ -37,6 +37,8 @@ import {
   DIST,
   FLOORS,
   LAUNCHER,
+  COLD_RUNS,
+  CPU_REQUESTS,
 } from './measure';
 import {
   appEnv,
@@ -50,8 +52,6 @@ import {
   type AppProcess,
 } from './support';
 
-const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
-const CPU_REQUESTS = num('BENCH_CPU_REQUESTS', 2000);
 const CALLBACKS = num('BENCH_PEER_CALLBACKS', 100);
 const SESSIONS = num('BENCH_PEER_SESSIONS', 1000);
 const ROUNDS = 3;
