@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -31,4 +33,24 @@ export async function startServeIn(workDir: string, output: string[], timeoutMs 
     await new Promise((r) => setTimeout(r, 100));
   }
   return child;
+}
+
+/**
+ * A fresh app folder as a user's would be (the repository's host.json and a local.settings.json with `settings`
+ * and `LocalHttpPort`), then `npm run serve` in it. The caller removes `workDir`.
+ */
+export async function serveWithSettings(
+  prefix: string,
+  settings: Record<string, string>,
+  port: number,
+  output: string[],
+): Promise<{ workDir: string; host: ChildProcess }> {
+  const workDir = mkdtempSync(join(tmpdir(), prefix));
+  copyFileSync(join(ROOT, 'host.json'), join(workDir, 'host.json'));
+  const values = { FUNCTIONS_WORKER_RUNTIME: 'node', ...settings };
+  writeFileSync(
+    join(workDir, 'local.settings.json'),
+    JSON.stringify({ IsEncrypted: false, Values: values, Host: { LocalHttpPort: port } }),
+  );
+  return { workDir, host: await startServeIn(workDir, output) };
 }

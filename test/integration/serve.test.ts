@@ -3,15 +3,12 @@
  * project's local Functions host in its own process, and a plain HTTP client with a cookie jar signing in.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { startServeIn } from '../_support/serve-process';
+import { serveWithSettings } from '../_support/serve-process';
 import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
 import { findFreePort, startAzurite, type AzuriteInstance } from '../../dev/azurite';
 import { startEntraStandIn, type EntraStandIn } from '../../dev/entra-standin';
 
-const ROOT = resolve(__dirname, '..', '..');
 const CLIENT_ID = '33333333-2222-4333-8444-555555555555';
 const SECRET = 'serve-test-client-secret-0123456789';
 
@@ -30,25 +27,19 @@ beforeAll(async () => {
     clients: [{ clientId: CLIENT_ID, secrets: [SECRET], redirectUris: [`${origin}/auth/callback`] }],
   });
 
-  workDir = mkdtempSync(join(tmpdir(), 'serve-test-'));
-  copyFileSync(join(ROOT, 'host.json'), join(workDir, 'host.json'));
-  writeFileSync(
-    join(workDir, 'local.settings.json'),
-    JSON.stringify({
-      IsEncrypted: false,
-      Values: {
-        FUNCTIONS_WORKER_RUNTIME: 'node',
-        AUTH_CLIENT_ID: CLIENT_ID,
-        AUTH_AUTHORITY: standIn.authority,
-        AUTH_TENANT_ID: standIn.tenantId,
-        AUTH_REDIRECT_URI: `${origin}/auth/callback`,
-        AUTH_CLIENT_SECRET: SECRET,
-        AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
-      },
-      Host: { LocalHttpPort: port },
-    }),
-  );
-  host = await startServeIn(workDir, output);
+  ({ workDir, host } = await serveWithSettings(
+    'serve-test-',
+    {
+      AUTH_CLIENT_ID: CLIENT_ID,
+      AUTH_AUTHORITY: standIn.authority,
+      AUTH_TENANT_ID: standIn.tenantId,
+      AUTH_REDIRECT_URI: `${origin}/auth/callback`,
+      AUTH_CLIENT_SECRET: SECRET,
+      AUTH_STORAGE_CONNECTION_STRING: azurite.connectionString,
+    },
+    port,
+    output,
+  ));
 });
 
 afterAll(async () => {

@@ -9,12 +9,11 @@
  * skipped with the reason, loudly; they never pass without running.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { startServeIn } from '../_support/serve-process';
+import { serveWithSettings } from '../_support/serve-process';
 import { HttpRequest } from '@azure/functions';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findFreePort } from '../../dev/azurite';
 import { requireSession } from '../../shared/http/require-session';
@@ -294,26 +293,20 @@ describeNginx('forward-auth under the README nginx example, in front of the serv
     });
     await new Promise<void>((r) => site.listen(sitePort, '127.0.0.1', () => r()));
 
-    workDir = mkdtempSync(join(tmpdir(), 'verify-nginx-'));
-    copyFileSync(join(ROOT, 'host.json'), join(workDir, 'host.json'));
-    writeFileSync(
-      join(workDir, 'local.settings.json'),
-      JSON.stringify({
-        IsEncrypted: false,
-        Values: {
-          FUNCTIONS_WORKER_RUNTIME: 'node',
-          AUTH_CLIENT_ID: CLIENT_ID,
-          AUTH_AUTHORITY: standIn.authority,
-          AUTH_TENANT_ID: standIn.tenantId,
-          AUTH_REDIRECT_URI: `${origin}/auth/callback`,
-          AUTH_CLIENT_SECRET: CLIENT_SECRET,
-          AUTH_STORAGE_CONNECTION_STRING: harness.azurite.connectionString,
-          AUTH_APIS: `orders=${apiUpstream.origin}/base ${UPSTREAM_SCOPE}`,
-        },
-        Host: { LocalHttpPort: functionsPort },
-      }),
-    );
-    functionsHost = await startServeIn(workDir, output);
+    ({ workDir, host: functionsHost } = await serveWithSettings(
+      'verify-nginx-',
+      {
+        AUTH_CLIENT_ID: CLIENT_ID,
+        AUTH_AUTHORITY: standIn.authority,
+        AUTH_TENANT_ID: standIn.tenantId,
+        AUTH_REDIRECT_URI: `${origin}/auth/callback`,
+        AUTH_CLIENT_SECRET: CLIENT_SECRET,
+        AUTH_STORAGE_CONNECTION_STRING: harness.azurite.connectionString,
+        AUTH_APIS: `orders=${apiUpstream.origin}/base ${UPSTREAM_SCOPE}`,
+      },
+      functionsPort,
+      output,
+    ));
 
     const nginxDir = join(workDir, 'nginx');
     for (const dir of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
