@@ -7,8 +7,9 @@ import { describe, expect, test } from '@jest/globals';
 import { parseConfig, type ApiUpstream, type Environment } from '../../shared/config';
 import { apiTarget, forwardedHeaders, returnedHeaders, FORWARDED_REQUEST_HEADERS } from '../../shared/core/api-proxy';
 import { apiClaimsChallenge, claimsChallengeError } from '../../shared/core/claims-challenge';
-import { AuthError, ConfigError } from '../../shared/errors';
+import { AuthError } from '../../shared/errors';
 import { identityHeaders } from '../../shared/http/identity-headers';
+import { configProblems } from '../_support/config-problems';
 
 const ORDERS: ApiUpstream = {
   name: 'orders',
@@ -277,13 +278,7 @@ const BASE_ENV: Environment = {
 };
 
 function problemsOf(apis: string, env: Environment = {}): readonly string[] {
-  try {
-    parseConfig({ ...BASE_ENV, ...env, AUTH_APIS: apis });
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
+  return configProblems({ ...BASE_ENV, ...env, AUTH_APIS: apis });
 }
 
 describe('AUTH_APIS', () => {

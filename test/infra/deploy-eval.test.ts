@@ -15,7 +15,7 @@ import {
   resourceProperty,
 } from './_eval';
 import { parseConfig, tokenExchangeAudienceFor, type AuthConfig } from '../../shared/config';
-import { ConfigError } from '../../shared/errors';
+import { configProblems } from '../_support/config-problems';
 
 const ENV = { environmentName: 'signin-dev', location: 'westeurope' };
 const IDENTITY_CLIENT_ID = '0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6';
@@ -60,15 +60,7 @@ function appSettings(
 }
 
 const configOf = (env: Record<string, string>): AuthConfig => parseConfig(env);
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-};
+const problemsOf = configProblems;
 
 describe('every app setting the code requires in the chosen mode is set', () => {
   const modes: [string, Record<string, Value>][] = [

@@ -11,7 +11,8 @@ import { startEntraStandIn, type EntraStandIn } from '../../dev/entra-standin';
 import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../../dev/managed-identity-standin';
 import { createClientCredentialProvider } from '../../shared/adapters/credential';
 import { parseConfig, tokenExchangeAudienceFor } from '../../shared/config';
-import { ConfigError, isAuthError } from '../../shared/errors';
+import { isAuthError } from '../../shared/errors';
+import { configProblems } from '../_support/config-problems';
 
 const APP = 'c0ffee00-1111-4222-8333-444455556666';
 const USER_ASSIGNED = '7d6c5b4a-3928-4716-9504-a3b2c1d0e9f8';
@@ -23,15 +24,7 @@ const BASE = {
   AUTH_CREDENTIAL: 'managed-identity',
 };
 
-const problems = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-};
+const problems = configProblems;
 
 describe('configuration', () => {
   test('managed-identity without AUTH_MANAGED_IDENTITY_CLIENT_ID fails closed, naming the setting', () => {

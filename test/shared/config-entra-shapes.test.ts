@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { parseConfig, type Environment } from '../../shared/config';
-import { ConfigError } from '../../shared/errors';
+import { configProblems } from '../_support/config-problems';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLIENT = 'c0ffee00-0000-4000-8000-000000000001';
@@ -18,13 +18,9 @@ const base: Environment = {
 };
 
 function problemsOf(env: Environment): string[] {
-  try {
-    parseConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.problems];
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
+  const problems = configProblems(env);
+  if (problems.length === 0) throw new Error('expected a ConfigError');
+  return problems;
 }
 
 describe('AUTH_SCOPES grouped by resource', () => {
