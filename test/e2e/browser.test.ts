@@ -9,11 +9,10 @@ import { expectPresent } from '../_support/expect-present';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { devCaFromEnvironment } from '../../dev/ca';
 import { createHash, randomBytes } from 'node:crypto';
-import { DEMO_NATIVE_REDIRECT_URIS, startStack, type Stack } from '../../dev/demo/stack';
+import { DEMO_NATIVE_REDIRECT_URIS, type Stack } from '../../dev/demo/stack';
 import { SESSION_COOKIE } from '../../shared/core/session';
-import { launchChromium } from '../_support/browser';
+import { startDemoAndChromium } from '../_support/demo-page';
 
 // Every run takes the screenshot (it proves the page renders); the copy in docs/ changes only on request
 // (UPDATE_SCREENSHOTS=1 npm test -- e2e/browser), so a test run never modifies tracked files.
@@ -27,12 +26,7 @@ let stack: Stack;
 let browser: Browser;
 
 beforeAll(async () => {
-  const ca = devCaFromEnvironment();
-  // Both start at once: Chromium's launch and the stack's child processes overlap.
-  [stack, browser] = await Promise.all([
-    startStack({ ca: { ...ca, dir: ca.dir! }, functionsPort: 0, demoPort: 0, runTimers: false }),
-    launchChromium(),
-  ]);
+  ({ stack, browser } = await startDemoAndChromium());
 });
 
 afterAll(async () => {

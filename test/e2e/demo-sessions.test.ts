@@ -5,20 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { devCaFromEnvironment } from '../../dev/ca';
-import { startStack, type Stack } from '../../dev/demo/stack';
-import { launchChromium } from '../_support/browser';
-import { signInOnDemo } from '../_support/demo-page';
+import type { Stack } from '../../dev/demo/stack';
+import { signInOnDemo, startDemoAndChromium } from '../_support/demo-page';
 
 let stack: Stack;
 let browser: Browser;
 
 beforeAll(async () => {
-  const ca = devCaFromEnvironment();
-  [stack, browser] = await Promise.all([
-    startStack({ ca: { ...ca, dir: ca.dir! }, functionsPort: 0, demoPort: 0, runTimers: false }),
-    launchChromium(),
-  ]);
+  ({ stack, browser } = await startDemoAndChromium());
 }, 120_000);
 
 afterAll(async () => {
