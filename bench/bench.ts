@@ -45,6 +45,7 @@ import {
   type Usage,
   COLD_RUNS,
   CPU_REQUESTS,
+  firstAnswer,
 } from './measure';
 
 const RPS_SECONDS = num('BENCH_RPS_SECONDS', 10);
@@ -171,20 +172,6 @@ function loadTime(bundle: string, env: Record<string, string>): Promise<number> 
   });
 }
 
-/** Spawn → the first answer of `path` (a 302), from a fresh host process serving `bundleDir`. */
-async function firstAnswer(bundleDir: string, env: Record<string, string>, path: string): Promise<number> {
-  const host = await startApp(LAUNCHER, bundleDir, env);
-  try {
-    const t = performance.now();
-    const res = await fetch(`${host.url}${path}`, { redirect: 'manual' });
-    await res.arrayBuffer();
-    if (res.status !== 302) throw new Error(`${path} answered ${res.status}`);
-    return host.readyWallMs + performance.now() - t;
-  } finally {
-    await host.stop();
-  }
-}
-
 /**
  * Against the hello-world v4 function (bench/hello-world.ts, bundled the same way): its bundle load +
  * registration in process, and its first answer from a fresh host. Each run alternates every measurement; the old
@@ -206,7 +193,7 @@ async function coldStart(world: World): Promise<void> {
     const b = await timeProcess(['-e', '']);
     const lh = await loadTime(join(HELLO_DIST, 'main.js'), env);
     const la = await loadTime(join(DIST, 'main.js'), env);
-    const h = await firstAnswer(HELLO_DIST, env, '/bench/hello');
+    const h = await firstAnswer(() => startApp(LAUNCHER, HELLO_DIST, env), '/bench/hello');
     const app = await startApp(LAUNCHER, DIST, env);
     try {
       const browser = new Browser(app.url);

@@ -4,12 +4,15 @@
  */
 import { app } from '@azure/functions';
 
+/** What the hello-world function answers: a redirect, like a login. */
+export const HELLO_ANSWER = {
+  status: 302,
+  headers: { location: 'https://login.example/authorize', 'cache-control': 'no-store' },
+};
+
 app.http('hello', {
   methods: ['GET'],
   route: 'bench/hello',
   authLevel: 'anonymous',
-  handler: async () => ({
-    status: 302,
-    headers: { location: 'https://login.example/authorize', 'cache-control': 'no-store' },
-  }),
+  handler: async () => HELLO_ANSWER,
 });

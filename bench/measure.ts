@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AzuriteInstance } from '../dev/azurite';
 import type { EntraStandIn, StandInUser } from '../dev/entra-standin';
-import { ROOT } from './support';
+import { ROOT, type AppProcess } from './support';
 
 /** What a bench step gets: Azurite, the Entra stand-in and its users (bench.ts `World` has more). */
 export interface StepWorld {
@@ -128,4 +128,18 @@ export async function inPool(count: number, width: number, task: (i: number) => 
       while (next < count) await task(next++);
     }),
   );
+}
+
+/** Spawn → the first answer of `path`, a 302, from a fresh process `start` makes (it is stopped after). */
+export async function firstAnswer(start: () => Promise<AppProcess>, path: string): Promise<number> {
+  const child = await start();
+  try {
+    const t = performance.now();
+    const res = await fetch(`${child.url}${path}`, { redirect: 'manual' });
+    await res.arrayBuffer();
+    if (res.status !== 302 || !res.headers.get('location')) throw new Error(`${path} answered ${res.status}`);
+    return child.readyWallMs + performance.now() - t;
+  } finally {
+    await child.stop();
+  }
 }

@@ -39,6 +39,7 @@ import {
   LAUNCHER,
   COLD_RUNS,
   CPU_REQUESTS,
+  firstAnswer,
 } from './measure';
 import {
   appEnv,
@@ -122,21 +123,13 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
   const coldOurs: number[] = [];
   const coldPeer: number[] = [];
   const coldPeerBundled: number[] = [];
-  const firstLogin = async (start: () => Promise<AppProcess>, cookie: string) => {
-    const p = await start();
-    try {
-      const t0 = performance.now();
-      await new Browser(p.url, cookie).login();
-      return p.readyWallMs + (performance.now() - t0);
-    } finally {
-      await p.stop();
-    }
-  };
+  // Spawn → the first login's redirect to the provider (OpenID discovery included), as step (a) measures it.
+  const firstLogin = (start: () => Promise<AppProcess>) => firstAnswer(start, '/auth/login?returnTo=%2Fapp');
   const ourEnv = appEnv(world.azurite, world.standIn);
   for (let i = -1; i < COLD_RUNS; i++) {
-    const o = await firstLogin(() => startApp(LAUNCHER, DIST, ourEnv), '__Host-session');
-    const p = await firstLogin(() => startChild(PEER, peerEnv(world, 'cookie')), PEER_COOKIE);
-    const pb = await firstLogin(() => startChild(PEER_BUNDLE, peerEnv(world, 'cookie')), PEER_COOKIE);
+    const o = await firstLogin(() => startApp(LAUNCHER, DIST, ourEnv));
+    const p = await firstLogin(() => startChild(PEER, peerEnv(world, 'cookie')));
+    const pb = await firstLogin(() => startChild(PEER_BUNDLE, peerEnv(world, 'cookie')));
     if (i < 0) continue; // warm-up: page cache, Azurite's tables
     coldOurs.push(o);
     coldPeer.push(p);
