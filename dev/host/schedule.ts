@@ -4,7 +4,6 @@
  * `%Name%` is resolved from the environment like any binding expression in Azure. Times are UTC, the Azure
  * default when WEBSITE_TIME_ZONE is unset.
  */
-import { CronExpressionParser } from 'cron-parser';
 
 export class ScheduleError extends Error {
   override readonly name = 'ScheduleError';
@@ -38,18 +37,24 @@ export function parseSchedule(raw: string, functionName: string, env: NodeJS.Pro
         '({second} {minute} {hour} {day} {month} {day-of-week}) or a TimeSpan.',
     );
   }
-  try {
-    CronExpressionParser.parse(expression, { tz: 'UTC' });
-  } catch (error) {
-    throw new ScheduleError(
-      `Function "${functionName}": invalid schedule "${expression}": ${(error as Error).message}`,
-    );
-  }
+  // The cron parser is loaded and first used when a time is asked for (arming the timer, or an invocation), not here: its
+  // first parse loads luxon's time-zone and locale data (~10-20 ms of CPU), which the real host never puts on the
+  // Node worker's start. An invalid field is reported then, as the same ScheduleError.
+  const parse = (from: Date) => {
+    try {
+      const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
+      return CronExpressionParser.parse(expression, { currentDate: from, tz: 'UTC' });
+    } catch (error) {
+      throw new ScheduleError(
+        `Function "${functionName}": invalid schedule "${expression}": ${(error as Error).message}`,
+      );
+    }
+  };
   return {
     expression,
-    next: (from) => CronExpressionParser.parse(expression, { currentDate: from, tz: 'UTC' }).next().toDate(),
+    next: (from) => parse(from).next().toDate(),
     previous: (from) =>
-      CronExpressionParser.parse(expression, { currentDate: new Date(from.getTime() + 1), tz: 'UTC' })
+      parse(new Date(from.getTime() + 1))
         .prev()
         .toDate(),
   };
