@@ -26,6 +26,7 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { lazyCoreXml, pslTablesAsBase64 } from './vendor-plugins.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -46,6 +47,13 @@ export const VENDOR = [
   'tldts',
 ];
 const vendorFile = (pkg) => `${pkg.replace(/^@/, '').replace(/\//g, '-')}.js`;
+/** Loaded by the Table SDK's vendor file on its first XML call only (scripts/vendor-plugins.mjs, lazyCoreXml). */
+const LAZY_VENDOR = ['@azure/core-xml'];
+/** What each vendor file's build changes about when its code or data is read (scripts/vendor-plugins.mjs). */
+const VENDOR_PLUGINS = {
+  '@azure/data-tables': [lazyCoreXml(`./${vendorFile('@azure/core-xml')}`)],
+  tldts: [pslTablesAsBase64],
+};
 /** The worker injects it at run time; never bundled. */
 const RUNTIME = ['@azure/functions-core'];
 
@@ -99,7 +107,7 @@ await Promise.all([
     external: RUNTIME,
     plugins: [vendorRedirect(outDir)],
   }),
-  ...VENDOR.map((pkg) =>
+  ...[...VENDOR, ...LAZY_VENDOR].map((pkg) =>
     build({
       ...common,
       // `export *` lets esbuild take each package's ESM build: scope-hoisted, no per-module CommonJS wrappers,
@@ -114,7 +122,8 @@ await Promise.all([
         loader: 'js',
       },
       outfile: join(outDir, 'vendor', vendorFile(pkg)),
-      external: RUNTIME,
+      external: [...RUNTIME, ...LAZY_VENDOR.map((p) => `./${vendorFile(p)}`)],
+      plugins: VENDOR_PLUGINS[pkg] ?? [],
     }),
   ),
 ]);

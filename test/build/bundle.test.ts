@@ -4,7 +4,8 @@
  * Azurite and the Entra stand-in. Also checks the lazy layout: login loads the Table SDK only, the callback adds
  * MSAL, and nothing loads Key Vault / identity / node-forge with a client secret.
  */
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { functionNames } from '../_support/function-names';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,4 +90,79 @@ test('the built bundle serves a whole sign-in through the Functions host (Azurit
   expect(me.status).toBe(200);
   expect((JSON.parse(me.body) as { user: { username: string } }).user.username).toBe(standIn.users[0]!.username);
   expect(standIn.counters.codeRedemptions).toBe(1);
+});
+
+test('the Public Suffix List vendor file answers as tldts itself, from base64 tables instead of number literals', () => {
+  const source = readFileSync(join(dir, 'dist', 'vendor', 'tldts.js'), 'utf8');
+  expect(source).not.toMatch(/new (Uint8|Uint16|Uint32|Int32)Array\(\[\d/);
+  expect(source.match(/__decodeTypedArray\("/g)?.length).toBeGreaterThanOrEqual(4);
+  type Tldts = typeof import('tldts');
+  const built = require(join(dir, 'dist', 'vendor', 'tldts.js')) as Tldts;
+  const original = jest.requireActual<Tldts>('tldts');
+  // ICANN and private rules, wildcards (*.kawasaki.jp) and their exceptions (!city.kawasaki.jp), IDNA mapping
+  // (the IP-mapping tables), IPs and hosts no rule knows.
+  const hosts = [
+    'auth.contoso.example',
+    'app.example.co.uk',
+    'a.b.c.azurewebsites.net',
+    'azurewebsites.net',
+    'x.azurefd.net',
+    'me.github.io',
+    'www.ck',
+    'a.b.kawasaki.jp',
+    'city.kawasaki.jp',
+    'b.city.kawasaki.jp',
+    'bücher.example.de',
+    'ＡＢＣ．example．com',
+    'xn--bcher-kva.example',
+    's3.dualstack.us-east-1.amazonaws.com',
+    '127.0.0.1',
+    '[::1]',
+    'localhost',
+    'unknown.tld-without-rule',
+  ];
+  for (const allowPrivateDomains of [true, false])
+    for (const host of hosts) {
+      const url = `https://${host}/x`;
+      expect({ host, result: built.parse(url, { allowPrivateDomains }) }).toStrictEqual({
+        host,
+        result: original.parse(url, { allowPrivateDomains }),
+      });
+    }
+});
+
+test('the Table SDK vendor file loads the XML parser only when an XML call needs it, and then the real one', async () => {
+  // In a child process: Jest's module registry is not Node's require cache.
+  const script = `
+    const { TableClient } = require(process.env.TABLES);
+    const xmlLoaded = () => Object.keys(require.cache).some((k) => k.endsWith('azure-core-xml.js'));
+    (async () => {
+      const client = TableClient.fromConnectionString(process.env.CONN, 'XmlLazy', { allowInsecureConnection: true });
+      await client.createTable();
+      await client.createEntity({ partitionKey: 'p', rowKey: 'r', v: 1 });
+      const afterEntities = xmlLoaded();
+      const policy = [{ id: 'read-only', accessPolicy: { permission: 'r', start: new Date('2026-01-01T00:00:00Z'), expiry: new Date('2027-01-01T00:00:00Z') } }];
+      await client.setAccessPolicy(policy); // serialized to XML
+      const read = await client.getAccessPolicy(); // an XML answer, parsed
+      console.log(JSON.stringify({ afterEntities, afterXml: xmlLoaded(), read }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const result = spawnSync(process.execPath, ['-e', script], {
+    env: {
+      ...process.env,
+      TABLES: join(dir, 'dist', 'vendor', 'azure-data-tables.js'),
+      CONN: azurite.connectionString,
+    },
+    encoding: 'utf8',
+  });
+  expect(result.stderr).toBe('');
+  expect(JSON.parse(result.stdout)).toStrictEqual({
+    afterEntities: false,
+    afterXml: true,
+    read: [
+      {
+        id: 'read-only',
+        accessPolicy: { permission: 'r', start: '2026-01-01T00:00:00.000Z', expiry: '2027-01-01T00:00:00.000Z' },
+      },
+    ],
+  });
 });
