@@ -27,6 +27,7 @@ export function createLoginHandler(services: ServicesProvider): HttpHandler {
       deps,
     );
     if (started.kind === 'app-redirect') return redirectResponse(started.location);
+    deps.preloadCallback?.();
     const cookies = [...abandonedSignIns(request), hostCookie(started.transactionCookie)];
     if (started.kind === 'confirm-app') return nativeConfirmPageResponse(started.app, started.authorizeUrl, cookies);
     return redirectResponse(started.authorizeUrl, cookies);

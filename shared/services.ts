@@ -14,6 +14,9 @@ import type { ApiClient, Clock, Logger, ProviderMetadataSource, RowStore, TokenC
 export const STATE_TABLE = 'AuthState';
 export const SESSION_TABLE = 'AuthSessions';
 
+/** How long after a sign-in goes to the provider its callback's code starts loading (see preloadCallback). */
+const CALLBACK_PRELOAD_DELAY_MS = 20;
+
 export const systemClock: Clock = { now: () => Date.now() };
 export const secureRandom = secureRandomBytes;
 import { secureRandomBytes } from './core/random';
@@ -55,6 +58,7 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
     overrides.states && overrides.sessions ? [overrides.states, overrides.sessions] : createStores(config);
 
   let signingKeys: Promise<JWTVerifyGetKey> | undefined;
+  let callbackPreloaded = overrides.tokenClient !== undefined; // fakes: nothing to load
   let tokenClient: Promise<TokenClient> | undefined;
   let apiClient: ApiClient | undefined = overrides.apiClient;
 
@@ -95,6 +99,21 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
         return createMsalTokenClient({ config, metadata, credentials, logger, timeoutMs: overrides.providerTimeoutMs });
       });
       return tokenClient;
+    },
+    preloadCallback() {
+      if (callbackPreloaded) return;
+      callbackPreloaded = true;
+      // After the login's answer has gone out (a user spends seconds at the provider's page, the timer 20 ms):
+      // MSAL and jose are ~25 ms of CPU to load, the largest part of an instance's first callback. Code only:
+      // no Key Vault read (design §7: a login needs no secret), no discovery or JWKS request.
+      setTimeout(() => {
+        try {
+          require('./adapters/msal-token-client');
+          require('jose');
+        } catch {
+          // The callback loads them itself and reports what fails there.
+        }
+      }, CALLBACK_PRELOAD_DELAY_MS).unref();
     },
     apiClient() {
       apiClient ??= (require('./adapters/api-client') as typeof import('./adapters/api-client')).createApiClient({

@@ -24,6 +24,11 @@ export interface CoreDeps {
   tokenClient(): Promise<TokenClient>;
   /** Lazy: the HTTP client of the API proxy (/auth/api/…). */
   apiClient(): ApiClient;
+  /**
+   * Called when a sign-in has gone to the provider: loads the callback's code (not its credential, no network)
+   * while the user is there, so the first callback of an instance does not wait for it. Optional: a no-op in tests.
+   */
+  preloadCallback?(): void;
 }
 
 export interface CookieToSet {

@@ -12,6 +12,7 @@ import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../../
 import { createClientCredentialProvider, type CredentialProviderOptions } from '../../shared/adapters/credential';
 import { AuthError, isAuthError } from '../../shared/errors';
 import type { ClientCredential, ClientCredentialProvider, Logger } from '../../shared/ports';
+import { until } from '../_support/until';
 
 const SECRET_NAME = 'auth-client-secret';
 const logLines: string[] = [];
@@ -106,8 +107,9 @@ describe('Key Vault secret provider', () => {
     const warningsBefore = logLines.filter((l) => l.startsWith('warn client credential refresh failed')).length;
     now += 120_000; // past refreshAfterMs: get() answers from memory and refreshes in the background
     expect(secretOf(await credentials.get())).toBe(value);
-    await waitFor(
+    await until(
       () => logLines.filter((l) => l.startsWith('warn client credential refresh failed')).length > warningsBefore,
+      { ms: 3000 },
     );
     expect(secretOf(await credentials.get())).toBe(value);
     vault.clearFaults();
@@ -271,12 +273,4 @@ describe('Key Vault secret provider', () => {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
 }

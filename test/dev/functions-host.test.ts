@@ -10,6 +10,7 @@ import { startFunctionsHost, type FunctionsHost } from '../../dev/functions-host
 import { functionsCoreApi } from '../../dev/host/registry';
 import { applyLocalSettings, loadLocalSettings } from '../../dev/local-settings';
 import { isPortOpen } from '../../dev/azurite';
+import { until } from '../_support/until';
 
 const ROOT = resolve(__dirname, '../..');
 const FIXTURES = join(ROOT, 'test/_support/fixtures/host-app');
@@ -21,14 +22,6 @@ const loadModule = (modulePath: string) => jest.isolateModules(() => require(mod
 const MODULES = [join(FIXTURES, 'http.ts'), join(FIXTURES, 'timer.ts')];
 const ALLOWED = 'http://localhost:3000';
 const timerRuns = () => ((globalThis as Record<symbol, unknown>)[Symbol.for('host-app.timer-runs')] ?? []) as Timer[];
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Raw request (no fetch): lets a test send a chunked body of any size and read the exact status. */
 function rawRequest(url: string, init: { method: string; chunks?: Buffer[]; headers?: Record<string, string> }) {
