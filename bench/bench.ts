@@ -173,6 +173,37 @@ function loadTime(bundle: string, env: Record<string, string>): Promise<number> 
 }
 
 /**
+ * Time at the provider's page in the extra cold sign-in (an info row): a person signs in in seconds, and even a
+ * silent single sign-on is several round trips to Entra, while the stand-in answers the bench in a few ms. An
+ * instance loads its callback's code in that time (shared/services.ts, preloadCallback).
+ */
+const PROVIDER_PAUSE_MS = 300;
+
+/** One sign-in on a fresh app process: ms from spawn to READY, to the login's answer and to the callback's. */
+async function coldSignIn(
+  world: World,
+  env: Record<string, string>,
+  user: StandInUser,
+  providerPauseMs = 0,
+): Promise<{ app: AppProcess; login: number; callback: number }> {
+  const app = await startApp(LAUNCHER, DIST, env);
+  try {
+    const browser = new Browser(app.url);
+    const t1 = performance.now();
+    const authorizeUrl = await browser.login();
+    const tLogin = performance.now() - t1;
+    const callbackUrl = await world.standIn.signIn(authorizeUrl, user.username); // the provider's time, not ours
+    if (providerPauseMs > 0) await new Promise((r) => setTimeout(r, providerPauseMs));
+    const t2 = performance.now();
+    await browser.callback(callbackUrl);
+    const tCallback = performance.now() - t2;
+    return { app, login: app.readyWallMs + tLogin, callback: app.readyWallMs + tLogin + tCallback };
+  } finally {
+    await app.stop();
+  }
+}
+
+/**
  * Against the hello-world v4 function (bench/hello-world.ts, bundled the same way): its bundle load +
  * registration in process, and its first answer from a fresh host. Each run alternates every measurement; the old
  * baseline, an empty `node -e ""`, stays in the table for continuity with earlier runs.
@@ -186,6 +217,7 @@ async function coldStart(world: World): Promise<void> {
   const ready: number[] = [];
   const login: number[] = [];
   const callback: number[] = [];
+  const callbackAfterPause: number[] = [];
   const readyInChild: number[] = [];
   const hostInChild: number[] = [];
   let userIndex = world.users.length - 1;
@@ -194,29 +226,19 @@ async function coldStart(world: World): Promise<void> {
     const lh = await loadTime(join(HELLO_DIST, 'main.js'), env);
     const la = await loadTime(join(DIST, 'main.js'), env);
     const h = await firstAnswer(() => startApp(LAUNCHER, HELLO_DIST, env), '/bench/hello');
-    const app = await startApp(LAUNCHER, DIST, env);
-    try {
-      const browser = new Browser(app.url);
-      const t1 = performance.now();
-      const authorizeUrl = await browser.login();
-      const tLogin = performance.now() - t1;
-      const callbackUrl = await world.standIn.signIn(authorizeUrl, world.users[userIndex--]!.username); // the provider's time, not ours
-      const t2 = performance.now();
-      await browser.callback(callbackUrl);
-      const tCallback = performance.now() - t2;
-      if (i < 0) continue; // warm-up: page cache, Azurite tables created
-      base.push(b);
-      loadHello.push(lh);
-      loadApp.push(la);
-      helloFirst.push(h);
-      ready.push(app.readyWallMs);
-      readyInChild.push(app.readyChildMs);
-      hostInChild.push(app.hostLoadedChildMs);
-      login.push(app.readyWallMs + tLogin);
-      callback.push(app.readyWallMs + tLogin + tCallback);
-    } finally {
-      await app.stop();
-    }
+    const signIn = await coldSignIn(world, env, world.users[userIndex--]!);
+    const paused = await coldSignIn(world, env, world.users[userIndex--]!, PROVIDER_PAUSE_MS);
+    if (i < 0) continue; // warm-up: page cache, Azurite tables created
+    base.push(b);
+    loadHello.push(lh);
+    loadApp.push(la);
+    helloFirst.push(h);
+    ready.push(signIn.app.readyWallMs);
+    readyInChild.push(signIn.app.readyChildMs);
+    hostInChild.push(signIn.app.hostLoadedChildMs);
+    login.push(signIn.login);
+    callback.push(signIn.callback);
+    callbackAfterPause.push(paused.callback);
   }
   const runs = `${COLD_RUNS}+${COLD_RUNS}`;
   const add = (figure: string, xs: number[], baseName: string, baseXs: number[], goal?: number, was?: number) => {
@@ -227,13 +249,19 @@ async function coldStart(world: World): Promise<void> {
       measured: spread(xs, 'ms'),
       baseline: `${baseName}: ${spread(baseXs, 'ms')}`,
       ratio,
-      goal: goal === undefined ? `info (was ≤ ${was}×)` : `≤ ${goal}×`,
+      goal: goal === undefined ? (was === undefined ? 'info' : `info (was ≤ ${was}×)`) : `≤ ${goal}×`,
       met: goal === undefined || ratio <= goal,
     });
   };
   add('(a) bundle load + registration, in process', loadApp, 'hello-world bundle', loadHello, 1.25);
   add('(a) cold start → first login answered', login, 'hello-world first answer', helloFirst, 1.5);
   add('(a) cold start → first callback answered', callback, 'hello-world first answer', helloFirst, 2);
+  add(
+    `(a) … first callback, ${PROVIDER_PAUSE_MS} ms at the provider`,
+    callbackAfterPause,
+    'hello-world first answer',
+    helloFirst,
+  );
   add('(a) cold start → handlers ready', ready, 'node -e ""', base, undefined, 1.35);
   add('(a) cold start → first login answered', login, 'node -e ""', base, undefined, 1.8);
   add('(a) cold start → first callback answered', callback, 'node -e ""', base, undefined, 2.5);

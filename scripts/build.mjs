@@ -7,9 +7,11 @@
 //   vendor/<pkg>.js    each heavy SDK bundled on its own (@azure/data-tables, @azure/msal-node, @azure/identity,
 //                      @azure/keyvault-secrets, node-forge, oauth4webapi for the API proxy, jose for ID tokens, tldts for
 //                      the site check). main.js requires them by relative path from inside
-//                      those lazy init functions, so /auth/login never parses MSAL, Key Vault or identity code and
-//                      the callback loads MSAL once (one copy of @azure/msal-node 7; @azure/identity carries its
-//                      own MSAL 5 by its semver range, loaded only for managed identity / Key Vault).
+//                      those lazy init functions, so /auth/login never parses Key Vault or identity code, MSAL
+//                      loads once, after a login's answer is out or on the first callback (one copy of
+//                      @azure/msal-node 7; @azure/identity carries its own MSAL 5 by its semver range, loaded only
+//                      for managed identity / Key Vault). @azure/core-xml is a vendor file of its own, which the
+//                      Table SDK loads on its first XML call only (scripts/vendor-plugins.mjs).
 //   *.map              source maps (run with --enable-source-maps, as Functions does with languageWorkers:node:arguments).
 //
 // With `--deploy DIR` (what `npm run build` passes: `.deploy`), it also stages the deployable package, the folder

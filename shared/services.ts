@@ -1,8 +1,9 @@
 /**
  * Composition root: builds the process's services from the configuration once, on first use.
  *
- * Everything heavy is lazy: the MSAL token client and the client credential (and with it any Key Vault or
- * identity SDK) load on the first callback or refresh, never for /auth/login.
+ * Everything heavy is lazy: the client credential (and with it any Key Vault or identity SDK) loads on the first
+ * callback or refresh, never for /auth/login; the MSAL token client's code loads on the first callback, or just
+ * after a login's answer has gone out (preloadCallback).
  */
 import type { JWTVerifyGetKey } from 'jose';
 import { getConfig, type AuthConfig } from './config';

@@ -186,8 +186,11 @@ export async function indexSession(session: RowKeyPair, record: IndexedRecord, d
       data: seal(entry, sid, 'session-index', rowKey),
     });
   }
-  // One after the other: when the first fails, nothing else is written (and the caller removes what was).
-  for (const row of rows) await deps.sessions.insert(row);
+  // Side by side (one storage round trip, not two); the call ends only when both have: when one fails, the
+  // caller removes whatever was written, and no insert still in flight can land after that.
+  const written = await Promise.allSettled(rows.map((row) => deps.sessions.insert(row)));
+  const failed = written.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Removes a session's index entries (best effort on a failed sign-in; a missing entry is not an error). */

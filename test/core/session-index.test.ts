@@ -14,7 +14,7 @@ import {
   userIndexPartition,
   userKeyOf,
 } from '../../shared/core/session-index';
-import type { RowStore } from '../../shared/ports';
+import type { RowStore, StoredRow } from '../../shared/ports';
 import { secureRandom } from '../../shared/services';
 import { MemoryRowStore } from '../_support/fakes/memory-row-store';
 
@@ -151,4 +151,32 @@ test('a user listing reads from the first live bucket on: sharded sessions and t
   expect(await listUserSessions(userKeyOf(USER), deps, true)).toHaveLength(live.length + expired.length);
   expect(await endUserSessions(userKeyOf(USER), deps)).toBe(live.length);
   expect(store.snapshot()).toEqual([]);
+});
+
+test('a session is filed in both indexes side by side; when one entry fails, the call ends after the other and reports the failure', async () => {
+  const store = new MemoryRowStore();
+  let inFlight = 0;
+  let mostInFlight = 0;
+  let finished = 0;
+  // The memory store, with a slow insert that refuses the user index entry.
+  const sessions: RowStore = Object.assign(Object.create(store) as RowStore, {
+    insert: async (row: StoredRow) => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, row.partitionKey.startsWith('u.') ? 5 : 30));
+      inFlight--;
+      finished++;
+      if (row.partitionKey.startsWith('u.')) throw new Error('user index entry refused');
+      await store.insert(row);
+    },
+  });
+  const ref = { partitionKey: 'a-0000490000', rowKey: 'f'.repeat(64) };
+  const record = { user: USER, sid: SID, createdAt: 0, lastSeenAt: 0, idleExpiresAt: 1, absoluteExpiresAt: 1 };
+  await expect(indexSession(ref, record, { sessions, clock: { now: () => 0 } })).rejects.toThrow(
+    'user index entry refused',
+  );
+  expect(mostInFlight).toBe(2);
+  // The user entry failed first; the call still waited for the sid entry, so the caller's clean-up comes after it.
+  expect(finished).toBe(2);
+  expect(await store.get(sidIndexPartition(SID), sessionIndexLinks(ref, record)[1]!.rowKey)).toBeDefined();
 });

@@ -387,7 +387,8 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
         proxy.mode = { kind: 'forward' };
       }
       assertCodedError(response, 503, 'storage_unavailable', c.name);
-      expect(stores.sessions.calls.insert).toBe(inserts + 1);
+      // The failing user index entry and, beside it, the sid index entry; never the session row after them.
+      expect(stores.sessions.calls.insert).toBe(inserts + 2);
       expect(h.standIn.counters.codeRedemptions).toBe(redemptions + 1);
       expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
       expect(await view.hasState(state)).toBe(false);
