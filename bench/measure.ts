@@ -39,7 +39,7 @@ export const FLOORS = join(BENCH_DIR, 'floors.js');
 export const num = (name: string, fallback: number): number =>
   process.env[name] ? Number(process.env[name]) : fallback;
 /** Knobs more than one step reads. */
-export const COLD_RUNS = num('BENCH_COLD_RUNS', 7);
+export const COLD_RUNS = num('BENCH_COLD_RUNS', 15);
 export const CPU_REQUESTS = num('BENCH_CPU_REQUESTS', 2000);
 export const kib = (file: string): string => `${(statSync(file).size / 1024).toFixed(0)} KiB`;
 
