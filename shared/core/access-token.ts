@@ -7,6 +7,7 @@
  * @see https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
  */
 import { AuthError } from '../errors';
+import { signInAgainUrl } from './claims-challenge';
 import type { TokenCacheBox } from '../ports';
 import type { CoreDeps } from './deps';
 import type { LoadedSession, SessionRecord } from './session';
@@ -91,15 +92,13 @@ export async function accessTokenForSession(
 /** RFC 9457 extension members for `interaction_required`: the challenge's `claims` and the sign-in that meets it. */
 function withLoginUrl(error: unknown, deps: AccessTokenDeps): unknown {
   if (!(error instanceof AuthError) || error.code !== 'interaction_required') return error;
-  const loginUrl = new URL('/auth/login', deps.config.publicOrigin);
   const claims = error.problem?.claims;
-  if (claims !== undefined) loginUrl.searchParams.set('claims', claims);
   // Consent missing for a resource (AADSTS65001, e.g. a scope added after the user signed in): ask for it again.
-  if (error.provider?.suberror === 'consent_required') loginUrl.searchParams.set('prompt', 'consent');
+  const prompt = error.provider?.suberror === 'consent_required' ? 'consent' : undefined;
   return new AuthError('interaction_required', {
     cause: error.cause,
     provider: error.provider,
     logDetail: error.logDetail,
-    problem: { ...(claims !== undefined ? { claims } : {}), loginUrl: loginUrl.href },
+    problem: { ...(claims !== undefined ? { claims } : {}), loginUrl: signInAgainUrl(deps.config, { claims, prompt }) },
   });
 }

@@ -14,11 +14,23 @@ import type { ApiChallenge } from '../ports';
 /** A claims request longer than this is not a challenge we pass on (real ones are a few hundred bytes). */
 export const MAX_CLAIMS_LENGTH = 4096;
 
+/** The sign-in that meets a challenge: `/auth/login` with its claims request and, for missing consent, `prompt`. */
+export function signInAgainUrl(
+  config: Pick<AuthConfig, 'publicOrigin'>,
+  request: { claims?: string; prompt?: 'consent' },
+): string {
+  const loginUrl = new URL('/auth/login', config.publicOrigin);
+  if (request.claims !== undefined) loginUrl.searchParams.set('claims', request.claims);
+  if (request.prompt !== undefined) loginUrl.searchParams.set('prompt', request.prompt);
+  return loginUrl.href;
+}
+
 /** The error to throw for a claims challenge; `claims` is the JSON claims request (OIDC Core §5.5). */
 export function claimsChallengeError(claims: string, config: AuthConfig, logDetail: string): AuthError {
-  const loginUrl = new URL('/auth/login', config.publicOrigin);
-  loginUrl.searchParams.set('claims', claims);
-  return new AuthError('interaction_required', { problem: { claims, loginUrl: loginUrl.href }, logDetail });
+  return new AuthError('interaction_required', {
+    problem: { claims, loginUrl: signInAgainUrl(config, { claims }) },
+    logDetail,
+  });
 }
 
 /**
