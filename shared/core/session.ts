@@ -121,13 +121,18 @@ export function newSession(kind: SessionKind, signedIn: SignedIn, deps: SessionD
   return { token, ref: sessionRowRef(token) as SessionRef, record };
 }
 
-/** Index entries first, then the row: a session that exists can always be found to be ended (session-index.ts). */
+/**
+ * Index entries first, then the row: a session that exists can always be found to be ended (session-index.ts).
+ * When a write fails, what may have been written goes, best effort: the entries, and the row itself (an insert
+ * whose answer was lost may still have been applied, sealed tokens and all). Side by side: the session's token
+ * never reached anyone, so no one needs to find it, and a store that is down costs one deadline, not two.
+ */
 export async function storeSession({ ref, record }: NewSession, deps: SessionDeps): Promise<void> {
   try {
     await indexSession(ref, record, deps);
     await deps.sessions.insert(sealedRow(ref, record, ref.secret, undefined));
   } catch (error) {
-    await unindexSession(ref, record, deps).catch(() => undefined);
+    await Promise.allSettled([deps.sessions.delete(ref.partitionKey, ref.rowKey), unindexSession(ref, record, deps)]);
     throw error;
   }
 }

@@ -154,7 +154,7 @@ export type RowOperation = 'insert' | 'get' | 'replace' | 'consume' | 'delete' |
  * timeouts and error mapping doing the work.
  */
 export class SwitchRowStore implements RowStore {
-  private readonly armed = new Map<RowOperation, number>();
+  private readonly armed = new Map<RowOperation, { after: number; times: number }>();
   /** Calls per operation, faulty or not. */
   readonly calls: Record<RowOperation, number> = {
     insert: 0,
@@ -171,9 +171,9 @@ export class SwitchRowStore implements RowStore {
     private readonly faulty: RowStore,
   ) {}
 
-  /** The next `times` calls of `operation` go through the faulty path. */
-  failNext(operation: RowOperation, times = 1): void {
-    this.armed.set(operation, (this.armed.get(operation) ?? 0) + times);
+  /** After `after` more calls of `operation` on the normal path, the next `times` go through the faulty path. */
+  failNext(operation: RowOperation, times = 1, after = 0): void {
+    this.armed.set(operation, { after, times });
   }
 
   reset(): void {
@@ -182,9 +182,13 @@ export class SwitchRowStore implements RowStore {
 
   private pick(operation: RowOperation): RowStore {
     this.calls[operation]++;
-    const left = this.armed.get(operation) ?? 0;
-    if (left <= 0) return this.normal;
-    this.armed.set(operation, left - 1);
+    const armed = this.armed.get(operation);
+    if (!armed || armed.times <= 0) return this.normal;
+    if (armed.after > 0) {
+      armed.after--;
+      return this.normal;
+    }
+    armed.times--;
     return this.faulty;
   }
 

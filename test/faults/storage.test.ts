@@ -366,45 +366,52 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
     {
       name: 'the insert is applied but its answer is lost (timeout)',
       mode: { kind: 'drop-responses' },
-      skip: 'product gap: a session insert whose answer is lost leaves its sealed row (with the Entra refresh token) behind until purge; expected a best-effort delete of that row key',
     },
   ];
 
-  describe('the session insert fails after Entra redeemed the code → 503, no session cookie, no session row, state consumed, code sent once', () => {
-    faultCases(cases, async (c, strict) => {
-      const { browser, state, callbackUrl } = await pendingCallback(h);
-      const codePosts = tokenPosts(h.standIn, 'authorization_code');
-      const redemptions = h.standIn.counters.codeRedemptions;
-      const sessionsBefore = (await view.sessions()).length;
-      const inserts = stores.sessions.calls.insert;
-      proxy.mode = c.mode;
-      stores.sessions.failNext('insert');
-      let response: Response;
-      try {
-        response = await browser.callback(callbackUrl);
-      } finally {
-        stores.sessions.reset();
-        proxy.mode = { kind: 'forward' };
-      }
-      assertCodedError(response, 503, 'storage_unavailable', c.name);
-      // The failing user index entry and, beside it, the sid index entry; never the session row after them.
-      expect(stores.sessions.calls.insert).toBe(inserts + 2);
-      expect(h.standIn.counters.codeRedemptions).toBe(redemptions + 1);
-      expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
-      expect(await view.hasState(state)).toBe(false);
-      if (strict) expect((await view.sessions()).length).toBe(sessionsBefore);
-      const stored = JSON.stringify([...(await view.states()), ...(await view.sessions())]);
-      for (const secret of h.standIn.issuedSecrets()) expect(!stored.includes(secret)).toBeTruthy();
+  // The callback's AuthSessions inserts: the user and sid index entries side by side, then the session row.
+  const inserts = [
+    { what: 'the user index entry', after: 0, calls: 2 },
+    { what: 'the session row (after its index entries)', after: 2, calls: 3 },
+  ];
+  describe.each(inserts)(
+    '$what cannot be written after Entra redeemed the code → 503, no session cookie, nothing left in AuthSessions, state consumed, code sent once',
+    ({ after, calls }) => {
+      faultCases(cases, async (c, strict) => {
+        const { browser, state, callbackUrl } = await pendingCallback(h);
+        const codePosts = tokenPosts(h.standIn, 'authorization_code');
+        const redemptions = h.standIn.counters.codeRedemptions;
+        const sessionsBefore = (await view.sessions()).length;
+        const insertsBefore = stores.sessions.calls.insert;
+        proxy.mode = c.mode;
+        stores.sessions.failNext('insert', 1, after);
+        let response: Response;
+        try {
+          response = await browser.callback(callbackUrl);
+        } finally {
+          stores.sessions.reset();
+          proxy.mode = { kind: 'forward' };
+        }
+        assertCodedError(response, 503, 'storage_unavailable', c.name);
+        // Nothing is written after the failing insert (the index entries go side by side, the row after them).
+        expect(stores.sessions.calls.insert).toBe(insertsBefore + calls);
+        expect(h.standIn.counters.codeRedemptions).toBe(redemptions + 1);
+        expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
+        expect(await view.hasState(state)).toBe(false);
+        if (strict) expect((await view.sessions()).length).toBe(sessionsBefore);
+        const stored = JSON.stringify([...(await view.states()), ...(await view.sessions())]);
+        for (const secret of h.standIn.issuedSecrets()) expect(!stored.includes(secret)).toBeTruthy();
 
-      const replay = await browser.callback(callbackUrl);
-      assertCodedError(replay, 400, 'state_unknown', 'the same callback again');
-      expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
+        const replay = await browser.callback(callbackUrl);
+        assertCodedError(replay, 400, 'state_unknown', 'the same callback again');
+        expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
 
-      const again = await signedIn(h);
-      expect((await again.browser.call('me', { url: '/auth/me' })).status).toBe(200);
-      assertNoLeaks(h);
-    });
-  });
+        const again = await signedIn(h);
+        expect((await again.browser.call('me', { url: '/auth/me' })).status).toBe(200);
+        assertNoLeaks(h);
+      });
+    },
+  );
 
   describe('other single steps failing while the rest of storage works', () => {
     test('the state cannot be consumed → 503, the code is not sent, the state is kept, and the same callback then signs in', async () => {
