@@ -104,7 +104,7 @@ export function createServices(config: AuthConfig, overrides: ServiceOverrides =
     preloadCallback() {
       if (callbackPreloaded) return;
       callbackPreloaded = true;
-      // After the login's answer has gone out (a user spends seconds at the provider's page, the timer 20 ms):
+      // On a timer, so the login's answer goes out first; the user then spends seconds at the provider's page.
       // MSAL and jose are ~25 ms of CPU to load, the largest part of an instance's first callback. Code only:
       // no Key Vault read (design §7: a login needs no secret), no discovery or JWKS request.
       setTimeout(() => {

@@ -37,9 +37,9 @@ export function parseSchedule(raw: string, functionName: string, env: NodeJS.Pro
         '({second} {minute} {hour} {day} {month} {day-of-week}) or a TimeSpan.',
     );
   }
-  // The cron parser is loaded and first used when a time is asked for (arming the timer, or an invocation), not here: its
-  // first parse loads luxon's time-zone and locale data (~10-20 ms of CPU), which the real host never puts on the
-  // Node worker's start. An invalid field is reported then, as the same ScheduleError.
+  // The cron parser loads, and first parses, when a time is asked for (arming the timer, or an invocation), not
+  // here: that first parse loads luxon's time-zone and locale data (~10-20 ms of CPU), which the real host never
+  // puts on the Node worker's start. An invalid field is reported then, as the same ScheduleError.
   const parse = (from: Date) => {
     try {
       const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
