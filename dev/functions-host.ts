@@ -241,7 +241,10 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
   const timers = new Map<string, { fn: CapturedFunction; schedule: Schedule; lastRun?: Date }>();
   for (const fn of functions) {
     if (fn.trigger.type.toLowerCase() !== 'timertrigger') continue;
-    timers.set(fn.name.toLowerCase(), { fn, schedule: parseSchedule(fn.trigger.schedule ?? '', fn.name) });
+    const schedule = parseSchedule(fn.trigger.schedule ?? '', fn.name);
+    // A host that runs its timers checks their cron fields now, before it listens (a ScheduleError fails the start).
+    if (options.runTimers !== false) schedule.next(new Date());
+    timers.set(fn.name.toLowerCase(), { fn, schedule });
   }
 
   const appHookData: Record<string, unknown> = {};

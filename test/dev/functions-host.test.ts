@@ -192,6 +192,19 @@ describe('local functions host', () => {
     ).rejects.toThrow(/cannot be combined with credentials/);
   });
 
+  test('an invalid cron field fails the start of a host that runs its timers; one that does not reports it on invocation', async () => {
+    const broken = [join(FIXTURES, 'bad-timer.ts')];
+    await expect(startFunctionsHost({ modules: broken, loadModule, log: () => {} })).rejects.toThrow(
+      /Function "broken": invalid schedule "0 0 0 1 1 9"/,
+    );
+    const idle = await startFunctionsHost({ modules: broken, loadModule, runTimers: false, log: () => {} });
+    try {
+      await expect(idle.invokeTimer('broken')).rejects.toThrow(/invalid schedule/);
+    } finally {
+      await idle.stop();
+    }
+  });
+
   test('runs a timer through invokeTimer with a real Timer object', async () => {
     const before = timerRuns().length;
     await host.invokeTimer('tick');
