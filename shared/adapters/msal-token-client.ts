@@ -21,6 +21,7 @@ import {
   type NetworkRequestOptions,
   type NetworkResponse,
 } from '@azure/msal-node';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuthConfig } from '../config';
 import { OIDC_SCOPES } from '../config';
 import { AuthError, upstreamTransportError, type ErrorCode, type ProviderErrorInfo } from '../errors';
@@ -381,6 +382,9 @@ export class DeadlineNetworkClient implements INetworkModule {
     } catch (cause) {
       throw this.transportFailure(cause, `${method} ${path} body`);
     }
+    // undici frees the connection a tick after the body has ended; the callback's JWKS request comes right after
+    // the token answer, and without this tick it opened a second TLS connection to the provider.
+    await nextTurn();
     if (response.status === 429) {
       // Entra throttles with 429 + Retry-After: pass its wait on (503), so clients back off as long as it asks.
       // https://learn.microsoft.com/entra/identity-platform/msal-error-handling-js#retrying-after-errors-and-exceptions
