@@ -1,8 +1,9 @@
 /**
  * The deployable build is what the host loads: build dist-like output into a temp dir (scripts/build.mjs), load
  * its main.js in a separate process through the local Functions host, and serve a whole sign-in with it against
- * Azurite and the Entra stand-in. Also checks the lazy layout: login loads the Table SDK only, the callback adds
- * MSAL, and nothing loads Key Vault / identity / node-forge with a client secret.
+ * Azurite and the Entra stand-in. Also checks the lazy layout: the login loads the Table SDK, MSAL and jose load
+ * once its answer is out, the callback adds nothing, and nothing loads Key Vault / identity / node-forge with a
+ * client secret; and the two build plugins against the libraries they change (scripts/vendor-plugins.mjs).
  */
 import { afterAll, beforeAll, expect, jest, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
