@@ -27,6 +27,7 @@ import {
   tableStore,
   tableView,
   tokenPosts,
+  type RowOperation,
   type SwitchRowStore,
 } from '../_support/fault-kit';
 import { Harness, type Response } from '../_support/harness';
@@ -359,6 +360,24 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
     await azurite?.stop();
   });
 
+  /** `request`, with one `operation` of `store` going through the proxy in `mode`; everything else goes as usual. */
+  async function withOneStepFailing(
+    store: SwitchRowStore,
+    operation: RowOperation,
+    mode: ProxyMode,
+    request: () => Promise<Response>,
+    after = 0,
+  ): Promise<Response> {
+    proxy.mode = mode;
+    store.failNext(operation, 1, after);
+    try {
+      return await request();
+    } finally {
+      store.reset();
+      proxy.mode = { kind: 'forward' };
+    }
+  }
+
   const cases: { name: string; mode: ProxyMode; skip?: string }[] = [
     { name: 'the insert never gets an answer (timeout)', mode: { kind: 'blackhole' } },
     { name: 'the connection is reset', mode: { kind: 'reset' } },
@@ -383,15 +402,13 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
         const redemptions = h.standIn.counters.codeRedemptions;
         const sessionsBefore = (await view.sessions()).length;
         const insertsBefore = stores.sessions.calls.insert;
-        proxy.mode = c.mode;
-        stores.sessions.failNext('insert', 1, after);
-        let response: Response;
-        try {
-          response = await browser.callback(callbackUrl);
-        } finally {
-          stores.sessions.reset();
-          proxy.mode = { kind: 'forward' };
-        }
+        const response = await withOneStepFailing(
+          stores.sessions,
+          'insert',
+          c.mode,
+          () => browser.callback(callbackUrl),
+          after,
+        );
         assertCodedError(response, 503, 'storage_unavailable', c.name);
         // Nothing is written after the failing insert (the index entries go side by side, the row after them).
         expect(stores.sessions.calls.insert).toBe(insertsBefore + calls);
@@ -417,15 +434,9 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
     test('the state cannot be consumed → 503, the code is not sent, the state is kept, and the same callback then signs in', async () => {
       const { browser, state, callbackUrl } = await pendingCallback(h);
       const codePosts = tokenPosts(h.standIn, 'authorization_code');
-      proxy.mode = { kind: 'blackhole' };
-      stores.states.failNext('consume');
-      let response: Response;
-      try {
-        response = await browser.callback(callbackUrl);
-      } finally {
-        stores.states.reset();
-        proxy.mode = { kind: 'forward' };
-      }
+      const response = await withOneStepFailing(stores.states, 'consume', { kind: 'blackhole' }, () =>
+        browser.callback(callbackUrl),
+      );
       assertCodedError(response, 503, 'storage_unavailable', 'callback');
       expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts);
       expect(await view.hasState(state)).toBeTruthy();
@@ -442,15 +453,9 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
         const { browser, cookie } = await signedIn(h);
         const etag = await view.sessionEtag(cookie);
         const refreshPosts = tokenPosts(h.standIn, 'refresh_token');
-        proxy.mode = { kind: 'status', status: 500 };
-        stores.sessions.failNext('replace');
-        let response: Response;
-        try {
-          response = await browser.call('refresh', REFRESH);
-        } finally {
-          stores.sessions.reset();
-          proxy.mode = { kind: 'forward' };
-        }
+        const response = await withOneStepFailing(stores.sessions, 'replace', { kind: 'status', status: 500 }, () =>
+          browser.call('refresh', REFRESH),
+        );
         expect(stores.sessions.calls.replace > 0).toBe(true);
         if (response.status === 200) h.seenSecrets.add(response.json().access_token);
         else assertCodedError(response, 503, 'storage_unavailable', 'refresh');
@@ -468,15 +473,9 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
     test('a native rotation is written but its answer lost → 503; the app’s retry with its old token gets the successor, which works', async () => {
       const app = new NativeApp(h);
       const tokens = await app.signInForTokens();
-      proxy.mode = { kind: 'drop-responses' };
-      stores.sessions.failNext('replace');
-      let response: Response;
-      try {
-        response = await app.refresh(tokens.refresh_token);
-      } finally {
-        stores.sessions.reset();
-        proxy.mode = { kind: 'forward' };
-      }
+      const response = await withOneStepFailing(stores.sessions, 'replace', { kind: 'drop-responses' }, () =>
+        app.refresh(tokens.refresh_token),
+      );
       assertCodedError(response, 503, 'temporarily_unavailable', 'token');
       expect(await view.hasSession(tokens.refresh_token)).toBeTruthy();
 
@@ -493,14 +492,12 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
       const { browser, cookie } = await signedIn(h);
       const etag = await view.sessionEtag(cookie);
       h.clockOffsetMs = SESSION_TOUCH_INTERVAL_MS + 60_000;
-      proxy.mode = { kind: 'reset' };
-      stores.sessions.failNext('replace');
       let response: Response;
       try {
-        response = await browser.call('me', { url: '/auth/me' });
+        response = await withOneStepFailing(stores.sessions, 'replace', { kind: 'reset' }, () =>
+          browser.call('me', { url: '/auth/me' }),
+        );
       } finally {
-        stores.sessions.reset();
-        proxy.mode = { kind: 'forward' };
         h.clockOffsetMs = 0;
       }
       if (response.status !== 200) assertCodedError(response, 503, 'storage_unavailable', 'me');
