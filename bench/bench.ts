@@ -60,6 +60,8 @@ const FILL_CONCURRENCY = 8;
 const APP_IDENTITY = '44444444-4444-4444-8444-444444444444';
 
 const HELLO_DIST = join(BENCH_DIR, 'hello');
+/** bench/design-floor.ts, bundled beside DIST (it requires the app's vendor files from there). */
+const FLOOR_DIST = join(BENCH_DIR, 'floor');
 const LOAD_SCRIPT = join(BENCH_DIR, 'measure-load.js');
 const BARE = join(ROOT, 'bench', 'bare-server.mjs');
 
@@ -179,14 +181,15 @@ function loadTime(bundle: string, env: Record<string, string>): Promise<number> 
  */
 const PROVIDER_PAUSE_MS = 300;
 
-/** One sign-in on a fresh app process: ms from spawn to READY, to the login's answer and to the callback's. */
+/** One sign-in on a fresh app process (`dist`): ms from spawn to READY, to the login's answer and to the callback's. */
 async function coldSignIn(
   world: World,
   env: Record<string, string>,
   user: StandInUser,
   providerPauseMs = 0,
+  dist = DIST,
 ): Promise<{ app: AppProcess; login: number; callback: number }> {
-  const app = await startApp(LAUNCHER, DIST, env);
+  const app = await startApp(LAUNCHER, dist, env);
   try {
     const browser = new Browser(app.url);
     const t1 = performance.now();
@@ -206,7 +209,9 @@ async function coldSignIn(
 /**
  * Against the hello-world v4 function (bench/hello-world.ts, bundled the same way): its bundle load +
  * registration in process, and its first answer from a fresh host. Each run alternates every measurement; the old
- * baseline, an empty `node -e ""`, stays in the table for continuity with earlier runs.
+ * baseline, an empty `node -e ""`, stays in the table for continuity. The design's floor (bench/design-floor.ts:
+ * only what design.md requires of a start, a login and a callback, on the app's vendor files) is measured the same
+ * way, in info rows: against hello-world (what the design alone costs) and under the app (what ours adds).
  */
 async function coldStart(world: World): Promise<void> {
   const env = appEnv(world.azurite, world.standIn);
@@ -218,6 +223,9 @@ async function coldStart(world: World): Promise<void> {
   const login: number[] = [];
   const callback: number[] = [];
   const callbackAfterPause: number[] = [];
+  const loadFloor: number[] = [];
+  const floorLogin: number[] = [];
+  const floorCallback: number[] = [];
   const readyInChild: number[] = [];
   const hostInChild: number[] = [];
   let userIndex = world.users.length - 1;
@@ -228,6 +236,8 @@ async function coldStart(world: World): Promise<void> {
     const h = await firstAnswer(() => startApp(LAUNCHER, HELLO_DIST, env), '/bench/hello');
     const signIn = await coldSignIn(world, env, world.users[userIndex--]!);
     const paused = await coldSignIn(world, env, world.users[userIndex--]!, PROVIDER_PAUSE_MS);
+    const lf = await loadTime(join(FLOOR_DIST, 'main.js'), env);
+    const floor = await coldSignIn(world, env, world.users[userIndex--]!, 0, FLOOR_DIST);
     if (i < 0) continue; // warm-up: page cache, Azurite tables created
     base.push(b);
     loadHello.push(lh);
@@ -239,6 +249,9 @@ async function coldStart(world: World): Promise<void> {
     login.push(signIn.login);
     callback.push(signIn.callback);
     callbackAfterPause.push(paused.callback);
+    loadFloor.push(lf);
+    floorLogin.push(floor.login);
+    floorCallback.push(floor.callback);
   }
   const runs = `${COLD_RUNS}+${COLD_RUNS}`;
   const add = (figure: string, xs: number[], baseName: string, baseXs: number[], goal?: number, was?: number) => {
@@ -262,6 +275,12 @@ async function coldStart(world: World): Promise<void> {
     'hello-world first answer',
     helloFirst,
   );
+  add('(a) design floor: bundle load + registration', loadFloor, 'hello-world bundle', loadHello);
+  add('(a) design floor: first login answered', floorLogin, 'hello-world first answer', helloFirst);
+  add('(a) design floor: first callback answered', floorCallback, 'hello-world first answer', helloFirst);
+  add('(a) bundle load + registration, in process', loadApp, 'design floor', loadFloor);
+  add('(a) cold start → first login answered', login, 'design floor', floorLogin);
+  add('(a) cold start → first callback answered', callback, 'design floor', floorCallback);
   add('(a) cold start → handlers ready', ready, 'node -e ""', base, undefined, 1.35);
   add('(a) cold start → first login answered', login, 'node -e ""', base, undefined, 1.8);
   add('(a) cold start → first callback answered', callback, 'node -e ""', base, undefined, 2.5);
@@ -270,7 +289,8 @@ async function coldStart(world: World): Promise<void> {
     `(a) inside the app process (performance.now, from process start): node bootstrap + local host code ${spread(hostInChild, 'ms')}, ` +
       `then bundle load + registration + listen ${spread(appShare, 'ms')}, ready at ${spread(readyInChild, 'ms')}. ` +
       "The provider's own sign-in page time (stand-in) is excluded from the callback figure. " +
-      `Bundle sizes: main.js ${kib(join(DIST, 'main.js'))}, hello-world ${kib(join(HELLO_DIST, 'main.js'))}.`,
+      `Bundle sizes: main.js ${kib(join(DIST, 'main.js'))}, hello-world ${kib(join(HELLO_DIST, 'main.js'))}, ` +
+      `design floor ${kib(join(FLOOR_DIST, 'main.js'))}.`,
   );
 }
 
@@ -632,10 +652,11 @@ export async function main(): Promise<number> {
     buildLauncher(LAUNCHER),
     bundleScript('bench/measure-load.ts', LOAD_SCRIPT),
     bundleScript('bench/hello-world.ts', join(HELLO_DIST, 'main.js')),
+    bundleScript('bench/design-floor.ts', join(FLOOR_DIST, 'main.js'), ['../dist/vendor/*']),
     bundleScript('bench/floors.ts', FLOORS, SDKS),
   ]);
 
-  const users = makeUsers(USERS + 2 * COLD_RUNS + 10);
+  const users = makeUsers(USERS + 3 * COLD_RUNS + 10);
   const [azurite, standIn, mi] = await Promise.all([
     startAzurite(),
     startEntraStandIn({ clients: [standInClient()], users }),
