@@ -34,6 +34,7 @@ import {
   cpuMs,
   DIST,
   FLOORS,
+  FLOOR_DIST,
   fmt,
   kib,
   LAUNCHER,
@@ -60,8 +61,6 @@ const FILL_CONCURRENCY = 8;
 const APP_IDENTITY = '44444444-4444-4444-8444-444444444444';
 
 const HELLO_DIST = join(BENCH_DIR, 'hello');
-/** bench/design-floor.ts, bundled beside DIST (it requires the app's vendor files from there). */
-const FLOOR_DIST = join(BENCH_DIR, 'floor');
 const LOAD_SCRIPT = join(BENCH_DIR, 'measure-load.js');
 const BARE = join(ROOT, 'bench', 'bare-server.mjs');
 

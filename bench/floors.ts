@@ -2,6 +2,7 @@
  * The CPU-per-login figure's functions, all on one host in one process (bundled by the bench like the app):
  * - `/auth/login`: the real login function on Table Storage (Azurite), as deployed;
  * - `bench/login-memory`: the same handler with storage taken out (an in-memory store): the login's own work;
+ * - `bench/callback-memory`: the real callback handler on that in-memory store (step (q): the callback's own work);
  * - `bench/hello`: the hello-world function (bench/hello-world.ts): the host and programming-model floor;
  * - `bench/insert`: one `@azure/data-tables` insert of a pending sign-in's size, then a 302: the storage floor.
  */
@@ -11,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { HELLO_ANSWER } from './hello-world';
 // Importing it registers the real `/auth/login` too.
 import { createLoginHandler } from '../functions/login';
+import { createCallbackHandler } from '../functions/callback';
 import { getConfig } from '../shared/config';
 import { beginSignIn } from '../shared/core/flow';
 import { SHARDS, shardedPartition, stateExpiryBucket } from '../shared/core/keys';
@@ -24,6 +26,12 @@ app.http('loginmem', {
   route: 'bench/login-memory',
   authLevel: 'anonymous',
   handler: createLoginHandler(() => deps),
+});
+app.http('callbackmem', {
+  methods: ['GET'],
+  route: 'bench/callback-memory',
+  authLevel: 'anonymous',
+  handler: createCallbackHandler(() => deps),
 });
 
 /** A sealed pending row of a web sign-in's size, from one real beginSignIn into a scratch store. */

@@ -34,6 +34,8 @@ export const BENCH_DIR = join(ROOT, '.local', 'bench');
 export const DIST = join(BENCH_DIR, 'dist');
 export const LAUNCHER = join(BENCH_DIR, 'launch-host.js');
 export const FLOORS = join(BENCH_DIR, 'floors.js');
+/** bench/design-floor.ts, bundled beside DIST (it requires the app's vendor files from there). */
+export const FLOOR_DIST = join(BENCH_DIR, 'floor');
 
 /** A numeric knob from the environment (BENCHMARKS.md, Knobs). */
 export const num = (name: string, fallback: number): number =>

@@ -37,6 +37,7 @@ import {
   BENCH_DIR,
   DIST,
   FLOORS,
+  FLOOR_DIST,
   LAUNCHER,
   COLD_RUNS,
   CPU_REQUESTS,
@@ -52,6 +53,7 @@ import {
   startApp,
   startChild,
   type AppProcess,
+  type SignInPaths,
 } from './support';
 
 const CALLBACKS = num('BENCH_PEER_CALLBACKS', 100);
@@ -93,16 +95,20 @@ function peerEnv(world: StepWorld, mode: PeerMode): Record<string, string> {
   };
 }
 
+/** The floors process's login and callback on an in-memory store (bench/floors.ts). */
+const STUBBED_PATHS: SignInPaths = { login: '/bench/login-memory', callback: '/bench/callback-memory' };
+
 interface Target {
   process: AppProcess;
   cookie: string;
+  paths?: SignInPaths;
 }
 
 export async function peerComparison(world: StepWorld, rows: Row[], notes: string[]): Promise<void> {
   let userIndex = 0;
   const nextUser = () => world.users[userIndex++ % world.users.length]!;
   const signIn = async (t: Target, user: StandInUser): Promise<Browser> => {
-    const browser = new Browser(t.process.url, t.cookie);
+    const browser = new Browser(t.process.url, t.cookie, t.paths);
     await browser.callback(await world.standIn.signIn(await browser.login(), user.username));
     return browser;
   };
@@ -191,12 +197,16 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
   const [ours, stubbed, peerCookie] = processes;
   let targets = targetsOf(processes);
   let [tPeerCookie, tPeerMemory, tOurs] = targets;
+  // The design's floor (bench/design-floor.ts: only what design.md requires of a login and a callback), for (1), (2).
+  let designFloor: AppProcess | undefined;
   try {
+    designFloor = await startApp(LAUNCHER, FLOOR_DIST, ourEnv);
     // (1) CPU per login redirect -----------------------------------------------------------------------------
     const loginUrls: [string, AppProcess, string][] = [
       ['peer', peerCookie, `${peerCookie.url}/auth/login`],
       ['ours', ours, `${ours.url}/auth/login?returnTo=%2Fapp`],
       ['stubbed', stubbed, `${stubbed.url}/bench/login-memory?returnTo=%2Fapp`],
+      ['design', designFloor, `${designFloor.url}/auth/login`],
       ['floor', stubbed, `${stubbed.url}/bench/hello`],
     ];
     const perLogin = new Map<string, number[]>(loginUrls.map(([k]) => [k, []]));
@@ -221,14 +231,29 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
       goal: '≤ 1×',
       met: median(lo) <= median(lp),
     });
+    const ld = perLogin.get('design')!;
+    rows.push({
+      figure: '(q) CPU per login redirect, design floor vs peer',
+      runs: `${ROUNDS}×${CPU_REQUESTS} req`,
+      measured: `design floor (Azurite): ${spread(ld, 'µs/req', 0)}`,
+      baseline: `express-openid-connect: ${spread(lp, 'µs/req', 0)}`,
+      ratio: median(ld) / median(lp),
+      goal: 'info',
+      met: true,
+    });
 
-    log(`(q) CPU per callback (${ROUNDS} × ${CALLBACKS} prepared sign-ins, 3 targets)`);
+    log(`(q) CPU per callback (${ROUNDS} × ${CALLBACKS} prepared sign-ins, 5 targets)`);
     // (2) CPU per callback ---------------------------------------------------------------------------------------
-    const perCallback = new Map<Target, number[]>(targets.map((t) => [t, []]));
+    // Also ours with storage stubbed (the floors process's login and callback on an in-memory store, bench/floors.ts)
+    // and the design's floor.
+    const tStubbed: Target = { process: stubbed, cookie: '__Host-session', paths: STUBBED_PATHS };
+    const tDesign: Target = { process: designFloor, cookie: '__Host-session' };
+    const callbackTargets = [...targets, tStubbed, tDesign];
+    const perCallback = new Map<Target, number[]>(callbackTargets.map((t) => [t, []]));
     const callbackBatch = async (t: Target, n: number, measure: boolean) => {
       const prepared: { browser: Browser; callbackUrl: string }[] = [];
       await inPool(n, SIGNIN_WIDTH, async () => {
-        const browser = new Browser(t.process.url, t.cookie);
+        const browser = new Browser(t.process.url, t.cookie, t.paths);
         const callbackUrl = await world.standIn.signIn(await browser.login(), nextUser().username);
         prepared.push({ browser, callbackUrl });
       });
@@ -239,11 +264,14 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
       const u1 = await t.process.command<Usage>('usage');
       if (measure) perCallback.get(t)!.push(cpuMs(u0, u1) / n); // ms per callback
     };
-    for (const t of targets) await callbackBatch(t, 20, false); // warm-up: MSAL / openid-client, JWKS, TLS, JIT
-    for (let round = 0; round < ROUNDS; round++) for (const t of targets) await callbackBatch(t, CALLBACKS, true);
+    for (const t of callbackTargets) await callbackBatch(t, 20, false); // warm-up: MSAL / openid-client, JWKS, TLS, JIT
+    for (let round = 0; round < ROUNDS; round++)
+      for (const t of callbackTargets) await callbackBatch(t, CALLBACKS, true);
     const cp = perCallback.get(tPeerCookie)!;
     const cm = perCallback.get(tPeerMemory)!;
     const co = perCallback.get(tOurs)!;
+    const cs = perCallback.get(tStubbed)!;
+    const cd = perCallback.get(tDesign)!;
     rows.push({
       figure: '(q) CPU per callback, ours vs peer',
       runs: `${ROUNDS}×${CALLBACKS} sign-ins`,
@@ -253,6 +281,25 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
       goal: '≤ 1×',
       met: median(co) <= median(cp),
     });
+    rows.push({
+      figure: '(q) CPU per callback, ours with storage stubbed vs peer',
+      runs: `${ROUNDS}×${CALLBACKS} sign-ins`,
+      measured: `ours (in-memory store): ${spread(cs, 'ms', 2)}`,
+      baseline: `express-openid-connect: ${spread(cp, 'ms', 2)}`,
+      ratio: median(cs) / median(cp),
+      goal: 'info',
+      met: true,
+    });
+    rows.push({
+      figure: '(q) CPU per callback, design floor vs peer',
+      runs: `${ROUNDS}×${CALLBACKS} sign-ins`,
+      measured: `design floor (Azurite): ${spread(cd, 'ms', 2)}`,
+      baseline: `express-openid-connect: ${spread(cp, 'ms', 2)}`,
+      ratio: median(cd) / median(cp),
+      goal: 'info',
+      met: true,
+    });
+    await designFloor.stop();
 
     log(`(q) heap per 1,000 sessions (${SESSIONS} sign-ins, 3 targets, processes run with --expose-gc)`);
     // (4) Memory per 1,000 sessions ------------------------------------------------------------------------------
@@ -306,7 +353,8 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
         `the hello-world function on the same host ${spread(perLogin.get('floor')!, 'µs/req', 0)}. ` +
         `(2) CPU per callback, ${ROUNDS}×${CALLBACKS} prepared sign-ins, ${CALLBACK_WIDTH} in flight: peer cookie ${spread(cp, 'ms', 2)}, ` +
         `peer in-memory store ${spread(cm, 'ms', 2)}, ours on Azurite ${spread(co, 'ms', 2)} (${fmt(median(co) / median(cp), 2)}× the cookie peer, ` +
-        `${fmt(median(co) / median(cm), 2)}× the store peer). ` +
+        `${fmt(median(co) / median(cm), 2)}× the store peer), ours with storage stubbed ${spread(cs, 'ms', 2)}, ` +
+        `the design floor (bench/design-floor.ts) ${spread(cd, 'ms', 2)}; its login ${spread(ld, 'µs/req', 0)}. ` +
         `(3) cold start → first login answered, ${COLD_RUNS} runs each alternated: peer from node_modules ${spread(coldPeer, 'ms')}, ` +
         `the peer as one esbuild bundle ${spread(coldPeerBundled, 'ms')}, ours (bundle on the local Functions host) ${spread(coldOurs, 'ms')}. ` +
         `(4) heap after gc per 1,000 sessions (${SESSIONS} distinct users each): peer cookie ${kib(mc)}, peer in-memory store ${kib(mm)} ` +
@@ -314,7 +362,7 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
         `${cookieBytes.get(tPeerCookie)} B (the sealed token set), peer store ${cookieBytes.get(tPeerMemory)} B, ours ${cookieBytes.get(tOurs)} B.`,
     );
   } finally {
-    await Promise.all(processes.map((p) => p.stop()));
+    await Promise.all([...processes, ...(designFloor ? [designFloor] : [])].map((p) => p.stop()));
   }
 }
 

@@ -170,11 +170,19 @@ export function startChild(
  * (bench/peer-server.mjs) when told the name of its session cookie; a session cookie split into `<name>.0`,
  * `<name>.1`, … (as express-openid-connect chunks a large one) counts as present.
  */
+/** Where a client signs in: the app's routes, or a bench module's copies of them. */
+export interface SignInPaths {
+  login: string;
+  callback: string;
+}
+export const AUTH_PATHS: SignInPaths = { login: '/auth/login', callback: '/auth/callback' };
+
 export class Browser {
   readonly jar = new Map<string, string>();
   constructor(
     readonly appUrl: string,
     readonly sessionCookie = '__Host-session',
+    readonly paths = AUTH_PATHS,
   ) {}
 
   /** Whether the jar holds the session cookie (whole or chunked). */
@@ -217,14 +225,14 @@ export class Browser {
 
   /** GET /auth/login; returns the authorize URL. */
   async login(): Promise<string> {
-    const r = await this.get('/auth/login?returnTo=%2Fapp');
+    const r = await this.get(`${this.paths.login}?returnTo=%2Fapp`);
     if (r.status !== 302 || !r.location) throw new Error(`login answered ${r.status}: ${r.body.slice(0, 300)}`);
     return r.location;
   }
 
   /** GET /auth/callback with the provider's query; expects the 302 back to the app with a session. */
   async callback(callbackUrl: string): Promise<void> {
-    const r = await this.get(`/auth/callback${new URL(callbackUrl).search}`);
+    const r = await this.get(`${this.paths.callback}${new URL(callbackUrl).search}`);
     if (r.status !== 302 || !this.hasSession())
       throw new Error(`callback answered ${r.status}: ${r.body.slice(0, 300)}`);
   }
