@@ -225,6 +225,7 @@ async function coldStart(world: World): Promise<void> {
   const loadFloor: number[] = [];
   const floorLogin: number[] = [];
   const floorCallback: number[] = [];
+  const floorLoginDirect: number[] = [];
   const readyInChild: number[] = [];
   const hostInChild: number[] = [];
   let userIndex = world.users.length - 1;
@@ -237,6 +238,7 @@ async function coldStart(world: World): Promise<void> {
     const paused = await coldSignIn(world, env, world.users[userIndex--]!, PROVIDER_PAUSE_MS);
     const lf = await loadTime(join(FLOOR_DIST, 'main.js'), env);
     const floor = await coldSignIn(world, env, world.users[userIndex--]!, 0, FLOOR_DIST);
+    const fd = await firstAnswer(() => startApp(LAUNCHER, FLOOR_DIST, env), '/auth/login-direct');
     if (i < 0) continue; // warm-up: page cache, Azurite tables created
     base.push(b);
     loadHello.push(lh);
@@ -251,6 +253,7 @@ async function coldStart(world: World): Promise<void> {
     loadFloor.push(lf);
     floorLogin.push(floor.login);
     floorCallback.push(floor.callback);
+    floorLoginDirect.push(fd);
   }
   const runs = `${COLD_RUNS}+${COLD_RUNS}`;
   const add = (figure: string, xs: number[], baseName: string, baseXs: number[], goal?: number, was?: number) => {
@@ -277,6 +280,7 @@ async function coldStart(world: World): Promise<void> {
   add('(a) design floor: bundle load + registration', loadFloor, 'hello-world bundle', loadHello);
   add('(a) design floor: first login answered', floorLogin, 'hello-world first answer', helloFirst);
   add('(a) design floor: first callback answered', floorCallback, 'hello-world first answer', helloFirst);
+  add('(a) design floor: first login, no discovery', floorLoginDirect, 'hello-world first answer', helloFirst);
   add('(a) bundle load + registration, in process', loadApp, 'design floor', loadFloor);
   add('(a) cold start → first login answered', login, 'design floor', floorLogin);
   add('(a) cold start → first callback answered', callback, 'design floor', floorCallback);

@@ -8,6 +8,9 @@
  *   by the Public Suffix List), beside the hello-world function's registration;
  * - GET /auth/login: discovery over TLS, one Table insert (state, verifier, nonce), 302 to the authorize endpoint
  *   with PKCE (design §2);
+ * - GET /auth/login-direct: the same without discovery, to `<authority>/oauth2/v2.0/authorize` as design §2 writes
+ *   it (Entra's documented form): what a login would cost if it did not check the provider first (the app does, so a
+ *   provider outage at login answers 502 with nothing written);
  * - GET /auth/callback: the row read and deleted with its etag, the code redeemed by MSAL with the verifier and
  *   the client secret (MSAL checks the nonce), the ID token verified with jose (signature, issuer, audience), one
  *   session row insert with MSAL's cache, 302 with the session cookie (design §2).
@@ -68,32 +71,41 @@ function table(name: 'state' | 'sessions') {
   return tables[name];
 }
 
+/** design §2's login: state, nonce and PKCE verifier in one AuthState row, then the 302 to the provider. */
+async function login(authorizationEndpoint: string) {
+  const [state, verifier, nonce] = [b64(randomBytes(32)), b64(randomBytes(32)), b64(randomBytes(32))];
+  await table('state').createEntity({
+    partitionKey: PARTITION,
+    rowKey: stateKey(state),
+    data: JSON.stringify({ verifier, nonce }),
+  });
+  const url = new URL(authorizationEndpoint);
+  url.search = new URLSearchParams({
+    client_id: env('AUTH_CLIENT_ID'),
+    response_type: 'code',
+    redirect_uri: env('AUTH_REDIRECT_URI'),
+    response_mode: 'query',
+    scope: `openid profile offline_access ${env('AUTH_SCOPES')}`,
+    state,
+    nonce,
+    code_challenge: b64(createHash('sha256').update(verifier).digest()),
+    code_challenge_method: 'S256',
+  }).toString();
+  return { status: 302, headers: { location: url.href, 'cache-control': 'no-store' } };
+}
+
 app.http('floorlogin', {
   methods: ['GET'],
   route: 'auth/login',
   authLevel: 'anonymous',
-  handler: async () => {
-    const { authorization_endpoint } = await discovery();
-    const [state, verifier, nonce] = [b64(randomBytes(32)), b64(randomBytes(32)), b64(randomBytes(32))];
-    await table('state').createEntity({
-      partitionKey: PARTITION,
-      rowKey: stateKey(state),
-      data: JSON.stringify({ verifier, nonce }),
-    });
-    const url = new URL(authorization_endpoint);
-    url.search = new URLSearchParams({
-      client_id: env('AUTH_CLIENT_ID'),
-      response_type: 'code',
-      redirect_uri: env('AUTH_REDIRECT_URI'),
-      response_mode: 'query',
-      scope: `openid profile offline_access ${env('AUTH_SCOPES')}`,
-      state,
-      nonce,
-      code_challenge: b64(createHash('sha256').update(verifier).digest()),
-      code_challenge_method: 'S256',
-    }).toString();
-    return { status: 302, headers: { location: url.href, 'cache-control': 'no-store' } };
-  },
+  handler: async () => login((await discovery()).authorization_endpoint),
+});
+
+app.http('floorlogindirect', {
+  methods: ['GET'],
+  route: 'auth/login-direct',
+  authLevel: 'anonymous',
+  handler: () => login(`${env('AUTH_AUTHORITY')}/oauth2/v2.0/authorize`),
 });
 
 /** MSAL's network module on fetch (the app's does the same, with deadlines): one pool with the discovery call. */
