@@ -60,7 +60,10 @@ export interface StoredRowWithEtag extends StoredRow {
 
 /** A table of sealed rows. Every method throws AuthError('storage_unavailable') on a storage fault. */
 export interface RowStore {
-  /** Inserts a new row; fails if the key exists. */
+  /**
+   * Inserts a new row; fails if another row has its keys. The same row again (keys, data, expiry and links: an
+   * insert retried after its answer was lost, whose first attempt landed) succeeds and changes nothing.
+   */
   insert(row: StoredRow): Promise<void>;
   get(partitionKey: string, rowKey: string): Promise<StoredRowWithEtag | undefined>;
   /** Replaces the row if its etag still matches. Returns false when another writer got there first. */

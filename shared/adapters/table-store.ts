@@ -5,6 +5,9 @@
  *   (Azurite answers the losing concurrent delete with 404, Azure with 412).
  * - Every call is bounded in time and retried briefly, so a storage outage answers 503 in seconds, not minutes.
  * - Tables are created on first "table not found", not on every cold start: one fewer transaction per sign-in.
+ * - An insert the SDK sent again after losing its answer (a reset, a 5xx) may find its own first attempt: 409.
+ *   The row in place being this one, field for field, the insert succeeded (every row we insert is new: random
+ *   keys and sealed data with a random IV, so no other writer's row can be equal).
  * - Sealed data is split over several string properties: Table Storage caps one property at 64 KiB.
  */
 import { odata, RestError, TableClient, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
@@ -83,9 +86,27 @@ export function createTableRowStore(client: TableClient, options: TableStoreOpti
     }
   }
 
+  /** Whether the row in place at `row`'s keys is `row` itself (a retried insert whose first attempt landed). */
+  async function holds(row: StoredRow): Promise<boolean> {
+    const entity = await call((abortSignal) => client.getEntity<Entity>(row.partitionKey, row.rowKey, { abortSignal }));
+    const stored = fromEntity(entity);
+    return (
+      stored.data === row.data &&
+      stored.expiresAt === row.expiresAt &&
+      formatLinks(stored.links) === formatLinks(row.links)
+    );
+  }
+
   return {
     async insert(row) {
-      await guard(() => call((abortSignal) => client.createEntity(toEntity(row), { abortSignal })));
+      const entity = toEntity(row);
+      await guard(async () => {
+        try {
+          await call((abortSignal) => client.createEntity(entity, { abortSignal }));
+        } catch (error) {
+          if (statusOf(error) !== 409 || !(await holds(row))) throw error;
+        }
+      });
     },
 
     async get(partitionKey, rowKey) {

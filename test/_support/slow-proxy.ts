@@ -1,7 +1,8 @@
 /**
  * A TCP proxy on 127.0.0.1 (a free port) in front of another loopback service, for storage faults a stopped
  * process cannot show: a store that is slow, that accepts connections and never answers, that resets them, that
- * answers every request with an HTTP error, or that applies a write and loses the answer.
+ * answers every request with an HTTP error, or that applies a write and loses the answer (to silence, or to a reset
+ * that the client's retry policy answers by sending the write again).
  *
  * The mode is read for every chunk, not once per connection, so a keep-alive connection opened while forwarding
  * turns into a black hole as soon as the mode says so. Nothing here parses HTTP except `status`, which answers
@@ -20,6 +21,11 @@ export type ProxyMode =
   | { kind: 'reset' }
   /** Forward requests, drop the answers: the write happens, the client never hears of it. */
   | { kind: 'drop-responses' }
+  /**
+   * Forward requests; the next `times` answers are lost to a connection reset (the write happens, the client sees
+   * ECONNRESET), then answers pass again.
+   */
+  | { kind: 'reset-answers'; times: number }
   /** Answer every request with this HTTP status and an Azure Storage-shaped error body, then close. */
   | { kind: 'status'; status: number; code?: string };
 
@@ -32,6 +38,8 @@ export interface SlowProxy {
   readonly accepted: number;
   /** Bytes passed on to the target so far: 0 since a moment means "nothing reached the store". */
   readonly forwardedBytes: number;
+  /** Answers lost to a reset in `reset-answers` mode so far. */
+  readonly resetAnswers: number;
   stop(): Promise<void>;
 }
 
@@ -39,7 +47,8 @@ export async function startSlowProxy(targetPort: number, mode: ProxyMode = { kin
   const sockets = new Set<Socket>();
   let accepted = 0;
   let forwardedBytes = 0;
-  const state = { mode };
+  let resetAnswers = 0;
+  const state = { mode, resetsLeft: mode.kind === 'reset-answers' ? mode.times : 0 };
 
   const server: Server = createServer((client) => {
     accepted++;
@@ -65,7 +74,14 @@ export async function startSlowProxy(targetPort: number, mode: ProxyMode = { kin
       socket.on('data', (chunk: Buffer) => {
         const current = state.mode;
         if (current.kind === 'forward') client.write(chunk);
-        else if (current.kind === 'delay') {
+        else if (current.kind === 'reset-answers') {
+          if (state.resetsLeft > 0) {
+            state.resetsLeft--;
+            resetAnswers++;
+            client.resetAndDestroy();
+            socket.destroy();
+          } else if (!client.destroyed) client.write(chunk);
+        } else if (current.kind === 'delay') {
           toClient = toClient.then(() => hold(current.ms)).then(() => void (client.destroyed || client.write(chunk)));
         }
         // Every other mode: the answer is lost.
@@ -78,6 +94,7 @@ export async function startSlowProxy(targetPort: number, mode: ProxyMode = { kin
       switch (current.kind) {
         case 'forward':
         case 'drop-responses':
+        case 'reset-answers':
           forwardedBytes += chunk.length;
           target().write(chunk);
           return;
@@ -132,12 +149,16 @@ export async function startSlowProxy(targetPort: number, mode: ProxyMode = { kin
     },
     set mode(next: ProxyMode) {
       state.mode = next;
+      state.resetsLeft = next.kind === 'reset-answers' ? next.times : 0;
     },
     get accepted() {
       return accepted;
     },
     get forwardedBytes() {
       return forwardedBytes;
+    },
+    get resetAnswers() {
+      return resetAnswers;
     },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -33,6 +33,7 @@ import {
 import { Harness, type Response } from '../_support/harness';
 import { NativeApp } from '../_support/native-app';
 import { startSlowProxy, type ProxyMode, type SlowProxy } from '../_support/slow-proxy';
+import { tableRows } from '../_support/tables';
 
 /** Deadline of the stores behind the proxy: short, so a hanging store costs a second per case, not five. */
 const FAULTY_STORE_TIMEOUT_MS = 1000;
@@ -427,6 +428,48 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
         expect((await again.browser.call('me', { url: '/auth/me' })).status).toBe(200);
         assertNoLeaks(h);
       });
+    },
+  );
+
+  const indexEntries = () => tableRows(azurite.connectionString, SESSION_TABLE, { index: true });
+  // Table Storage may apply a write and lose its answer (a reset, a 5xx): the SDK sends the write again, and finds
+  // its own first attempt (409). The Table adapter reads the row back: it is ours, so the step goes on.
+  const resentInserts = [
+    { what: 'the state row (login)', store: 'states' as const, after: 0 },
+    { what: 'the user index entry (callback)', store: 'sessions' as const, after: 0 },
+    { what: 'the session row (callback)', store: 'sessions' as const, after: 2 },
+  ];
+  test.each(resentInserts)(
+    '$what is applied, its answer lost to a reset; the SDK sends it again and finds it → the sign-in completes, code sent once',
+    async ({ store, after }) => {
+      const codePosts = tokenPosts(h.standIn, 'authorization_code');
+      const sessionsBefore = (await view.sessions()).length;
+      const indexBefore = (await indexEntries()).length;
+      const resetsBefore = proxy.resetAnswers;
+      const browser = h.newBrowser();
+      const mode: ProxyMode = { kind: 'reset-answers', times: 1 };
+      let started: Awaited<ReturnType<typeof browser.startSignIn>> | undefined;
+      const startSignIn = async () => (started = await browser.startSignIn()).response;
+      const login =
+        store === 'states' ? await withOneStepFailing(stores.states, 'insert', mode, startSignIn) : await startSignIn();
+      expect(login.status).toBe(302);
+      expectPresent(started);
+      const callbackUrl = await browser.signInAtProvider(started.authorizeUrl);
+      const finish = () => browser.callback(callbackUrl);
+      const response =
+        store === 'sessions'
+          ? await withOneStepFailing(stores.sessions, 'insert', mode, finish, after)
+          : await finish();
+      expect(proxy.resetAnswers).toBe(resetsBefore + 1);
+      expect(response.status).toBe(302);
+      expect(newSessionCookie(response)).toBeTruthy();
+      expect((await browser.call('me', { url: '/auth/me' })).status).toBe(200);
+      expect(tokenPosts(h.standIn, 'authorization_code')).toBe(codePosts + 1);
+      expect(await view.hasState(started.state)).toBe(false);
+      // The session row and its user and sid index entries (the stand-in's ID tokens carry a sid), each once.
+      expect((await view.sessions()).length).toBe(sessionsBefore + 1);
+      expect((await indexEntries()).length).toBe(indexBefore + 2);
+      assertNoLeaks(h);
     },
   );
 

@@ -67,6 +67,17 @@ export function describeRowStoreContract(
       await store.insert(first);
       const before = await store.get(first.partitionKey, first.rowKey);
       await expect(store.insert({ ...first, data: 'second writer' })).rejects.toBeDefined();
+      await expect(store.insert({ ...first, expiresAt: first.expiresAt + 1 })).rejects.toBeDefined();
+      await expect(store.insert({ ...first, links: [{ partitionKey: 'p', rowKey: 'r' }] })).rejects.toBeDefined();
+      expect(await store.get(first.partitionKey, first.rowKey)).toEqual(before);
+    });
+
+    test('the same row inserted again (a retry whose first attempt landed) succeeds and changes nothing', async () => {
+      const store = await makeStore();
+      const first = { ...row(), links: [{ partitionKey: 'u.x', rowKey: 'y' }] };
+      await store.insert(first);
+      const before = await store.get(first.partitionKey, first.rowKey);
+      await store.insert({ ...first, links: [...first.links] });
       expect(await store.get(first.partitionKey, first.rowKey)).toEqual(before);
     });
 
