@@ -199,6 +199,9 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
   let [tPeerCookie, tPeerMemory, tOurs] = targets;
   // The design's floor (bench/design-floor.ts: only what design.md requires of a login and a callback), for (1), (2).
   let designFloor: AppProcess | undefined;
+  /** An info row: a median against the peer's (`measured` and `baseline` name and spread them). */
+  const infoRow = (figure: string, runs: string, measured: string, xs: number[], baseline: string, base: number[]) =>
+    rows.push({ figure, runs, measured, baseline, ratio: median(xs) / median(base), goal: 'info', met: true });
   try {
     designFloor = await startApp(LAUNCHER, FLOOR_DIST, ourEnv);
     // (1) CPU per login redirect -----------------------------------------------------------------------------
@@ -232,15 +235,14 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
       met: median(lo) <= median(lp),
     });
     const ld = perLogin.get('design')!;
-    rows.push({
-      figure: '(q) CPU per login redirect, design floor vs peer',
-      runs: `${ROUNDS}×${CPU_REQUESTS} req`,
-      measured: `design floor (Azurite): ${spread(ld, 'µs/req', 0)}`,
-      baseline: `express-openid-connect: ${spread(lp, 'µs/req', 0)}`,
-      ratio: median(ld) / median(lp),
-      goal: 'info',
-      met: true,
-    });
+    infoRow(
+      '(q) CPU per login redirect, design floor vs peer',
+      `${ROUNDS}×${CPU_REQUESTS} req`,
+      `design floor (Azurite): ${spread(ld, 'µs/req', 0)}`,
+      ld,
+      `express-openid-connect: ${spread(lp, 'µs/req', 0)}`,
+      lp,
+    );
 
     log(`(q) CPU per callback (${ROUNDS} × ${CALLBACKS} prepared sign-ins, 5 targets)`);
     // (2) CPU per callback ---------------------------------------------------------------------------------------
@@ -281,24 +283,24 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
       goal: '≤ 1×',
       met: median(co) <= median(cp),
     });
-    rows.push({
-      figure: '(q) CPU per callback, ours with storage stubbed vs peer',
-      runs: `${ROUNDS}×${CALLBACKS} sign-ins`,
-      measured: `ours (in-memory store): ${spread(cs, 'ms', 2)}`,
-      baseline: `express-openid-connect: ${spread(cp, 'ms', 2)}`,
-      ratio: median(cs) / median(cp),
-      goal: 'info',
-      met: true,
-    });
-    rows.push({
-      figure: '(q) CPU per callback, design floor vs peer',
-      runs: `${ROUNDS}×${CALLBACKS} sign-ins`,
-      measured: `design floor (Azurite): ${spread(cd, 'ms', 2)}`,
-      baseline: `express-openid-connect: ${spread(cp, 'ms', 2)}`,
-      ratio: median(cd) / median(cp),
-      goal: 'info',
-      met: true,
-    });
+    const peerCallbacks = `express-openid-connect: ${spread(cp, 'ms', 2)}`;
+    const callbackRuns = `${ROUNDS}×${CALLBACKS} sign-ins`;
+    infoRow(
+      '(q) CPU per callback, ours with storage stubbed vs peer',
+      callbackRuns,
+      `ours (in-memory store): ${spread(cs, 'ms', 2)}`,
+      cs,
+      peerCallbacks,
+      cp,
+    );
+    infoRow(
+      '(q) CPU per callback, design floor vs peer',
+      callbackRuns,
+      `design floor (Azurite): ${spread(cd, 'ms', 2)}`,
+      cd,
+      peerCallbacks,
+      cp,
+    );
     await designFloor.stop();
 
     log(`(q) heap per 1,000 sessions (${SESSIONS} sign-ins, 3 targets, processes run with --expose-gc)`);
