@@ -1,9 +1,9 @@
 /**
- * The design's floor for a cold sign-in (bench step (a)): what ../shared/design.md requires of a start, a login
- * and a callback, and nothing more. No input validation, no sealing, no binding cookie, no rate limit, no session
- * index, no error handling: a lower bound for the app, never a product. It uses the app's own vendor files (the
- * same SDK builds, lazily loaded as the app loads them), so only the work differs. Its routes are the app's, so
- * the bench drives both with the same client.
+ * The design's floor (bench steps (a), cold, and (q), CPU per request): what ../shared/design.md requires of a
+ * start, a login and a callback, and nothing more. No input validation, no sealing, no binding cookie, no rate
+ * limit, no session index, no error handling: a lower bound for the app, never a product. It uses the app's own
+ * vendor files (the same SDK builds, lazily loaded as the app loads them), so only the work differs. Its routes are
+ * the app's, so the bench drives both with the same client.
  * - load: design §4's start-up check of `AUTH_ALLOWED_RETURN_ORIGINS` (same-site with `AUTH_REDIRECT_URI`'s host,
  *   by the Public Suffix List), beside the hello-world function's registration;
  * - GET /auth/login: discovery over TLS, one Table insert (state, verifier, nonce), 302 to the authorize endpoint
@@ -60,7 +60,7 @@ const discovery = (): Promise<Metadata> =>
     (res) => res.json() as Promise<Metadata>,
   ));
 
-let tables: { state: import('@azure/data-tables').TableClient; sessions: import('@azure/data-tables').TableClient };
+let tables: Record<'state' | 'sessions', InstanceType<Tables['TableClient']>> | undefined;
 function table(name: 'state' | 'sessions') {
   if (!tables) {
     const { TableClient } = vendor.tables();
