@@ -46,7 +46,8 @@ for (const origin of env('AUTH_ALLOWED_RETURN_ORIGINS').split(',').filter(Boolea
 }
 
 const b64 = (bytes: Buffer): string => bytes.toString('base64url');
-const stateKey = (state: string): string => createHash('sha256').update(state).digest('hex');
+/** A row key from a secret value (state, session id): its SHA-256, as the app keys its rows. */
+const rowKeyOf = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 const PARTITION = 'floor';
 
 interface Metadata {
@@ -76,7 +77,7 @@ async function login(authorizationEndpoint: string) {
   const [state, verifier, nonce] = [b64(randomBytes(32)), b64(randomBytes(32)), b64(randomBytes(32))];
   await table('state').createEntity({
     partitionKey: PARTITION,
-    rowKey: stateKey(state),
+    rowKey: rowKeyOf(state),
     data: JSON.stringify({ verifier, nonce }),
   });
   const url = new URL(authorizationEndpoint);
@@ -127,7 +128,7 @@ app.http('floorcallback', {
   authLevel: 'anonymous',
   handler: async (request: HttpRequest) => {
     const [code, state] = [request.query.get('code') ?? '', request.query.get('state') ?? ''];
-    const rowKey = stateKey(state);
+    const rowKey = rowKeyOf(state);
     const row = await table('state').getEntity<{ data: string }>(PARTITION, rowKey);
     await table('state').deleteEntity(PARTITION, rowKey, { etag: row.etag });
     const { verifier, nonce } = JSON.parse(row.data) as { verifier: string; nonce: string };
@@ -162,7 +163,7 @@ app.http('floorcallback', {
     const session = b64(randomBytes(32));
     await table('sessions').createEntity({
       partitionKey: PARTITION,
-      rowKey: stateKey(session),
+      rowKey: rowKeyOf(session),
       data: JSON.stringify({ claims: payload, cache: msal.getTokenCache().serialize() }),
     });
     return {

@@ -107,8 +107,9 @@ interface Target {
 export async function peerComparison(world: StepWorld, rows: Row[], notes: string[]): Promise<void> {
   let userIndex = 0;
   const nextUser = () => world.users[userIndex++ % world.users.length]!;
+  const browserOf = (t: Target) => new Browser(t.process.url, t.cookie, t.paths);
   const signIn = async (t: Target, user: StandInUser): Promise<Browser> => {
-    const browser = new Browser(t.process.url, t.cookie, t.paths);
+    const browser = browserOf(t);
     await browser.callback(await world.standIn.signIn(await browser.login(), user.username));
     return browser;
   };
@@ -255,7 +256,7 @@ export async function peerComparison(world: StepWorld, rows: Row[], notes: strin
     const callbackBatch = async (t: Target, n: number, measure: boolean) => {
       const prepared: { browser: Browser; callbackUrl: string }[] = [];
       await inPool(n, SIGNIN_WIDTH, async () => {
-        const browser = new Browser(t.process.url, t.cookie, t.paths);
+        const browser = browserOf(t);
         const callbackUrl = await world.standIn.signIn(await browser.login(), nextUser().username);
         prepared.push({ browser, callbackUrl });
       });

@@ -362,13 +362,13 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
   });
 
   /** `request`, with one `operation` of `store` going through the proxy in `mode`; everything else goes as usual. */
-  async function withOneStepFailing(
+  async function withOneStepFailing<T>(
     store: SwitchRowStore,
     operation: RowOperation,
     mode: ProxyMode,
-    request: () => Promise<Response>,
+    request: () => Promise<T>,
     after = 0,
-  ): Promise<Response> {
+  ): Promise<T> {
     proxy.mode = mode;
     store.failNext(operation, 1, after);
     try {
@@ -447,19 +447,15 @@ describe('one storage step fails mid-flow while the rest works (the real adapter
       const indexBefore = (await indexEntries()).length;
       const resetsBefore = proxy.resetAnswers;
       const browser = h.newBrowser();
-      const mode: ProxyMode = { kind: 'reset-answers', times: 1 };
-      let started: Awaited<ReturnType<typeof browser.startSignIn>> | undefined;
-      const startSignIn = async () => (started = await browser.startSignIn()).response;
-      const login =
-        store === 'states' ? await withOneStepFailing(stores.states, 'insert', mode, startSignIn) : await startSignIn();
-      expect(login.status).toBe(302);
-      expectPresent(started);
+      /** `request`, with this case's insert (of `table`'s store) losing its first answer to a reset. */
+      const losing = <T>(table: typeof store, request: () => Promise<T>, skip = 0) =>
+        store === table
+          ? withOneStepFailing(stores[table], 'insert', { kind: 'reset-answers', times: 1 }, request, skip)
+          : request();
+      const started = await losing('states', () => browser.startSignIn());
+      expect(started.response.status).toBe(302);
       const callbackUrl = await browser.signInAtProvider(started.authorizeUrl);
-      const finish = () => browser.callback(callbackUrl);
-      const response =
-        store === 'sessions'
-          ? await withOneStepFailing(stores.sessions, 'insert', mode, finish, after)
-          : await finish();
+      const response = await losing('sessions', () => browser.callback(callbackUrl), after);
       expect(proxy.resetAnswers).toBe(resetsBefore + 1);
       expect(response.status).toBe(302);
       expect(newSessionCookie(response)).toBeTruthy();
